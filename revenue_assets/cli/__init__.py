@@ -1,0 +1,35 @@
+"""The `revenue-assets` command line. Each command group lives in its own module and is imported
+lazily, so `revenue-assets --help` does not pay for importing Dagster."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> ("module:attribute" of a click command or group, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "sandbox": ("revenue_assets.cli.sandbox:sandbox", "Run the local Stripe sandbox."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when that subcommand runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module_name, attribute = COMMANDS[cmd_name][0].split(":")
+        return getattr(importlib.import_module(module_name), attribute)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, COMMANDS[name][1]) for name in self.list_commands(ctx)])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """revenue_assets: your Stripe account as a Dagster asset graph on DuckDB."""

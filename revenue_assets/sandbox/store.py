@@ -1,0 +1,305 @@
+"""The sandbox's object store: every Stripe object pre-rendered as JSON, indexed for list semantics.
+
+Objects live in one SQLite file (on disk, so a company of a million objects stays in bounded
+memory). Bodies are stored already serialized in the pinned API version: serving a page is a
+range scan plus a byte join, which is what lets the sandbox serve hundreds of pages per second.
+
+Order: Stripe lists newest first. Objects created in the same second are ordered by insertion
+(`seq`), newest first too. Child lists (invoice lines, credit note lines, subscription items
+listed by parent) keep their insertion order, oldest first, as Stripe does for lines.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS objects (
+    seq      INTEGER PRIMARY KEY,
+    id       TEXT NOT NULL UNIQUE,
+    account  TEXT NOT NULL,
+    kind     TEXT NOT NULL,
+    created  INTEGER NOT NULL,
+    parent   TEXT,
+    customer TEXT,
+    status   TEXT,
+    deleted  INTEGER NOT NULL DEFAULT 0,
+    body     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS objects_by_list ON objects (account, kind, deleted, created, seq);
+CREATE INDEX IF NOT EXISTS objects_by_parent ON objects (parent, kind, seq);
+CREATE INDEX IF NOT EXISTS objects_by_customer ON objects (customer, kind, created, seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+"""
+
+# Columns of a row, in insertion order, as `put_rows` takes them.
+ROW_COLUMNS = (
+    "id",
+    "account",
+    "kind",
+    "created",
+    "parent",
+    "customer",
+    "status",
+    "deleted",
+    "body",
+)
+
+Row = tuple[str, str, str, int, str | None, str | None, str | None, int, bytes]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One list page: rendered bodies in response order and whether more objects follow."""
+
+    bodies: list[bytes]
+    has_more: bool
+
+
+def row_for(obj: dict[str, Any], account: str, parent: str | None = None) -> Row:
+    """The store row of an object, with the index columns derived from the object itself.
+
+    `status` holds what list filters select on: a subscription's status, an event's type.
+    """
+    kind = obj["object"]
+    status = obj.get("type") if kind == "event" else obj.get("status")
+    customer = obj.get("customer")
+    if isinstance(customer, dict):
+        customer = customer.get("id")
+    return (
+        obj["id"],
+        account,
+        kind,
+        int(obj.get("created") or 0),
+        parent,
+        customer if isinstance(customer, str) else None,
+        status if isinstance(status, str) else None,
+        1 if obj.get("deleted") else 0,
+        orjson.dumps(obj),
+    )
+
+
+class Store:
+    """Thread-safe access to the object store (one SQLite connection per thread, WAL)."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        if path is None:
+            handle, name = tempfile.mkstemp(prefix="stripe-sandbox-", suffix=".sqlite")
+            os.close(handle)
+            path = name
+            self._owns_file = True
+        else:
+            self._owns_file = False
+        self.path = Path(path)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        connection = self._connection()
+        connection.executescript(SCHEMA)
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=OFF")
+            connection.execute("PRAGMA cache_size=-65536")  # 64 MiB per connection
+            connection.execute("PRAGMA temp_store=MEMORY")
+            self._local.connection = connection
+        return connection
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+        if self._owns_file:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def put(self, obj: dict[str, Any], account: str, parent: str | None = None) -> None:
+        """Insert or replace one object (its position in lists is kept on replace)."""
+        self.put_rows([row_for(obj, account, parent)])
+
+    def put_rows(self, rows: Iterable[Row]) -> None:
+        """Insert or replace many rows in one transaction (the generator's bulk path)."""
+        with self._write_lock:
+            connection = self._connection()
+            connection.execute("BEGIN")
+            try:
+                connection.executemany(
+                    """
+                    INSERT INTO objects (id, account, kind, created, parent, customer, status, deleted, body)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET
+                        parent = excluded.parent, customer = excluded.customer,
+                        status = excluded.status, deleted = excluded.deleted, body = excluded.body
+                    """,
+                    rows,
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+
+    def mark_deleted(self, object_id: str) -> None:
+        """Hide an object from lists; retrieving it then answers `{id, object, deleted: true}`."""
+        with self._write_lock:
+            self._connection().execute("UPDATE objects SET deleted = 1 WHERE id = ?", (object_id,))
+
+    def delete_older_than(self, kind: str, created_before: int) -> int:
+        """Drop objects of a kind created before a time (event retention). Returns how many."""
+        with self._write_lock:
+            cursor = self._connection().execute(
+                "DELETE FROM objects WHERE kind = ? AND created < ?", (kind, created_before)
+            )
+            return cursor.rowcount
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._write_lock:
+            self._connection().execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, orjson.dumps(value))
+            )
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self._connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return orjson.loads(row[0]) if row else default
+
+    def get_body(self, object_id: str, account: str | None = None) -> tuple[bytes, bool] | None:
+        """The rendered body of an object and whether it is deleted, or None if unknown."""
+        sql = "SELECT body, deleted FROM objects WHERE id = ?"
+        params: tuple[Any, ...] = (object_id,)
+        if account is not None:
+            sql += " AND account = ?"
+            params = (object_id, account)
+        row = self._connection().execute(sql, params).fetchone()
+        return (row[0], bool(row[1])) if row else None
+
+    def get(self, object_id: str, account: str | None = None) -> dict[str, Any] | None:
+        """The object as a dict (deleted objects included, as last rendered), or None."""
+        found = self.get_body(object_id, account)
+        return orjson.loads(found[0]) if found else None
+
+    def list_page(
+        self,
+        account: str,
+        kind: str,
+        *,
+        limit: int = 10,
+        created: dict[str, int] | None = None,
+        starting_after: str | None = None,
+        ending_before: str | None = None,
+        customer: str | None = None,
+        parent: str | None = None,
+        statuses: Sequence[str] | None = None,
+        include_deleted: bool = False,
+        oldest_first: bool = False,
+    ) -> Page:
+        """One page of a list, newest first (or oldest first for child lists).
+
+        `created` takes Stripe's operators: gt, gte, lt, lte and eq. Cursors are object ids;
+        an unknown cursor raises KeyError so the server can answer Stripe's 400.
+        """
+        where = ["account = ?", "kind = ?"]
+        params: list[Any] = [account, kind]
+        if not include_deleted:
+            where.append("deleted = 0")
+        for operator, value in (created or {}).items():
+            where.append(f"created {_SQL_OPERATORS[operator]} ?")
+            params.append(int(value))
+        if customer is not None:
+            where.append("customer = ?")
+            params.append(customer)
+        if parent is not None:
+            where.append("parent = ?")
+            params.append(parent)
+        if statuses:
+            where.append(f"status IN ({','.join('?' * len(statuses))})")
+            params.extend(statuses)
+
+        # Position in the list order, as (created, seq) in a newest-first list, (seq) otherwise.
+        forward = "<" if not oldest_first else ">"
+        backward = ">" if not oldest_first else "<"
+        order_desc = not oldest_first
+        cursor_id = starting_after or ending_before
+        if cursor_id is not None:
+            position = self._position(cursor_id)
+            comparison = forward if starting_after else backward
+            if oldest_first:
+                where.append(f"seq {comparison} ?")
+                params.append(position[1])
+            else:
+                where.append(f"(created, seq) {comparison} (?, ?)")
+                params.extend(position)
+            if ending_before:
+                order_desc = not order_desc
+
+        direction = "DESC" if order_desc else "ASC"
+        order = f"seq {direction}" if oldest_first else f"created {direction}, seq {direction}"
+        sql = f"SELECT body FROM objects WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?"
+        params.append(limit + 1)
+        bodies = [row[0] for row in self._connection().execute(sql, params)]
+        has_more = len(bodies) > limit
+        bodies = bodies[:limit]
+        if ending_before:
+            bodies.reverse()
+        return Page(bodies=bodies, has_more=has_more)
+
+    def _position(self, object_id: str) -> tuple[int, int]:
+        row = (
+            self._connection()
+            .execute("SELECT created, seq FROM objects WHERE id = ?", (object_id,))
+            .fetchone()
+        )
+        if row is None:
+            raise KeyError(object_id)
+        return row[0], row[1]
+
+    def iter_objects(
+        self, kind: str, account: str | None = None, include_deleted: bool = True
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a kind, oldest first (checks and tests; streams in bounded memory)."""
+        sql = "SELECT body FROM objects WHERE kind = ?"
+        params: list[Any] = [kind]
+        if account is not None:
+            sql += " AND account = ?"
+            params.append(account)
+        if not include_deleted:
+            sql += " AND deleted = 0"
+        cursor = self._connection().cursor()
+        cursor.arraysize = 1000
+        for (body,) in cursor.execute(sql + " ORDER BY seq", params):
+            yield orjson.loads(body)
+
+    def count(
+        self, kind: str | None = None, account: str | None = None, deleted: bool | None = None
+    ) -> int:
+        where, params = [], []
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        if account is not None:
+            where.append("account = ?")
+            params.append(account)
+        if deleted is not None:
+            where.append("deleted = ?")
+            params.append(int(deleted))
+        sql = "SELECT count(*) FROM objects" + (f" WHERE {' AND '.join(where)}" if where else "")
+        return self._connection().execute(sql, params).fetchone()[0]
+
+
+_SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "="}

@@ -1,0 +1,230 @@
+"""The Stripe tables we sync, described once (DESIGN §3).
+
+Everything that differs between tables lives in this registry: the list endpoint, the filters a
+complete listing needs, the embedded child list and its own endpoint, the restricted-key permission
+and the event types that touch the table. The asset factory, the sensors, the webhook
+registration and the sandbox all read it, so a new table is one entry here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ChildTable:
+    """A list embedded in its parent object (at most 10 entries inline) with its own endpoint."""
+
+    name: str  # warehouse table, e.g. "invoice_line_item"
+    field: str  # the parent's embedded list field, e.g. "lines"
+    path: str  # endpoint listing all children, "{id}" is the parent id
+    parent_param: str | None = None  # query parameter naming the parent, when not in the path
+    parent_column: str = "parent_id"  # column of the child table holding the parent's id
+
+
+@dataclass(frozen=True)
+class StripeTable:
+    """One Stripe object type synced into `stripe.<name>`."""
+
+    name: str  # Stripe object name, also the warehouse table name
+    path: str  # list endpoint
+    permission: str  # restricted-key permission that allows reading it
+    description: str
+    list_params: dict[str, str] = field(default_factory=dict)  # always sent when listing
+    children: tuple[ChildTable, ...] = ()
+    event_types: tuple[str, ...] = ()  # webhook event types whose payload is this object
+    deletable: bool = False  # vanishes from lists once deleted; only events reveal it
+
+    @property
+    def child_names(self) -> tuple[str, ...]:
+        return tuple(child.name for child in self.children)
+
+
+TABLES: tuple[StripeTable, ...] = (
+    StripeTable(
+        name="charge",
+        path="/v1/charges",
+        permission="rak_charge_read",
+        description="Charges: every attempt to move money from a customer's payment method.",
+        event_types=(
+            "charge.succeeded",
+            "charge.failed",
+            "charge.refunded",
+            "charge.captured",
+            "charge.updated",
+            "charge.pending",
+            "charge.expired",
+        ),
+    ),
+    StripeTable(
+        name="customer",
+        path="/v1/customers",
+        permission="rak_customer_read",
+        description="Customers. Deleted customers vanish from lists; their rows are kept with `_deleted`.",
+        event_types=("customer.created", "customer.updated", "customer.deleted"),
+        deletable=True,
+    ),
+    StripeTable(
+        name="invoice",
+        path="/v1/invoices",
+        permission="rak_invoice_read",
+        description="Invoices, with their complete line items in `stripe.invoice_line_item`.",
+        children=(
+            ChildTable(
+                name="invoice_line_item",
+                field="lines",
+                path="/v1/invoices/{id}/lines",
+                parent_column="invoice_id",
+            ),
+        ),
+        event_types=(
+            "invoice.created",
+            "invoice.finalized",
+            "invoice.updated",
+            "invoice.paid",
+            "invoice.payment_succeeded",
+            "invoice.payment_failed",
+            "invoice.voided",
+            "invoice.marked_uncollectible",
+            "invoice.deleted",
+        ),
+    ),
+    StripeTable(
+        name="invoice_payment",
+        path="/v1/invoice_payments",
+        permission="rak_invoice_read",
+        description="Invoice payments: which payment (intent or charge) paid which invoice.",
+        event_types=("invoice_payment.paid",),
+    ),
+    StripeTable(
+        name="price",
+        path="/v1/prices",
+        permission="rak_plan_read",
+        description="Prices (recurring and one-off). Deleted prices are kept with `_deleted`.",
+        event_types=("price.created", "price.updated", "price.deleted"),
+        deletable=True,
+    ),
+    StripeTable(
+        name="product",
+        path="/v1/products",
+        permission="rak_product_read",
+        description="Products. Deleted products are kept with `_deleted`.",
+        event_types=("product.created", "product.updated", "product.deleted"),
+        deletable=True,
+    ),
+    StripeTable(
+        name="subscription",
+        path="/v1/subscriptions",
+        permission="rak_subscription_read",
+        description="Subscriptions of every status (listed with `status=all`), items in `stripe.subscription_item`.",
+        list_params={"status": "all"},
+        children=(
+            ChildTable(
+                name="subscription_item",
+                field="items",
+                path="/v1/subscription_items",
+                parent_param="subscription",
+                parent_column="subscription_id",
+            ),
+        ),
+        event_types=(
+            "customer.subscription.created",
+            "customer.subscription.updated",
+            "customer.subscription.deleted",
+            "customer.subscription.paused",
+            "customer.subscription.resumed",
+            "customer.subscription.trial_will_end",
+        ),
+    ),
+    StripeTable(
+        name="balance_transaction",
+        path="/v1/balance_transactions",
+        permission="rak_balance_read",
+        description="Balance transactions: what each charge, refund, dispute and payout did to the balance, fees included.",
+    ),
+    StripeTable(
+        name="dispute",
+        path="/v1/disputes",
+        permission="rak_dispute_read",
+        description="Disputes (chargebacks) on charges.",
+        event_types=(
+            "charge.dispute.created",
+            "charge.dispute.updated",
+            "charge.dispute.closed",
+            "charge.dispute.funds_withdrawn",
+            "charge.dispute.funds_reinstated",
+        ),
+    ),
+    StripeTable(
+        name="payout",
+        path="/v1/payouts",
+        permission="rak_payout_read",
+        description="Payouts from the Stripe balance to the bank account.",
+        event_types=(
+            "payout.created",
+            "payout.updated",
+            "payout.paid",
+            "payout.failed",
+            "payout.canceled",
+        ),
+    ),
+    StripeTable(
+        name="credit_note",
+        path="/v1/credit_notes",
+        permission="rak_credit_note_read",
+        description="Credit notes, with their complete lines in `stripe.credit_note_line_item`.",
+        children=(
+            ChildTable(
+                name="credit_note_line_item",
+                field="lines",
+                path="/v1/credit_notes/{id}/lines",
+                parent_column="credit_note_id",
+            ),
+        ),
+        event_types=("credit_note.created", "credit_note.updated", "credit_note.voided"),
+    ),
+    StripeTable(
+        name="refund",
+        path="/v1/refunds",
+        permission="rak_refund_read",
+        description="Refunds of charges, full and partial.",
+        event_types=("refund.created", "refund.updated", "refund.failed", "charge.refund.updated"),
+    ),
+    StripeTable(
+        name="invoiceitem",
+        path="/v1/invoiceitems",
+        permission="rak_invoice_read",
+        description="Invoice items: one-off amounts and prorations added to a customer's next invoice.",
+        event_types=("invoiceitem.created", "invoiceitem.deleted"),
+        deletable=True,
+    ),
+    StripeTable(
+        name="coupon",
+        path="/v1/coupons",
+        permission="rak_coupon_read",
+        description="Coupons (percent or amount off; once, repeating or forever). Deleted coupons are kept with `_deleted`.",
+        event_types=("coupon.created", "coupon.updated", "coupon.deleted"),
+        deletable=True,
+    ),
+    StripeTable(
+        name="event",
+        path="/v1/events",
+        permission="rak_event_read",
+        description="The raw event history: every change Stripe reported, as listed or delivered (Stripe keeps 30 days).",
+    ),
+)
+
+TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}
+
+CHILD_TABLES: dict[str, tuple[StripeTable, ChildTable]] = {
+    child.name: (table, child) for table in TABLES for child in table.children
+}
+
+ALL_TABLE_NAMES: tuple[str, ...] = tuple(
+    name for table in TABLES for name in (table.name, *table.child_names)
+)
+
+
+def table_for_object(object_name: str) -> StripeTable | None:
+    """The synced table holding objects whose `object` field is `object_name`."""
+    return TABLES_BY_NAME.get(object_name)
