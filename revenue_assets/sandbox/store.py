@@ -15,7 +15,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,13 +179,19 @@ class Store:
         row = self._connection().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return orjson.loads(row[0]) if row else default
 
-    def get_body(self, object_id: str, account: str | None = None) -> tuple[bytes, bool] | None:
-        """The rendered body of an object and whether it is deleted, or None if unknown."""
+    def get_body(
+        self, object_id: str, account: str | None = None, kind: str | None = None
+    ) -> tuple[bytes, bool] | None:
+        """The rendered body of an object and whether it is deleted, or None if unknown
+        (or not of `kind`, when given: `/v1/customers/ch_…` is Stripe's 404)."""
         sql = "SELECT body, deleted FROM objects WHERE id = ?"
         params: tuple[Any, ...] = (object_id,)
         if account is not None:
             sql += " AND account = ?"
-            params = (object_id, account)
+            params = (*params, account)
+        if kind is not None:
+            sql += " AND kind = ?"
+            params = (*params, kind)
         row = self._connection().execute(sql, params).fetchone()
         return (row[0], bool(row[1])) if row else None
 
@@ -208,11 +214,17 @@ class Store:
         statuses: Sequence[str] | None = None,
         include_deleted: bool = False,
         oldest_first: bool = False,
+        fields: Mapping[str, Any] | None = None,
+        status_prefix: str | None = None,
     ) -> Page:
         """One page of a list, newest first (or oldest first for child lists).
 
         `created` takes Stripe's operators: gt, gte, lt, lte and eq. Cursors are object ids;
-        an unknown cursor raises KeyError so the server can answer Stripe's 400.
+        an unknown cursor (or one of another kind) raises KeyError so the server can answer
+        Stripe's 404. `fields` filters on JSON paths of the body (`{"charge": "ch_1"}`,
+        `{"active": 1}`, a list means any of), for the rarer filters that have no column: it
+        scans the list's index range, so the hot unfiltered path is unaffected.
+        `status_prefix` matches `status` by prefix (event types like `invoice.*`).
         """
         where = ["account = ?", "kind = ?"]
         params: list[Any] = [account, kind]
@@ -230,6 +242,13 @@ class Store:
         if statuses:
             where.append(f"status IN ({','.join('?' * len(statuses))})")
             params.extend(statuses)
+        if status_prefix is not None:
+            where.append("substr(status, 1, ?) = ?")
+            params.extend([len(status_prefix), status_prefix])
+        for path, value in (fields or {}).items():
+            values = list(value) if isinstance(value, list | tuple) else [value]
+            where.append(f"json_extract(CAST(body AS TEXT), ?) IN ({','.join('?' * len(values))})")
+            params.extend(["$." + path, *values])
 
         # Position in the list order, as (created, seq) in a newest-first list, (seq) otherwise.
         forward = "<" if not oldest_first else ">"
@@ -237,7 +256,7 @@ class Store:
         order_desc = not oldest_first
         cursor_id = starting_after or ending_before
         if cursor_id is not None:
-            position = self._position(cursor_id)
+            position = self._position(cursor_id, kind)
             comparison = forward if starting_after else backward
             if oldest_first:
                 where.append(f"seq {comparison} ?")
@@ -259,12 +278,12 @@ class Store:
             bodies.reverse()
         return Page(bodies=bodies, has_more=has_more)
 
-    def _position(self, object_id: str) -> tuple[int, int]:
-        row = (
-            self._connection()
-            .execute("SELECT created, seq FROM objects WHERE id = ?", (object_id,))
-            .fetchone()
-        )
+    def _position(self, object_id: str, kind: str | None = None) -> tuple[int, int]:
+        sql, params = "SELECT created, seq FROM objects WHERE id = ?", [object_id]
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        row = self._connection().execute(sql, params).fetchone()
         if row is None:
             raise KeyError(object_id)
         return row[0], row[1]
