@@ -34,6 +34,7 @@ class StripeTable:
     children: tuple[ChildTable, ...] = ()
     event_types: tuple[str, ...] = ()  # webhook event types whose payload is this object
     deletable: bool = False  # vanishes from lists once deleted; only events reveal it
+    retention_days: int | None = None  # Stripe drops older objects: absence is not deletion
 
     @property
     def child_names(self) -> tuple[str, ...]:
@@ -211,6 +212,7 @@ TABLES: tuple[StripeTable, ...] = (
         path="/v1/events",
         permission="rak_event_read",
         description="The raw event history: every change Stripe reported, as listed or delivered (Stripe keeps 30 days).",
+        retention_days=30,
     ),
 )
 

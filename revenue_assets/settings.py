@@ -1,0 +1,243 @@
+"""Configuration (DESIGN §2): every setting in one place, read from the environment and validated
+once, with one clear message per problem.
+
+Dagster resources are built from the same environment variables through `dg.EnvVar`, so the UI
+shows the variable names and never their values. The command line validates here first, so a
+user sees every problem at once instead of a stack trace from the first one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_API_BASE = "https://api.stripe.com"
+DEFAULT_DUCKDB = "data/revenue_assets.duckdb"
+DEFAULT_STATE = "data/revenue_assets_state.sqlite"
+DEFAULT_SYNC_START = "2011-01-01"  # Stripe's launch: nothing older exists
+DEFAULT_BASE_CURRENCY = "USD"
+DEFAULT_GROUP_KEY = "posthog_group_key"
+STRIPE_LAUNCH = date(2011, 1, 1)
+
+# Requests per second Stripe allows by key mode (DESIGN §7).
+RATE_LIMITS = {"live": 100.0, "test": 25.0}
+
+_KEY_PATTERN = re.compile(r"^(sk|rk)_(live|test)_[A-Za-z0-9_]+$")
+_PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+_ACCOUNT_PATTERN = re.compile(r"^acct_[A-Za-z0-9]+$")
+
+
+class ConfigError(ValueError):
+    """One or more settings are wrong. `problems` holds one actionable message per setting."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def key_mode(api_key: str) -> str:
+    """'live' or 'test', from the key's prefix (sk_live_…, rk_test_…)."""
+    return "live" if api_key.split("_")[1:2] == ["live"] else "test"
+
+
+def mask_key(secret: str) -> str:
+    """A key as safe to show: its prefix and last four characters only."""
+    if len(secret) <= 12:
+        return "****"
+    prefix = "_".join(secret.split("_")[:2])
+    return f"{prefix}_****{secret[-4:]}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings. Build with `Settings.from_env()`."""
+
+    stripe_api_key: str | None
+    stripe_account_id: str | None
+    stripe_api_base: str
+    stripe_rate_limit: float | None
+    duckdb_path: Path
+    state_path: Path
+    table_prefix: str | None
+    base_currency: str
+    sync_start: date
+    group_key: str
+    persons_path: Path | None
+    groups_path: Path | None
+    include_charges_without_invoice: bool
+    webhook_secret: str | None
+
+    @property
+    def rate_limit(self) -> float:
+        """Requests per second for this key: the override, else Stripe's limit for its mode."""
+        if self.stripe_rate_limit is not None:
+            return self.stripe_rate_limit
+        return RATE_LIMITS[key_mode(self.stripe_api_key or "sk_test_")]
+
+    @property
+    def stripe_schema(self) -> str:
+        return stripe_schema(self.table_prefix)
+
+    @classmethod
+    def from_env(
+        cls, env: Mapping[str, str] | None = None, *, require_key: bool = True
+    ) -> Settings:
+        """Read and validate every setting; raise ConfigError listing all problems at once."""
+        env = os.environ if env is None else env
+        problems: list[str] = []
+
+        def get(name: str, default: str | None = None) -> str | None:
+            value = env.get(name, "").strip()
+            return value or default
+
+        api_key = get("STRIPE_API_KEY")
+        if api_key is None:
+            if require_key:
+                problems.append(
+                    "STRIPE_API_KEY is not set: use a restricted key (rk_live_…) with read "
+                    "permissions, or a secret key (sk_live_…). `revenue-assets demo` needs none."
+                )
+        elif not _KEY_PATTERN.match(api_key):
+            problems.append(
+                f"STRIPE_API_KEY ({mask_key(api_key)}) does not look like a Stripe secret or "
+                "restricted key: it must start with sk_live_, sk_test_, rk_live_ or rk_test_ "
+                "(publishable keys, pk_…, cannot read data)."
+            )
+
+        account_id = get("STRIPE_ACCOUNT_ID")
+        if account_id is not None and not _ACCOUNT_PATTERN.match(account_id):
+            problems.append(
+                f"STRIPE_ACCOUNT_ID={account_id!r} is not a Stripe account id (acct_…)."
+            )
+
+        api_base = (get("STRIPE_API_BASE", DEFAULT_API_BASE) or "").rstrip("/")
+        parts = urlsplit(api_base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            problems.append(
+                f"STRIPE_API_BASE={api_base!r} is not an http(s) URL, e.g. {DEFAULT_API_BASE}."
+            )
+
+        rate_limit: float | None = None
+        raw_rate = get("STRIPE_RATE_LIMIT")
+        if raw_rate is not None:
+            try:
+                rate_limit = RATE_LIMITS[raw_rate] if raw_rate in RATE_LIMITS else float(raw_rate)
+                if rate_limit <= 0:
+                    raise ValueError
+            except ValueError:
+                problems.append(
+                    f"STRIPE_RATE_LIMIT={raw_rate!r} must be 'live', 'test' or a positive "
+                    "number of requests per second."
+                )
+                rate_limit = None
+
+        duckdb_path = Path(get("REVENUE_ASSETS_DUCKDB", DEFAULT_DUCKDB) or DEFAULT_DUCKDB)
+        state_path = Path(get("REVENUE_ASSETS_STATE", DEFAULT_STATE) or DEFAULT_STATE)
+        for name, path in (
+            ("REVENUE_ASSETS_DUCKDB", duckdb_path),
+            ("REVENUE_ASSETS_STATE", state_path),
+        ):
+            if path.exists() and path.is_dir():
+                problems.append(f"{name}={path} is a directory; it must name a file.")
+        if duckdb_path.resolve() == state_path.resolve():
+            problems.append(
+                "REVENUE_ASSETS_DUCKDB and REVENUE_ASSETS_STATE name the same file; the event "
+                "inbox must live outside the DuckDB file (DuckDB allows one process per file)."
+            )
+
+        prefix = get("REVENUE_ASSETS_TABLE_PREFIX")
+        if prefix is not None and not _PREFIX_PATTERN.match(prefix):
+            problems.append(
+                f"REVENUE_ASSETS_TABLE_PREFIX={prefix!r} must be lowercase letters, digits and "
+                "underscores, starting with a letter (it becomes part of a schema name)."
+            )
+
+        base_currency = (get("REVENUE_ASSETS_BASE_CURRENCY", DEFAULT_BASE_CURRENCY) or "").upper()
+        if not re.fullmatch(r"[A-Z]{3}", base_currency):
+            problems.append(
+                f"REVENUE_ASSETS_BASE_CURRENCY={base_currency!r} must be a three-letter ISO "
+                "currency code such as USD or EUR."
+            )
+
+        sync_start = STRIPE_LAUNCH
+        raw_start = get("REVENUE_ASSETS_SYNC_START", DEFAULT_SYNC_START) or DEFAULT_SYNC_START
+        try:
+            sync_start = date.fromisoformat(raw_start)
+            if sync_start.day != 1:
+                problems.append(
+                    f"REVENUE_ASSETS_SYNC_START={raw_start} must be the first day of a month "
+                    "(partitions are monthly)."
+                )
+            if sync_start < STRIPE_LAUNCH:
+                problems.append(
+                    f"REVENUE_ASSETS_SYNC_START={raw_start} is before Stripe's launch "
+                    f"({STRIPE_LAUNCH}); nothing older exists."
+                )
+        except ValueError:
+            problems.append(f"REVENUE_ASSETS_SYNC_START={raw_start!r} is not a date (YYYY-MM-01).")
+
+        persons_path = _optional_file(
+            get("REVENUE_ASSETS_PERSONS"), "REVENUE_ASSETS_PERSONS", problems
+        )
+        groups_path = _optional_file(
+            get("REVENUE_ASSETS_GROUPS"), "REVENUE_ASSETS_GROUPS", problems
+        )
+
+        include_charges = get("REVENUE_ASSETS_CHARGES_WITHOUT_INVOICE", "true") or "true"
+        if include_charges.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            problems.append(
+                f"REVENUE_ASSETS_CHARGES_WITHOUT_INVOICE={include_charges!r} must be true or false."
+            )
+
+        webhook_secret = get("STRIPE_WEBHOOK_SECRET")
+        if webhook_secret is not None and not webhook_secret.startswith("whsec_"):
+            problems.append("STRIPE_WEBHOOK_SECRET must be an endpoint signing secret (whsec_…).")
+
+        if problems:
+            raise ConfigError(problems)
+        return cls(
+            stripe_api_key=api_key,
+            stripe_account_id=account_id,
+            stripe_api_base=api_base,
+            stripe_rate_limit=rate_limit,
+            duckdb_path=duckdb_path,
+            state_path=state_path,
+            table_prefix=prefix,
+            base_currency=base_currency,
+            sync_start=sync_start,
+            group_key=get("REVENUE_ASSETS_GROUP_KEY", DEFAULT_GROUP_KEY) or DEFAULT_GROUP_KEY,
+            persons_path=persons_path,
+            groups_path=groups_path,
+            include_charges_without_invoice=include_charges.lower() in ("true", "1", "yes"),
+            webhook_secret=webhook_secret,
+        )
+
+
+def _optional_file(value: str | None, name: str, problems: list[str]) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        problems.append(f"{name}={value} does not exist or is not a file (CSV or Parquet).")
+    elif path.suffix.lower() not in (".csv", ".parquet"):
+        problems.append(f"{name}={value} must be a .csv or .parquet file.")
+    return path
+
+
+def stripe_schema(table_prefix: str | None) -> str:
+    """Schema of the raw Stripe tables: `stripe`, or `stripe_<prefix>` (DESIGN §3)."""
+    return f"stripe_{table_prefix}" if table_prefix else "stripe"
+
+
+def sync_start_from_env() -> str:
+    """First monthly partition, read at definition time (partitions cannot wait for run time)."""
+    try:
+        return Settings.from_env(require_key=False).sync_start.isoformat()
+    except ConfigError:
+        # Definitions must still load so the UI can show the problem; runs re-validate.
+        return DEFAULT_SYNC_START

@@ -1,0 +1,195 @@
+"""Stripe requests through the official SDK, with the retries and rate limiting a sync needs.
+
+The hot path asks the SDK's requestor for the raw response and parses it with orjson: the SDK's
+`StripeObject` conversion costs several times the CPU of the request itself, and a first sync
+moves hundreds of thousands of objects. The SDK still builds every request (auth, the pinned
+`Stripe-Version`, `Stripe-Account`, encoding of nested parameters) and maps error bodies to its
+exception types.
+
+Retries: the SDK never retries a 429, so we do: 429s with back-off and jitter for as long as a
+sync needs (never fail a sync on 429); 5xx, 409, connection resets and truncated or malformed
+bodies a bounded number of times. 401 and 403 are final and raise errors that say what to do.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import stripe
+
+from revenue_assets.settings import mask_key
+from revenue_assets.stripe_api.errors import (
+    StripeAuthenticationError,
+    StripePermissionError,
+    StripeRequestError,
+    StripeUnavailableError,
+)
+from revenue_assets.stripe_api.ratelimit import RateLimiter
+
+_PERMISSION_PATTERN = re.compile(r"Having the '([a-z_]+)' permission")
+_RETRYABLE_STATUS = frozenset({409, 500, 502, 503, 504})
+
+
+@dataclass
+class RequestStats:
+    """Counters of one table's requests (thread-safe). They become Dagster metadata."""
+
+    calls: int = 0
+    pages: int = 0
+    objects: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    bytes: int = 0
+    throttle_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def add(self, **increments: float) -> None:
+        with self._lock:
+            for name, value in increments.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "calls": self.calls,
+            "pages": self.pages,
+            "objects": self.objects,
+            "rate_limited": self.rate_limited,
+            "retries": self.retries,
+            "bytes": self.bytes,
+            "throttle_seconds": round(self.throttle_seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying. 429s get a time budget; other transient failures a count."""
+
+    max_attempts: int = 10  # 5xx, 409, resets, truncated bodies
+    rate_limited_budget_s: float = 900.0  # a sync keeps going through long 429 storms
+    base_delay_s: float = 0.25
+    max_delay_s: float = 20.0
+
+    def delay(self, attempt: int) -> float:
+        """Exponential back-off with full jitter (attempt counts from 1)."""
+        ceiling = min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+class StripeAccess:
+    """Read access to one Stripe account, shared by every thread of a sync."""
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        api_base: str = "https://api.stripe.com",
+        account_id: str | None = None,
+        rate_limit: float = 25.0,
+        timeout_s: float = 80.0,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._masked_key = mask_key(api_key)
+        self.account_id = account_id
+        self.limiter = RateLimiter(rate_limit)
+        self.retry = retry or RetryPolicy()
+        http_client = stripe.RequestsClient(timeout=timeout_s)
+        self._client = stripe.StripeClient(
+            api_key,
+            stripe_account=account_id,
+            base_addresses={"api": api_base.rstrip("/")},
+            max_network_retries=0,  # retries are ours: the SDK would not retry 429s
+            http_client=http_client,
+        )
+        self.api_version = stripe.api_version
+
+    def get(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        stats: RequestStats | None = None,
+        *,
+        expect_list: bool = False,
+    ) -> dict[str, Any]:
+        """GET a Stripe path and return the parsed JSON, retrying what is transient."""
+        stats = stats or RequestStats()
+        attempt = 0
+        rate_limited_since: float | None = None
+        while True:
+            attempt += 1
+            stats.add(throttle_seconds=self.limiter.acquire(), calls=1)
+            failure: str
+            try:
+                body, status, headers = self._client._requestor.request_raw(
+                    "get", path, params=params or {}, base_address="api", api_mode="V1"
+                )
+            except stripe.APIConnectionError as error:
+                failure = f"connection failed ({type(error).__name__})"
+            else:
+                if status == 200:
+                    try:
+                        data = orjson.loads(body)
+                    except orjson.JSONDecodeError:
+                        failure = "truncated or malformed JSON body"
+                    else:
+                        if not expect_list or _is_list(data):
+                            stats.add(bytes=len(body))
+                            return data
+                        failure = "body is not a list object"
+                elif status == 429:
+                    stats.add(rate_limited=1)
+                    now = time.monotonic()
+                    rate_limited_since = rate_limited_since or now
+                    if now - rate_limited_since > self.retry.rate_limited_budget_s:
+                        raise StripeUnavailableError(
+                            f"GET {path}: Stripe kept answering 429 (rate limited, reason "
+                            f"{headers.get('Stripe-Rate-Limited-Reason', 'unknown')}) for "
+                            f"{self.retry.rate_limited_budget_s:.0f} s; lower STRIPE_RATE_LIMIT "
+                            "or stop other clients of this account."
+                        )
+                    # Everyone backs off a little; this request waits its own jittered delay.
+                    self.limiter.pause(10.0 / self.limiter.rate)
+                    stats.add(retries=1)
+                    time.sleep(self.retry.delay(min(attempt, 8)))
+                    continue
+                elif status in _RETRYABLE_STATUS:
+                    failure = f"HTTP {status}"
+                else:
+                    self._raise_final(path, body, status, headers)
+            if attempt >= self.retry.max_attempts:
+                raise StripeUnavailableError(
+                    f"GET {path} failed {attempt} times, last: {failure}. Stripe or the network "
+                    "is having trouble; the sync can be re-run safely (it is idempotent)."
+                )
+            stats.add(retries=1)
+            time.sleep(self.retry.delay(attempt))
+
+    def _raise_final(self, path: str, body: bytes, status: int, headers: Any) -> None:
+        """Turn a non-retryable error response into an actionable exception."""
+        try:
+            message = orjson.loads(body).get("error", {}).get("message") or ""
+        except (orjson.JSONDecodeError, AttributeError):
+            message = body[:200].decode("utf-8", "replace")
+        if status == 401:
+            raise StripeAuthenticationError(
+                f"Stripe rejected the API key {self._masked_key} (HTTP 401: {message}). "
+                "Check STRIPE_API_KEY: it may be mistyped, revoked, or from another account."
+            )
+        if status == 403:
+            found = _PERMISSION_PATTERN.search(message)
+            permission = found.group(1) if found else None
+            raise StripePermissionError(
+                f"The API key {self._masked_key} may not read {path} (HTTP 403: {message})",
+                permission=permission,
+                path=path,
+            )
+        raise StripeRequestError(f"GET {path} failed with HTTP {status}: {message}")
+
+
+def _is_list(data: Any) -> bool:
+    return isinstance(data, dict) and data.get("object") == "list" and "data" in data

@@ -1,0 +1,346 @@
+"""Concurrent listing of Stripe tables over `created` windows, at the rate limit's pace.
+
+Stripe lists newest first with a cursor, so one window is a sequential chain of pages: at 300 ms
+a page, one chain moves ~330 objects/s however fast the account's rate limit is. We keep dozens
+of chains in flight instead:
+
+- every partition (month) is its own window from the start;
+- a window whose first page shows many more pages to come is split: the rest of its time range
+  becomes several sub-windows listed concurrently (the objects of the boundary second keep the
+  cursor, so nothing is listed twice or skipped);
+- a range of many months first finds the account's oldest object by bisection with `limit=1`
+  probes, so years of empty months cost a few requests instead of one each;
+- embedded child lists (invoice lines, subscription items, credit note lines) that say
+  `has_more` are paged through their own endpoint, continuing after the last embedded entry.
+
+Every page goes straight to a sink (the spool on disk), so memory stays bounded whatever the
+account size. A table whose key lacks a permission fails alone; a rejected key stops everything.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from revenue_assets.stripe_api.client import RequestStats, StripeAccess
+from revenue_assets.stripe_api.errors import (
+    StripeAccessError,
+    StripeAuthenticationError,
+)
+from revenue_assets.stripe_api.tables import ChildTable, StripeTable
+
+PAGE_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Window:
+    """Objects created in [start, end) (unix seconds), belonging to one partition."""
+
+    start: int
+    end: int
+    partition: str
+
+
+class Sink(Protocol):
+    """Where fetched objects go. Called from many threads at once."""
+
+    def objects(
+        self,
+        table: str,
+        objects: list[dict[str, Any]],
+        *,
+        version: float,
+        parent: tuple[str, int] | None = None,
+    ) -> None: ...
+
+
+@dataclass
+class TableResult:
+    """What listing one table did."""
+
+    table: StripeTable
+    stats: RequestStats = field(default_factory=RequestStats)
+    child_stats: dict[str, RequestStats] = field(default_factory=dict)
+    completed_partitions: set[str] = field(default_factory=set)
+    error: StripeAccessError | None = None
+    started: float = field(default_factory=time.monotonic)
+    finished: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        return (self.finished or time.monotonic()) - self.started
+
+
+class Lister:
+    """Lists tables over windows with a pool of threads sharing one `StripeAccess`."""
+
+    def __init__(
+        self,
+        access: StripeAccess,
+        sink: Sink,
+        *,
+        max_workers: int = 64,
+        split_factor: int = 8,
+        bisect_min_windows: int = 6,
+        on_progress: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.access = access
+        self.sink = sink
+        self.max_workers = max_workers
+        self.split_factor = split_factor
+        self.bisect_min_windows = bisect_min_windows
+        self.on_progress = on_progress
+        self._lock = threading.Lock()
+        self._outstanding = 0
+        self._done = threading.Event()
+        self._pending: dict[tuple[str, str], int] = {}
+        self._results: dict[str, TableResult] = {}
+        self._fatal: StripeAuthenticationError | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    # -- public ----------------------------------------------------------------------------------
+
+    def run(
+        self,
+        plans: list[tuple[StripeTable, list[Window]]],
+        extra_params: dict[str, dict[str, Any]] | None = None,
+    ) -> dict[str, TableResult]:
+        """List every (table, windows) plan to the sink; return one result per table."""
+        self._extra_params = extra_params or {}
+        self._results = {table.name: TableResult(table) for table, _ in plans}
+        for table, _ in plans:
+            for child in table.children:
+                self._results[table.name].child_stats[child.name] = RequestStats()
+        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="stripe-list") as pool:
+            self._pool = pool
+            for table, windows in plans:
+                if not windows:
+                    self._results[table.name].finished = time.monotonic()
+                    continue
+                for window in windows:
+                    self._pending[(table.name, window.partition)] = (
+                        self._pending.get((table.name, window.partition), 0) + 1
+                    )
+                if len(windows) >= self.bisect_min_windows:
+                    self._submit(table.name, None, self._bisect_then_list, table, windows)
+                else:
+                    for window in windows:
+                        self._submit(
+                            table.name, window.partition, self._list_page, table, window, None
+                        )
+            if self._outstanding:
+                self._done.wait()
+        self._pool = None
+        for result in self._results.values():
+            result.finished = result.finished or time.monotonic()
+        if self._fatal is not None:
+            raise self._fatal
+        return self._results
+
+    # -- scheduling ------------------------------------------------------------------------------
+
+    def _submit(
+        self, table: str, partition: str | None, fn: Callable[..., None], *args: Any
+    ) -> None:
+        with self._lock:
+            self._outstanding += 1
+        assert self._pool is not None
+        self._pool.submit(self._run_task, table, partition, fn, *args)
+
+    def _add_pending(self, table: str, partition: str, count: int = 1) -> None:
+        with self._lock:
+            self._pending[(table, partition)] = self._pending.get((table, partition), 0) + count
+
+    def _run_task(
+        self, table: str, partition: str | None, fn: Callable[..., None], *args: Any
+    ) -> None:
+        result = self._results[table]
+        try:
+            if result.error is None and self._fatal is None:
+                fn(*args)
+        except StripeAuthenticationError as error:
+            result.error = error
+            self._fatal = error
+        except StripeAccessError as error:
+            if result.error is None:
+                result.error = error
+        except Exception as error:  # a bug must not hang the pool: fail the table loudly
+            if result.error is None:
+                result.error = StripeAccessError(f"{type(error).__name__}: {error}")
+        finally:
+            with self._lock:
+                if partition is not None:
+                    key = (table, partition)
+                    self._pending[key] -= 1
+                    if self._pending[key] == 0 and result.error is None:
+                        result.completed_partitions.add(partition)
+                self._outstanding -= 1
+                if self._outstanding == 0:
+                    self._done.set()
+
+    # -- tasks -----------------------------------------------------------------------------------
+
+    def _list_params(
+        self, table: StripeTable, window: Window, cursor: str | None
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "limit": PAGE_LIMIT,
+            "created": {"gte": window.start, "lt": window.end},
+            **table.list_params,
+            **self._extra_params.get(table.name, {}),
+        }
+        if cursor:
+            params["starting_after"] = cursor
+        return params
+
+    def _bisect_then_list(self, table: StripeTable, windows: list[Window]) -> None:
+        """Skip the empty months before the account's oldest object, then list the rest."""
+        stats = self._results[table.name].stats
+        low, high = windows[0].start, windows[-1].end
+
+        def exists_before(moment: int) -> bool:
+            page = self.access.get(
+                table.path,
+                {"limit": 1, "created": {"gte": low, "lt": moment}, **table.list_params},
+                stats,
+                expect_list=True,
+            )
+            return bool(page["data"])
+
+        # Invariant: nothing in [low, lo); the answer lies in [lo, hi].
+        lo, hi = low, high
+        if not exists_before(high):
+            lo = high
+        else:
+            while hi - lo > 86_400:
+                middle = (lo + hi) // 2
+                if exists_before(middle):
+                    hi = middle
+                else:
+                    lo = middle
+        for window in windows:
+            if window.end <= lo:
+                # Provably empty: the partition is complete without a request.
+                self._finish_window(table.name, window.partition)
+            else:
+                self._submit(table.name, window.partition, self._list_page, table, window, None)
+
+    def _finish_window(self, table: str, partition: str) -> None:
+        with self._lock:
+            key = (table, partition)
+            self._pending[key] -= 1
+            if self._pending[key] == 0 and self._results[table].error is None:
+                self._results[table].completed_partitions.add(partition)
+
+    def _list_page(self, table: StripeTable, window: Window, cursor: str | None) -> None:
+        result = self._results[table.name]
+        page = self.access.get(
+            table.path, self._list_params(table, window, cursor), result.stats, expect_list=True
+        )
+        version = time.time()
+        objects: list[dict[str, Any]] = page["data"]
+        result.stats.add(pages=1, objects=len(objects))
+        if objects:
+            self.sink.objects(table.name, objects, version=version)
+            for child in table.children:
+                self._embedded_children(table, child, objects, window.partition, version)
+        if self.on_progress:
+            self.on_progress(table.name, len(objects))
+        if not page.get("has_more") or not objects:
+            return
+        last = objects[-1]
+        last_created = int(last["created"])
+        remaining = last_created - window.start
+        covered = max(1, window.end - last_created)
+        expected_pages = len(objects) * remaining / covered / PAGE_LIMIT
+        if remaining > 1 and expected_pages > 2:
+            # The boundary second keeps the cursor; the older part is split into sub-windows.
+            parts = max(2, min(self.split_factor, int(expected_pages)))
+            edges = [window.start + (remaining * i) // parts for i in range(parts + 1)]
+            sub_windows = [
+                Window(edges[i], edges[i + 1], window.partition)
+                for i in range(parts)
+                if edges[i + 1] > edges[i]
+            ]
+            tail = Window(last_created, last_created + 1, window.partition)
+            self._add_pending(table.name, window.partition, 1 + len(sub_windows))
+            self._submit(table.name, window.partition, self._list_page, table, tail, last["id"])
+            for sub_window in sub_windows:
+                self._submit(table.name, window.partition, self._list_page, table, sub_window, None)
+        else:
+            continuation = Window(window.start, last_created + 1, window.partition)
+            self._add_pending(table.name, window.partition)
+            self._submit(
+                table.name, window.partition, self._list_page, table, continuation, last["id"]
+            )
+
+    def _embedded_children(
+        self,
+        table: StripeTable,
+        child: ChildTable,
+        parents: list[dict[str, Any]],
+        partition: str,
+        version: float,
+    ) -> None:
+        for parent in parents:
+            embedded = parent.get(child.field)
+            if not isinstance(embedded, dict):
+                continue
+            entries = embedded.get("data") or []
+            parent_key = (parent["id"], int(parent["created"]))
+            if entries:
+                self.sink.objects(child.name, entries, version=version, parent=parent_key)
+            if embedded.get("has_more"):
+                cursor = entries[-1]["id"] if entries else None
+                self._add_pending(table.name, partition)
+                self._submit(
+                    table.name,
+                    partition,
+                    self._list_children,
+                    table,
+                    child,
+                    parent_key,
+                    cursor,
+                    version,
+                )
+
+    def _list_children(
+        self,
+        table: StripeTable,
+        child: ChildTable,
+        parent_key: tuple[str, int],
+        cursor: str | None,
+        version: float,
+    ) -> None:
+        stats = self._results[table.name].child_stats[child.name]
+        while True:
+            params: dict[str, Any] = {"limit": PAGE_LIMIT}
+            if child.parent_param:
+                params[child.parent_param] = parent_key[0]
+            if cursor:
+                params["starting_after"] = cursor
+            page = self.access.get(
+                child.path.format(id=parent_key[0]), params, stats, expect_list=True
+            )
+            entries = page["data"]
+            stats.add(pages=1, objects=len(entries))
+            if entries:
+                self.sink.objects(child.name, entries, version=version, parent=parent_key)
+            if not page.get("has_more") or not entries:
+                return
+            cursor = entries[-1]["id"]
+
+
+def month_windows(partitions: list[tuple[str, int, int]], since: int | None = None) -> list[Window]:
+    """Windows for (partition key, start, end) triples; `since` keeps only objects created after it."""
+    windows = []
+    for key, start, end in partitions:
+        if since is not None:
+            start = max(start, since + 1)
+        if start < end:
+            windows.append(Window(start, end, key))
+    return windows

@@ -1,0 +1,217 @@
+"""A sync of Stripe tables over partition windows into the warehouse (no Dagster in here).
+
+Fetching and writing overlap but never share a lock: listing threads fill the spool on disk,
+and a writer thread merges what has accumulated into DuckDB in short transactions, taking the
+warehouse lock only for the SQL. A crash at any point loses nothing that matters: merges are
+idempotent upserts, and deletion marking happens only after a partition was listed completely.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from revenue_assets.stripe_api.client import RequestStats, StripeAccess
+from revenue_assets.stripe_api.errors import StripeAccessError
+from revenue_assets.stripe_api.listing import Lister, TableResult, Window
+from revenue_assets.stripe_api.tables import StripeTable
+from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted, merge_spool
+from revenue_assets.warehouse.spool import Spool
+
+DEFAULT_FLUSH_BYTES = 128 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A monthly partition: its key and its [start, end) in unix seconds."""
+
+    key: str
+    start: int
+    end: int
+
+
+@dataclass
+class TableOutcome:
+    """What a sync did to one parent table (and its child tables)."""
+
+    table: StripeTable
+    stats: RequestStats
+    child_stats: dict[str, RequestStats]
+    completed_partitions: list[str]
+    seconds: float
+    error: StripeAccessError | None = None
+    row_counts: dict[str, int] = field(default_factory=dict)
+    marked_deleted: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class SyncTarget:
+    """Where synced rows go: a DuckDB file and the schema of the raw tables."""
+
+    database: Path
+    schema: str = "stripe"
+    lock_timeout_s: float = 900.0
+
+
+class _Writer(threading.Thread):
+    """Merges the spool into the warehouse whenever enough has accumulated."""
+
+    def __init__(self, spool: Spool, target: SyncTarget, flush_bytes: int) -> None:
+        super().__init__(name="warehouse-writer", daemon=True)
+        self.spool = spool
+        self.target = target
+        self.flush_bytes = flush_bytes
+        self.stop_event = threading.Event()
+        self.error: BaseException | None = None
+        self.flushes = 0
+
+    def run(self) -> None:
+        try:
+            while not self.stop_event.wait(0.5):
+                if self.spool.bytes_pending >= self.flush_bytes:
+                    self.flush()
+        except BaseException as error:  # surfaced by the sync after listing
+            self.error = error
+
+    def flush(self) -> None:
+        files = self.spool.rotate()
+        if not files:
+            return
+        with warehouse_connection(
+            self.target.database, timeout_s=self.target.lock_timeout_s
+        ) as connection:
+            for table, path in files.items():
+                merge_spool(connection, self.target.schema, table, path)
+        for path in files.values():
+            path.unlink(missing_ok=True)
+        self.flushes += 1
+
+
+def sync_tables(
+    access: StripeAccess,
+    target: SyncTarget,
+    tables: list[StripeTable],
+    partitions: list[Partition],
+    *,
+    since: int | None = None,
+    flush_bytes: int = DEFAULT_FLUSH_BYTES,
+    max_workers: int = 64,
+    on_progress: Callable[[str, int], None] | None = None,
+) -> dict[str, TableOutcome]:
+    """List `tables` over `partitions` into the warehouse.
+
+    `since=None` is a full re-list: afterwards, rows of completely listed partitions that Stripe
+    no longer returned are marked `_deleted`. With `since` (a watermark, unix seconds), only
+    objects created after it are fetched and nothing is marked.
+    """
+    run_started = datetime.now(UTC)
+    names = [name for table in tables for name in (table.name, *table.child_names)]
+    with warehouse_connection(target.database, timeout_s=target.lock_timeout_s) as connection:
+        ensure_tables(connection, target.schema, names)
+
+    spool = Spool()
+    writer = _Writer(spool, target, flush_bytes)
+    writer.start()
+    try:
+        plans = [(table, _windows(partitions, since)) for table in tables]
+        lister = Lister(access, spool, max_workers=max_workers, on_progress=on_progress)
+        try:
+            results = lister.run(plans)
+        finally:
+            writer.stop_event.set()
+            writer.join()
+        if writer.error is not None:
+            raise writer.error
+        writer.flush()
+        outcomes = {name: _outcome(result) for name, result in results.items()}
+        _finish(target, spool, outcomes, partitions, run_started, full=since is None)
+        return outcomes
+    finally:
+        spool.close()
+
+
+def _windows(partitions: list[Partition], since: int | None) -> list[Window]:
+    windows = []
+    for partition in partitions:
+        start = partition.start if since is None else max(partition.start, since + 1)
+        if start < partition.end:
+            windows.append(Window(start, partition.end, partition.key))
+    return windows
+
+
+def _outcome(result: TableResult) -> TableOutcome:
+    return TableOutcome(
+        table=result.table,
+        stats=result.stats,
+        child_stats=result.child_stats,
+        completed_partitions=sorted(result.completed_partitions),
+        seconds=result.seconds,
+        error=result.error,
+    )
+
+
+def _finish(
+    target: SyncTarget,
+    spool: Spool,
+    outcomes: dict[str, TableOutcome],
+    partitions: list[Partition],
+    run_started: datetime,
+    *,
+    full: bool,
+) -> None:
+    """Mark what a full re-list no longer saw, then count the rows of every synced table."""
+    by_key = {partition.key: partition for partition in partitions}
+    seen = spool.seen_ids()
+    empty = spool.directory / "empty.ndjson"
+    empty.touch()
+    with warehouse_connection(target.database, timeout_s=target.lock_timeout_s) as connection:
+        for name, outcome in outcomes.items():
+            table = outcome.table
+            if full and outcome.ok and table.retention_days is None:
+                windows = [
+                    (by_key[key].start, by_key[key].end) for key in outcome.completed_partitions
+                ]
+                outcome.marked_deleted[name] = mark_unlisted_deleted(
+                    connection,
+                    target.schema,
+                    name,
+                    seen=seen.get(name, empty),
+                    windows=windows,
+                    run_started=run_started,
+                )
+                for child in table.child_names:
+                    outcome.marked_deleted[child] = mark_unlisted_deleted(
+                        connection,
+                        target.schema,
+                        child,
+                        seen=seen.get(child, empty),
+                        windows=windows,
+                        run_started=run_started,
+                        parents_seen=seen.get(name, empty),
+                    )
+            for table_name in (name, *table.child_names):
+                outcome.row_counts[table_name] = connection.execute(
+                    f"SELECT count(*) FROM {target.schema}.{table_name} WHERE NOT _deleted"
+                ).fetchone()[0]
+
+
+def month_partitions(keys: list[str]) -> list[Partition]:
+    """Partitions for monthly keys (YYYY-MM-DD, first of month), UTC."""
+    partitions = []
+    for key in keys:
+        start = datetime.fromisoformat(key).replace(tzinfo=UTC)
+        end = (
+            start.replace(year=start.year + 1, month=1)
+            if start.month == 12
+            else start.replace(month=start.month + 1)
+        )
+        partitions.append(Partition(key, int(start.timestamp()), int(end.timestamp())))
+    return partitions

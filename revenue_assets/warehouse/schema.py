@@ -1,0 +1,281 @@
+"""Column layout of the raw `stripe.<table>` tables (DESIGN §3).
+
+Each table has `id`, the object's scalar fields as typed columns, nested objects as JSON, the
+whole object as `_raw` (so fields Stripe adds later survive) and the bookkeeping columns
+`_synced_at`, `_source`, `_version`, `_deleted`. Fields that older API versions put elsewhere
+(`invoice.subscription`, `invoice.paid`, line `price`, `subscription.plan`, ...) have columns
+too, because event payloads keep the version they were created with.
+
+Column types are written in a small vocabulary:
+- `TIMESTAMP`: Stripe's unix seconds, stored as TIMESTAMPTZ;
+- `REF`: an id that Stripe may also return expanded as an object; stored as the id (VARCHAR);
+- `BIGINT` (amounts stay integer minor units), `VARCHAR`, `BOOLEAN`, `DOUBLE`, `JSON`;
+- `<type> @a.b.c`: extracted from a nested path instead of the top-level field of that name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from revenue_assets.stripe_api.tables import CHILD_TABLES, TABLES_BY_NAME
+
+_COLUMNS: dict[str, str] = {
+    "charge": """
+        amount BIGINT, amount_captured BIGINT, amount_refunded BIGINT, application REF,
+        application_fee REF, application_fee_amount BIGINT, balance_transaction REF,
+        billing_details JSON, calculated_statement_descriptor VARCHAR, captured BOOLEAN,
+        created TIMESTAMP, currency VARCHAR, customer REF, description VARCHAR, disputed BOOLEAN,
+        failure_balance_transaction REF, failure_code VARCHAR, failure_message VARCHAR,
+        fraud_details JSON, livemode BOOLEAN, metadata JSON, on_behalf_of REF, outcome JSON,
+        paid BOOLEAN, payment_intent REF, payment_method REF, payment_method_details JSON,
+        receipt_email VARCHAR, receipt_number VARCHAR, receipt_url VARCHAR, refunded BOOLEAN,
+        refunds JSON, review REF, shipping JSON, source_transfer REF,
+        statement_descriptor VARCHAR, statement_descriptor_suffix VARCHAR, status VARCHAR,
+        transfer_data JSON, transfer_group VARCHAR, source JSON,
+        invoice REF
+    """,
+    "customer": """
+        address JSON, balance BIGINT, created TIMESTAMP, currency VARCHAR, default_source REF,
+        delinquent BOOLEAN, description VARCHAR, discount JSON, email VARCHAR,
+        invoice_prefix VARCHAR, invoice_settings JSON, livemode BOOLEAN, metadata JSON,
+        name VARCHAR, next_invoice_sequence BIGINT, phone VARCHAR, preferred_locales JSON,
+        shipping JSON, tax_exempt VARCHAR, test_clock REF
+    """,
+    "invoice": """
+        account_country VARCHAR, account_name VARCHAR, account_tax_ids JSON, amount_due BIGINT,
+        amount_paid BIGINT, amount_remaining BIGINT, amount_shipping BIGINT, application REF,
+        attempt_count BIGINT, attempted BOOLEAN, auto_advance BOOLEAN, automatic_tax JSON,
+        billing_reason VARCHAR, collection_method VARCHAR, created TIMESTAMP, currency VARCHAR,
+        custom_fields JSON, customer REF, customer_address JSON, customer_email VARCHAR,
+        customer_name VARCHAR, customer_phone VARCHAR, customer_shipping JSON,
+        customer_tax_exempt VARCHAR, customer_tax_ids JSON, default_payment_method REF,
+        default_source REF, default_tax_rates JSON, description VARCHAR, discounts JSON,
+        due_date TIMESTAMP, effective_at TIMESTAMP, ending_balance BIGINT, footer VARCHAR,
+        from_invoice JSON, hosted_invoice_url VARCHAR, invoice_pdf VARCHAR, issuer JSON,
+        last_finalization_error JSON, latest_revision REF, lines JSON, livemode BOOLEAN,
+        metadata JSON, next_payment_attempt TIMESTAMP, number VARCHAR, on_behalf_of REF,
+        payment_settings JSON, period_end TIMESTAMP, period_start TIMESTAMP,
+        post_payment_credit_notes_amount BIGINT, pre_payment_credit_notes_amount BIGINT,
+        receipt_number VARCHAR, rendering JSON, shipping_cost JSON, shipping_details JSON,
+        starting_balance BIGINT, statement_descriptor VARCHAR, status VARCHAR,
+        status_transitions JSON, subscription REF, subtotal BIGINT, subtotal_excluding_tax BIGINT,
+        test_clock REF, total BIGINT, total_discount_amounts JSON, total_excluding_tax BIGINT,
+        webhooks_delivered_at TIMESTAMP, automatically_finalizes_at TIMESTAMP,
+        total_pretax_credit_amounts JSON, total_taxes JSON, amount_overpaid BIGINT, parent JSON,
+        customer_account REF,
+        paid BOOLEAN, charge REF, payment_intent REF, discount JSON, tax BIGINT,
+        parent_subscription VARCHAR @parent.subscription_details.subscription
+    """,
+    "invoice_line_item": """
+        amount BIGINT, currency VARCHAR, description VARCHAR, discount_amounts JSON,
+        discountable BOOLEAN, discounts JSON, invoice REF, livemode BOOLEAN, metadata JSON,
+        period JSON, quantity BIGINT, subscription REF, pretax_credit_amounts JSON, taxes JSON,
+        parent JSON, pricing JSON, subtotal BIGINT, quantity_decimal VARCHAR,
+        period_start TIMESTAMP @period.start, period_end TIMESTAMP @period.end,
+        price JSON, plan JSON, proration BOOLEAN, type VARCHAR, subscription_item REF,
+        invoice_item REF
+    """,
+    "invoice_payment": """
+        amount_paid BIGINT, amount_requested BIGINT, created TIMESTAMP, currency VARCHAR,
+        invoice REF, is_default BOOLEAN, livemode BOOLEAN, payment JSON, status VARCHAR,
+        status_transitions JSON,
+        payment_intent VARCHAR @payment.payment_intent, payment_charge VARCHAR @payment.charge
+    """,
+    "price": """
+        active BOOLEAN, billing_scheme VARCHAR, created TIMESTAMP, currency VARCHAR,
+        custom_unit_amount JSON, livemode BOOLEAN, lookup_key VARCHAR, metadata JSON,
+        nickname VARCHAR, product REF, recurring JSON, tax_behavior VARCHAR, tiers_mode VARCHAR,
+        transform_quantity JSON, type VARCHAR, unit_amount BIGINT, unit_amount_decimal VARCHAR
+    """,
+    "product": """
+        active BOOLEAN, created TIMESTAMP, default_price REF, description VARCHAR, images JSON,
+        livemode BOOLEAN, marketing_features JSON, metadata JSON, name VARCHAR,
+        package_dimensions JSON, shippable BOOLEAN, statement_descriptor VARCHAR,
+        tax_code VARCHAR, unit_label VARCHAR, updated TIMESTAMP, url VARCHAR, type VARCHAR
+    """,
+    "subscription": """
+        application REF, application_fee_percent DOUBLE, automatic_tax JSON,
+        billing_cycle_anchor TIMESTAMP, billing_cycle_anchor_config JSON, cancel_at TIMESTAMP,
+        canceled_at TIMESTAMP, cancellation_details JSON, collection_method VARCHAR,
+        created TIMESTAMP, currency VARCHAR, customer REF, days_until_due BIGINT,
+        default_payment_method REF, default_source REF, default_tax_rates JSON,
+        description VARCHAR, discounts JSON, ended_at TIMESTAMP, invoice_settings JSON,
+        items JSON, latest_invoice REF, livemode BOOLEAN, metadata JSON,
+        next_pending_invoice_item_invoice TIMESTAMP, on_behalf_of REF, pause_collection JSON,
+        payment_settings JSON, pending_invoice_item_interval JSON, pending_setup_intent REF,
+        pending_update JSON, schedule REF, start_date TIMESTAMP, status VARCHAR, test_clock REF,
+        transfer_data JSON, trial_end TIMESTAMP, trial_settings JSON, trial_start TIMESTAMP,
+        cancel_at_period_end BOOLEAN, billing_thresholds JSON, billing_mode JSON,
+        customer_account REF, managed_payments JSON, billing_schedules JSON,
+        plan JSON, quantity BIGINT, discount JSON,
+        current_period_start TIMESTAMP, current_period_end TIMESTAMP
+    """,
+    "subscription_item": """
+        created TIMESTAMP, discounts JSON, metadata JSON, price JSON, quantity BIGINT,
+        subscription REF, tax_rates JSON, plan JSON, current_period_end TIMESTAMP,
+        current_period_start TIMESTAMP, billing_thresholds JSON
+    """,
+    "balance_transaction": """
+        amount BIGINT, available_on TIMESTAMP, created TIMESTAMP, currency VARCHAR,
+        description VARCHAR, exchange_rate DOUBLE, fee BIGINT, fee_details JSON, net BIGINT,
+        reporting_category VARCHAR, source REF, status VARCHAR, type VARCHAR,
+        balance_type VARCHAR
+    """,
+    "dispute": """
+        amount BIGINT, balance_transactions JSON, charge REF, created TIMESTAMP, currency VARCHAR,
+        evidence JSON, evidence_details JSON, is_charge_refundable BOOLEAN, livemode BOOLEAN,
+        metadata JSON, payment_intent REF, payment_method_details JSON, reason VARCHAR,
+        status VARCHAR, enhanced_eligibility_types JSON
+    """,
+    "payout": """
+        amount BIGINT, application_fee REF, application_fee_amount BIGINT, arrival_date TIMESTAMP,
+        automatic BOOLEAN, balance_transaction REF, created TIMESTAMP, currency VARCHAR,
+        description VARCHAR, destination REF, failure_balance_transaction REF,
+        failure_code VARCHAR, failure_message VARCHAR, livemode BOOLEAN, metadata JSON,
+        method VARCHAR, original_payout REF, reconciliation_status VARCHAR, reversed_by REF,
+        source_type VARCHAR, statement_descriptor VARCHAR, status VARCHAR, type VARCHAR,
+        trace_id JSON, payout_method VARCHAR
+    """,
+    "credit_note": """
+        amount BIGINT, amount_shipping BIGINT, created TIMESTAMP, currency VARCHAR, customer REF,
+        customer_balance_transaction REF, discount_amount BIGINT, discount_amounts JSON,
+        effective_at TIMESTAMP, invoice REF, lines JSON, livemode BOOLEAN, memo VARCHAR,
+        metadata JSON, number VARCHAR, out_of_band_amount BIGINT, pdf VARCHAR, shipping_cost JSON,
+        status VARCHAR, subtotal BIGINT, subtotal_excluding_tax BIGINT, total BIGINT,
+        total_excluding_tax BIGINT, type VARCHAR, voided_at TIMESTAMP, pretax_credit_amounts JSON,
+        total_taxes JSON, refunds JSON, post_payment_amount BIGINT, pre_payment_amount BIGINT,
+        reason VARCHAR, customer_account REF
+    """,
+    "credit_note_line_item": """
+        amount BIGINT, description VARCHAR, discount_amount BIGINT, discount_amounts JSON,
+        invoice_line_item REF, livemode BOOLEAN, quantity BIGINT, tax_rates JSON, type VARCHAR,
+        unit_amount BIGINT, unit_amount_decimal VARCHAR, pretax_credit_amounts JSON, taxes JSON,
+        metadata JSON
+    """,
+    "refund": """
+        amount BIGINT, balance_transaction REF, charge REF, created TIMESTAMP, currency VARCHAR,
+        destination_details JSON, metadata JSON, payment_intent REF, reason VARCHAR,
+        receipt_number VARCHAR, source_transfer_reversal REF, status VARCHAR,
+        transfer_reversal REF, customer REF, customer_account REF, payment_method REF
+    """,
+    "invoiceitem": """
+        amount BIGINT, currency VARCHAR, customer REF, date TIMESTAMP, description VARCHAR,
+        discountable BOOLEAN, discounts JSON, invoice REF, livemode BOOLEAN, metadata JSON,
+        period JSON, proration BOOLEAN, quantity BIGINT, tax_rates JSON, test_clock REF,
+        parent JSON, pricing JSON, net_amount BIGINT, customer_account REF,
+        quantity_decimal VARCHAR,
+        price JSON, plan JSON, subscription REF, unit_amount BIGINT
+    """,
+    "coupon": """
+        amount_off BIGINT, created TIMESTAMP, currency VARCHAR, duration VARCHAR,
+        duration_in_months BIGINT, livemode BOOLEAN, max_redemptions BIGINT, metadata JSON,
+        name VARCHAR, percent_off DOUBLE, redeem_by TIMESTAMP, times_redeemed BIGINT,
+        valid BOOLEAN
+    """,
+    "event": """
+        api_version VARCHAR, created TIMESTAMP, data JSON, livemode BOOLEAN,
+        pending_webhooks BIGINT, request JSON, type VARCHAR, account VARCHAR,
+        object_id VARCHAR @data.object.id, object_type VARCHAR @data.object.object
+    """,
+}
+
+_STORAGE_TYPES = {
+    "TIMESTAMP": "TIMESTAMPTZ",
+    "REF": "VARCHAR",
+    "BIGINT": "BIGINT",
+    "VARCHAR": "VARCHAR",
+    "BOOLEAN": "BOOLEAN",
+    "DOUBLE": "DOUBLE",
+    "JSON": "JSON",
+}
+
+# Bookkeeping columns every table ends with.
+SYSTEM_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("_raw", "JSON", "The whole object as Stripe returned it (fields added later survive here)."),
+    ("_synced_at", "TIMESTAMPTZ", "When this row was last written."),
+    ("_source", "VARCHAR", "Where the snapshot came from: list, event or webhook."),
+    (
+        "_version",
+        "TIMESTAMPTZ",
+        "Snapshot time: the event's `created`, or the fetch time of a list.",
+    ),
+    (
+        "_deleted",
+        "BOOLEAN",
+        "Deleted in Stripe (a `*.deleted` event, or gone from a full re-list).",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One typed column extracted from the object's JSON."""
+
+    name: str
+    kind: str  # vocabulary type: TIMESTAMP, REF, BIGINT, VARCHAR, BOOLEAN, DOUBLE, JSON
+    path: tuple[str, ...]  # JSON path inside the object
+
+    @property
+    def storage_type(self) -> str:
+        return _STORAGE_TYPES[self.kind]
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """The layout of one raw table."""
+
+    name: str
+    columns: tuple[Column, ...]
+    parent_column: str | None  # children: the parent's id column (part of the primary key)
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        return (self.parent_column, "id") if self.parent_column else ("id",)
+
+    @property
+    def partition_column(self) -> str:
+        """The timestamp that places a row in a monthly partition."""
+        return "_parent_created" if self.parent_column else "created"
+
+    def ddl(self, schema: str) -> str:
+        lines = ["id VARCHAR NOT NULL"]
+        if self.parent_column:
+            lines += [f"{self.parent_column} VARCHAR NOT NULL", "_parent_created TIMESTAMPTZ"]
+        lines += [f"{c.name} {c.storage_type}" for c in self.columns]
+        lines += [f"{name} {type_}" for name, type_, _ in SYSTEM_COLUMNS]
+        lines.append(f"PRIMARY KEY ({', '.join(self.key_columns)})")
+        body = ",\n    ".join(lines)
+        return f"CREATE TABLE IF NOT EXISTS {schema}.{self.name} (\n    {body}\n)"
+
+    @property
+    def all_column_names(self) -> list[str]:
+        names = ["id"]
+        if self.parent_column:
+            names += [self.parent_column, "_parent_created"]
+        names += [c.name for c in self.columns]
+        names += [name for name, _, _ in SYSTEM_COLUMNS]
+        return names
+
+
+def _parse(spec: str) -> tuple[Column, ...]:
+    columns = []
+    for item in spec.split(","):
+        words = item.split()
+        if not words:
+            continue
+        name, kind = words[0], words[1]
+        path = tuple(words[2][1:].split(".")) if len(words) > 2 else (name,)
+        if kind not in _STORAGE_TYPES:
+            raise ValueError(f"unknown column type {kind!r} for {name}")
+        columns.append(Column(name, kind, path))
+    return tuple(columns)
+
+
+@cache
+def table_schema(name: str) -> TableSchema:
+    """The schema of a raw table, by warehouse table name."""
+    parent_column = CHILD_TABLES[name][1].parent_column if name in CHILD_TABLES else None
+    if name not in TABLES_BY_NAME and name not in CHILD_TABLES:
+        raise KeyError(f"not a synced Stripe table: {name}")
+    return TableSchema(name=name, columns=_parse(_COLUMNS[name]), parent_column=parent_column)

@@ -1,0 +1,127 @@
+"""The spool: fetched objects on local disk, waiting to be merged into the warehouse.
+
+Listing threads append newline-delimited JSON here instead of holding pages in memory, so a sync
+of any size stays within bounded memory and never holds the warehouse while fetching. Each line
+carries the object with its bookkeeping: parent id and created (child tables), snapshot version,
+source and whether it is a deletion. The spool rotates: the writer merges the closed files while
+listing goes on into new ones.
+
+Besides the objects, the spool keeps the ids a full listing saw (small files kept for the whole
+run): after the run, rows of a completely listed partition that Stripe no longer returned are
+marked deleted.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+
+@dataclass
+class SpoolFile:
+    path: Path
+    handle: BinaryIO
+    bytes: int = 0
+    lines: int = 0
+
+
+class Spool:
+    """Thread-safe NDJSON spool files, one per table, in a private temporary directory."""
+
+    def __init__(self, directory: Path | None = None, *, source: str = "list") -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix="revenue-assets-spool-", dir=directory))
+        self.source = source
+        self._lock = threading.Lock()
+        self._files: dict[str, SpoolFile] = {}
+        self._seen: dict[str, SpoolFile] = {}
+        self._generation = 0
+        self.bytes_pending = 0
+
+    # -- writing (called from listing threads) --------------------------------------------------
+
+    def objects(
+        self,
+        table: str,
+        objects: list[dict[str, Any]],
+        *,
+        version: float,
+        parent: tuple[str, int] | None = None,
+        deleted: bool = False,
+        source: str | None = None,
+    ) -> None:
+        """Append objects of one table (and note their ids as seen)."""
+        parent_id, parent_created = parent if parent else (None, None)
+        source = source or self.source
+        lines = b"".join(
+            orjson.dumps(
+                {
+                    "o": obj,
+                    "p": parent_id,
+                    "pc": parent_created,
+                    "v": version,
+                    "s": source,
+                    "d": deleted or bool(obj.get("deleted")),
+                }
+            )
+            + b"\n"
+            for obj in objects
+        )
+        seen = b"".join(
+            orjson.dumps({"id": obj["id"], "p": parent_id, "c": obj.get("created")}) + b"\n"
+            for obj in objects
+        )
+        with self._lock:
+            spool_file = self._file(self._files, table, "objects")
+            spool_file.handle.write(lines)
+            spool_file.bytes += len(lines)
+            spool_file.lines += len(objects)
+            self.bytes_pending += len(lines)
+            seen_file = self._file(self._seen, table, "seen")
+            seen_file.handle.write(seen)
+            seen_file.lines += len(objects)
+
+    def _file(self, files: dict[str, SpoolFile], table: str, kind: str) -> SpoolFile:
+        spool_file = files.get(table)
+        if spool_file is None:
+            path = self.directory / f"{table}.{kind}.{self._generation}.ndjson"
+            spool_file = SpoolFile(path, path.open("ab"))
+            files[table] = spool_file
+        return spool_file
+
+    # -- reading (the writer) --------------------------------------------------------------------
+
+    def rotate(self) -> dict[str, Path]:
+        """Close the current object files and return them; later writes go to new files."""
+        with self._lock:
+            closed = {}
+            for table, spool_file in self._files.items():
+                spool_file.handle.close()
+                if spool_file.lines:
+                    closed[table] = spool_file.path
+                else:
+                    spool_file.path.unlink(missing_ok=True)
+            self._files = {}
+            self._generation += 1
+            self.bytes_pending = 0
+            return closed
+
+    def seen_ids(self) -> dict[str, Path]:
+        """Files of the ids seen per table so far (flushed, safe to read while writing goes on)."""
+        with self._lock:
+            for spool_file in self._seen.values():
+                spool_file.handle.flush()
+            return {table: f.path for table, f in self._seen.items() if f.lines}
+
+    def close(self) -> None:
+        """Remove every spool file (after the run, or after a failure: the run re-fetches)."""
+        with self._lock:
+            for spool_file in [*self._files.values(), *self._seen.values()]:
+                spool_file.handle.close()
+            self._files, self._seen = {}, {}
+        shutil.rmtree(self.directory, ignore_errors=True)

@@ -1,0 +1,14 @@
+-- Upsert the newest snapshot of every object in a spool file into a raw Stripe table.
+-- A row is only replaced by a snapshot at least as new (`_version`): webhooks and events arrive
+-- out of order, and a list fetched before an event must not undo it. Deletion stubs
+-- (`{{id, object, deleted: true}}`) carry no fields and are applied by tombstones.sql instead.
+INSERT INTO {target} ({columns})
+SELECT {expressions}
+FROM (
+    SELECT o, p, pc, v, s, d, json_transform(o, '{structure}') AS x
+    FROM read_json('{spool}', format = 'newline_delimited', columns = {spool_columns})
+    WHERE NOT (coalesce(d, false) AND json_array_length(json_keys(o)) <= 3)
+    QUALIFY row_number() OVER (PARTITION BY {dedupe_key} ORDER BY v DESC) = 1
+) AS spooled
+ON CONFLICT ({key_columns}) DO UPDATE SET {assignments}
+WHERE excluded._version >= {target}._version
