@@ -1,0 +1,163 @@
+"""API keys of the sandbox: secret keys (test and live), restricted keys and their permissions.
+
+Stripe authenticates every request by key and, for restricted keys (`rk_…`), checks one
+permission per endpoint (`rak_<resource>_read` / `_write`). The sandbox reproduces the exact
+401 and 403 bodies, because the code under test must recognise them (a wrong key must fail
+loudly, a missing scope must be named to the user). Keys are masked in messages the way Stripe
+masks them: prefix kept, the middle starred, the last four characters shown.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from revenue_assets.sandbox.errors import SandboxError
+from revenue_assets.stripe_api.tables import TABLES
+
+# Resource segment of the URL (`/v1/<resource>`) -> base permission name, without `_read`.
+PERMISSIONS: dict[str, str] = {
+    table.path.removeprefix("/v1/"): table.permission.removesuffix("_read") for table in TABLES
+}
+PERMISSIONS.update(
+    {
+        "subscription_items": "rak_subscription",
+        "webhook_endpoints": "rak_webhook",
+        "account": "rak_account",
+        "accounts": "rak_connected_account",
+    }
+)
+
+_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")
+
+
+def permission_for(resource: str, write: bool) -> str:
+    """The restricted-key permission an endpoint needs (writes need the `_write` variant)."""
+    base = PERMISSIONS.get(resource, f"rak_{resource.rstrip('s')}")
+    return f"{base}_write" if write else f"{base}_read"
+
+
+def read_permissions() -> list[str]:
+    """Every read permission the sandbox knows: what the default restricted read key holds."""
+    return sorted({f"{base}_read" for base in PERMISSIONS.values()})
+
+
+def mask(key: str) -> str:
+    """Stripe's rendering of a key in error messages: `sk_test_**********abcd`."""
+    prefix = next((p for p in _KEY_PREFIXES if key.startswith(p)), "")
+    rest = key[len(prefix) :]
+    if len(rest) <= 4:
+        return prefix + "*" * len(rest)
+    return prefix + "*" * (len(rest) - 4) + rest[-4:]
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key the sandbox accepts. `permissions` is None for secret keys (everything allowed)."""
+
+    key: str
+    livemode: bool
+    permissions: frozenset[str] | None = None
+
+    @property
+    def restricted(self) -> bool:
+        return self.permissions is not None
+
+    @property
+    def masked(self) -> str:
+        return mask(self.key)
+
+    def allows(self, permission: str) -> bool:
+        """Whether the key holds `permission`; a `_write` permission includes its `_read`."""
+        if self.permissions is None:
+            return True
+        if permission in self.permissions:
+            return True
+        return permission.endswith("_read") and (
+            permission.removesuffix("_read") + "_write" in self.permissions
+        )
+
+
+def new_key(prefix: str) -> str:
+    """A random key shaped like Stripe's (prefix + 99 alphanumeric characters)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return prefix + "51" + "".join(secrets.choice(alphabet) for _ in range(97))
+
+
+class KeyRing:
+    """The keys of one sandbox, looked up on every request (a dict hit, no hashing)."""
+
+    def __init__(self, secret_key: str, live_key: str, read_key: str) -> None:
+        self._lock = threading.Lock()
+        self._keys: dict[str, ApiKey] = {}
+        self.secret_key = secret_key
+        self.live_key = live_key
+        self.read_key = read_key
+        self._add(ApiKey(secret_key, livemode=False))
+        self._add(ApiKey(live_key, livemode=True))
+        self._add(ApiKey(read_key, livemode=False, permissions=frozenset(read_permissions())))
+
+    @classmethod
+    def generate(cls) -> KeyRing:
+        return cls(new_key("sk_test_"), new_key("sk_live_"), new_key("rk_test_"))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"secret_key": self.secret_key, "live_key": self.live_key, "read_key": self.read_key}
+
+    def _add(self, key: ApiKey) -> None:
+        with self._lock:
+            self._keys = {**self._keys, key.key: key}  # copy-on-write: readers take no lock
+
+    def restricted_key(self, permissions: Iterable[str], livemode: bool = False) -> str:
+        """Create a restricted key holding exactly `permissions` (e.g. `rak_charge_read`)."""
+        key = new_key("rk_live_" if livemode else "rk_test_")
+        self._add(ApiKey(key, livemode=livemode, permissions=frozenset(permissions)))
+        return key
+
+    def authenticate(self, authorization: str | None) -> ApiKey:
+        """The key of a request from its `Authorization` header (Bearer, or Basic with the key
+        as user name, both of which Stripe accepts); Stripe's 401 when missing or unknown."""
+        token = _token(authorization)
+        if not token:
+            raise SandboxError(
+                401,
+                "You did not provide an API key. You need to provide your API key in the "
+                "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+                "YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, "
+                "or we can help at https://support.stripe.com/.",
+            )
+        found = self._keys.get(token)
+        if found is None:
+            raise SandboxError(401, f"Invalid API Key provided: {mask(token)}")
+        return found
+
+    @staticmethod
+    def authorize(key: ApiKey, permission: str, account_id: str) -> None:
+        """Stripe's 403 when a restricted key lacks the endpoint's permission."""
+        if key.allows(permission):
+            return
+        raise SandboxError(
+            403,
+            f"The provided key '{key.masked}' does not have the required permissions for this "
+            f"endpoint on account '{account_id}'. Having the '{permission}' permission would "
+            "allow this request to continue.",
+        )
+
+
+def _token(authorization: str | None) -> str | None:
+    if not authorization:
+        return None
+    scheme, _, value = authorization.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        return value or None
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode()
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[0] or None
+    return None

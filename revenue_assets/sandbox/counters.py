@@ -1,0 +1,60 @@
+"""Request, rate-limit, fault and delivery counters, served at `GET /_sandbox/counters`.
+
+Tests and benchmarks assert on what the sandbox saw (how many requests a sync made, how many
+429s it absorbed, whether a fault really happened), so every API request is counted once here.
+Keys are recorded masked, paths as route templates (`/v1/customers/{id}`) so the counters stay
+small however many objects are fetched.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+
+class Counters:
+    """Thread-safe counters (requests come from the event loop, deliveries from threads)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests = 0
+            self.by_key: Counter[str] = Counter()
+            self.by_path: Counter[str] = Counter()
+            self.by_status: Counter[str] = Counter()
+            self.rate_limited = 0
+            self.faults: Counter[str] = Counter()
+            self.deliveries: Counter[str] = Counter()
+
+    def request(self, key: str, route: str, status: int) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_key[key] += 1
+            self.by_path[route] += 1
+            self.by_status[str(status)] += 1
+            if status == 429:
+                self.rate_limited += 1
+
+    def fault(self, kind: str) -> None:
+        with self._lock:
+            self.faults[kind] += 1
+
+    def delivery(self, outcome: str, count: int = 1) -> None:
+        with self._lock:
+            self.deliveries[outcome] += count
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "requests": self.requests,
+                "by_key": dict(self.by_key),
+                "by_path": dict(self.by_path),
+                "by_status": dict(self.by_status),
+                "rate_limited": self.rate_limited,
+                "faults": dict(self.faults),
+                "deliveries": dict(self.deliveries),
+            }

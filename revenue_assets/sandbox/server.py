@@ -1,0 +1,827 @@
+"""The sandbox's HTTP API: Stripe's `/v1` semantics over the World's store, as an ASGI app.
+
+Reads are answered from pre-rendered bodies: a list page is one indexed SQLite range scan and a
+byte join, without parsing or re-serializing objects, which is what lets one process serve
+hundreds of 100-object pages per second. Reads run on the event loop (a page costs well under a
+millisecond); writes go to the World on one worker thread, so a long `advance` or a slow write
+never stalls reads and the World sees one writer at a time.
+
+Around every `/v1` request, in Stripe's order: latency (simulated network), authentication
+(401), rate limit (429), random 500/503, the account (`Stripe-Account`, 403), the endpoint's
+restricted-key permission (403), the handler; then, on the way out, the post-handling faults
+(connection reset mid-body, truncated body). Every error has Stripe's JSON shape.
+
+Private routes under `/_sandbox` (secret keys only) expose counters, the clock, restricted key
+creation and runtime changes of faults, latency, rate limit and webhook delivery options.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from revenue_assets.sandbox.auth import ApiKey, KeyRing, permission_for
+from revenue_assets.sandbox.counters import Counters
+from revenue_assets.sandbox.delivery import DeliveryOptions, WebhookDelivery
+from revenue_assets.sandbox.errors import SandboxError, invalid, missing
+from revenue_assets.sandbox.faults import FAULT_BODIES, Misbehaviour, reset_mid_body, truncate
+from revenue_assets.sandbox.forms import Params, as_list, parse_query
+from revenue_assets.sandbox.ratelimit import (
+    RATE_LIMITED_BODY,
+    RATE_LIMITED_REASON,
+    RateLimiter,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1 << 20
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+DEFAULT_API_VERSION = "2026-10-28.endive"  # replaced by stripe.api_version when the SDK is present
+
+
+class WorldAPI(Protocol):
+    """What the server needs from the World (see revenue_assets/sandbox/world.py)."""
+
+    store: Any
+    account_id: str
+    connected_account_ids: list[str]
+
+    @property
+    def now(self) -> int: ...
+
+    def advance(self, seconds: int) -> list[dict[str, Any]]: ...
+
+    def add_listener(self, callback: Callable[[dict[str, Any], str], None]) -> None: ...
+
+    def create(self, resource: str, params: Params, account: str | None = None) -> dict: ...
+
+    def update(
+        self, resource: str, object_id: str, params: Params, account: str | None = None
+    ) -> dict: ...
+
+    def delete(self, resource: str, object_id: str, account: str | None = None) -> dict: ...
+
+    def action(
+        self, resource: str, object_id: str, action: str, params: Params, account: str | None = None
+    ) -> dict: ...
+
+    def expand(self, obj: dict[str, Any], paths: list[str], account: str) -> dict[str, Any]: ...
+
+    def render_event(self, event: dict[str, Any], api_version: str) -> dict[str, Any]: ...
+
+    def webhook_secret(self, endpoint_id: str) -> str: ...
+
+
+# -- the resources -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filter:
+    """How a list query parameter selects objects.
+
+    how: `customer` (indexed column), `status` (indexed column), `parent` (indexed column, for
+    child lists), `field` (a JSON path of the body, `path`), `bool` (a boolean JSON path).
+    """
+
+    how: str
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One `/v1/<segment>` resource: the stored object kind and the list filters Stripe takes."""
+
+    kind: str
+    filters: Mapping[str, Filter] = field(default_factory=dict)
+    stub_when_deleted: bool = False  # retrieve answers {id, object, deleted: true}
+    children: Mapping[str, str] = field(default_factory=dict)  # sub-path -> child kind
+    required: tuple[str, ...] = ()  # list parameters Stripe requires
+
+
+CUSTOMER = Filter("customer")
+STATUS = Filter("status")
+
+
+def _field(path: str) -> Filter:
+    return Filter("field", path)
+
+
+RESOURCES: dict[str, Resource] = {
+    "charges": Resource(
+        "charge", {"customer": CUSTOMER, "payment_intent": _field("payment_intent")}
+    ),
+    "customers": Resource("customer", {"email": _field("email")}, stub_when_deleted=True),
+    "invoices": Resource(
+        "invoice",
+        {
+            "customer": CUSTOMER,
+            "status": STATUS,
+            "subscription": _field("parent.subscription_details.subscription"),
+            "collection_method": _field("collection_method"),
+        },
+        children={"lines": "line_item"},
+    ),
+    "invoiceitems": Resource("invoiceitem", {"customer": CUSTOMER, "invoice": _field("invoice")}),
+    "prices": Resource(
+        "price",
+        {
+            "product": _field("product"),
+            "active": Filter("bool", "active"),
+            "currency": _field("currency"),
+            "type": _field("type"),
+        },
+        stub_when_deleted=True,
+    ),
+    "products": Resource(
+        "product",
+        {"active": Filter("bool", "active"), "shippable": Filter("bool", "shippable")},
+        stub_when_deleted=True,
+    ),
+    "subscriptions": Resource(
+        "subscription", {"customer": CUSTOMER, "status": Filter("sub_status")}
+    ),
+    "subscription_items": Resource(
+        "subscription_item", {"subscription": Filter("parent")}, required=("subscription",)
+    ),
+    "balance_transactions": Resource(
+        "balance_transaction",
+        {"type": _field("type"), "source": _field("source"), "currency": _field("currency")},
+    ),
+    "disputes": Resource(
+        "dispute", {"charge": _field("charge"), "payment_intent": _field("payment_intent")}
+    ),
+    "payouts": Resource("payout", {"status": STATUS}),
+    "credit_notes": Resource(
+        "credit_note",
+        {"customer": CUSTOMER, "invoice": _field("invoice")},
+        children={"lines": "credit_note_line_item"},
+    ),
+    "refunds": Resource(
+        "refund", {"charge": _field("charge"), "payment_intent": _field("payment_intent")}
+    ),
+    "coupons": Resource("coupon", stub_when_deleted=True),
+    "events": Resource("event", {"type": Filter("event_type"), "types": Filter("event_types")}),
+    "webhook_endpoints": Resource("webhook_endpoint"),
+    "invoice_payments": Resource(
+        "invoice_payment", {"invoice": _field("invoice"), "status": STATUS}
+    ),
+    "accounts": Resource("account"),
+}
+
+COMMON_LIST_PARAMS = frozenset({"limit", "starting_after", "ending_before", "created", "expand"})
+SUBSCRIPTION_STATUSES = (
+    "active",
+    "past_due",
+    "unpaid",
+    "canceled",
+    "incomplete",
+    "incomplete_expired",
+    "trialing",
+    "paused",
+)
+CREATED_OPERATORS = ("gt", "gte", "lt", "lte")
+
+
+def _unrecognized(method: str, path: str) -> SandboxError:
+    return SandboxError(
+        404,
+        f"Unrecognized request URL ({method}: {path}). Please see https://stripe.com/docs or we "
+        "can help at https://support.stripe.com/.",
+    )
+
+
+def _integer(value: Any, param: str) -> int:
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        return int(value)
+    raise SandboxError(
+        400, f"Invalid integer: {value}", code="parameter_invalid_integer", param=param
+    )
+
+
+def _boolean(value: Any, param: str) -> int:
+    if value in ("true", "false"):
+        return 1 if value == "true" else 0
+    raise SandboxError(
+        400, f"Invalid boolean: {value}", code="parameter_invalid_boolean", param=param
+    )
+
+
+def _string(value: Any, param: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise invalid(f"Invalid string: {orjson.dumps(value).decode()}", param=param)
+
+
+def list_body(bodies: list[bytes], has_more: bool, url: str) -> bytes:
+    """A list response from pre-rendered objects: a byte join, no JSON parse or dump."""
+    return b"".join(
+        (
+            b'{"object":"list","data":[',
+            b",".join(bodies),
+            b'],"has_more":true,"url":' if has_more else b'],"has_more":false,"url":',
+            orjson.dumps(url),
+            b"}",
+        )
+    )
+
+
+# -- the app -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    """A handled request: status, JSON body, the route template for the counters."""
+
+    status: int
+    body: bytes
+    route: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class SandboxApp:
+    """The ASGI application (a Starlette app in `self.app`) over one World."""
+
+    def __init__(
+        self,
+        world: WorldAPI,
+        keys: KeyRing,
+        *,
+        rate_limit: Any = None,
+        faults: Any = None,
+        latency_ms: Any = None,
+        webhooks: DeliveryOptions | None = None,
+        fault_seed: int | None = None,
+    ) -> None:
+        self.world = world
+        self.store = world.store
+        self.keys = keys
+        self.counters = Counters()
+        self.limiter = RateLimiter(rate_limit)
+        self.misbehaviour = Misbehaviour(faults, latency_ms, seed=fault_seed)
+        self.delivery = WebhookDelivery(world, self.counters, webhooks)
+        self.api_version = _pinned_api_version()
+        self.accounts = frozenset([world.account_id, *world.connected_account_ids])
+        # Writes to the World go through one thread: the World sees one writer at a time and
+        # the event loop never waits for a long advance.
+        self.world_lock = threading.RLock()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-world")
+        self._idempotency: OrderedDict[tuple[str, str], tuple[bytes, Reply]] = OrderedDict()
+        self._idempotency_lock = threading.Lock()
+        self.app = Starlette(
+            routes=[
+                Route("/v1/{rest:path}", self.api, methods=ALL_METHODS),
+                Route("/_sandbox/{name:path}", self.private, methods=ALL_METHODS),
+                Route("/{rest:path}", self.not_found, methods=ALL_METHODS),
+            ],
+            max_body_size=MAX_BODY_BYTES,
+        )
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+    def start(self) -> None:
+        """Start webhook delivery (the HTTP serving is the runner's job)."""
+        self.delivery.start()
+
+    def close(self) -> None:
+        self.delivery.close()
+        self._writer.shutdown(wait=True, cancel_futures=True)
+
+    async def in_world(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run a World call on the writer thread, holding the World lock."""
+
+        def call() -> Any:
+            with self.world_lock:
+                return function(*args)
+
+        return await asyncio.get_running_loop().run_in_executor(self._writer, call)
+
+    # -- /v1 -------------------------------------------------------------------------------------
+
+    async def api(self, request: Request) -> Response:
+        delay = self.misbehaviour.delay()
+        if delay:
+            await asyncio.sleep(delay)
+        method = request.method
+        path = request.url.path
+        parts = path.split("/")[2:]  # "/v1/a/b" -> ["a", "b"]
+        route = _route_label(method, parts)
+        key_label = "-"
+        fault: str | None = None
+        headers = {"Request-Id": "req_" + secrets.token_hex(7)}
+        try:
+            key = self.keys.authenticate(request.headers.get("authorization"))
+            key_label = key.masked
+            headers["Stripe-Version"] = self._version(request.headers.get("stripe-version"))
+            if not self.limiter.allow(key.key, key.livemode):
+                headers["Stripe-Rate-Limited-Reason"] = RATE_LIMITED_REASON
+                reply = Reply(429, RATE_LIMITED_BODY, route)
+            else:
+                fault = self.misbehaviour.draw()
+                if fault in FAULT_BODIES:
+                    self.counters.fault(fault)
+                    reply = Reply(int(fault), FAULT_BODIES[fault], route)
+                else:
+                    reply = await self._handle(request, method, path, parts, route, key)
+        except SandboxError as error:
+            reply = Reply(error.status, orjson.dumps(error.body()), route)
+        except Exception:
+            log.exception("sandbox: %s %s failed", method, path)
+            reply = Reply(500, FAULT_BODIES["500"], route)
+        self.counters.request(key_label, reply.route, reply.status)
+        headers.update(reply.headers)
+        if fault == "truncate":
+            self.counters.fault(fault)
+            return Response(truncate(reply.body), reply.status, headers, "application/json")
+        if fault == "reset":
+            self.counters.fault(fault)
+            return _ResetResponse(reply.body, reply.status, headers, "application/json")
+        return Response(reply.body, reply.status, headers, "application/json")
+
+    def _version(self, requested: str | None) -> str:
+        if requested is None:
+            return self.api_version
+        date = requested.split(".", 1)[0]
+        if (
+            len(date) == 10
+            and date[4] == "-"
+            and date[7] == "-"
+            and date.replace("-", "").isdigit()
+        ):
+            return requested
+        raise SandboxError(400, f"Invalid Stripe API version: {requested}", param="stripe_version")
+
+    def _account(self, request: Request, key: ApiKey) -> str:
+        requested = request.headers.get("stripe-account")
+        if not requested:
+            return self.world.account_id
+        if requested not in self.accounts:
+            raise SandboxError(
+                403,
+                f"The provided key '{key.masked}' does not have access to account '{requested}' "
+                "(or that account does not exist). Application access may have been revoked.",
+                code="account_invalid",
+            )
+        return requested
+
+    async def _handle(
+        self, request: Request, method: str, path: str, parts: list[str], route: str, key: ApiKey
+    ) -> Reply:
+        account = self._account(request, key)
+        if method == "GET":
+            params = parse_query(request.scope["query_string"])
+            if parts == ["account"]:
+                self.keys.authorize(key, permission_for("account", False), account)
+                return Reply(200, self._retrieve_account(account, account, params), route)
+            resource = RESOURCES.get(parts[0]) if parts else None
+            if resource is None or len(parts) > 3 or not all(parts):
+                raise _unrecognized(method, path)
+            self.keys.authorize(key, permission_for(parts[0], False), account)
+            if len(parts) == 1:
+                return Reply(200, self._list(resource, account, params, path), route)
+            if len(parts) == 2:
+                if parts[0] == "accounts":
+                    return Reply(200, self._retrieve_account(parts[1], account, params), route)
+                return Reply(200, self._retrieve(resource, parts[1], account, params), route)
+            child_kind = resource.children.get(parts[2])
+            if child_kind is None:
+                raise _unrecognized(method, path)
+            body = self._child_list(resource, parts[1], child_kind, account, params, path)
+            return Reply(200, body, route)
+        if method in ("POST", "DELETE"):
+            if not parts or not all(parts) or len(parts) > 3:
+                raise _unrecognized(method, path)
+            self.keys.authorize(key, permission_for(parts[0], True), account)
+            return await self._write(request, method, parts, route, key, account)
+        raise _unrecognized(method, path)
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def _list(self, resource: Resource, account: str, params: Params, url: str) -> bytes:
+        options = self._list_options(resource, params)
+        expand = _list_expand(params)
+        if resource.kind == "account":
+            # The platform lists its connected accounts.
+            options["fields"] = {**options.get("fields", {}), "id": list(self.accounts - {account})}
+        try:
+            page = self.store.list_page(account, resource.kind, **options)
+        except KeyError as error:
+            raise self._cursor_missing(resource, params, error) from None
+        bodies = page.bodies
+        if expand:
+            bodies = [
+                orjson.dumps(self.world.expand(orjson.loads(body), expand, account))
+                for body in bodies
+            ]
+        return list_body(bodies, page.has_more, url)
+
+    def _list_options(self, resource: Resource, params: Params) -> dict[str, Any]:
+        """Validate list parameters as Stripe does and turn them into `Store.list_page` options."""
+        options: dict[str, Any] = {"limit": self._limit(params.get("limit"))}
+        for name in ("starting_after", "ending_before"):
+            if name in params:
+                value = _string(params[name], name)
+                if value:
+                    options[name] = value
+        if "starting_after" in options and "ending_before" in options:
+            raise invalid(
+                "You may only specify one of these parameters: ending_before, starting_after.",
+                param="ending_before",
+            )
+        if "created" in params:
+            options["created"] = _created(params["created"])
+        for name in resource.required:
+            if not params.get(name):
+                raise SandboxError(
+                    400, f"Missing required param: {name}.", code="parameter_missing", param=name
+                )
+        fields: dict[str, Any] = {}
+        for name, value in params.items():
+            if name in COMMON_LIST_PARAMS:
+                continue
+            how = resource.filters.get(name)
+            if how is None:
+                raise SandboxError(
+                    400, f"Received unknown parameter: {name}", code="parameter_unknown", param=name
+                )
+            self._apply_filter(how, name, value, options, fields)
+        if resource.kind == "subscription" and "status" not in params:
+            options["statuses"] = [s for s in SUBSCRIPTION_STATUSES if s != "canceled"]
+        if fields:
+            options["fields"] = fields
+        return options
+
+    @staticmethod
+    def _apply_filter(
+        how: Filter, name: str, value: Any, options: dict[str, Any], fields: dict[str, Any]
+    ) -> None:
+        if how.how == "customer":
+            options["customer"] = _string(value, name)
+        elif how.how == "status":
+            options["statuses"] = [_string(value, name)]
+        elif how.how == "parent":
+            options["parent"] = _string(value, name)
+        elif how.how == "field":
+            fields[how.path] = _string(value, name)
+        elif how.how == "bool":
+            fields[how.path] = _boolean(value, name)
+        elif how.how == "sub_status":
+            status = _string(value, name)
+            if status == "all":
+                return
+            if status == "ended":
+                options["statuses"] = ["canceled", "incomplete_expired"]
+            elif status in SUBSCRIPTION_STATUSES:
+                options["statuses"] = [status]
+            else:
+                raise invalid(
+                    f"Invalid status: must be one of {', '.join((*SUBSCRIPTION_STATUSES, 'ended', 'all'))}",
+                    param="status",
+                )
+        elif how.how == "event_type":
+            if "statuses" in options:
+                raise invalid("You may only specify one of these parameters: type, types.", "type")
+            event_type = _string(value, name)
+            if event_type.endswith("*") and "*" not in event_type[:-1]:
+                options["status_prefix"] = event_type[:-1]
+            elif "*" in event_type:
+                raise invalid("Wildcards are only supported at the end of `type`.", param="type")
+            else:
+                options["statuses"] = [event_type]
+        elif how.how == "event_types":
+            if "statuses" in options or "status_prefix" in options:
+                raise invalid("You may only specify one of these parameters: type, types.", "types")
+            types = [_string(item, name) for item in as_list(value)]
+            if not types or len(types) > 20:
+                raise invalid("`types` takes between 1 and 20 event types.", param="types")
+            options["statuses"] = types
+
+    @staticmethod
+    def _limit(value: Any) -> int:
+        if value is None:
+            return 10
+        limit = _integer(value, "limit")
+        if not 1 <= limit <= 100:
+            raise SandboxError(
+                400,
+                "Invalid limit: must be between 1 and 100",
+                code="parameter_invalid_integer",
+                param="limit",
+            )
+        return limit
+
+    @staticmethod
+    def _cursor_missing(resource: Resource, params: Params, error: KeyError) -> SandboxError:
+        param = "starting_after" if params.get("starting_after") else "ending_before"
+        return missing(resource.kind, str(error.args[0]), param=param)
+
+    def _retrieve(self, resource: Resource, object_id: str, account: str, params: Params) -> bytes:
+        _only(params, {"expand"})
+        found = self.store.get_body(object_id, account, resource.kind)
+        if found is None:
+            raise missing(resource.kind, object_id)
+        body, deleted = found
+        if deleted:
+            if not resource.stub_when_deleted:
+                raise missing(resource.kind, object_id)
+            return orjson.dumps({"id": object_id, "object": resource.kind, "deleted": True})
+        expand = as_list(params.get("expand"))
+        if expand:
+            return orjson.dumps(self.world.expand(orjson.loads(body), expand, account))
+        return body
+
+    def _retrieve_account(self, account_id: str, acting: str, params: Params) -> bytes:
+        """`/v1/account` and `/v1/accounts/{id}`: the platform sees its connected accounts, a
+        connected account (via Stripe-Account) only itself."""
+        _only(params, {"expand"})
+        platform = self.world.account_id
+        if account_id not in self.accounts or (acting != platform and account_id != acting):
+            raise SandboxError(
+                403 if account_id.startswith("acct_") else 404,
+                f"The provided key does not have access to account '{account_id}' (or that "
+                "account does not exist). Application access may have been revoked.",
+                code="account_invalid",
+            )
+        found = self.store.get_body(account_id, None, "account")
+        if found is not None:
+            return found[0]
+        return orjson.dumps({"id": account_id, "object": "account", "type": "standard"})
+
+    def _child_list(
+        self,
+        resource: Resource,
+        parent_id: str,
+        child_kind: str,
+        account: str,
+        params: Params,
+        url: str,
+    ) -> bytes:
+        found = self.store.get_body(parent_id, account, resource.kind)
+        if found is None or found[1]:
+            raise missing(resource.kind, parent_id)
+        options = self._list_options(Resource(child_kind), params)
+        expand = _list_expand(params)
+        try:
+            page = self.store.list_page(
+                account, child_kind, parent=parent_id, oldest_first=True, **options
+            )
+        except KeyError as error:
+            raise self._cursor_missing(Resource(child_kind), params, error) from None
+        bodies = page.bodies
+        if expand:
+            bodies = [
+                orjson.dumps(self.world.expand(orjson.loads(body), expand, account))
+                for body in bodies
+            ]
+        return list_body(bodies, page.has_more, url)
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    async def _write(
+        self, request: Request, method: str, parts: list[str], route: str, key: ApiKey, account: str
+    ) -> Reply:
+        raw = await request.body()
+        params = parse_query(request.scope["query_string"])
+        params.update(parse_query(raw))
+        idempotency_key = request.headers.get("idempotency-key")
+        cache_key = (f"{key.key}|{account}", idempotency_key) if idempotency_key else None
+        fingerprint = f"{method} {request.url.path}?".encode() + raw
+        if cache_key is not None:
+            replay = self._replay(cache_key, fingerprint, idempotency_key or "")
+            if replay is not None:
+                return replay
+        expand = as_list(params.pop("expand", None))
+        resource = parts[0]
+        if method == "DELETE":
+            if len(parts) != 2:
+                raise _unrecognized(method, request.url.path)
+            result = await self.in_world(self.world.delete, resource, parts[1], account)
+        elif len(parts) == 1:
+            result = await self.in_world(self.world.create, resource, params, account)
+        elif len(parts) == 2:
+            result = await self.in_world(self.world.update, resource, parts[1], params, account)
+        else:
+            result = await self.in_world(
+                self.world.action, resource, parts[1], parts[2], params, account
+            )
+        if expand:
+            result = self.world.expand(result, expand, account)
+        reply = Reply(200, orjson.dumps(result), route)
+        if cache_key is not None:
+            reply.headers["Idempotency-Key"] = idempotency_key or ""
+            with self._idempotency_lock:
+                self._idempotency[cache_key] = (fingerprint, reply)
+                while len(self._idempotency) > 10_000:
+                    self._idempotency.popitem(last=False)
+        return reply
+
+    def _replay(
+        self, cache_key: tuple[str, str], fingerprint: bytes, idempotency_key: str
+    ) -> Reply | None:
+        """Stripe's idempotency: the same key replays the first answer, or 400 if the request differs."""
+        with self._idempotency_lock:
+            cached = self._idempotency.get(cache_key)
+        if cached is None:
+            return None
+        first_fingerprint, reply = cached
+        if first_fingerprint != fingerprint:
+            raise SandboxError(
+                400,
+                "Keys for idempotent requests can only be used with the same parameters they were "
+                f"first used with. Try using a key other than '{idempotency_key}' if you meant to "
+                "execute a different request.",
+                type="idempotency_error",
+            )
+        return Reply(
+            reply.status,
+            reply.body,
+            reply.route,
+            {**reply.headers, "Idempotent-Replayed": "true"},
+        )
+
+    # -- /_sandbox -------------------------------------------------------------------------------
+
+    async def private(self, request: Request) -> Response:
+        """Private control routes; only secret keys may use them."""
+        try:
+            key = self.keys.authenticate(request.headers.get("authorization"))
+            if key.restricted:
+                raise SandboxError(403, "The /_sandbox routes need a secret key (sk_…).")
+            name = request.path_params["name"].strip("/")
+            params = await _control_params(request)
+            result = await self._control(request.method, name, params)
+            return _json(200, result)
+        except SandboxError as error:
+            return _json(error.status, error.body())
+        except ValueError as error:
+            return _json(400, invalid(str(error)).body())
+
+    async def _control(self, method: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        if name == "counters" and method == "GET":
+            return self.counters.snapshot()
+        if name == "counters" and method == "DELETE":
+            self.counters.reset()
+            return self.counters.snapshot()
+        if name == "info" and method == "GET":
+            return self.info()
+        if name == "clock" and method == "GET":
+            return {"now": self.world.now}
+        if name == "clock" and method == "POST":
+            return await self.advance_clock(params)
+        if name == "keys" and method == "POST":
+            permissions = [str(p) for p in as_list(params.get("permissions"))]
+            livemode = str(params.get("livemode", "false")).lower() in ("true", "1")
+            return {
+                "key": self.keys.restricted_key(permissions, livemode),
+                "permissions": permissions,
+            }
+        if name == "faults" and method in ("GET", "POST"):
+            if method == "POST":
+                self.misbehaviour.configure(params.get("faults"), params.get("latency_ms"))
+            return self.misbehaviour.describe()
+        if name == "rate_limit" and method in ("GET", "POST"):
+            if method == "POST":
+                self.limiter.configure(params.get("rate_limit"))
+            return {"rate_limit": self.limiter.policy.describe()}
+        if name == "webhooks" and method in ("GET", "POST"):
+            if method == "POST":
+                changes = {
+                    k: float(v) for k, v in params.items() if k in ("duplicates", "reorder_ms")
+                }
+                self.delivery.configure(**changes)
+            options = self.delivery.options
+            return {
+                "duplicates": options.duplicates,
+                "reorder_ms": options.reorder_ms,
+                "pending": self.delivery.pending,
+                "recent": list(self.delivery.log)[-100:],
+            }
+        raise _unrecognized(method, f"/_sandbox/{name}")
+
+    async def advance_clock(self, params: dict[str, Any]) -> dict[str, Any]:
+        if "to" in params:
+            seconds = int(params["to"]) - self.world.now
+        else:
+            seconds = int(params.get("seconds", 0))
+        if seconds < 0:
+            raise invalid("The sandbox clock only moves forward.", param="seconds")
+        events = await self.in_world(self.world.advance, seconds)
+        return {"now": self.world.now, "events": len(events)}
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "account_id": self.world.account_id,
+            "connected_account_ids": list(self.world.connected_account_ids),
+            "now": self.world.now,
+            **self.keys.as_dict(),
+            "rate_limit": self.limiter.policy.describe(),
+            **self.misbehaviour.describe(),
+            "api_version": self.api_version,
+        }
+
+    async def not_found(self, request: Request) -> Response:
+        error = _unrecognized(request.method, request.url.path)
+        return _json(error.status, error.body())
+
+
+class _ResetResponse(Response):
+    """A response that dies mid-body: headers and part of the body, then a TCP reset."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await reset_mid_body(scope, send, self.status_code, self.raw_headers, self.body)
+
+
+def _json(status: int, content: Any) -> Response:
+    return Response(orjson.dumps(content), status, media_type="application/json")
+
+
+async def _control_params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = parse_query(request.scope["query_string"])
+    if request.method in ("POST", "PUT", "DELETE"):
+        raw = await request.body()
+        if raw:
+            if request.headers.get("content-type", "").startswith("application/json"):
+                try:
+                    decoded = orjson.loads(raw)
+                except orjson.JSONDecodeError as error:
+                    raise invalid(f"Invalid JSON body: {error}") from None
+                if not isinstance(decoded, dict):
+                    raise invalid("The JSON body must be an object.")
+                params.update(decoded)
+            else:
+                params.update(parse_query(raw))
+    return params
+
+
+def _route_label(method: str, parts: list[str]) -> str:
+    """The route template of a request for the counters: ids replaced by `{id}`."""
+    if not parts:
+        return f"{method} /v1"
+    label = ["/v1", parts[0]]
+    if len(parts) >= 2 and parts[0] != "account":
+        label.append("{id}")
+    label.extend(parts[2:3])
+    if len(parts) > 3:
+        label.append("…")
+    return f"{method} {'/'.join(label)}"
+
+
+def _created(value: Any) -> dict[str, int]:
+    if isinstance(value, dict):
+        created: dict[str, int] = {}
+        for operator, bound in value.items():
+            if operator not in CREATED_OPERATORS:
+                raise SandboxError(
+                    400,
+                    f"Received unknown parameter: created[{operator}]",
+                    code="parameter_unknown",
+                    param=f"created[{operator}]",
+                )
+            created[operator] = _integer(bound, f"created[{operator}]")
+        return created
+    return {"eq": _integer(value, "created")}
+
+
+def _list_expand(params: Params) -> list[str]:
+    """`expand[]` of a list: paths start with `data.`, as on Stripe."""
+    paths = [str(path) for path in as_list(params.get("expand"))]
+    stripped = []
+    for path in paths:
+        if not path.startswith("data."):
+            raise invalid(
+                f"This property cannot be expanded ({path}). You may want to try expanding "
+                f"'data.{path}' instead.",
+                param="expand",
+            )
+        stripped.append(path.removeprefix("data."))
+    return stripped
+
+
+def _only(params: Params, allowed: set[str]) -> None:
+    for name in params:
+        if name not in allowed:
+            raise SandboxError(
+                400, f"Received unknown parameter: {name}", code="parameter_unknown", param=name
+            )
+
+
+def _pinned_api_version() -> str:
+    try:
+        import stripe
+
+        return str(stripe.api_version)
+    except ImportError:  # pragma: no cover - the SDK is a dependency
+        return DEFAULT_API_VERSION
