@@ -124,17 +124,13 @@ class Settings:
 
         rate_limit: float | None = None
         raw_rate = get("STRIPE_RATE_LIMIT")
-        if raw_rate is not None:
-            try:
-                rate_limit = RATE_LIMITS[raw_rate] if raw_rate in RATE_LIMITS else float(raw_rate)
-                if rate_limit <= 0:
-                    raise ValueError
-            except ValueError:
-                problems.append(
-                    f"STRIPE_RATE_LIMIT={raw_rate!r} must be 'live', 'test' or a positive "
-                    "number of requests per second."
-                )
-                rate_limit = None
+        try:
+            rate_limit = parse_rate_limit(raw_rate)
+        except ValueError:
+            problems.append(
+                f"STRIPE_RATE_LIMIT={raw_rate!r} must be 'live', 'test' or a positive "
+                "number of requests per second."
+            )
 
         duckdb_path = Path(get("REVENUE_ASSETS_DUCKDB", DEFAULT_DUCKDB) or DEFAULT_DUCKDB)
         state_path = Path(get("REVENUE_ASSETS_STATE", DEFAULT_STATE) or DEFAULT_STATE)
@@ -227,6 +223,16 @@ def _optional_file(value: str | None, name: str, problems: list[str]) -> Path | 
     elif path.suffix.lower() not in (".csv", ".parquet"):
         problems.append(f"{name}={value} must be a .csv or .parquet file.")
     return path
+
+
+def parse_rate_limit(raw: str | None) -> float | None:
+    """'live', 'test' or a number of requests per second; None when unset."""
+    if raw is None or not raw.strip():
+        return None
+    rate = RATE_LIMITS[raw] if raw in RATE_LIMITS else float(raw)
+    if rate <= 0:
+        raise ValueError(raw)
+    return rate
 
 
 def stripe_schema(table_prefix: str | None) -> str:

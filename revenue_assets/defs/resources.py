@@ -1,0 +1,105 @@
+"""Resources shared by the domains, configured from the environment (DESIGN §2).
+
+Secrets come in through `dg.EnvVar`, so the UI shows the variable's name, never its value.
+Non-secret settings with defaults are read when the definitions load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import duckdb
+from dagster_duckdb import DuckDBResource
+from pydantic import Field
+
+from revenue_assets.settings import (
+    DEFAULT_API_BASE,
+    DEFAULT_STATE,
+    RATE_LIMITS,
+    ConfigError,
+    Settings,
+    key_mode,
+    stripe_schema,
+)
+from revenue_assets.stripe_api.client import StripeAccess
+from revenue_assets.warehouse.connection import DEFAULT_LOCK_TIMEOUT_S, warehouse_connection
+
+
+class StripeResource(dg.ConfigurableResource):
+    """Read access to one Stripe account through the official SDK."""
+
+    api_key: str = Field(description="Restricted (rk_…) or secret (sk_…) key; read scopes suffice.")
+    account_id: str | None = Field(
+        default=None, description="Connected account to read (sent as Stripe-Account)."
+    )
+    api_base: str = Field(default=DEFAULT_API_BASE, description="API base URL.")
+    rate_limit: float | None = Field(
+        default=None,
+        description="Requests per second; default from the key's mode (live 100, test 25).",
+    )
+    max_in_flight: int = Field(default=64, description="Concurrent requests at most.")
+
+    def effective_rate_limit(self) -> float:
+        return self.rate_limit or RATE_LIMITS[key_mode(self.api_key)]
+
+    def access(self) -> StripeAccess:
+        """A client for this run. Validates the settings first, with one message per problem."""
+        env = {
+            "STRIPE_API_KEY": self.api_key,
+            "STRIPE_ACCOUNT_ID": self.account_id or "",
+            "STRIPE_API_BASE": self.api_base,
+        }
+        try:
+            Settings.from_env(env)
+        except ConfigError as error:
+            raise dg.Failure(description=str(error)) from None
+        return StripeAccess(
+            self.api_key,
+            api_base=self.api_base,
+            account_id=self.account_id,
+            rate_limit=self.effective_rate_limit(),
+        )
+
+
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse, opened under an exclusive file lock for each unit of SQL work."""
+
+    table_prefix: str | None = Field(
+        default=None, description="Prefix so several accounts share one warehouse."
+    )
+    lock_timeout_s: float = Field(default=DEFAULT_LOCK_TIMEOUT_S)
+
+    @property
+    def stripe_schema(self) -> str:
+        return stripe_schema(self.table_prefix)
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:  # type: ignore[override]
+        with warehouse_connection(self.database, timeout_s=self.lock_timeout_s) as connection:
+            yield connection
+
+
+class StateResource(dg.ConfigurableResource):
+    """The SQLite file beside the warehouse: event inbox, webhook secret, sync watermarks."""
+
+    path: str = Field(default=DEFAULT_STATE)
+
+
+def default_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
+    """Resources of the code location. Settings are validated here, at load time, so a wrong
+    value shows up in the UI as a list of problems before any run starts."""
+    settings = settings or Settings.from_env(require_key=False)
+    return {
+        "stripe": StripeResource(
+            api_key=dg.EnvVar("STRIPE_API_KEY"),
+            account_id=settings.stripe_account_id,
+            api_base=settings.stripe_api_base,
+            rate_limit=settings.stripe_rate_limit,
+        ),
+        "warehouse": WarehouseResource(
+            database=str(settings.duckdb_path), table_prefix=settings.table_prefix
+        ),
+        "state": StateResource(path=str(settings.state_path)),
+    }

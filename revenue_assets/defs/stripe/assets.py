@@ -1,0 +1,131 @@
+"""The raw layer's one op: any subset of Stripe tables over any range of monthly partitions.
+
+Each table is its own asset (specs.py), but they are materialized by one subsettable
+multi-asset so that every table selected in a run lists concurrently under ONE rate limiter:
+separate ops would each pace themselves at the account's limit and meet in 429 storms, or run
+one after the other with idle tails. A table that fails (a missing permission) fails alone: the
+others are materialized and the step then fails, naming what to grant.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+from pydantic import Field
+
+from revenue_assets import progress
+from revenue_assets.defs.resources import StripeResource, WarehouseResource
+from revenue_assets.defs.stripe.partitions import monthly_partitions
+from revenue_assets.defs.stripe.specs import ALL_SPECS, table_key
+from revenue_assets.stripe_api.errors import StripeAuthenticationError, StripePermissionError
+from revenue_assets.stripe_api.tables import TABLES, StripeTable
+from revenue_assets.sync import SyncTarget, TableOutcome, month_partitions, sync_tables
+
+
+class StripeSyncConfig(dg.Config):
+    """How a run syncs its partitions."""
+
+    mode: Literal["full", "new"] = Field(
+        default="full",
+        description=(
+            "full: re-list the partitions (rows Stripe no longer returns are marked deleted); "
+            "new: fetch only objects created after `since` (the cursor sensor's runs)."
+        ),
+    )
+    since: int | None = Field(
+        default=None, description="Unix time; with mode=new, objects created after it."
+    )
+
+
+def selected_tables(keys: set[dg.AssetKey] | frozenset[dg.AssetKey]) -> list[StripeTable]:
+    """Parent tables to list for a selection (a selected child table needs its parent listed)."""
+    return [
+        table
+        for table in TABLES
+        if any(table_key(name) in keys for name in (table.name, *table.child_names))
+    ]
+
+
+@dg.multi_asset(
+    name="stripe_tables",
+    specs=ALL_SPECS,
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=True,
+)
+def stripe_tables(
+    context: dg.AssetExecutionContext,
+    config: StripeSyncConfig,
+    stripe: StripeResource,
+    warehouse: WarehouseResource,
+) -> Iterator[dg.MaterializeResult]:
+    tables = selected_tables(context.selected_asset_keys)
+    partitions = month_partitions(context.partition_keys)
+    since = config.since if config.mode == "new" else None
+    context.log.info(
+        f"Listing {', '.join(t.name for t in tables)} over {len(partitions)} partition(s) "
+        f"({partitions[0].key} … {partitions[-1].key}) at {stripe.effective_rate_limit():g} req/s"
+        + (f", objects created after {since}" if since is not None else "")
+    )
+    try:
+        outcomes = sync_tables(
+            stripe.access(),
+            SyncTarget(Path(warehouse.database), warehouse.stripe_schema),
+            tables,
+            partitions,
+            since=since,
+            max_workers=stripe.max_in_flight,
+            on_progress=progress.report,
+        )
+    except StripeAuthenticationError as error:
+        raise dg.Failure(description=str(error)) from None
+
+    failures = []
+    for outcome in outcomes.values():
+        if outcome.ok:
+            yield from _results(context, outcome)
+        else:
+            failures.append(_failure_message(outcome))
+    if failures:
+        raise dg.Failure(
+            description="Some Stripe tables could not be synced (the others were):\n"
+            + "\n".join(f"- {message}" for message in failures)
+        )
+
+
+def _results(
+    context: dg.AssetExecutionContext, outcome: TableOutcome
+) -> Iterator[dg.MaterializeResult]:
+    table = outcome.table
+    for name in (table.name, *table.child_names):
+        if table_key(name) not in context.selected_asset_keys:
+            continue
+        stats = outcome.stats if name == table.name else outcome.child_stats[name]
+        yield dg.MaterializeResult(
+            asset_key=table_key(name),
+            metadata={
+                "dagster/row_count": outcome.row_counts.get(name, 0),
+                "objects_fetched": stats.objects,
+                "api_calls": stats.calls,
+                "pages": stats.pages,
+                "rate_limited_429": stats.rate_limited,
+                "retries": stats.retries,
+                "throttle_wait_s": round(stats.throttle_seconds, 2),
+                "duration_s": round(outcome.seconds, 2),
+                "marked_deleted": outcome.marked_deleted.get(name, 0),
+                "partitions_completed": len(outcome.completed_partitions),
+            },
+        )
+
+
+def _failure_message(outcome: TableOutcome) -> str:
+    error = outcome.error
+    if isinstance(error, StripePermissionError):
+        permission = error.permission or outcome.table.permission
+        return (
+            f"stripe.{outcome.table.name}: the API key may not read {error.path}. Grant the "
+            f"restricted key the '{permission}' permission (Stripe Dashboard → Developers → "
+            "API keys → edit the key), then re-run."
+        )
+    return f"stripe.{outcome.table.name}: {error}"

@@ -1,0 +1,71 @@
+"""One AssetSpec per Stripe table, derived from the table registry and the warehouse schema."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from revenue_assets.stripe_api.tables import TABLES, StripeTable
+from revenue_assets.warehouse.schema import SYSTEM_COLUMNS, table_schema
+
+GROUP = "stripe"
+
+
+def table_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["stripe", name])
+
+
+def column_schema(name: str) -> dg.TableSchema:
+    layout = table_schema(name)
+    columns = [dg.TableColumn("id", "VARCHAR", "Stripe object id (primary key).")]
+    if layout.parent_column:
+        columns += [
+            dg.TableColumn(layout.parent_column, "VARCHAR", "Id of the parent object."),
+            dg.TableColumn("_parent_created", "TIMESTAMPTZ", "Parent's created (partition)."),
+        ]
+    for column in layout.columns:
+        source = ".".join(column.path)
+        note = "Expanded objects are stored as their id. " if column.kind == "REF" else ""
+        columns.append(dg.TableColumn(column.name, column.storage_type, f"{note}From `{source}`."))
+    columns += [dg.TableColumn(name, type_, text) for name, type_, text in SYSTEM_COLUMNS]
+    return dg.TableSchema(columns=columns)
+
+
+def table_specs(table: StripeTable) -> list[dg.AssetSpec]:
+    """The asset of a table and those of its child tables (written by the same listing)."""
+    specs = [
+        dg.AssetSpec(
+            key=table_key(table.name),
+            group_name=GROUP,
+            kinds={"stripe", "duckdb"},
+            description=f"{table.description}\n\nListed from `{table.path}`; table `stripe.{table.name}`.",
+            metadata={
+                "dagster/column_schema": column_schema(table.name),
+                "dagster/table_name": f"stripe.{table.name}",
+                "stripe_permission": table.permission,
+            },
+            tags={"stripe_table": table.name},
+        )
+    ]
+    for child in table.children:
+        specs.append(
+            dg.AssetSpec(
+                key=table_key(child.name),
+                group_name=GROUP,
+                kinds={"stripe", "duckdb"},
+                deps=[table_key(table.name)],
+                description=(
+                    f"Every `{child.field}` entry of `stripe.{table.name}`, complete: paged "
+                    f"through `{child.path}` whenever the embedded list says `has_more`. "
+                    f"Written by the `{table.name}` listing; partitioned by the parent's created."
+                ),
+                metadata={
+                    "dagster/column_schema": column_schema(child.name),
+                    "dagster/table_name": f"stripe.{child.name}",
+                },
+                tags={"stripe_table": child.name},
+            )
+        )
+    return specs
+
+
+ALL_SPECS: list[dg.AssetSpec] = [spec for table in TABLES for spec in table_specs(table)]
