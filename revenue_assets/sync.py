@@ -9,11 +9,13 @@ idempotent upserts, and deletion marking happens only after a partition was list
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from revenue_assets.event_apply import apply_pending_events
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeAccessError
 from revenue_assets.stripe_api.listing import Lister, TableResult, Window
@@ -21,6 +23,7 @@ from revenue_assets.stripe_api.tables import StripeTable
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted, merge_spool
 from revenue_assets.warehouse.spool import Spool
+from revenue_assets.webhooks.inbox import Inbox
 
 DEFAULT_FLUSH_BYTES = 128 * 1024 * 1024
 
@@ -46,6 +49,8 @@ class TableOutcome:
     error: StripeAccessError | None = None
     row_counts: dict[str, int] = field(default_factory=dict)
     marked_deleted: dict[str, int] = field(default_factory=dict)
+    events_applied: int = 0
+    refetched: int = 0
 
     @property
     def ok(self) -> bool:
@@ -105,12 +110,15 @@ def sync_tables(
     flush_bytes: int = DEFAULT_FLUSH_BYTES,
     max_workers: int = 64,
     on_progress: Callable[[str, int], None] | None = None,
+    inbox: Inbox | None = None,
 ) -> dict[str, TableOutcome]:
-    """List `tables` over `partitions` into the warehouse.
+    """List `tables` over `partitions` into the warehouse, then apply their pending events.
 
     `since=None` is a full re-list: afterwards, rows of completely listed partitions that Stripe
     no longer returned are marked `_deleted`. With `since` (a watermark, unix seconds), only
-    objects created after it are fetched and nothing is marked.
+    objects created after it are fetched and nothing is marked. With an `inbox`, the pending
+    events of the listed partitions are applied last (DESIGN §3), so a sync without the daemon
+    ends as current as one with it.
     """
     run_started = datetime.now(UTC)
     names = [name for table in tables for name in (table.name, *table.child_names)]
@@ -132,10 +140,59 @@ def sync_tables(
             raise writer.error
         writer.flush()
         outcomes = {name: _outcome(result) for name, result in results.items()}
-        _finish(target, spool, outcomes, partitions, run_started, full=since is None)
-        return outcomes
+        if since is None:
+            _mark_unlisted(target, spool, outcomes, partitions, run_started)
     finally:
         spool.close()
+    if inbox is not None:
+        for outcome in outcomes.values():
+            if outcome.ok:
+                _apply(access, target, inbox, outcome, outcome.completed_partitions)
+    _count_rows(target, outcomes)
+    return outcomes
+
+
+def apply_events(
+    access: StripeAccess,
+    target: SyncTarget,
+    inbox: Inbox,
+    tables: list[StripeTable],
+    partitions: list[Partition],
+) -> dict[str, TableOutcome]:
+    """Apply the pending inbox events of `tables` in `partitions` (the webhook sensor's runs)."""
+    outcomes = {}
+    for table in tables:
+        started = time.monotonic()
+        outcome = TableOutcome(
+            table=table,
+            stats=RequestStats(),
+            child_stats={child: RequestStats() for child in table.child_names},
+            completed_partitions=[p.key for p in partitions],
+            seconds=0.0,
+        )
+        try:
+            _apply(access, target, inbox, outcome, outcome.completed_partitions)
+        except StripeAccessError as error:
+            outcome.error = error
+        outcome.seconds = time.monotonic() - started
+        outcomes[table.name] = outcome
+    _count_rows(target, outcomes)
+    return outcomes
+
+
+def _apply(
+    access: StripeAccess,
+    target: SyncTarget,
+    inbox: Inbox,
+    outcome: TableOutcome,
+    partition_keys: list[str],
+) -> None:
+    applied = apply_pending_events(
+        access, target.database, target.schema, inbox, outcome.table, partition_keys
+    )
+    outcome.events_applied = applied.events
+    outcome.refetched = applied.refetched
+    outcome.stats.add(calls=applied.stats.calls, retries=applied.stats.retries)
 
 
 def _windows(partitions: list[Partition], since: int | None) -> list[Window]:
@@ -158,16 +215,14 @@ def _outcome(result: TableResult) -> TableOutcome:
     )
 
 
-def _finish(
+def _mark_unlisted(
     target: SyncTarget,
     spool: Spool,
     outcomes: dict[str, TableOutcome],
     partitions: list[Partition],
     run_started: datetime,
-    *,
-    full: bool,
 ) -> None:
-    """Mark what a full re-list no longer saw, then count the rows of every synced table."""
+    """Mark rows of completely re-listed partitions that Stripe no longer returned."""
     by_key = {partition.key: partition for partition in partitions}
     seen = spool.seen_ids()
     empty = spool.directory / "empty.ndjson"
@@ -175,31 +230,36 @@ def _finish(
     with warehouse_connection(target.database, timeout_s=target.lock_timeout_s) as connection:
         for name, outcome in outcomes.items():
             table = outcome.table
-            if full and outcome.ok and table.retention_days is None:
-                windows = [
-                    (by_key[key].start, by_key[key].end) for key in outcome.completed_partitions
-                ]
-                outcome.marked_deleted[name] = mark_unlisted_deleted(
+            if not outcome.ok or table.retention_days is not None:
+                continue
+            windows = [(by_key[key].start, by_key[key].end) for key in outcome.completed_partitions]
+            outcome.marked_deleted[name] = mark_unlisted_deleted(
+                connection,
+                target.schema,
+                name,
+                seen=seen.get(name, empty),
+                windows=windows,
+                run_started=run_started,
+            )
+            for child in table.child_names:
+                outcome.marked_deleted[child] = mark_unlisted_deleted(
                     connection,
                     target.schema,
-                    name,
-                    seen=seen.get(name, empty),
+                    child,
+                    seen=seen.get(child, empty),
                     windows=windows,
                     run_started=run_started,
+                    parents_seen=seen.get(name, empty),
                 )
-                for child in table.child_names:
-                    outcome.marked_deleted[child] = mark_unlisted_deleted(
-                        connection,
-                        target.schema,
-                        child,
-                        seen=seen.get(child, empty),
-                        windows=windows,
-                        run_started=run_started,
-                        parents_seen=seen.get(name, empty),
-                    )
-            for table_name in (name, *table.child_names):
-                outcome.row_counts[table_name] = connection.execute(
-                    f"SELECT count(*) FROM {target.schema}.{table_name} WHERE NOT _deleted"
+
+
+def _count_rows(target: SyncTarget, outcomes: dict[str, TableOutcome]) -> None:
+    """Live rows of every synced table (the `dagster/row_count` of its materialization)."""
+    with warehouse_connection(target.database, timeout_s=target.lock_timeout_s) as connection:
+        for outcome in outcomes.values():
+            for name in (outcome.table.name, *outcome.table.child_names):
+                outcome.row_counts[name] = connection.execute(
+                    f"SELECT count(*) FROM {target.schema}.{name} WHERE NOT _deleted"
                 ).fetchone()[0]
 
 

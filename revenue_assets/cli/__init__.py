@@ -10,6 +10,7 @@ import click
 # command name -> ("module:attribute" of a click command or group, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("revenue_assets.cli.sandbox:sandbox", "Run the local Stripe sandbox."),
+    "sync": ("revenue_assets.cli.sync:sync", "Sync every Stripe table, then rebuild downstream."),
 }
 
 

@@ -25,6 +25,7 @@ from revenue_assets.settings import (
 )
 from revenue_assets.stripe_api.client import StripeAccess
 from revenue_assets.warehouse.connection import DEFAULT_LOCK_TIMEOUT_S, warehouse_connection
+from revenue_assets.webhooks.inbox import Inbox
 
 
 class StripeResource(dg.ConfigurableResource):
@@ -40,6 +41,10 @@ class StripeResource(dg.ConfigurableResource):
         description="Requests per second; default from the key's mode (live 100, test 25).",
     )
     max_in_flight: int = Field(default=64, description="Concurrent requests at most.")
+    flush_mb: int = Field(
+        default=128,
+        description="Merge fetched objects into DuckDB whenever this much has been spooled.",
+    )
 
     def effective_rate_limit(self) -> float:
         return self.rate_limit or RATE_LIMITS[key_mode(self.api_key)]
@@ -85,6 +90,14 @@ class StateResource(dg.ConfigurableResource):
     """The SQLite file beside the warehouse: event inbox, webhook secret, sync watermarks."""
 
     path: str = Field(default=DEFAULT_STATE)
+
+    @contextmanager
+    def inbox(self) -> Iterator[Inbox]:
+        inbox = Inbox(self.path)
+        try:
+            yield inbox
+        finally:
+            inbox.close()
 
 
 def default_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:

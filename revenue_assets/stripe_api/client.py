@@ -188,7 +188,7 @@ class StripeAccess:
                 permission=permission,
                 path=path,
             )
-        raise StripeRequestError(f"GET {path} failed with HTTP {status}: {message}")
+        raise StripeRequestError(f"GET {path} failed with HTTP {status}: {message}", status)
 
 
 def _is_list(data: Any) -> bool:

@@ -45,6 +45,10 @@ class StripePermissionError(StripeAccessError):
 class StripeRequestError(StripeAccessError):
     """Stripe refused the request itself (HTTP 400/404): retrying would not help."""
 
+    def __init__(self, message: str, status: int) -> None:
+        self.status = status
+        super().__init__(message)
+
 
 class StripeUnavailableError(StripeAccessError):
     """Retries ran out: 429s, 5xx, connection resets or truncated bodies kept coming."""

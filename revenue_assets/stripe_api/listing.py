@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -317,30 +317,30 @@ class Lister:
         version: float,
     ) -> None:
         stats = self._results[table.name].child_stats[child.name]
-        while True:
-            params: dict[str, Any] = {"limit": PAGE_LIMIT}
-            if child.parent_param:
-                params[child.parent_param] = parent_key[0]
-            if cursor:
-                params["starting_after"] = cursor
-            page = self.access.get(
-                child.path.format(id=parent_key[0]), params, stats, expect_list=True
-            )
-            entries = page["data"]
-            stats.add(pages=1, objects=len(entries))
-            if entries:
-                self.sink.objects(child.name, entries, version=version, parent=parent_key)
-            if not page.get("has_more") or not entries:
-                return
-            cursor = entries[-1]["id"]
+        for entries in list_children(self.access, child, parent_key[0], cursor, stats):
+            self.sink.objects(child.name, entries, version=version, parent=parent_key)
 
 
-def month_windows(partitions: list[tuple[str, int, int]], since: int | None = None) -> list[Window]:
-    """Windows for (partition key, start, end) triples; `since` keeps only objects created after it."""
-    windows = []
-    for key, start, end in partitions:
-        if since is not None:
-            start = max(start, since + 1)
-        if start < end:
-            windows.append(Window(start, end, key))
-    return windows
+def list_children(
+    access: StripeAccess,
+    child: ChildTable,
+    parent_id: str,
+    after: str | None,
+    stats: RequestStats,
+) -> Iterator[list[dict[str, Any]]]:
+    """Pages of a parent's children from the child endpoint, starting after entry `after`."""
+    cursor = after
+    while True:
+        params: dict[str, Any] = {"limit": PAGE_LIMIT}
+        if child.parent_param:
+            params[child.parent_param] = parent_id
+        if cursor:
+            params["starting_after"] = cursor
+        page = access.get(child.path.format(id=parent_id), params, stats, expect_list=True)
+        entries = page["data"]
+        stats.add(pages=1, objects=len(entries))
+        if entries:
+            yield entries
+        if not page.get("has_more") or not entries:
+            return
+        cursor = entries[-1]["id"]

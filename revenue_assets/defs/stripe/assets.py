@@ -15,22 +15,30 @@ import dagster as dg
 from pydantic import Field
 
 from revenue_assets import progress
-from revenue_assets.defs.resources import StripeResource, WarehouseResource
+from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import ALL_SPECS, table_key
 from revenue_assets.stripe_api.errors import StripeAuthenticationError, StripePermissionError
 from revenue_assets.stripe_api.tables import TABLES, StripeTable
-from revenue_assets.sync import SyncTarget, TableOutcome, month_partitions, sync_tables
+from revenue_assets.sync import (
+    SyncTarget,
+    TableOutcome,
+    apply_events,
+    month_partitions,
+    sync_tables,
+)
 
 
 class StripeSyncConfig(dg.Config):
     """How a run syncs its partitions."""
 
-    mode: Literal["full", "new"] = Field(
+    mode: Literal["full", "new", "events"] = Field(
         default="full",
         description=(
             "full: re-list the partitions (rows Stripe no longer returns are marked deleted); "
-            "new: fetch only objects created after `since` (the cursor sensor's runs)."
+            "new: fetch only objects created after `since` (the cursor sensor's runs); "
+            "events: only apply the partitions' pending inbox events (the webhook sensor's runs). "
+            "Every mode applies the pending events of the partitions it covers."
         ),
     )
     since: int | None = Field(
@@ -59,25 +67,34 @@ def stripe_tables(
     config: StripeSyncConfig,
     stripe: StripeResource,
     warehouse: WarehouseResource,
+    state: StateResource,
 ) -> Iterator[dg.MaterializeResult]:
     tables = selected_tables(context.selected_asset_keys)
     partitions = month_partitions(context.partition_keys)
+    target = SyncTarget(Path(warehouse.database), warehouse.stripe_schema)
     since = config.since if config.mode == "new" else None
     context.log.info(
-        f"Listing {', '.join(t.name for t in tables)} over {len(partitions)} partition(s) "
-        f"({partitions[0].key} … {partitions[-1].key}) at {stripe.effective_rate_limit():g} req/s"
+        f"{config.mode}: {', '.join(t.name for t in tables)} over {len(partitions)} "
+        f"partition(s) ({partitions[0].key} … {partitions[-1].key}) at "
+        f"{stripe.effective_rate_limit():g} req/s"
         + (f", objects created after {since}" if since is not None else "")
     )
     try:
-        outcomes = sync_tables(
-            stripe.access(),
-            SyncTarget(Path(warehouse.database), warehouse.stripe_schema),
-            tables,
-            partitions,
-            since=since,
-            max_workers=stripe.max_in_flight,
-            on_progress=progress.report,
-        )
+        with state.inbox() as inbox:
+            if config.mode == "events":
+                outcomes = apply_events(stripe.access(), target, inbox, tables, partitions)
+            else:
+                outcomes = sync_tables(
+                    stripe.access(),
+                    target,
+                    tables,
+                    partitions,
+                    since=since,
+                    max_workers=stripe.max_in_flight,
+                    flush_bytes=stripe.flush_mb * 1024 * 1024,
+                    on_progress=progress.report,
+                    inbox=inbox,
+                )
     except StripeAuthenticationError as error:
         raise dg.Failure(description=str(error)) from None
 
@@ -114,6 +131,7 @@ def _results(
                 "throttle_wait_s": round(stats.throttle_seconds, 2),
                 "duration_s": round(outcome.seconds, 2),
                 "marked_deleted": outcome.marked_deleted.get(name, 0),
+                "events_applied": outcome.events_applied if name == table.name else 0,
                 "partitions_completed": len(outcome.completed_partitions),
             },
         )

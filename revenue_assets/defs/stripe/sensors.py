@@ -1,5 +1,15 @@
 """Sensors that keep each Stripe table current, made by one factory per table.
 
+`<table>_webhooks`: drains the event inbox (fed by the webhook receiver and by the Events API
+pull below) by its `seq` cursor and requests one run per partition touched, which applies the
+partition's pending events. Run keys carry the newest `seq`, so a repeated tick is harmless
+and events that arrive during a run get a run of their own.
+
+`stripe_events_pull`: walks `/v1/events` forward from the last event seen into the inbox:
+it fills webhook gaps and keeps tables current when no webhook is set up. If it was stopped
+longer than Stripe keeps events (30 days), changes may be lost: it warns and requests a full
+re-list of every table instead of pretending nothing happened.
+
 `<table>_new_records` (cursor sensor): a cheap probe per tick, `created[gt]=watermark, limit=1`.
 When Stripe has newer objects it requests one run per partition they fall in, fetching only
 objects created after the watermark (minus an overlap for objects that become visible late;
@@ -10,11 +20,13 @@ requests nothing twice. The first tick only sets the watermark: history is the b
 
 import json
 import os
+import time
+from collections import defaultdict
 from datetime import UTC, datetime
 
 import dagster as dg
 
-from revenue_assets.defs.resources import StripeResource
+from revenue_assets.defs.resources import StateResource, StripeResource
 from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import table_key
 from revenue_assets.stripe_api.errors import StripeAccessError
@@ -23,6 +35,10 @@ from revenue_assets.stripe_api.tables import TABLES, StripeTable
 # Objects become visible in lists a little after their `created` second: re-fetch this much.
 OVERLAP_S = 120
 NEW_RECORDS_INTERVAL_S = 60
+WEBHOOK_INTERVAL_S = 5
+EVENTS_PULL_INTERVAL_S = 30
+EVENTS_PULL_MAX_PAGES = 20
+EVENTS_RETENTION_S = 30 * 86_400
 
 
 def _default_status() -> dg.DefaultSensorStatus:
@@ -92,4 +108,135 @@ def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
     return _sensor
 
 
+def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
+    """The inbox sensor of one table."""
+
+    @dg.sensor(
+        name=f"{table.name}_webhooks",
+        description=(
+            f"Applies {table.name} events from the inbox (webhooks and the Events API pull): "
+            "one run per partition touched, newest snapshot per object."
+        ),
+        asset_selection=table_selection(table),
+        minimum_interval_seconds=WEBHOOK_INTERVAL_S,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+    )
+    def _sensor(context: dg.SensorEvaluationContext, state: StateResource) -> dg.SensorResult:
+        cursor = int(context.cursor or 0)
+        with state.inbox() as inbox:
+            events = inbox.read_after(cursor, limit=50_000, table=table.name, with_payload=False)
+        if not events:
+            return dg.SensorResult(skip_reason=f"No new {table.name} events.")
+        newest_seq: dict[str, int] = defaultdict(int)
+        outside = 0
+        valid = set(monthly_partitions.get_partition_keys())
+        for event in events:
+            if event.partition_key in valid:
+                newest_seq[event.partition_key] = max(newest_seq[event.partition_key], event.seq)
+            else:
+                outside += 1
+        if outside:
+            context.log.warning(
+                f"{outside} {table.name} event(s) concern objects outside the partitions "
+                "(created before REVENUE_ASSETS_SYNC_START, or without `created`): not applied."
+            )
+        requests = [
+            dg.RunRequest(
+                run_key=f"webhook:{table.name}:{partition}:{seq}",
+                partition_key=partition,
+                asset_selection=table_selection(table),
+                run_config=dg.RunConfig(ops={"stripe_tables": {"config": {"mode": "events"}}}),
+                tags={"trigger": "stripe_webhook", "stripe_table": table.name},
+            )
+            for partition, seq in sorted(newest_seq.items())
+        ]
+        return dg.SensorResult(run_requests=requests, cursor=str(events[-1].seq))
+
+    return _sensor
+
+
+@dg.sensor(
+    name="stripe_events_pull",
+    description=(
+        "Pulls new events from Stripe's /v1/events into the inbox: fills webhook gaps and keeps "
+        "tables current without a webhook. Warns and requests a full re-list after a gap longer "
+        "than Stripe's 30-day event retention."
+    ),
+    minimum_interval_seconds=EVENTS_PULL_INTERVAL_S,
+    default_status=_default_status(),
+    asset_selection=[key for table in TABLES for key in table_selection(table)],
+)
+def stripe_events_pull(
+    context: dg.SensorEvaluationContext, stripe: StripeResource, state: StateResource
+) -> dg.SensorResult:
+    cursor = json.loads(context.cursor) if context.cursor else {}
+    try:
+        access = stripe.access()
+        if not cursor.get("id"):
+            page = access.get("/v1/events", {"limit": 1}, expect_list=True)
+            if not page["data"]:
+                return dg.SensorResult(skip_reason="Stripe has no events yet.")
+            newest = page["data"][0]
+            return dg.SensorResult(
+                skip_reason="Started from the newest event; older changes are the backfill's job.",
+                cursor=json.dumps(
+                    {"id": newest["id"], "created": newest["created"], "pulled_at": time.time()}
+                ),
+            )
+        if time.time() - cursor.get("pulled_at", time.time()) > EVENTS_RETENTION_S:
+            return _relist_after_gap(context, cursor)
+        pulled, cursor = _pull_forward(access, state, cursor)
+    except (StripeAccessError, dg.Failure) as error:
+        return dg.SensorResult(skip_reason=f"Could not pull events: {error}")
+    if not pulled:
+        return dg.SensorResult(skip_reason="No new events.", cursor=json.dumps(cursor))
+    context.log.info(f"Pulled {pulled} event(s) into the inbox.")
+    return dg.SensorResult(cursor=json.dumps(cursor))
+
+
+def _pull_forward(access, state: StateResource, cursor: dict) -> tuple[int, dict]:
+    """Events newer than the cursor, oldest page first (`ending_before` walks toward newer)."""
+    pulled = 0
+    with state.inbox() as inbox:
+        for _ in range(EVENTS_PULL_MAX_PAGES):
+            page = access.get(
+                "/v1/events", {"limit": 100, "ending_before": cursor["id"]}, expect_list=True
+            )
+            events = page["data"]
+            if not events:
+                break
+            inbox.add_many(events, "events_api")
+            pulled += len(events)
+            cursor = {"id": events[0]["id"], "created": events[0]["created"]}
+            if not page.get("has_more"):
+                break
+    return pulled, {**cursor, "pulled_at": time.time()}
+
+
+def _relist_after_gap(context: dg.SensorEvaluationContext, cursor: dict) -> dg.SensorResult:
+    last = datetime.fromtimestamp(cursor["pulled_at"], UTC).isoformat()
+    message = (
+        f"Events were last pulled at {last}, longer ago than Stripe keeps events (30 days): "
+        "changes in between may be lost. Requesting a full re-list of every table."
+    )
+    context.log.warning(message)
+    keys = monthly_partitions.get_partition_keys()
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=f"relist:{cursor['pulled_at']}",
+                asset_selection=[key for table in TABLES for key in table_selection(table)],
+                tags={
+                    "dagster/asset_partition_range_start": keys[0],
+                    "dagster/asset_partition_range_end": keys[-1],
+                    "trigger": "stripe_events_gap",
+                },
+            )
+        ],
+        cursor=json.dumps({}),  # the next tick starts again from the newest event
+    )
+
+
 NEW_RECORDS_SENSORS = [new_records_sensor(table) for table in TABLES]
+WEBHOOK_SENSORS = [webhook_sensor(table) for table in TABLES if table.retention_days is None]
+SENSORS = [*NEW_RECORDS_SENSORS, *WEBHOOK_SENSORS, stripe_events_pull]

@@ -1,0 +1,40 @@
+"""What every command needs: validated settings and the Dagster instance the UI also reads."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from revenue_assets.settings import ConfigError, Settings
+
+
+def load_settings(*, require_key: bool = True) -> Settings:
+    """Settings from the environment, or exit with every problem listed (no stack trace)."""
+    try:
+        return Settings.from_env(require_key=require_key)
+    except ConfigError as error:
+        click.secho("revenue_assets cannot start:", fg="red", err=True)
+        for problem in error.problems:
+            click.echo(f"  - {problem}", err=True)
+        sys.exit(2)
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME, defaulting to ./.dagster_home so runs and materializations persist and
+    `dagster dev` started with the same DAGSTER_HOME shows them."""
+    home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").touch()
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def dagster_instance():
+    """The persistent Dagster instance at `dagster_home()`."""
+    import dagster as dg
+
+    dagster_home()
+    return dg.DagsterInstance.get()

@@ -1,0 +1,212 @@
+"""`revenue-assets sync`: every Stripe table over every partition, then everything downstream.
+
+It runs the very assets the Dagster UI runs (in-process, against the persistent instance at
+DAGSTER_HOME), so the warehouse it leaves is the one the same materializations launched from the
+UI would leave, and the UI shows these runs. Progress bars come from the sync engine's progress
+reports; the summary from the runs' materialization metadata and check results.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from revenue_assets.cli.common import dagster_instance, load_settings
+
+
+@dataclass
+class TableLine:
+    """One row of the summary."""
+
+    status: str = "…"
+    rows: int | None = None
+    fetched: int = 0
+    calls: int = 0
+    rate_limited: int = 0
+    seconds: float | None = None
+    checks: list[str] = field(default_factory=list)
+
+
+@click.command()
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    help="Sync only these tables (repeatable). Default: every table.",
+)
+@click.option("--no-downstream", is_flag=True, help="Skip the revenue assets and the dashboard.")
+def sync(tables: tuple[str, ...], no_downstream: bool) -> None:
+    """Sync every Stripe table over all partitions into DuckDB, then rebuild what depends on them."""
+    settings = load_settings()
+    import dagster as dg
+
+    from revenue_assets import progress
+    from revenue_assets.definitions import defs
+    from revenue_assets.defs.stripe.partitions import monthly_partitions
+    from revenue_assets.defs.stripe.specs import table_key
+    from revenue_assets.stripe_api.tables import TABLES, TABLES_BY_NAME
+
+    unknown = [name for name in tables if name not in TABLES_BY_NAME]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES_BY_NAME)}"
+        )
+    chosen = [TABLES_BY_NAME[name] for name in tables] if tables else list(TABLES)
+    keys = [table_key(name) for t in chosen for name in (t.name, *t.child_names)]
+    partition_keys = monthly_partitions.get_partition_keys()
+    instance = dagster_instance()
+    console = Console(stderr=True)
+    console.print(
+        f"Syncing {len(chosen)} Stripe table(s) over {len(partition_keys)} monthly partitions "
+        f"({partition_keys[0]} … {partition_keys[-1]}) into {settings.duckdb_path}"
+    )
+
+    assets = [*defs.assets, *defs.asset_checks]
+    resources = defs.resources
+    lines = {t.name: TableLine() for t in chosen}
+    started = time.monotonic()
+    with Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(bar_width=None),
+        TextColumn("{task.completed:>10,.0f} objects"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bars:
+        tasks = {t.name: bars.add_task(t.name, total=None) for t in chosen}
+        with progress.listening(lambda table, n: bars.advance(tasks[table], n)):
+            result = dg.materialize(
+                assets,
+                instance=instance,
+                resources=resources,
+                selection=dg.AssetSelection.assets(*keys),
+                tags={
+                    "dagster/asset_partition_range_start": partition_keys[0],
+                    "dagster/asset_partition_range_end": partition_keys[-1],
+                    "trigger": "revenue_assets_sync",
+                },
+                raise_on_error=False,
+            )
+        for task in tasks.values():
+            bars.update(task, total=bars.tasks[task].completed)
+    _collect(result, lines)
+    ok = result.success
+
+    downstream_ok = True
+    if not no_downstream and ok:
+        downstream = dg.AssetSelection.assets(*keys).downstream(include_self=False)
+        selected = downstream.resolve(defs.resolve_asset_graph())
+        if selected:
+            console.print(f"Rebuilding {len(selected)} downstream asset(s)…")
+            downstream_result = dg.materialize(
+                assets,
+                instance=instance,
+                resources=resources,
+                selection=downstream,
+                tags={"trigger": "revenue_assets_sync"},
+                raise_on_error=False,
+            )
+            downstream_ok = downstream_result.success
+            _report_downstream(console, downstream_result)
+
+    failed_checks = _print_summary(console, lines, result)
+    elapsed = time.monotonic() - started
+    all_ok = ok and downstream_ok and not failed_checks
+    console.print(
+        f"{'[green]Done' if all_ok else '[red]Finished with failures'}[/] in {elapsed:,.1f} s. "
+        f"Dagster history: {instance.root_directory} (open it with "
+        "`DAGSTER_HOME=… dagster dev -w workspace.yaml`)."
+    )
+    if not ok:
+        failure = _failure_text(result)
+        if failure:
+            console.print(f"[red]{failure}[/]")
+    sys.exit(0 if all_ok else 1)
+
+
+def _collect(result, lines: dict[str, TableLine]) -> None:
+    """Fill the summary from the run's materializations and check results."""
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        name = materialization.asset_key.path[-1]
+        if name not in lines:
+            continue
+        metadata = {key: value.value for key, value in materialization.metadata.items()}
+        line = lines[name]
+        line.status = "ok"
+        line.rows = metadata.get("dagster/row_count")
+        line.fetched = metadata.get("objects_fetched", 0)
+        line.calls = metadata.get("api_calls", 0)
+        line.rate_limited = metadata.get("rate_limited_429", 0)
+        line.seconds = metadata.get("duration_s")
+    for line in lines.values():
+        if line.status == "…":
+            line.status = "FAILED"
+    for evaluation in _check_evaluations(result):
+        name = evaluation.asset_key.path[-1]
+        if name in lines and not evaluation.passed:
+            lines[name].checks.append(evaluation.check_name)
+
+
+def _check_evaluations(result) -> list:
+    return [
+        event.event_specific_data
+        for event in result.all_events
+        if event.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+
+
+def _print_summary(console: Console, lines: dict[str, TableLine], result) -> int:
+    table = Table(title="Stripe tables", title_justify="left")
+    for column in ("table", "status", "rows", "fetched", "API calls", "429s", "seconds", "checks"):
+        table.add_column(
+            column, justify="left" if column in ("table", "status", "checks") else "right"
+        )
+    failed_checks = 0
+    for name, line in lines.items():
+        failed_checks += len(line.checks)
+        style = "green" if line.status == "ok" and not line.checks else "red"
+        table.add_row(
+            name,
+            f"[{style}]{line.status}[/]",
+            f"{line.rows:,}" if line.rows is not None else "–",
+            f"{line.fetched:,}",
+            f"{line.calls:,}",
+            f"{line.rate_limited:,}",
+            f"{line.seconds:,.1f}" if line.seconds is not None else "–",
+            "[red]failed: " + ", ".join(line.checks) + "[/]" if line.checks else "passed",
+        )
+    console.print(table)
+    return failed_checks
+
+
+def _report_downstream(console: Console, result) -> None:
+    names = sorted(
+        "/".join(e.event_specific_data.materialization.asset_key.path)
+        for e in result.get_asset_materialization_events()
+    )
+    failed = [e for e in _check_evaluations(result) if not e.passed]
+    console.print(
+        f"Downstream: {len(names)} asset(s) materialized"
+        + (f", [red]{len(failed)} check(s) failed[/]" if failed else "")
+        + ("" if result.success else " [red](run failed)[/]")
+    )
+    for evaluation in failed:
+        console.print(
+            f"  [red]check failed[/]: {evaluation.asset_key.to_user_string()} {evaluation.check_name}"
+        )
+
+
+def _failure_text(result) -> str:
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            error = event.event_specific_data.error
+            user_error = error.cause if error and error.cause else error
+            return user_error.message.strip() if user_error else ""
+    return ""

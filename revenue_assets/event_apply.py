@@ -1,0 +1,147 @@
+"""Applying inbox events to the raw tables (DESIGN §4).
+
+Webhooks arrive at least once and in any order, and events keep the API version they were
+created in. For each object, the newest snapshot wins (by event `created`); when two events of
+an object share that second, their order is unknowable, so the object is re-fetched instead;
+so is an object whose payload lacks the fields a full snapshot has. Writes are guarded by
+`_version`, so an older event never undoes a newer list or event. Child lists that a payload
+truncates (`has_more`) are paged through their endpoint. `*.deleted` events mark the row
+deleted, keeping the payload's last state. Every applied event is also kept in `stripe.event`.
+
+Events are marked applied in the inbox only after their rows are merged: a crash in between
+makes the next run apply them again, which the version guard makes harmless.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from revenue_assets.stripe_api.client import RequestStats, StripeAccess
+from revenue_assets.stripe_api.errors import StripeRequestError
+from revenue_assets.stripe_api.listing import list_children
+from revenue_assets.stripe_api.tables import StripeTable
+from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets.warehouse.merge import ensure_tables, merge_spool
+from revenue_assets.warehouse.spool import Spool
+from revenue_assets.webhooks.inbox import Inbox, InboxEvent
+
+# `_source` of rows written from events, by how the event reached the inbox.
+ROW_SOURCE = {"webhook": "webhook", "events_api": "event"}
+
+
+@dataclass
+class ApplyOutcome:
+    """What applying one table's pending events did."""
+
+    events: int = 0
+    objects: int = 0
+    refetched: int = 0
+    deleted: int = 0
+    stats: RequestStats = field(default_factory=RequestStats)
+
+
+def apply_pending_events(
+    access: StripeAccess,
+    database: Any,
+    schema: str,
+    inbox: Inbox,
+    table: StripeTable,
+    partition_keys: Iterable[str],
+) -> ApplyOutcome:
+    """Apply the unapplied inbox events of `table` in these partitions."""
+    pending = [event for key in partition_keys for event in inbox.pending(table.name, key)]
+    outcome = ApplyOutcome(events=len(pending))
+    if not pending:
+        return outcome
+    by_object: dict[str, list[InboxEvent]] = defaultdict(list)
+    for event in pending:
+        by_object[event.object_id or event.event_id].append(event)
+
+    spool = Spool()
+    try:
+        for events in by_object.values():
+            _apply_object(access, spool, table, events, outcome)
+        _append_events(spool, pending)
+        files = spool.rotate()
+        with warehouse_connection(database) as connection:
+            ensure_tables(connection, schema, [*files])
+            for name, path in files.items():
+                merge_spool(connection, schema, name, path)
+    finally:
+        spool.close()
+    inbox.mark_applied(event.seq for event in pending)
+    return outcome
+
+
+def _apply_object(
+    access: StripeAccess,
+    spool: Spool,
+    table: StripeTable,
+    events: list[InboxEvent],
+    outcome: ApplyOutcome,
+) -> None:
+    events.sort(key=lambda e: (e.created, e.seq))
+    newest = events[-1]
+    tie = len(events) > 1 and events[-2].created == newest.created
+    snapshot = newest.event()["data"]["object"]
+    source = ROW_SOURCE.get(newest.source, "event")
+    version: float = newest.created
+    if newest.is_deleted:
+        outcome.deleted += 1
+        spool.objects(table.name, [snapshot], version=version, deleted=True, source=source)
+        return
+    if tie or _is_partial(table, snapshot):
+        snapshot = _retrieve(access, table, newest.object_id or snapshot["id"], outcome)
+        version = time.time()
+        source = "event"
+        if snapshot.get("deleted"):
+            outcome.deleted += 1
+            spool.objects(table.name, [snapshot], version=version, deleted=True, source=source)
+            return
+    outcome.objects += 1
+    spool.objects(table.name, [snapshot], version=version, source=source)
+    parent_key = (snapshot["id"], int(snapshot["created"]))
+    for child in table.children:
+        embedded = snapshot.get(child.field) or {}
+        entries = embedded.get("data") or []
+        if entries:
+            spool.objects(child.name, entries, version=version, parent=parent_key, source=source)
+        if embedded.get("has_more"):
+            after = entries[-1]["id"] if entries else None
+            for page in list_children(access, child, parent_key[0], after, outcome.stats):
+                spool.objects(child.name, page, version=version, parent=parent_key, source=source)
+
+
+def _is_partial(table: StripeTable, snapshot: dict[str, Any]) -> bool:
+    """A payload that cannot stand for the whole object (no `created`, or no child list)."""
+    if "created" not in snapshot or "id" not in snapshot:
+        return True
+    return any(not isinstance(snapshot.get(child.field), dict) for child in table.children)
+
+
+def _retrieve(
+    access: StripeAccess, table: StripeTable, object_id: str, outcome: ApplyOutcome
+) -> dict[str, Any]:
+    """The object's current state; a vanished object counts as deleted."""
+    outcome.refetched += 1
+    try:
+        return access.get(f"{table.path}/{object_id}", {}, outcome.stats)
+    except StripeRequestError as error:
+        if error.status != 404:
+            raise
+        return {"id": object_id, "object": table.name, "deleted": True}
+
+
+def _append_events(spool: Spool, events: list[InboxEvent]) -> None:
+    """Keep every applied event in `stripe.event`: the change history, beyond Stripe's 30 days."""
+    for event in events:
+        spool.objects(
+            "event",
+            [event.event()],
+            version=event.created,
+            source=ROW_SOURCE.get(event.source, "event"),
+        )

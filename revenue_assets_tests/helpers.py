@@ -1,0 +1,99 @@
+"""Helpers shared by the suites: syncing a sandbox into a DuckDB file and reading both back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+
+from revenue_assets.stripe_api.client import RetryPolicy, StripeAccess
+from revenue_assets.stripe_api.tables import TABLES, StripeTable
+from revenue_assets.sync import Partition, SyncTarget, TableOutcome, month_partitions, sync_tables
+
+# The sandbox's object kinds of the warehouse's child tables.
+CHILD_KINDS = {
+    "invoice_line_item": "line_item",
+    "subscription_item": "subscription_item",
+    "credit_note_line_item": "credit_note_line_item",
+}
+FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.2, rate_limited_budget_s=120)
+
+
+def months_between(first: datetime, last: datetime) -> list[str]:
+    """Monthly partition keys from `first`'s month to `last`'s month, inclusive."""
+    keys, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        keys.append(f"{year:04d}-{month:02d}-01")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return keys
+
+
+def sandbox_partitions(sandbox: Any, start: str = "2011-01-01") -> list[Partition]:
+    """Every monthly partition from `start` to the sandbox clock's month."""
+    now = datetime.fromtimestamp(sandbox.world.now, UTC)
+    return month_partitions(months_between(datetime.fromisoformat(start), now))
+
+
+def access_for(sandbox: Any, key: str | None = None, **options: Any) -> StripeAccess:
+    options.setdefault("retry", FAST_RETRY)
+    options.setdefault("rate_limit", 1000.0)
+    return StripeAccess(key or sandbox.secret_key, api_base=sandbox.base_url, **options)
+
+
+def sync_sandbox(
+    sandbox: Any,
+    database: Path,
+    tables: list[StripeTable] | None = None,
+    partitions: list[Partition] | None = None,
+    **options: Any,
+) -> dict[str, TableOutcome]:
+    access = options.pop("access", None) or access_for(sandbox)
+    return sync_tables(
+        access,
+        SyncTarget(database),
+        tables if tables is not None else list(TABLES),
+        partitions if partitions is not None else sandbox_partitions(sandbox),
+        **options,
+    )
+
+
+def warehouse_rows(database: Path, table: str, schema: str = "stripe") -> dict[str, dict[str, Any]]:
+    """Rows of a raw table keyed by id (children: parent/id), with `_raw` parsed."""
+    connection = duckdb.connect(str(database), read_only=True)
+    try:
+        cursor = connection.execute(f"SELECT * FROM {schema}.{table}")
+        names = [d[0] for d in cursor.description]
+        rows = {}
+        for values in cursor.fetchall():
+            row = dict(zip(names, values, strict=True))
+            row["_raw"] = orjson.loads(row["_raw"])
+            parent = next((row[n] for n in names if n.endswith("_id") and n != "id"), None)
+            rows[f"{parent}/{row['id']}" if parent and table in CHILD_KINDS else row["id"]] = row
+        return rows
+    finally:
+        connection.close()
+
+
+def warehouse_snapshot(database: Path, tables: list[str]) -> dict[str, list[tuple]]:
+    """What must be equal between two syncs of the same account: ids, Stripe data, deletion."""
+    connection = duckdb.connect(str(database), read_only=True)
+    try:
+        return {
+            table: connection.execute(
+                f"SELECT id, _raw::VARCHAR, _deleted FROM stripe.{table} ORDER BY ALL"
+            ).fetchall()
+            for table in tables
+        }
+    finally:
+        connection.close()
+
+
+def sandbox_objects(world: Any, kind: str) -> dict[str, dict[str, Any]]:
+    """Objects of a kind in the sandbox's platform account that a list returns (not deleted)."""
+    return {
+        obj["id"]: obj
+        for obj in world.store.iter_objects(kind, world.account_id, include_deleted=False)
+    }

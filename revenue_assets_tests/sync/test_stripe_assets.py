@@ -1,0 +1,208 @@
+"""The Stripe assets through a real Dagster instance: materialize, metadata, checks, failures,
+concurrent runs on one DuckDB file, a crash in the middle of a backfill."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
+from revenue_assets.defs.stripe.assets import stripe_tables
+from revenue_assets.defs.stripe.checks import stripe_table_checks
+from revenue_assets.stripe_api.tables import TABLES
+from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets_tests.helpers import months_between, warehouse_rows, warehouse_snapshot
+
+ALL_TABLES = [name for t in TABLES for name in (t.name, *t.child_names)]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def resources_for(sandbox, database: Path, key: str | None = None, **stripe_options) -> dict:
+    return {
+        "stripe": StripeResource(
+            api_key=key or sandbox.secret_key,
+            api_base=sandbox.base_url,
+            rate_limit=stripe_options.pop("rate_limit", 1000.0),
+            **stripe_options,
+        ),
+        "warehouse": WarehouseResource(database=str(database)),
+        "state": StateResource(path=str(database.with_suffix(".sqlite"))),
+    }
+
+
+def company_range(sandbox) -> tuple[str, str]:
+    """First and last partition keys: from Stripe's launch to the sandbox clock's month."""
+    keys = months_between(datetime(2011, 1, 1), datetime.fromtimestamp(sandbox.world.now, UTC))
+    return keys[0], keys[-1]
+
+
+def range_tags(first: str, last: str) -> dict[str, str]:
+    return {
+        "dagster/asset_partition_range_start": first,
+        "dagster/asset_partition_range_end": last,
+    }
+
+
+def test_materialize_every_table_with_metadata_and_passing_checks(sandbox_session, tmp_path):
+    database = tmp_path / "w.duckdb"
+    first, last = company_range(sandbox_session)
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(
+            [stripe_tables, stripe_table_checks],
+            resources=resources_for(sandbox_session, database),
+            instance=instance,
+            tags=range_tags(first, last),
+        )
+        assert result.success
+        materialized = {}
+        for event in result.get_asset_materialization_events():
+            m = event.event_specific_data.materialization
+            materialized.setdefault(m.asset_key.path[-1], []).append(m)
+        assert set(materialized) == set(ALL_TABLES)
+        # One materialization per partition of the range (single-run backfill).
+        months = len(months_between(datetime(2011, 1, 1), datetime.fromisoformat(last)))
+        assert all(len(ms) == months for ms in materialized.values())
+        charge = materialized["charge"][0].metadata
+        assert charge["dagster/row_count"].value == len(warehouse_rows(database, "charge"))
+        for key in ("api_calls", "pages", "rate_limited_429", "duration_s", "objects_fetched"):
+            assert key in charge
+        evaluations = [
+            e.event_specific_data
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        ]
+        assert len(evaluations) == len(list(stripe_table_checks.check_keys))
+        failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
+        assert failed == []
+
+
+def test_restricted_key_fails_only_that_table_naming_the_permission(sandbox_session, tmp_path):
+    database = tmp_path / "w.duckdb"
+    key = sandbox_session.restricted_key(
+        sorted({t.permission for t in TABLES} - {"rak_credit_note_read"})
+    )
+    first, last = company_range(sandbox_session)
+    result = dg.materialize(
+        [stripe_tables],
+        resources=resources_for(sandbox_session, database, key=key),
+        tags=range_tags(first, last),
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "rak_credit_note_read" in message and "stripe.credit_note" in message
+    materialized = {
+        e.event_specific_data.materialization.asset_key.path[-1]
+        for e in result.get_asset_materialization_events()
+    }
+    assert "credit_note" not in materialized and "credit_note_line_item" not in materialized
+    assert {"charge", "invoice", "invoice_line_item", "customer"} <= materialized
+
+
+def test_wrong_key_fails_fast_without_leaking_it(sandbox_session, tmp_path):
+    first, last = company_range(sandbox_session)
+    started = time.monotonic()
+    result = dg.materialize(
+        [stripe_tables],
+        resources=resources_for(
+            sandbox_session, tmp_path / "w.duckdb", key="sk_test_wrongwrongwrong9876"
+        ),
+        tags=range_tags(first, last),
+        raise_on_error=False,
+    )
+    assert not result.success and time.monotonic() - started < 30
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    message = failure.event_specific_data.error.message
+    assert "rejected the API key" in message and "wrongwrongwrong" not in message
+
+
+def rows_written(database: Path) -> int:
+    """Rows in the warehouse so far, read under the same lock the sync's writer takes."""
+    if not database.exists():
+        return 0
+    with warehouse_connection(database) as connection:
+        tables = connection.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'stripe'"
+        ).fetchall()
+        return sum(
+            connection.execute(f"SELECT count(*) FROM stripe.{name}").fetchone()[0]
+            for (name,) in tables
+        )
+
+
+def _materialize_script(sandbox, database: Path, partition: str, **stripe_options) -> str:
+    options = {"rate_limit": 1000.0, **stripe_options}
+    return textwrap.dedent(
+        f"""
+        import dagster as dg
+        from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
+        from revenue_assets.defs.stripe.assets import stripe_tables
+        result = dg.materialize(
+            [stripe_tables],
+            resources={{
+                "stripe": StripeResource(api_key={sandbox.secret_key!r}, api_base={sandbox.base_url!r}, **{options!r}),
+                "warehouse": WarehouseResource(database={str(database)!r}),
+                "state": StateResource(path={str(database.with_suffix(".sqlite"))!r}),
+            }},
+            {partition},
+        )
+        raise SystemExit(0 if result.success else 1)
+        """
+    )
+
+
+@pytest.mark.sandbox(latency_ms=(20, 40))
+def test_two_concurrent_runs_on_one_duckdb_file_both_succeed(sandbox, tmp_path):
+    database = tmp_path / "w.duckdb"
+    first, last = company_range(sandbox)
+    months = months_between(datetime.fromisoformat(first), datetime.fromisoformat(last))
+    scripts = [
+        _materialize_script(sandbox, database, f"tags={range_tags(first, months[-3])!r}"),
+        _materialize_script(sandbox, database, f"tags={range_tags(months[-4], last)!r}"),
+    ]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script], cwd=REPO, stderr=subprocess.PIPE, text=True
+        )
+        for script in scripts
+    ]
+    outputs = [p.communicate(timeout=300)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    clean = tmp_path / "clean.duckdb"
+    dg.materialize(
+        [stripe_tables], resources=resources_for(sandbox, clean), tags=range_tags(first, last)
+    )
+    assert warehouse_snapshot(database, ALL_TABLES) == warehouse_snapshot(clean, ALL_TABLES)
+
+
+@pytest.mark.sandbox(latency_ms=(40, 80), customers=200)
+def test_kill_9_mid_backfill_then_rerun_equals_a_clean_sync(sandbox, tmp_path):
+    database = tmp_path / "w.duckdb"
+    first, last = company_range(sandbox)
+    script = _materialize_script(
+        sandbox, database, f"tags={range_tags(first, last)!r}", flush_mb=0, max_in_flight=4
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=REPO)
+    # Wait until the first merges reached the file, then kill it in the middle of the backfill.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and rows_written(database) < 200:
+        time.sleep(0.1)
+    assert process.poll() is None, "the backfill finished before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    rerun = _materialize_script(sandbox, database, f"tags={range_tags(first, last)!r}")
+    assert subprocess.run([sys.executable, "-c", rerun], cwd=REPO).returncode == 0
+    clean = tmp_path / "clean.duckdb"
+    dg.materialize(
+        [stripe_tables], resources=resources_for(sandbox, clean), tags=range_tags(first, last)
+    )
+    assert warehouse_snapshot(database, ALL_TABLES) == warehouse_snapshot(clean, ALL_TABLES)
