@@ -39,6 +39,25 @@ CREATE INDEX IF NOT EXISTS objects_by_list ON objects (account, kind, deleted, c
 CREATE INDEX IF NOT EXISTS objects_by_parent ON objects (parent, kind, seq);
 CREATE INDEX IF NOT EXISTS objects_by_customer ON objects (customer, kind, created, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS schedule (key TEXT PRIMARY KEY, account TEXT NOT NULL, due INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS schedule_by_due ON schedule (due, key);
+"""
+
+# The bulk loader creates the table first and these indexes after the load (much faster).
+_TABLES_ONLY = (
+    SCHEMA.split("CREATE INDEX IF NOT EXISTS objects_by_list")[0]
+    + """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS schedule (key TEXT PRIMARY KEY, account TEXT NOT NULL, due INTEGER NOT NULL);
+"""
+)
+
+_UPSERT = """
+    INSERT INTO objects (id, account, kind, created, parent, customer, status, deleted, body)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO UPDATE SET
+        parent = excluded.parent, customer = excluded.customer,
+        status = excluded.status, deleted = excluded.deleted, body = excluded.body
 """
 
 # Columns of a row, in insertion order, as `put_rows` takes them.
@@ -139,20 +158,26 @@ class Store:
             connection = self._connection()
             connection.execute("BEGIN")
             try:
-                connection.executemany(
-                    """
-                    INSERT INTO objects (id, account, kind, created, parent, customer, status, deleted, body)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (id) DO UPDATE SET
-                        parent = excluded.parent, customer = excluded.customer,
-                        status = excluded.status, deleted = excluded.deleted, body = excluded.body
-                    """,
-                    rows,
-                )
+                connection.executemany(_UPSERT, rows)
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
+
+    def update(self, obj: dict[str, Any]) -> None:
+        """Replace the body of an existing object, keeping its parent, account and list position.
+
+        The billing engine updates objects (a refunded charge, a paid invoice) without knowing
+        which parent they were stored under; `put` would reset the parent.
+        """
+        row = row_for(obj, "")
+        with self._write_lock:
+            cursor = self._connection().execute(
+                "UPDATE objects SET customer = ?, status = ?, deleted = ?, body = ? WHERE id = ?",
+                (row[5], row[6], row[7], row[8], row[0]),
+            )
+            if cursor.rowcount == 0:
+                raise KeyError(obj["id"])
 
     def mark_deleted(self, object_id: str) -> None:
         """Hide an object from lists; retrieving it then answers `{id, object, deleted: true}`."""
@@ -172,6 +197,50 @@ class Store:
             self._connection().execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, orjson.dumps(value))
             )
+
+    # -- schedule: when the billing engine must next look at an object (renewals, payouts) -------
+
+    def set_due(self, key: str, account: str, due: int | None) -> None:
+        """Schedule (or, with `due=None`, unschedule) the next engine step for `key`."""
+        with self._write_lock:
+            if due is None:
+                self._connection().execute("DELETE FROM schedule WHERE key = ?", (key,))
+            else:
+                self._connection().execute(
+                    "INSERT OR REPLACE INTO schedule (key, account, due) VALUES (?, ?, ?)",
+                    (key, account, int(due)),
+                )
+
+    def set_due_rows(self, rows: Iterable[tuple[str, str, int]]) -> None:
+        with self._write_lock:
+            connection = self._connection()
+            connection.execute("BEGIN")
+            try:
+                connection.executemany(
+                    "INSERT OR REPLACE INTO schedule (key, account, due) VALUES (?, ?, ?)", rows
+                )
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+
+    def next_due(self, until: int) -> tuple[str, str, int] | None:
+        """The earliest scheduled step at or before `until`: (key, account, due), or None."""
+        row = (
+            self._connection()
+            .execute(
+                "SELECT key, account, due FROM schedule WHERE due <= ? ORDER BY due, key LIMIT 1",
+                (until,),
+            )
+            .fetchone()
+        )
+        return (row[0], row[1], row[2]) if row else None
+
+    def get_due(self, key: str) -> int | None:
+        row = (
+            self._connection().execute("SELECT due FROM schedule WHERE key = ?", (key,)).fetchone()
+        )
+        return row[0] if row else None
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -304,6 +373,38 @@ class Store:
         for (body,) in cursor.execute(sql + " ORDER BY seq", params):
             yield orjson.loads(body)
 
+    def ids(
+        self,
+        kind: str,
+        *,
+        account: str | None = None,
+        customer: str | None = None,
+        parent: str | None = None,
+        include_deleted: bool = False,
+        created_gte: int | None = None,
+    ) -> list[str]:
+        """Ids of the objects of a kind matching the filters, in insertion order."""
+        where, params = ["kind = ?"], [kind]
+        for column, value in (("account", account), ("customer", customer), ("parent", parent)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if not include_deleted:
+            where.append("deleted = 0")
+        if created_gte is not None:
+            where.append("created >= ?")
+            params.append(created_gte)
+        sql = f"SELECT id FROM objects WHERE {' AND '.join(where)} ORDER BY seq"
+        return [row[0] for row in self._connection().execute(sql, params)]
+
+    def parent_of(self, object_id: str) -> str | None:
+        row = (
+            self._connection()
+            .execute("SELECT parent FROM objects WHERE id = ?", (object_id,))
+            .fetchone()
+        )
+        return row[0] if row else None
+
     def count(
         self, kind: str | None = None, account: str | None = None, deleted: bool | None = None
     ) -> int:
@@ -319,6 +420,50 @@ class Store:
             params.append(int(deleted))
         sql = "SELECT count(*) FROM objects" + (f" WHERE {' AND '.join(where)}" if where else "")
         return self._connection().execute(sql, params).fetchone()[0]
+
+
+class BulkLoader:
+    """Writes a freshly generated store fast: no journal, secondary indexes built at the end.
+
+    Only for a file nobody else has open yet (the generator's output). `finish()` builds the
+    indexes and switches the file to WAL, after which a `Store` opens it as usual.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self._connection = sqlite3.connect(self.path, isolation_level=None)
+        self._connection.execute("PRAGMA page_size=8192")
+        self._connection.execute("PRAGMA journal_mode=OFF")
+        self._connection.execute("PRAGMA synchronous=OFF")
+        self._connection.execute("PRAGMA cache_size=-262144")
+        self._connection.execute("PRAGMA temp_store=MEMORY")
+        self._connection.executescript(_TABLES_ONLY)
+
+    def put_rows(self, rows: Iterable[Row]) -> None:
+        connection = self._connection
+        connection.execute("BEGIN")
+        connection.executemany(_UPSERT, rows)
+        connection.execute("COMMIT")
+
+    def set_due_rows(self, rows: Iterable[tuple[str, str, int]]) -> None:
+        connection = self._connection
+        connection.execute("BEGIN")
+        connection.executemany(
+            "INSERT OR REPLACE INTO schedule (key, account, due) VALUES (?, ?, ?)", rows
+        )
+        connection.execute("COMMIT")
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._connection.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, orjson.dumps(value))
+        )
+
+    def finish(self) -> None:
+        self._connection.executescript(SCHEMA)
+        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.close()
 
 
 _SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "="}

@@ -1,0 +1,191 @@
+"""The generated company's catalog: products, prices, coupons and tax rates.
+
+Chosen to exercise what a revenue warehouse must get right: monthly, annual, weekly and
+multi-month (`interval_count` > 1) prices; five currencies including JPY (zero-decimal) and KWD
+(three-decimal); percent and amount coupons of every duration; exclusive VAT; a product, a price
+and a coupon that get deleted; a dozen small add-ons so that some invoices exceed 10 lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from revenue_assets.sandbox import money, shapes
+from revenue_assets.sandbox.ids import Ids
+
+Obj = dict[str, Any]
+
+CURRENCIES = ("usd", "eur", "gbp", "jpy", "kwd")
+
+# tier -> (monthly price in USD cents, intervals offered beyond month/year)
+TIERS: dict[str, int] = {"Starter": 1_900, "Pro": 4_900, "Business": 19_900, "Enterprise": 99_900}
+
+CONNECTORS = (
+    "Salesforce",
+    "HubSpot",
+    "Slack",
+    "Zendesk",
+    "Intercom",
+    "Jira",
+    "GitHub",
+    "Snowflake",
+    "BigQuery",
+    "Segment",
+    "Shopify",
+    "Notion",
+)
+
+COUNTRIES: tuple[tuple[str, str, int], ...] = (
+    # country, currency, weight
+    ("US", "usd", 50),
+    ("CA", "usd", 6),
+    ("AU", "usd", 5),
+    ("GB", "gbp", 10),
+    ("DE", "eur", 10),
+    ("FR", "eur", 7),
+    ("JP", "jpy", 8),
+    ("KW", "kwd", 4),
+)
+
+TAXED: dict[str, tuple[str, float]] = {
+    "GB": ("VAT", 20.0),
+    "DE": ("VAT", 19.0),
+    "FR": ("VAT", 20.0),
+    "JP": ("JCT", 10.0),
+}
+
+
+@dataclass
+class Catalog:
+    """Every catalog object by id, plus the lookups the customer stories need."""
+
+    objects: dict[str, Obj] = field(default_factory=dict)
+    # tier -> currency -> (interval, interval_count) -> price
+    plans: dict[str, dict[str, dict[tuple[str, int], Obj]]] = field(default_factory=dict)
+    seats: dict[str, Obj] = field(default_factory=dict)  # currency -> per-seat monthly price
+    sms: dict[str, Obj] = field(default_factory=dict)  # currency -> weekly price
+    support: Obj | None = None  # every-6-months USD price
+    connectors: list[Obj] = field(default_factory=list)  # monthly USD prices
+    legacy: Obj | None = None  # monthly USD price of the deleted legacy product
+    one_time: dict[str, dict[str, Obj]] = field(default_factory=dict)  # name -> currency -> price
+    coupons: dict[str, Obj] = field(default_factory=dict)
+    tax_rates: dict[str, Obj] = field(default_factory=dict)  # country -> tax rate
+    # (id, when) deletions applied at the end of generation (the objects vanish from lists)
+    deletions: list[tuple[str, int]] = field(default_factory=list)
+
+    def add(self, obj: Obj) -> Obj:
+        self.objects[obj["id"]] = obj
+        return obj
+
+    def plan_for(self, tier: str, currency: str, interval: tuple[str, int]) -> Obj | None:
+        return self.plans.get(tier, {}).get(currency, {}).get(interval)
+
+
+def build(seed: int, start: int) -> Catalog:
+    """The catalog, created a few days before the first customer signs up."""
+    ids = Ids.for_stream(seed, "catalog")
+    catalog = Catalog()
+    created = start - 10 * money.DAY
+
+    def new_product(name: str, description: str | None = None) -> Obj:
+        return catalog.add(shapes.product(ids.new("prod"), name, created, description=description))
+
+    def new_price(
+        product: Obj,
+        currency: str,
+        usd_cents: int,
+        interval: str | None,
+        count: int = 1,
+        nickname: str | None = None,
+    ) -> Obj:
+        obj = shapes.price(
+            ids.new("price"),
+            product["id"],
+            currency,
+            money.from_usd_cents(usd_cents, currency),
+            created,
+            interval=interval,
+            interval_count=count,
+            nickname=nickname,
+        )
+        if product["default_price"] is None:
+            product["default_price"] = obj["id"]
+        return catalog.add(obj)
+
+    for tier, monthly in TIERS.items():
+        product = new_product(tier, f"The {tier} plan")
+        by_currency: dict[str, dict[tuple[str, int], Obj]] = {}
+        for currency in CURRENCIES:
+            prices = by_currency.setdefault(currency, {})
+            prices[("month", 1)] = new_price(
+                product, currency, monthly, "month", 1, f"{tier} monthly"
+            )
+            prices[("year", 1)] = new_price(
+                product, currency, monthly * 10, "year", 1, f"{tier} yearly"
+            )
+            if tier == "Business" and currency in ("usd", "eur"):
+                prices[("month", 3)] = new_price(
+                    product, currency, monthly * 3 - 3_000, "month", 3, f"{tier} quarterly"
+                )
+        catalog.plans[tier] = by_currency
+
+    seats = new_product("Extra seats", "Per-seat add-on")
+    for currency in CURRENCIES:
+        catalog.seats[currency] = new_price(seats, currency, 1_000, "month", 1, "Seat")
+    sms = new_product("SMS pack", "Weekly SMS bundle")
+    for currency in ("usd", "eur"):
+        catalog.sms[currency] = new_price(sms, currency, 500, "week", 1, "SMS weekly")
+    support = new_product("Priority support", "Six-monthly priority support")
+    catalog.support = new_price(support, "usd", 30_000, "month", 6, "Support semi-annual")
+    for name in CONNECTORS:
+        product = new_product(f"Connector: {name}")
+        catalog.connectors.append(new_price(product, "usd", 500, "month", 1, name))
+    legacy = new_product("Basic (legacy)", "Retired plan")
+    catalog.legacy = new_price(legacy, "usd", 900, "month", 1, "Basic monthly")
+    catalog.deletions.append((catalog.legacy["id"], start + 200 * money.DAY))
+    catalog.deletions.append((legacy["id"], start + 201 * money.DAY))
+
+    onboarding = new_product("Onboarding", "One-time onboarding package")
+    consulting = new_product("Consulting hour")
+    catalog.one_time["onboarding"] = {
+        currency: new_price(onboarding, currency, 50_000, None) for currency in CURRENCIES
+    }
+    catalog.one_time["consulting"] = {
+        currency: new_price(consulting, currency, 15_000, None) for currency in CURRENCIES
+    }
+
+    def new_coupon(code: str, **kwargs: Any) -> Obj:
+        return catalog.coupons.setdefault(code, catalog.add(shapes.coupon(code, created, **kwargs)))
+
+    new_coupon("WELCOME20", duration="once", percent_off=20.0, name="Welcome 20% off")
+    new_coupon(
+        "HALFOFF3",
+        duration="repeating",
+        duration_in_months=3,
+        percent_off=50.0,
+        name="50% off 3 months",
+    )
+    new_coupon("PARTNER10", duration="forever", percent_off=10.0, name="Partner 10%")
+    new_coupon("TENOFF", duration="once", amount_off=1_000, currency="usd", name="$10 off")
+    new_coupon("FIVEOFF", duration="forever", amount_off=500, currency="usd", name="$5 off forever")
+    new_coupon(
+        "EUR15",
+        duration="repeating",
+        duration_in_months=12,
+        amount_off=1_500,
+        currency="eur",
+        name="€15 off for a year",
+    )
+    new_coupon(
+        "LAUNCH30", duration="repeating", duration_in_months=6, percent_off=30.0, name="Launch 30%"
+    )
+    catalog.deletions.append(("LAUNCH30", start + 365 * money.DAY))
+
+    for country, (name, percentage) in TAXED.items():
+        catalog.tax_rates[country] = catalog.add(
+            shapes.tax_rate(
+                ids.new("txr"), created, percentage=percentage, country=country, display_name=name
+            )
+        )
+    return catalog

@@ -1,0 +1,911 @@
+"""The generated SaaS company: customers' life stories replayed through the billing engine.
+
+Each customer gets a seeded random story (sign-up, trial, plan, coupons, upgrades, pauses,
+cancellation, reactivation, refunds, disputes, credit notes, deletion...). The story is a list of
+timed actions; `_simulate` replays them interleaved with what the billing engine says is due
+(renewals, trial ends, scheduled cancellations), in a `MemoryLedger`, from sign-up to the sandbox
+clock. History is therefore made by the same engine as live changes.
+
+Customers are independent, so they are simulated in chunks (in two processes for large
+companies) and streamed into the store; only small aggregates cross customers: the balance per
+payout window (payouts are computed at the end) and coupon redemption counts.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import multiprocessing
+import os
+import random
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from revenue_assets.sandbox import (
+    billing,
+    credit_notes,
+    customers,
+    invoicing,
+    money,
+    payments,
+    shapes,
+)
+from revenue_assets.sandbox import (
+    catalog as catalog_module,
+)
+from revenue_assets.sandbox.catalog import Catalog
+from revenue_assets.sandbox.ids import Ids
+from revenue_assets.sandbox.ledger import MemoryLedger
+from revenue_assets.sandbox.store import BulkLoader, Row, row_for
+
+Obj = dict[str, Any]
+
+FIRST_NAMES = [
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Ken",
+    "Barbara",
+    "Dennis",
+    "Frances",
+    "John",
+    "Radia",
+    "Tim",
+    "Hedy",
+    "Donald",
+    "Anita",
+    "Edsger",
+    "Sophie",
+    "Yukihiro",
+    "Guido",
+    "Rasmus",
+    "Ana",
+    "Wei",
+    "Priya",
+    "Lars",
+    "Fatima",
+    "Mateo",
+    "Aiko",
+    "Omar",
+    "Chloe",
+    "Noah",
+]
+LAST_NAMES = [
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Thompson",
+    "Liskov",
+    "Ritchie",
+    "Allen",
+    "McCarthy",
+    "Perlman",
+    "Berners-Lee",
+    "Lamarr",
+    "Knuth",
+    "Borg",
+    "Dijkstra",
+    "Wilson",
+    "Matsumoto",
+    "Rossum",
+    "Lerdorf",
+    "Silva",
+    "Zhang",
+    "Patel",
+    "Nielsen",
+    "Haddad",
+    "Garcia",
+    "Tanaka",
+    "Farouk",
+    "Martin",
+    "Weber",
+]
+COMPANY_WORDS = [
+    "acme",
+    "globex",
+    "initech",
+    "umbrella",
+    "hooli",
+    "stark",
+    "wayne",
+    "tyrell",
+    "cyberdyne",
+    "soylent",
+    "wonka",
+    "aperture",
+    "vandelay",
+    "pied-piper",
+    "massive",
+    "dynamic",
+    "oscorp",
+    "gringotts",
+    "monarch",
+    "nakatomi",
+]
+FEEDBACK = ("too_expensive", "missing_features", "switched_service", "unused", "other")
+
+PLATFORM_NAME = "Acme Cloud"
+CHUNK = 500  # customers per unit of work
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the generator needs to know, fixed before any customer is simulated."""
+
+    seed: int
+    start: int
+    now: int
+    platform: str
+    api_version: str
+    catalog: Catalog
+
+
+@dataclass
+class ChunkResult:
+    rows: list[Row]
+    due: list[tuple[str, str, int]]
+    balance: dict[tuple[str, str, int], int]
+    redemptions: Counter[str]
+
+
+@dataclass
+class Generated:
+    """What the world keeps from generation (also stored in the store's meta table)."""
+
+    platform: str
+    connected: list[str]
+    start: int
+    now: int
+    balance: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    tombstones: dict[str, Obj] = field(default_factory=dict)
+    objects: int = 0
+
+
+# -- stories ------------------------------------------------------------------------------------------
+
+
+class _Story:
+    """One customer's life, as timed actions on a MemoryLedger."""
+
+    def __init__(self, plan: Plan, ledger: MemoryLedger, rng: random.Random, account: str) -> None:
+        self.plan = plan
+        self.catalog = plan.catalog
+        self.ledger = ledger
+        self.rng = rng
+        self.account = account
+        self._agenda: list[tuple[int, int, Callable[[], None]]] = []
+        self._counter = itertools.count()
+        self.customer: Obj = {}
+        self.person_at: str | None = None
+        self.person_id = ""
+        self.country = "US"
+        self.currency = "usd"
+        self.deleted = False
+
+    # agenda ------------------------------------------------------------------------------------
+
+    def at(self, when: int, action: Callable[[], None]) -> None:
+        if when <= self.plan.now:
+            heapq.heappush(self._agenda, (when, next(self._counter), action))
+
+    def run(self) -> None:
+        ledger = self.ledger
+        now = self.plan.now
+        while True:
+            next_action = self._agenda[0][0] if self._agenda else now + 1
+            due_key, due_at = None, now + 1
+            for key, when in ledger.due.items():
+                if when < due_at:
+                    due_key, due_at = key, when
+            when = min(next_action, due_at)
+            if when > now:
+                return
+            ledger.now = max(ledger.now, when)
+            if due_key is not None and due_at <= next_action:
+                subscription = ledger.get(due_key)
+                assert subscription is not None
+                billing.step(ledger, subscription)
+            else:
+                heapq.heappop(self._agenda)[2]()
+
+    # the customer ------------------------------------------------------------------------------
+
+    def begin(self, signup: int) -> None:
+        rng = self.rng
+        ledger = self.ledger
+        ledger.now = signup
+        countries = catalog_module.COUNTRIES
+        self.country, self.currency, _ = rng.choices(countries, [c[2] for c in countries])[0]
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        company = f"{rng.choice(COMPANY_WORDS)}-{rng.randrange(1000)}"
+        email = f"{first.lower()}.{last.lower().replace('-', '')}@{company}.example.com"
+        self.person_id = f"{rng.getrandbits(128):032x}"
+        self.person_id = "-".join(
+            (
+                self.person_id[:8],
+                self.person_id[8:12],
+                self.person_id[12:16],
+                self.person_id[16:20],
+                self.person_id[20:],
+            )
+        )
+        placement = rng.random()
+        metadata: Obj = {}
+        if placement < 0.35:
+            self.person_at = "customer"
+            metadata["posthog_person_distinct_id"] = self.person_id
+        elif placement < 0.50:
+            self.person_at = "subscription"
+        elif placement < 0.60:
+            self.person_at = "charge"
+        if rng.random() < 0.25:
+            metadata["posthog_group_key"] = company
+        has_card = rng.random() > 0.06
+        self.customer = customers.create(
+            ledger,
+            email=email,
+            name=f"{first} {last}",
+            country=self.country,
+            metadata=metadata,
+            payment_method="default" if has_card else None,
+        )
+
+    def plan_life(self) -> None:
+        rng = self.rng
+        signup = self.ledger.now
+        if self.person_at == "charge" or rng.random() < 0.08:
+            self.one_off_purchases(signup)
+            if rng.random() < 0.6:
+                return
+            self.subscribe(signup + rng.randrange(1, 60) * money.DAY, first=True)
+            return
+        if rng.random() < 0.12:
+            self.trial_only(signup)
+            return
+        self.subscribe(signup, first=True)
+        if rng.random() < 0.03:
+            self.at(signup + rng.randrange(1, 20) * money.DAY, self.manual_invoice)
+
+    # actions -------------------------------------------------------------------------------------
+
+    def _metadata(self, where: str) -> Obj | None:
+        return {"posthog_person_distinct_id": self.person_id} if self.person_at == where else None
+
+    def one_off_purchases(self, first_at: int) -> None:
+        rng = self.rng
+        for number in range(rng.choice((1, 1, 2, 3))):
+            self.at(first_at + number * rng.randrange(5, 90) * money.DAY, self.one_off_charge)
+
+    def one_off_charge(self) -> None:
+        if self.deleted:
+            return
+        rng = self.rng
+        ledger = self.ledger
+        usd = rng.choice((2_900, 9_900, 14_900, 49_900))
+        amount = money.from_usd_cents(usd, self.currency)
+        charge, _ = payments.create_charge(
+            ledger,
+            self.customer,
+            amount,
+            self.currency,
+            description="One-time purchase",
+            metadata=self._metadata("charge"),
+        )
+        if not self.customer.get("currency"):
+            self.customer["currency"] = self.currency
+        roll = rng.random()
+        later = ledger.now + rng.randrange(1, 20) * money.DAY
+        if roll < 0.07:
+            self.at(later, lambda: self.refund(charge, full=True))
+        elif roll < 0.14:
+            self.at(later, lambda: self.refund(charge, full=False))
+        elif roll < 0.16:
+            self.at(later, lambda: self.dispute(charge))
+
+    def refund(self, charge: Obj, *, full: bool) -> None:
+        remaining = charge["amount"] - charge["amount_refunded"]
+        if charge.get("disputed") or remaining <= 0:
+            return
+        amount = remaining if full else max(1, remaining // self.rng.choice((2, 3, 4)))
+        payments.refund_charge(
+            self.ledger,
+            charge,
+            amount,
+            reason=self.rng.choice(("requested_by_customer", "duplicate")),
+        )
+
+    def dispute(self, charge: Obj) -> None:
+        if charge.get("disputed") or charge["amount_refunded"]:
+            return
+        reason = self.rng.choice(("fraudulent", "product_not_received", "subscription_canceled"))
+        found = payments.open_dispute(self.ledger, charge, reason=reason)
+        outcome = self.rng.random()
+        closes = self.ledger.now + self.rng.randrange(10, 40) * money.DAY
+        if outcome < 0.8:
+            self.at(closes, lambda: payments.close_dispute(self.ledger, found, won=outcome < 0.35))
+
+    def _coupon(self, currency: str, when: int) -> Obj | None:
+        coupons = self.catalog.coupons
+        options = ["WELCOME20", "HALFOFF3", "PARTNER10"]
+        if currency == "usd":
+            options += ["TENOFF", "FIVEOFF"]
+        if currency == "eur":
+            options.append("EUR15")
+        if when < self.plan.start + 300 * money.DAY:
+            options.append("LAUNCH30")
+        return coupons[self.rng.choice(options)]
+
+    def _choose_items(self, when: int) -> list[billing.ItemSpec]:
+        rng = self.rng
+        currency = self.currency
+        catalog = self.catalog
+        special = rng.random()
+        if special < 0.004 and currency == "usd":
+            # An integrations-heavy account: invoices and item lists beyond 10 entries.
+            base = catalog.plan_for("Business", "usd", ("month", 1))
+            assert base is not None
+            return [billing.ItemSpec(base)] + [
+                billing.ItemSpec(price) for price in catalog.connectors[: rng.randrange(10, 13)]
+            ]
+        if special < 0.03 and currency in catalog.sms:
+            return [billing.ItemSpec(catalog.sms[currency], rng.randrange(1, 4))]
+        if special < 0.05 and currency == "usd" and catalog.support is not None:
+            return [billing.ItemSpec(catalog.support)]
+        if (
+            special < 0.07
+            and currency == "usd"
+            and catalog.legacy is not None
+            and when < self.plan.start + 150 * money.DAY
+        ):
+            return [billing.ItemSpec(catalog.legacy)]
+        tier = rng.choices(("Starter", "Pro", "Business", "Enterprise"), (45, 35, 15, 5))[0]
+        interval = rng.choices((("month", 1), ("year", 1), ("month", 3)), (72, 20, 8))[0]
+        price = catalog.plan_for(tier, currency, interval) or catalog.plan_for(
+            tier, currency, ("month", 1)
+        )
+        assert price is not None
+        coupons: tuple[Obj, ...] = ()
+        if rng.random() < 0.03:
+            coupon = self._coupon(currency, when)
+            coupons = (coupon,) if coupon else ()
+        specs = [billing.ItemSpec(price, 1, coupons)]
+        if (
+            rng.random() < 0.15
+            and price["recurring"]["interval"] == "month"
+            and price["recurring"]["interval_count"] == 1
+        ):
+            specs.append(billing.ItemSpec(catalog.seats[currency], rng.randrange(2, 15)))
+        return specs
+
+    def subscribe(self, when: int, *, first: bool) -> None:
+        self.at(when, lambda: self._subscribe(first))
+
+    def _subscribe(self, first: bool) -> None:
+        if self.deleted:
+            return
+        rng = self.rng
+        ledger = self.ledger
+        now = ledger.now
+        customer = self.customer
+        currency = customer.get("currency") or self.currency
+        self.currency = currency
+        specs = self._choose_items(now)
+        has_card = bool(customer["invoice_settings"]["default_payment_method"])
+        trial_end = now + 14 * money.DAY if first and rng.random() < 0.3 else None
+        coupons: tuple[Obj, ...] = ()
+        if rng.random() < 0.22:
+            coupon = self._coupon(currency, now)
+            coupons = (coupon,) if coupon else ()
+        tax = self.catalog.tax_rates.get(self.country)
+        if not has_card and trial_end is None:
+            # Without a card, nobody subscribes for money: a trial that will pause or cancel.
+            trial_end = now + 14 * money.DAY
+        subscription = billing.create(
+            ledger,
+            customer,
+            specs,
+            trial_end=trial_end,
+            coupons=coupons,
+            metadata=self._metadata("subscription"),
+            missing_payment_method=rng.choice(("pause", "cancel"))
+            if not has_card
+            else "create_invoice",
+            tax_rates=[tax] if tax else None,
+        )
+        self._life_of(subscription, specs)
+
+    def trial_only(self, signup: int) -> None:
+        def start() -> None:
+            customer = self.customer
+            price = self.catalog.plan_for("Pro", self.currency, ("month", 1))
+            assert price is not None
+            has_card = bool(customer["invoice_settings"]["default_payment_method"])
+            subscription = billing.create(
+                self.ledger,
+                customer,
+                [billing.ItemSpec(price)],
+                trial_end=self.ledger.now + 14 * money.DAY,
+                metadata=self._metadata("subscription"),
+                missing_payment_method="pause" if not has_card else "create_invoice",
+            )
+            if has_card:
+                # Decides not to convert: cancels at the end of the trial.
+                self.at(
+                    self.ledger.now + self.rng.randrange(2, 13) * money.DAY,
+                    lambda: self._cancel(subscription, at_period_end=True),
+                )
+            elif self.rng.random() < 0.3:
+                # Paused at trial end for lack of a card; adds one and resumes later.
+                self.at(
+                    self.ledger.now + self.rng.randrange(20, 60) * money.DAY,
+                    lambda: self._add_card_and_resume(subscription),
+                )
+
+        self.at(signup, start)
+
+    def _add_card_and_resume(self, subscription: Obj) -> None:
+        if self.deleted or subscription["status"] != "paused":
+            return
+        customers.update(
+            self.ledger,
+            self.customer,
+            {
+                "invoice_settings": dict(
+                    self.customer["invoice_settings"],
+                    default_payment_method=f"pm_{self.customer['id'][4:]}Card",
+                )
+            },
+        )
+        billing.resume(self.ledger, subscription)
+        self._life_of(subscription, [])
+
+    def _life_of(self, subscription: Obj, specs: list[billing.ItemSpec]) -> None:
+        """Schedule what happens to a subscription: changes, pauses, and its end."""
+        rng = self.rng
+        now = self.ledger.now
+        interval = subscription["items"]["data"][0]["price"]["recurring"]["interval"]
+        mean_days = {"week": 45, "month": 420, "year": 900}[interval]
+        churn_at = now + int(rng.expovariate(1 / mean_days) * money.DAY) + money.DAY
+        sub_id = subscription["id"]
+
+        def alive() -> bool:
+            return not self.deleted and subscription["status"] not in billing.ENDED
+
+        def when(low_days: int, high_days: int) -> int:
+            return now + rng.randrange(low_days, high_days) * money.DAY
+
+        if rng.random() < 0.18:
+            self.at(when(20, 400), lambda: alive() and self._change_plan(subscription))
+        if (
+            len(specs) > 1
+            and specs[1].price["id"] in {p["id"] for p in self.catalog.seats.values()}
+            and rng.random() < 0.4
+        ):
+            self.at(when(15, 300), lambda: alive() and self._change_seats(subscription))
+        if rng.random() < 0.04:
+            self.at(when(30, 300), lambda: alive() and self._pause_collection(subscription))
+        if rng.random() < 0.06:
+            self.at(when(5, 200), lambda: alive() and self._one_off_item(subscription))
+        if rng.random() < 0.035:
+            self.at(when(10, 300), lambda: alive() and self._refund_latest(subscription))
+        if rng.random() < 0.03:
+            self.at(when(10, 300), lambda: alive() and self._credit_latest(subscription))
+        if rng.random() < 0.007:
+            self.at(when(10, 300), lambda: alive() and self._dispute_latest(subscription))
+
+        def churn() -> None:
+            if not alive():
+                return
+            at_period_end = rng.random() < 0.55
+            self._cancel(subscription, at_period_end=at_period_end)
+            if at_period_end and rng.random() < 0.15:
+                self.at(
+                    self.ledger.now + rng.randrange(1, 10) * money.DAY,
+                    lambda: self._uncancel(subscription),
+                )
+                return
+            roll = rng.random()
+            if roll < 0.3:
+                self.subscribe(self.ledger.now + rng.randrange(30, 200) * money.DAY, first=False)
+            elif roll < 0.5:
+                self.at(self.ledger.now + rng.randrange(40, 90) * money.DAY, self._delete)
+
+        self.at(churn_at, churn)
+        del sub_id
+
+    def _cancel(self, subscription: Obj, *, at_period_end: bool) -> None:
+        if self.deleted or subscription["status"] in billing.ENDED:
+            return
+        feedback = self.rng.choice(FEEDBACK)
+        if at_period_end:
+            billing.update(
+                self.ledger, subscription, cancel_at_period_end=True, cancellation_feedback=feedback
+            )
+        else:
+            billing.cancel(self.ledger, subscription, feedback=feedback)
+
+    def _uncancel(self, subscription: Obj) -> None:
+        if (
+            not self.deleted
+            and subscription["status"] not in billing.ENDED
+            and subscription["cancel_at_period_end"]
+        ):
+            billing.update(self.ledger, subscription, cancel_at_period_end=False)
+
+    def _change_plan(self, subscription: Obj) -> None:
+        items = billing.items_of(self.ledger, subscription)
+        price = items[0]["price"]
+        tiers = list(catalog_module.TIERS)
+        current = next(
+            (
+                tier
+                for tier in tiers
+                if any(
+                    p["id"] == price["id"]
+                    for p in self.catalog.plans[tier].get(price["currency"], {}).values()
+                )
+            ),
+            None,
+        )
+        if current is None:
+            return
+        index = tiers.index(current)
+        up = self.rng.random() < 0.65
+        target = tiers[min(len(tiers) - 1, index + 1)] if up else tiers[max(0, index - 1)]
+        if target == current:
+            target = tiers[index - 1] if index > 0 else tiers[index + 1]
+        recurring = price["recurring"]
+        new_price = self.catalog.plan_for(
+            target, price["currency"], (recurring["interval"], recurring["interval_count"])
+        )
+        if new_price is None:
+            return
+        billing.update(
+            self.ledger,
+            subscription,
+            changes=[billing.ItemChange(id=items[0]["id"], price=new_price)],
+            proration_behavior="always_invoice" if self.rng.random() < 0.3 else "create_prorations",
+        )
+
+    def _change_seats(self, subscription: Obj) -> None:
+        items = billing.items_of(self.ledger, subscription)
+        if len(items) < 2:
+            return
+        seats = items[1]
+        quantity = max(1, seats["quantity"] + self.rng.choice((-3, -1, 2, 5, 8)))
+        billing.update(
+            self.ledger,
+            subscription,
+            changes=[billing.ItemChange(id=seats["id"], quantity=quantity)],
+        )
+
+    def _pause_collection(self, subscription: Obj) -> None:
+        behavior = self.rng.choice(("void", "mark_uncollectible", "keep_as_draft"))
+        resumes = self.ledger.now + self.rng.randrange(40, 80) * money.DAY
+        billing.update(
+            self.ledger,
+            subscription,
+            pause_collection={"behavior": behavior, "resumes_at": resumes},
+        )
+
+    def _one_off_item(self, subscription: Obj) -> None:
+        name = self.rng.choice(("onboarding", "consulting"))
+        price = self.catalog.one_time[name][subscription["currency"]]
+        coupons: tuple[Obj, ...] = ()
+        if self.rng.random() < 0.3:
+            coupons = (self.catalog.coupons[self.rng.choice(("WELCOME20", "PARTNER10"))],)
+        invoicing.create_invoiceitem(
+            self.ledger,
+            self.customer,
+            currency=subscription["currency"],
+            price=price,
+            quantity=self.rng.randrange(1, 4) if name == "consulting" else 1,
+            coupons=coupons,
+            subscription=subscription,
+        )
+
+    def _latest_charge(self, subscription: Obj) -> tuple[Obj, Obj] | None:
+        invoice = self.ledger.get(subscription["latest_invoice"] or "")
+        if invoice is None or invoice["status"] != "paid":
+            return None
+        charges = self.ledger.children(invoice["id"], "charge")
+        return (invoice, charges[-1]) if charges else None
+
+    def _refund_latest(self, subscription: Obj) -> None:
+        found = self._latest_charge(subscription)
+        if found is not None:
+            self.refund(found[1], full=self.rng.random() < 0.5)
+
+    def _dispute_latest(self, subscription: Obj) -> None:
+        found = self._latest_charge(subscription)
+        if found is not None:
+            self.dispute(found[1])
+
+    def _credit_latest(self, subscription: Obj) -> None:
+        found = self._latest_charge(subscription)
+        if found is None or found[1]["amount_refunded"] or found[1].get("disputed"):
+            return
+        invoice = found[0]
+        lines = [line for line in invoicing.lines_of(self.ledger, invoice) if line["amount"] > 0]
+        if not lines:
+            return
+        line = lines[0]
+        net = line["amount"] - sum(entry["amount"] for entry in line["discount_amounts"])
+        amount = max(1, net // self.rng.choice((1, 2, 4)))
+        credit_notes.create(
+            self.ledger,
+            invoice,
+            lines=[(line["id"], min(net, amount))],
+            reason=self.rng.choice(("product_unsatisfactory", "order_change", "duplicate")),
+            refund=self.rng.random() < 0.7,
+        )
+
+    def manual_invoice(self) -> None:
+        if self.deleted:
+            return
+        rng = self.rng
+        currency = self.customer.get("currency") or self.currency
+        count = rng.randrange(11, 16) if rng.random() < 0.25 else rng.randrange(1, 4)
+        for number in range(count):
+            name = "onboarding" if number == 0 else "consulting"
+            invoicing.create_invoiceitem(
+                self.ledger,
+                self.customer,
+                currency=currency,
+                price=self.catalog.one_time[name][currency],
+                description=None if number == 0 else f"Consulting session {number}",
+            )
+        tax = self.catalog.tax_rates.get(self.country)
+        coupons = (self.catalog.coupons["PARTNER10"],) if rng.random() < 0.3 else ()
+        invoice = invoicing.standalone(
+            self.ledger,
+            self.customer,
+            currency=currency,
+            include_pending=True,
+            coupons=coupons,
+            tax_rates=[tax] if tax else None,
+        )
+        invoicing.finalize(self.ledger, invoice)
+        invoicing.pay(self.ledger, invoice, charge_metadata=self._metadata("charge"))
+
+    def _delete(self) -> None:
+        if self.deleted:
+            return
+        subscriptions = self.ledger.by_customer(self.customer["id"], "subscription")
+        customers.delete(self.ledger, self.customer, subscriptions)
+        self.deleted = True
+
+
+# -- simulation -----------------------------------------------------------------------------------
+
+
+_PLAN: Plan | None = None  # the plan of the current generation, inherited by forked workers
+
+
+def _simulate_chunk(account: str, first: int, count: int) -> ChunkResult:
+    plan = _PLAN
+    assert plan is not None
+    rows: list[Row] = []
+    due: list[tuple[str, str, int]] = []
+    balance: dict[tuple[str, str, int], int] = {}
+    redemptions: Counter[str] = Counter()
+    span = plan.now - plan.start - money.DAY
+    for index in range(first, first + count):
+        rng = random.Random(f"{plan.seed}/{account}/{index}")
+        ids = Ids(rng)
+        ledger = MemoryLedger(
+            account,
+            ids,
+            plan.catalog.objects,
+            horizon=plan.now,
+            platform=plan.platform,
+            api_version=plan.api_version,
+            balance=balance,
+            event_ids=ids,
+        )
+        story = _Story(plan, ledger, rng, account)
+        # Growth: more customers sign up recently than at the start.
+        story.begin(plan.start + int(span * rng.random() ** 0.6))
+        story.plan_life()
+        story.run()
+        rows.extend(ledger.rows())
+        due.extend((key, account, when) for key, when in ledger.due.items())
+        for obj in ledger.objects_of_kind("discount"):
+            redemptions[obj["source"]["coupon"]] += 1
+    return ChunkResult(rows, due, balance, redemptions)
+
+
+def _chunks(
+    platform: str, customers_count: int, connected: list[str]
+) -> list[tuple[str, int, int]]:
+    work = [
+        (platform, first, min(CHUNK, customers_count - first))
+        for first in range(0, customers_count, CHUNK)
+    ]
+    work += [(account, 0, 5 + index * 3) for index, account in enumerate(connected)]
+    return work
+
+
+def _run_chunks(work: list[tuple[str, int, int]], processes: int) -> Iterator[ChunkResult]:
+    """Chunk results in order; with several processes, at most a few chunks in flight (memory)."""
+    if processes <= 1 or len(work) < 4:
+        for args in work:
+            yield _simulate_chunk(*args)
+        return
+    context = multiprocessing.get_context("fork")
+    with context.Pool(processes) as pool:
+        pending = []
+        queue = iter(work)
+        for args in itertools.islice(queue, processes * 2):
+            pending.append(pool.apply_async(_simulate_chunk, args))
+        while pending:
+            result = pending.pop(0).get()
+            following = next(queue, None)
+            if following is not None:
+                pending.append(pool.apply_async(_simulate_chunk, following))
+            yield result
+
+
+def generate(
+    *,
+    seed: int,
+    customers_count: int,
+    months: int,
+    now: int,
+    connected_accounts: int,
+    api_version: str,
+    path: str,
+    processes: int | None = None,
+) -> Generated:
+    """Generate the company into a new store file at `path` (overwritten)."""
+    global _PLAN
+    start = money.add_interval(now, "month", -months, now)
+    ids = Ids.for_stream(seed, "platform")
+    platform = ids.new("acct")
+    connected = [ids.new("acct") for _ in range(connected_accounts)]
+    catalog = catalog_module.build(seed, start)
+    plan = Plan(seed, start, now, platform, api_version, catalog)
+    _PLAN = plan
+    loader = BulkLoader(path)
+    generated = Generated(platform=platform, connected=connected, start=start, now=now)
+    redemptions: Counter[str] = Counter()
+    due: list[tuple[str, str, int]] = []
+    if processes is None:
+        processes = min(2, os.cpu_count() or 1) if customers_count >= 4 * CHUNK else 1
+    try:
+        for result in _run_chunks(_chunks(platform, customers_count, connected), processes):
+            loader.put_rows(result.rows)
+            generated.objects += len(result.rows)
+            due.extend(result.due)
+            redemptions.update(result.redemptions)
+            for key, amount in result.balance.items():
+                generated.balance[key] = generated.balance.get(key, 0) + amount
+    finally:
+        _PLAN = None
+    rows, payout_due = _payouts(plan, generated, [platform, *connected])
+    due.extend(payout_due)
+    rows.extend(_catalog_rows(plan, redemptions, platform))
+    rows.extend(_account_rows(plan, platform, connected))
+    loader.put_rows(rows)
+    generated.objects += len(rows)
+    loader.set_due_rows(due)
+    generated.tombstones = tombstones(catalog, now)
+    for object_id, body in generated.tombstones.items():
+        loader.set_meta(f"tombstone:{object_id}", body)
+    loader.finish()
+    return generated
+
+
+def _payouts(
+    plan: Plan, generated: Generated, accounts: list[str]
+) -> tuple[list[Row], list[tuple[str, str, int]]]:
+    """Weekly automatic payouts of the available balance, per account and currency.
+
+    A payout at week boundary T pays out the net of every balance transaction that became
+    available since the previous payout of that currency (carrying non-positive weeks forward).
+    What is not paid out by the clock's time stays in `generated.balance` for the live world.
+    """
+    rows: list[Row] = []
+    due: list[tuple[str, str, int]] = []
+    by_account_currency: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for (account, currency, window_end), amount in generated.balance.items():
+        by_account_currency.setdefault((account, currency), []).append((window_end, amount))
+    leftover: dict[tuple[str, str, int], int] = {}
+    for account in accounts:
+        ids = Ids.for_stream(plan.seed, f"payouts/{account}")
+        ledger = MemoryLedger(
+            account,
+            ids,
+            {},
+            horizon=plan.now,
+            platform=plan.platform,
+            api_version=plan.api_version,
+            balance={},
+            event_ids=ids,
+        )
+        for currency in sorted({c for (a, c) in by_account_currency if a == account}):
+            carried = 0
+            for window_end, amount in sorted(by_account_currency[(account, currency)]):
+                if window_end > plan.now:
+                    leftover[(account, currency, window_end)] = (
+                        leftover.get((account, currency, window_end), 0) + amount + carried
+                    )
+                    carried = 0
+                    continue
+                carried += amount
+                if carried > 0:
+                    ledger.now = window_end
+                    payout = payments.create_payout(ledger, carried, currency, automatic=True)
+                    if payout["arrival_date"] <= plan.now:
+                        ledger.now = payout["arrival_date"]
+                        payments.settle_payout(ledger, payout)
+                    carried = 0
+            if carried:
+                window_end = money.payout_window_end(plan.now)
+                key = (account, currency, window_end)
+                leftover[key] = leftover.get(key, 0) + carried
+        rows.extend(ledger.rows())
+        due.extend((key, account, when) for key, when in ledger.due.items())
+    generated.balance = leftover
+    return rows, due
+
+
+def _catalog_rows(plan: Plan, redemptions: Counter[str], platform: str) -> list[Row]:
+    rows = []
+    deleted = {object_id for object_id, when in plan.catalog.deletions if when <= plan.now}
+    for obj in plan.catalog.objects.values():
+        if obj["object"] == "coupon":
+            obj = dict(obj, times_redeemed=redemptions.get(obj["id"], 0))
+        if obj["id"] in deleted:
+            row = row_for(shapes.deleted_stub(obj["id"], obj["object"]), platform)
+            rows.append((*row[:3], obj["created"], *row[4:]))
+        else:
+            rows.append(row_for(obj, platform))
+    return rows
+
+
+def tombstones(plan_catalog: Catalog, now: int) -> dict[str, Obj]:
+    """Full bodies of deleted catalog objects (existing discounts and lines still use them)."""
+    return {
+        object_id: plan_catalog.objects[object_id]
+        for object_id, when in plan_catalog.deletions
+        if when <= now
+    }
+
+
+def _account_rows(plan: Plan, platform: str, connected: list[str]) -> list[Row]:
+    created = plan.start - 30 * money.DAY
+    rows = [
+        row_for(
+            shapes.account(
+                platform,
+                created,
+                name=PLATFORM_NAME,
+                country="US",
+                currency="usd",
+                email="billing@acme-cloud.example.com",
+            ),
+            platform,
+        )
+    ]
+    for index, account in enumerate(connected):
+        rows.append(
+            row_for(
+                shapes.account(
+                    account,
+                    created + index * money.DAY,
+                    name=f"Acme Partner {index + 1}",
+                    country="US",
+                    currency="usd",
+                    email=f"partner{index + 1}@acme-cloud.example.com",
+                ),
+                account,
+            )
+        )
+    return rows

@@ -1,0 +1,74 @@
+"""Customers in the billing engine: create, update (with `previous_attributes`), delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from revenue_assets.sandbox import billing, shapes
+from revenue_assets.sandbox.ledger import Ledger
+
+Obj = dict[str, Any]
+
+# Fields an update may set directly (others are derived or not supported by the sandbox).
+UPDATABLE = ("email", "name", "description", "phone", "address", "preferred_locales", "currency")
+
+
+def create(
+    ledger: Ledger,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    phone: str | None = None,
+    country: str | None = None,
+    currency: str | None = None,
+    metadata: Obj | None = None,
+    payment_method: str | None = "default",
+) -> Obj:
+    """A new customer. Sandbox customers get a test card unless `payment_method=None`."""
+    customer_id = ledger.ids.new("cus")
+    method = f"pm_{customer_id[4:]}Card" if payment_method == "default" else payment_method
+    customer = shapes.customer(
+        customer_id,
+        ledger.now,
+        email=email,
+        name=name,
+        description=description,
+        phone=phone,
+        invoice_prefix=ledger.ids.token(8).upper(),
+        country=country,
+        currency=currency,
+        payment_method=method,
+        metadata=metadata,
+    )
+    ledger.put(customer)
+    ledger.emit("customer.created", customer)
+    return customer
+
+
+def update(ledger: Ledger, customer: Obj, fields: Obj) -> Obj:
+    """Set fields (metadata included, as its complete new value); `customer.updated` names
+    the previous values of what changed."""
+    previous: Obj = {}
+    for key, value in fields.items():
+        if customer.get(key) != value:
+            previous[key] = customer.get(key)
+            customer[key] = value
+    ledger.put(customer)
+    ledger.emit("customer.updated", customer, previous)
+    return customer
+
+
+def delete(ledger: Ledger, customer: Obj, subscriptions: list[Obj]) -> Obj:
+    """Delete a customer: its live subscriptions end now, then `customer.deleted`.
+
+    The stored body becomes Stripe's deleted stub (lists hide it, retrieve answers it); the event
+    carries the customer as it was.
+    """
+    for subscription in subscriptions:
+        if subscription["status"] not in billing.ENDED:
+            billing.cancel(ledger, subscription, reason=None)
+    ledger.emit("customer.deleted", customer)
+    stub = shapes.deleted_stub(customer["id"], "customer")
+    ledger.put(stub)
+    return stub

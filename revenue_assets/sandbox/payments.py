@@ -1,0 +1,331 @@
+"""Money movements of the billing engine: charges, refunds, disputes and payouts.
+
+Every movement books a balance transaction, so that the balance (and the payouts drawn from it)
+reconciles exactly with what the charges, refunds, disputes and fees did.
+"""
+
+from __future__ import annotations
+
+import zlib
+from functools import cache
+from typing import Any
+
+from revenue_assets.sandbox import money, shapes
+from revenue_assets.sandbox.errors import SandboxError, invalid
+from revenue_assets.sandbox.ledger import Ledger
+
+Obj = dict[str, Any]
+
+_CARDS = (
+    ("visa", "4242"),
+    ("visa", "1881"),
+    ("mastercard", "4444"),
+    ("mastercard", "5100"),
+    ("amex", "8431"),
+    ("visa", "0077"),
+    ("discover", "1117"),
+    ("visa", "3155"),
+)
+
+
+@cache
+def _card_details(index: int) -> Obj:
+    brand, last4 = _CARDS[index % len(_CARDS)]
+    fingerprint = f"Fp{index:02d}{brand[:4]}{last4}"[:16]
+    return shapes.card_details(brand, last4, fingerprint, 2027 + index % 5)
+
+
+def card_of(customer: Obj | None) -> tuple[str, Obj]:
+    """The customer's card: payment method id and the (shared, immutable) details of charges."""
+    if customer is None:
+        return "card_1SandboxGuestCard000000", _card_details(0)
+    settings = customer.get("invoice_settings") or {}
+    method = settings.get("default_payment_method") or f"card_{customer['id'][4:]}"
+    return method, _card_details(zlib.crc32(customer["id"].encode()))
+
+
+def book(
+    ledger: Ledger,
+    amount: int,
+    fee: int,
+    currency: str,
+    *,
+    source: str,
+    type: str,
+    reporting_category: str,
+    description: str | None,
+    available_on: int | None = None,
+    counts_for_payout: bool = True,
+) -> Obj:
+    """Create a balance transaction and account for it in the pending payout balance."""
+    available = available_on if available_on is not None else money.available_on(ledger.now)
+    txn = shapes.balance_transaction(
+        ledger.ids.new("txn"),
+        amount,
+        fee,
+        currency,
+        ledger.now,
+        source=source,
+        type=type,
+        reporting_category=reporting_category,
+        description=description,
+        available_on=available,
+        status=ledger.balance_status(available),
+    )
+    ledger.put(txn)
+    if counts_for_payout:
+        ledger.on_balance(txn)
+    return txn
+
+
+def create_charge(
+    ledger: Ledger,
+    customer: Obj | None,
+    amount: int,
+    currency: str,
+    *,
+    description: str | None,
+    metadata: Obj | None = None,
+    invoice_id: str | None = None,
+    with_intent: bool = False,
+) -> tuple[Obj, Obj | None]:
+    """A succeeded card charge (with its payment intent when asked), its balance transaction and
+    its `charge.succeeded` event. Charges of invoices are stored under the invoice (parent)."""
+    if amount <= 0:
+        raise invalid("Amount must be at least 1.", "amount")
+    ids = ledger.ids
+    charge_id = ids.new("ch")
+    intent = None
+    method, details = card_of(customer)
+    fee = money.stripe_fee(amount, currency)
+    txn = book(
+        ledger,
+        amount,
+        fee,
+        currency,
+        source=charge_id,
+        type="charge",
+        reporting_category="charge",
+        description=description,
+    )
+    customer_id = customer["id"] if customer else None
+    if with_intent:
+        intent = shapes.payment_intent(
+            ids.new("pi"),
+            amount,
+            currency,
+            ledger.now,
+            customer_id=customer_id,
+            charge_id=charge_id,
+            payment_method=method,
+            description=description,
+            secret=ids.token(25),
+        )
+        ledger.put(intent, parent=invoice_id)
+    charge = shapes.charge(
+        charge_id,
+        amount,
+        currency,
+        ledger.now,
+        customer_id=customer_id,
+        balance_transaction=txn["id"],
+        payment_intent_id=intent["id"] if intent else None,
+        payment_method=method,
+        method_details=details,
+        billing_name=customer.get("name") if customer else None,
+        billing_email=customer.get("email") if customer else None,
+        description=description,
+        receipt=ids.token(40),
+        metadata=metadata,
+    )
+    ledger.put(charge, parent=invoice_id)
+    ledger.emit("charge.succeeded", charge)
+    return charge, intent
+
+
+def refund_charge(
+    ledger: Ledger,
+    charge: Obj,
+    amount: int | None = None,
+    *,
+    reason: str | None = None,
+    metadata: Obj | None = None,
+) -> Obj:
+    """Refund a charge fully or partly: refund, negative balance transaction, updated charge."""
+    remaining = charge["amount"] - charge["amount_refunded"]
+    if amount is None:
+        amount = remaining
+    if amount <= 0:
+        raise invalid("Refund amount must be positive.", "amount")
+    if amount > remaining:
+        raise SandboxError(
+            400,
+            f"Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining})",
+            code="amount_too_large",
+            param="amount",
+        )
+    if charge.get("disputed"):
+        raise SandboxError(
+            400,
+            f"Charge {charge['id']} has been charged back; cannot issue a refund.",
+            code="charge_disputed",
+        )
+    refund_id = ledger.ids.new("re")
+    txn = book(
+        ledger,
+        -amount,
+        0,
+        charge["currency"],
+        source=refund_id,
+        type="refund",
+        reporting_category="refund",
+        description="REFUND FOR CHARGE",
+    )
+    refund = shapes.refund(
+        refund_id,
+        amount,
+        charge["currency"],
+        ledger.now,
+        charge_id=charge["id"],
+        payment_intent_id=charge.get("payment_intent"),
+        balance_transaction=txn["id"],
+        reason=reason,
+        customer_id=charge.get("customer"),
+        metadata=metadata,
+    )
+    ledger.put(refund, parent=charge["id"])
+    previous = {"amount_refunded": charge["amount_refunded"], "refunded": charge["refunded"]}
+    charge["amount_refunded"] += amount
+    charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
+    refunds = ledger.children(charge["id"], "refund")
+    refunds.reverse()  # newest first, as Stripe embeds them
+    charge["refunds"] = shapes.embedded_list(refunds, f"/v1/charges/{charge['id']}/refunds")
+    ledger.put(charge)
+    ledger.emit("charge.refunded", charge, previous)
+    ledger.emit("refund.created", refund)
+    return refund
+
+
+def open_dispute(ledger: Ledger, charge: Obj, *, reason: str, amount: int | None = None) -> Obj:
+    """A chargeback: the disputed amount and the dispute fee leave the balance."""
+    if charge.get("disputed"):
+        raise invalid(f"Charge {charge['id']} is already disputed.", "charge")
+    disputable = charge["amount"] - charge["amount_refunded"]
+    amount = disputable if amount is None else amount
+    if amount <= 0 or amount > disputable:
+        raise invalid("Dispute amount must be between 1 and the unrefunded amount.", "amount")
+    dispute_id = ledger.ids.new("dp")
+    currency = charge["currency"]
+    txn = book(
+        ledger,
+        -amount,
+        money.dispute_fee(currency),
+        currency,
+        source=dispute_id,
+        type="adjustment",
+        reporting_category="dispute",
+        description=f"Chargeback withdrawal for {charge['id']}",
+    )
+    dispute = shapes.dispute(
+        dispute_id,
+        amount,
+        currency,
+        ledger.now,
+        charge_id=charge["id"],
+        payment_intent_id=charge.get("payment_intent"),
+        reason=reason,
+        transactions=[txn],
+    )
+    ledger.put(dispute)
+    previous = {"disputed": False}
+    charge["disputed"] = True
+    ledger.put(charge)
+    ledger.emit("charge.dispute.created", dispute)
+    ledger.emit("charge.dispute.funds_withdrawn", dispute)
+    ledger.emit("charge.updated", charge, previous)
+    return dispute
+
+
+def close_dispute(ledger: Ledger, dispute: Obj, *, won: bool) -> Obj:
+    """Close a dispute: lost keeps the funds withdrawn; won reinstates the disputed amount."""
+    if dispute["status"] in ("won", "lost"):
+        raise invalid(f"Dispute {dispute['id']} is already closed.", "dispute")
+    previous = {"status": dispute["status"]}
+    transactions = list(dispute["balance_transactions"])
+    if won:
+        txn = book(
+            ledger,
+            dispute["amount"],
+            0,
+            dispute["currency"],
+            source=dispute["id"],
+            type="adjustment",
+            reporting_category="dispute_reversal",
+            description=f"Chargeback reversal for {dispute['charge']}",
+        )
+        transactions.append(txn)
+        dispute["balance_transactions"] = transactions
+    dispute["status"] = "won" if won else "lost"
+    dispute["is_charge_refundable"] = False
+    ledger.put(dispute)
+    if won:
+        ledger.emit("charge.dispute.funds_reinstated", dispute, previous)
+    ledger.emit("charge.dispute.closed", dispute, previous)
+    return dispute
+
+
+def create_payout(
+    ledger: Ledger,
+    amount: int,
+    currency: str,
+    *,
+    automatic: bool,
+    description: str | None = "STRIPE PAYOUT",
+    metadata: Obj | None = None,
+) -> Obj:
+    """A payout to the bank account; it arrives (and is `paid`) two days later."""
+    if amount <= 0:
+        raise invalid("Payout amount must be positive.", "amount")
+    payout_id = ledger.ids.new("po")
+    txn = book(
+        ledger,
+        -amount,
+        0,
+        currency,
+        source=payout_id,
+        type="payout",
+        reporting_category="payout",
+        description=description,
+        available_on=ledger.now,
+        counts_for_payout=not automatic,
+    )
+    arrival = money.day_floor(ledger.now) + 2 * money.DAY
+    payout = shapes.payout(
+        payout_id,
+        amount,
+        currency,
+        ledger.now,
+        balance_transaction=txn["id"],
+        arrival_date=arrival,
+        automatic=automatic,
+        destination=f"ba_{ledger.account[5:]}{currency.upper()}"[:27],
+        trace=ledger.ids.token(16).upper(),
+        description=description,
+        metadata=metadata,
+    )
+    ledger.put(payout)
+    ledger.emit("payout.created", payout)
+    ledger.schedule(payout_id, arrival)
+    return payout
+
+
+def settle_payout(ledger: Ledger, payout: Obj) -> None:
+    """The payout reached the bank."""
+    if payout["status"] != "in_transit":
+        return
+    previous = {"status": payout["status"]}
+    payout["status"] = "paid"
+    payout["reconciliation_status"] = "completed"
+    ledger.put(payout)
+    ledger.emit("payout.paid", payout, previous)
+    ledger.schedule(payout["id"], None)

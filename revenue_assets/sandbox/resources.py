@@ -1,0 +1,859 @@
+"""The sandbox's write API: Stripe's POST/DELETE routes mapped onto the billing engine.
+
+Each handler validates and coerces the form parameters the way Stripe does (required params,
+unknown ids answer 404 `resource_missing`, bad values 400), then calls the engine through the
+ledger of the request's account. Handlers are looked up by (resource, verb[, action]).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from revenue_assets.sandbox import (
+    billing,
+    credit_notes,
+    customers,
+    invoicing,
+    payments,
+    shapes,
+)
+from revenue_assets.sandbox import (
+    params as p,
+)
+from revenue_assets.sandbox.errors import SandboxError, invalid, missing
+from revenue_assets.sandbox.ledger import StoreLedger
+
+if TYPE_CHECKING:
+    from revenue_assets.sandbox.world import World
+
+Obj = dict[str, Any]
+Handler = Callable[["World", StoreLedger, Obj], Obj]
+
+# Stripe's object names of the URL segments (for "No such ..." messages and kind checks).
+KINDS = {
+    "customers": "customer",
+    "products": "product",
+    "prices": "price",
+    "coupons": "coupon",
+    "subscriptions": "subscription",
+    "subscription_items": "subscription_item",
+    "invoiceitems": "invoiceitem",
+    "invoices": "invoice",
+    "charges": "charge",
+    "refunds": "refund",
+    "credit_notes": "credit_note",
+    "disputes": "dispute",
+    "payouts": "payout",
+    "webhook_endpoints": "webhook_endpoint",
+    "payment_intents": "payment_intent",
+    "balance_transactions": "balance_transaction",
+}
+
+
+def fetch(ledger: StoreLedger, kind: str, object_id: Any, param: str = "id") -> Obj:
+    """An existing, not deleted object of a kind, or Stripe's 404."""
+    if not isinstance(object_id, str) or not object_id:
+        raise missing(kind, str(object_id), param)
+    obj = ledger.get(object_id)
+    if obj is None or obj.get("object") != kind or obj.get("deleted"):
+        raise missing(kind, object_id, param)
+    return obj
+
+
+def _coupons(ledger: StoreLedger, params: Obj) -> tuple[Obj, ...] | None:
+    """Coupons from `coupon=` or `discounts[][coupon]=` (None when neither is given)."""
+    found: list[Obj] = []
+    given = False
+    if params.get("coupon") not in (None,):
+        given = True
+        if params["coupon"] != "":
+            found.append(fetch(ledger, "coupon", params["coupon"], "coupon"))
+    discounts = p.listing(params, "discounts")
+    if discounts is not None:
+        given = True
+        for entry in discounts:
+            if isinstance(entry, dict) and entry.get("coupon"):
+                found.append(fetch(ledger, "coupon", entry["coupon"], "discounts"))
+    return tuple(found) if given else None
+
+
+def _tax_rates(ledger: StoreLedger, params: Obj, name: str) -> list[Obj] | None:
+    ids = p.listing(params, name)
+    if ids is None:
+        return None
+    return [fetch(ledger, "tax_rate", rate, name) for rate in ids if rate]
+
+
+def _meta(current: Obj, params: Obj) -> Obj | None:
+    changes = p.metadata(params)
+    return None if changes is None else p.merge_metadata(current, changes)
+
+
+# -- customers ---------------------------------------------------------------------------------------
+
+
+def create_customer(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    address = p.mapping(params, "address")
+    payment_method = params.get("payment_method", "default")
+    customer = customers.create(
+        ledger,
+        email=p.text(params, "email"),
+        name=p.text(params, "name"),
+        description=p.text(params, "description"),
+        phone=p.text(params, "phone"),
+        country=(address or {}).get("country"),
+        metadata=_meta({}, params) or {},
+        payment_method=None if payment_method in ("", "none", None) else "default",
+    )
+    if address:
+        customer["address"] = {
+            key: address.get(key)
+            for key in ("city", "country", "line1", "line2", "postal_code", "state")
+        }
+        ledger.put(customer)
+    return customer
+
+
+def update_customer(world: World, ledger: StoreLedger, params: Obj, customer_id: str) -> Obj:
+    customer = fetch(ledger, "customer", customer_id)
+    fields: Obj = {}
+    for name in ("email", "name", "description", "phone"):
+        if name in params:
+            fields[name] = p.text(params, name)
+    if "address" in params:
+        address = p.mapping(params, "address") or {}
+        fields["address"] = (
+            {
+                key: address.get(key)
+                for key in ("city", "country", "line1", "line2", "postal_code", "state")
+            }
+            if address
+            else None
+        )
+    settings = p.mapping(params, "invoice_settings")
+    if settings and "default_payment_method" in settings:
+        fields["invoice_settings"] = dict(
+            customer["invoice_settings"],
+            default_payment_method=settings["default_payment_method"] or None,
+        )
+    metadata = _meta(customer["metadata"], params)
+    if metadata is not None:
+        fields["metadata"] = metadata
+    return customers.update(ledger, customer, fields)
+
+
+def delete_customer(world: World, ledger: StoreLedger, params: Obj, customer_id: str) -> Obj:
+    customer = fetch(ledger, "customer", customer_id)
+    subscriptions = ledger.by_customer(customer_id, "subscription")
+    return customers.delete(ledger, customer, subscriptions)
+
+
+# -- catalog ------------------------------------------------------------------------------------------
+
+
+def create_product(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    name = p.required(params, "name")
+    product_id = p.text(params, "id") or ledger.ids.new("prod")
+    if ledger.get(product_id) is not None:
+        raise SandboxError(
+            400, "Product already exists.", code="resource_already_exists", param="id"
+        )
+    product = shapes.product(
+        product_id,
+        str(name),
+        ledger.now,
+        description=p.text(params, "description"),
+        metadata=_meta({}, params) or {},
+    )
+    product["active"] = p.boolean(params, "active", True)
+    ledger.put(product)
+    ledger.emit("product.created", product)
+    return product
+
+
+def update_product(world: World, ledger: StoreLedger, params: Obj, product_id: str) -> Obj:
+    product = fetch(ledger, "product", product_id)
+    previous: Obj = {}
+
+    def set_field(key: str, value: Any) -> None:
+        if product.get(key) != value:
+            previous[key] = product.get(key)
+            product[key] = value
+
+    for name in ("name", "description", "url", "unit_label", "statement_descriptor"):
+        if name in params:
+            if name == "name":
+                set_field(name, p.required(params, name))
+            else:
+                set_field(name, p.text(params, name))
+    if "active" in params:
+        set_field("active", p.boolean(params, "active"))
+    if "default_price" in params:
+        price_id = p.text(params, "default_price")
+        if price_id:
+            fetch(ledger, "price", price_id, "default_price")
+        set_field("default_price", price_id)
+    metadata = _meta(product["metadata"], params)
+    if metadata is not None:
+        set_field("metadata", metadata)
+    if previous:
+        previous.setdefault("updated", product["updated"])
+        product["updated"] = ledger.now
+    ledger.put(product)
+    ledger.emit("product.updated", product, previous)
+    return product
+
+
+def create_price(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    currency = str(p.required(params, "currency")).lower()
+    product_data = p.mapping(params, "product_data")
+    if product_data:
+        product = create_product(world, ledger, product_data)
+    else:
+        product = fetch(ledger, "product", p.required(params, "product"), "product")
+    unit_amount = p.integer(params, "unit_amount", minimum=0)
+    if unit_amount is None:
+        raise SandboxError(
+            400,
+            "Missing required param: unit_amount.",
+            code="parameter_missing",
+            param="unit_amount",
+        )
+    recurring = p.mapping(params, "recurring")
+    interval = None
+    count = 1
+    if recurring:
+        interval = recurring.get("interval")
+        if interval not in ("day", "week", "month", "year"):
+            raise invalid(f"Invalid recurring[interval]: {interval}", "recurring[interval]")
+        count = p.integer(recurring, "interval_count", 1, minimum=1) or 1
+    price = shapes.price(
+        ledger.ids.new("price"),
+        product["id"],
+        currency,
+        unit_amount,
+        ledger.now,
+        interval=interval,
+        interval_count=count,
+        nickname=p.text(params, "nickname"),
+        lookup_key=p.text(params, "lookup_key"),
+        metadata=_meta({}, params) or {},
+    )
+    price["active"] = p.boolean(params, "active", True)
+    ledger.put(price)
+    ledger.emit("price.created", price)
+    return price
+
+
+def update_price(world: World, ledger: StoreLedger, params: Obj, price_id: str) -> Obj:
+    price = fetch(ledger, "price", price_id)
+    previous: Obj = {}
+    for name in ("nickname", "lookup_key"):
+        if name in params and price.get(name) != p.text(params, name):
+            previous[name] = price.get(name)
+            price[name] = p.text(params, name)
+    if "active" in params and price["active"] != p.boolean(params, "active"):
+        previous["active"] = price["active"]
+        price["active"] = p.boolean(params, "active")
+    metadata = _meta(price["metadata"], params)
+    if metadata is not None and metadata != price["metadata"]:
+        previous["metadata"] = price["metadata"]
+        price["metadata"] = metadata
+    ledger.put(price)
+    ledger.emit("price.updated", price, previous)
+    return price
+
+
+def create_coupon(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    percent_off = p.number(params, "percent_off")
+    amount_off = p.integer(params, "amount_off", minimum=1)
+    if (percent_off is None) == (amount_off is None):
+        raise invalid("You must pass exactly one of percent_off or amount_off.", "percent_off")
+    if percent_off is not None and not 0 < percent_off <= 100:
+        raise invalid("Invalid percent_off: must be between 0 and 100.", "percent_off")
+    currency = p.text(params, "currency")
+    if amount_off is not None and not currency:
+        raise SandboxError(
+            400, "Missing required param: currency.", code="parameter_missing", param="currency"
+        )
+    duration = p.text(params, "duration") or "once"
+    if duration not in ("once", "repeating", "forever"):
+        raise invalid(f"Invalid duration: {duration}", "duration")
+    months = p.integer(params, "duration_in_months", minimum=1)
+    if duration == "repeating" and months is None:
+        raise SandboxError(
+            400,
+            "Missing required param: duration_in_months.",
+            code="parameter_missing",
+            param="duration_in_months",
+        )
+    coupon_id = p.text(params, "id") or ledger.ids.token(8)
+    if ledger.get(coupon_id) is not None:
+        raise SandboxError(
+            400, "Coupon already exists.", code="resource_already_exists", param="id"
+        )
+    coupon = shapes.coupon(
+        coupon_id,
+        ledger.now,
+        duration=duration,
+        percent_off=percent_off,
+        amount_off=amount_off,
+        currency=currency.lower() if currency else None,
+        duration_in_months=months,
+        name=p.text(params, "name"),
+        metadata=_meta({}, params) or {},
+    )
+    coupon["max_redemptions"] = p.integer(params, "max_redemptions", minimum=1)
+    coupon["redeem_by"] = p.integer(params, "redeem_by")
+    ledger.put(coupon)
+    ledger.emit("coupon.created", coupon)
+    return coupon
+
+
+def update_coupon(world: World, ledger: StoreLedger, params: Obj, coupon_id: str) -> Obj:
+    coupon = fetch(ledger, "coupon", coupon_id)
+    previous: Obj = {}
+    if "name" in params and coupon["name"] != p.text(params, "name"):
+        previous["name"] = coupon["name"]
+        coupon["name"] = p.text(params, "name")
+    metadata = _meta(coupon["metadata"], params)
+    if metadata is not None and metadata != coupon["metadata"]:
+        previous["metadata"] = coupon["metadata"]
+        coupon["metadata"] = metadata
+    ledger.put(coupon)
+    ledger.emit("coupon.updated", coupon, previous)
+    return coupon
+
+
+def _delete_catalog(kind: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
+    def handler(world: World, ledger: StoreLedger, params: Obj, object_id: str) -> Obj:
+        obj = fetch(ledger, kind, object_id)
+        world.store.set_meta(f"tombstone:{object_id}", obj)
+        ledger.emit(f"{kind}.deleted", obj)
+        stub = shapes.deleted_stub(object_id, kind)
+        ledger.put(stub)
+        return stub
+
+    return handler
+
+
+# -- subscriptions ------------------------------------------------------------------------------------
+
+
+def _item_specs(ledger: StoreLedger, entries: list[Any]) -> list[billing.ItemSpec]:
+    specs = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise invalid("Invalid array: items", "items")
+        price_id = entry.get("price") or entry.get("plan")
+        if not price_id:
+            raise SandboxError(
+                400,
+                "Missing required param: items[0][price].",
+                code="parameter_missing",
+                param="items",
+            )
+        price = fetch(ledger, "price", price_id, "items[0][price]")
+        quantity = p.integer(entry, "quantity", 1, minimum=0)
+        coupons = _coupons(ledger, entry) or ()
+        metadata = p.mapping(entry, "metadata")
+        specs.append(billing.ItemSpec(price, quantity or 0, coupons, metadata or None))
+    return specs
+
+
+def create_subscription(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    customer = fetch(ledger, "customer", p.required(params, "customer"), "customer")
+    entries = p.listing(params, "items")
+    if not entries:
+        raise SandboxError(
+            400, "Missing required param: items.", code="parameter_missing", param="items"
+        )
+    specs = _item_specs(ledger, entries)
+    trial_end = p.timestamp(params, "trial_end", ledger.now, allow_now=True)
+    days = p.integer(params, "trial_period_days", minimum=0)
+    if trial_end == "now":
+        trial_end = None
+    if trial_end is None and days:
+        trial_end = ledger.now + days * 86_400
+    settings = p.mapping(params, "trial_settings") or {}
+    behavior = (
+        (settings.get("end_behavior") or {}).get("missing_payment_method")
+    ) or "create_invoice"
+    metadata = _meta({}, params) or {}
+    return billing.create(
+        ledger,
+        customer,
+        specs,
+        trial_end=trial_end if isinstance(trial_end, int) else None,
+        coupons=_coupons(ledger, params) or (),
+        metadata=metadata,
+        missing_payment_method=behavior,
+        tax_rates=_tax_rates(ledger, params, "default_tax_rates"),
+        description=p.text(params, "description"),
+        cancel_at_period_end=bool(p.boolean(params, "cancel_at_period_end", False)),
+    )
+
+
+def update_subscription(
+    world: World, ledger: StoreLedger, params: Obj, subscription_id: str
+) -> Obj:
+    subscription = fetch(ledger, "subscription", subscription_id)
+    kwargs: Obj = {}
+    entries = p.listing(params, "items")
+    if entries:
+        changes = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise invalid("Invalid array: items", "items")
+            price_id = entry.get("price") or entry.get("plan")
+            changes.append(
+                billing.ItemChange(
+                    id=entry.get("id") or None,
+                    price=fetch(ledger, "price", price_id, "items[0][price]") if price_id else None,
+                    quantity=p.integer(entry, "quantity", minimum=0),
+                    deleted=bool(p.boolean(entry, "deleted", False)),
+                    metadata=p.mapping(entry, "metadata"),
+                )
+            )
+        kwargs["changes"] = changes
+    if "proration_behavior" in params:
+        kwargs["proration_behavior"] = p.text(params, "proration_behavior") or "create_prorations"
+    if "cancel_at_period_end" in params:
+        kwargs["cancel_at_period_end"] = p.boolean(params, "cancel_at_period_end")
+    if "cancel_at" in params:
+        kwargs["cancel_at"] = p.timestamp(params, "cancel_at", ledger.now)
+    if "pause_collection" in params:
+        pause = p.mapping(params, "pause_collection")
+        if pause:
+            kwargs["pause_collection"] = {
+                "behavior": pause.get("behavior"),
+                "resumes_at": p.integer(pause, "resumes_at"),
+            }
+        else:
+            kwargs["pause_collection"] = None
+    metadata = _meta(subscription["metadata"], params)
+    if metadata is not None:
+        kwargs["metadata"] = metadata
+    if "trial_end" in params:
+        kwargs["trial_end"] = p.timestamp(params, "trial_end", ledger.now, allow_now=True)
+    if "description" in params:
+        kwargs["description"] = p.text(params, "description")
+    coupons = _coupons(ledger, params)
+    if coupons is not None:
+        kwargs["coupons"] = coupons
+    details = p.mapping(params, "cancellation_details")
+    if details:
+        kwargs["cancellation_feedback"] = details.get("feedback") or None
+    return billing.update(ledger, subscription, **kwargs)
+
+
+def cancel_subscription(
+    world: World, ledger: StoreLedger, params: Obj, subscription_id: str
+) -> Obj:
+    subscription = ledger.get(subscription_id)
+    if subscription is None or subscription.get("object") != "subscription":
+        raise missing("subscription", subscription_id)
+    if subscription["status"] in billing.ENDED:
+        raise SandboxError(
+            404,
+            f"No such subscription: '{subscription_id}'",
+            code="resource_missing",
+            param="id",
+        )
+    details = p.mapping(params, "cancellation_details") or {}
+    return billing.cancel(
+        ledger,
+        subscription,
+        feedback=details.get("feedback") or None,
+        invoice_now=bool(p.boolean(params, "invoice_now", False)),
+        prorate=bool(p.boolean(params, "prorate", False)),
+    )
+
+
+def resume_subscription(
+    world: World, ledger: StoreLedger, params: Obj, subscription_id: str
+) -> Obj:
+    return billing.resume(ledger, fetch(ledger, "subscription", subscription_id))
+
+
+# -- invoices -----------------------------------------------------------------------------------------
+
+
+def create_invoiceitem(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    customer = fetch(ledger, "customer", p.required(params, "customer"), "customer")
+    price = None
+    price_id = params.get("price") or (p.mapping(params, "pricing") or {}).get("price")
+    if price_id:
+        price = fetch(ledger, "price", price_id, "price")
+    amount = p.integer(params, "amount")
+    unit_amount = p.integer(params, "unit_amount")
+    if price is None and amount is None and unit_amount is None:
+        raise SandboxError(
+            400, "Missing required param: amount.", code="parameter_missing", param="amount"
+        )
+    currency = (
+        p.text(params, "currency") or (price or {}).get("currency") or customer.get("currency")
+    )
+    if not currency:
+        raise SandboxError(
+            400, "Missing required param: currency.", code="parameter_missing", param="currency"
+        )
+    subscription = None
+    if params.get("subscription"):
+        subscription = fetch(ledger, "subscription", params["subscription"], "subscription")
+    invoice = None
+    if params.get("invoice"):
+        invoice = fetch(ledger, "invoice", params["invoice"], "invoice")
+    period = p.mapping(params, "period")
+    return invoicing.create_invoiceitem(
+        ledger,
+        customer,
+        currency=currency.lower(),
+        amount=amount,
+        price=price,
+        quantity=p.integer(params, "quantity", 1, minimum=1) or 1,
+        unit_amount=unit_amount,
+        description=p.text(params, "description"),
+        coupons=_coupons(ledger, params) or (),
+        subscription=subscription,
+        invoice=invoice,
+        period=(p.integer(period, "start"), p.integer(period, "end")) if period else None,  # type: ignore[arg-type]
+        metadata=_meta({}, params) or {},
+        discountable=bool(p.boolean(params, "discountable", True)),
+    )
+
+
+def delete_invoiceitem(world: World, ledger: StoreLedger, params: Obj, item_id: str) -> Obj:
+    item = fetch(ledger, "invoiceitem", item_id)
+    invoice = ledger.get(item["invoice"]) if item.get("invoice") else None
+    if invoice is not None and invoice.get("status") != "draft":
+        raise SandboxError(
+            400,
+            "This invoice item is attached to an invoice that is no longer editable.",
+            code="invoice_not_editable",
+        )
+    if invoice is not None:
+        for line in invoicing.lines_of(ledger, invoice):
+            details = (
+                line["parent"].get("invoice_item_details")
+                or line["parent"].get("subscription_item_details")
+                or {}
+            )
+            if details.get("invoice_item") == item_id:
+                ledger.put(shapes.deleted_stub(line["id"], "line_item"))
+        invoicing.compute(ledger, invoice)
+    ledger.emit("invoiceitem.deleted", item)
+    stub = shapes.deleted_stub(item_id, "invoiceitem")
+    ledger.put(stub)
+    return stub
+
+
+def create_invoice(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    customer = fetch(ledger, "customer", p.required(params, "customer"), "customer")
+    subscription = None
+    if params.get("subscription"):
+        subscription = fetch(ledger, "subscription", params["subscription"], "subscription")
+    behavior = p.text(params, "pending_invoice_items_behavior") or "exclude"
+    if behavior not in ("include", "exclude"):
+        raise invalid(
+            f"Invalid pending_invoice_items_behavior: {behavior}", "pending_invoice_items_behavior"
+        )
+    currency = p.text(params, "currency")
+    return invoicing.standalone(
+        ledger,
+        customer,
+        currency=currency.lower() if currency else None,
+        include_pending=behavior == "include",
+        description=p.text(params, "description"),
+        metadata=_meta({}, params) or {},
+        coupons=_coupons(ledger, params) or (),
+        tax_rates=_tax_rates(ledger, params, "default_tax_rates"),
+        auto_advance=bool(p.boolean(params, "auto_advance", False)),
+        subscription=subscription,
+    )
+
+
+def update_invoice(world: World, ledger: StoreLedger, params: Obj, invoice_id: str) -> Obj:
+    invoice = fetch(ledger, "invoice", invoice_id)
+    previous: Obj = {}
+    metadata = _meta(invoice["metadata"], params)
+    if metadata is not None and metadata != invoice["metadata"]:
+        previous["metadata"] = invoice["metadata"]
+        invoice["metadata"] = metadata
+    for name in ("description", "footer"):
+        if name in params:
+            if invoice["status"] != "draft" and name == "description":
+                raise SandboxError(
+                    400,
+                    "You can only update the description of a draft invoice.",
+                    code="invoice_not_editable",
+                )
+            previous[name] = invoice.get(name)
+            invoice[name] = p.text(params, name)
+    if "auto_advance" in params:
+        previous["auto_advance"] = invoice["auto_advance"]
+        invoice["auto_advance"] = p.boolean(params, "auto_advance")
+    ledger.put(invoice)
+    ledger.emit("invoice.updated", invoice, previous)
+    return invoice
+
+
+def delete_invoice(world: World, ledger: StoreLedger, params: Obj, invoice_id: str) -> Obj:
+    return invoicing.delete_draft(ledger, fetch(ledger, "invoice", invoice_id))
+
+
+def _invoice_action(name: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
+    def handler(world: World, ledger: StoreLedger, params: Obj, invoice_id: str) -> Obj:
+        invoice = fetch(ledger, "invoice", invoice_id)
+        if name == "finalize":
+            return invoicing.finalize(ledger, invoice)
+        if name == "pay":
+            if invoice["status"] == "draft":
+                invoicing.finalize(ledger, invoice)
+            return invoicing.pay(ledger, invoice)
+        if name == "void":
+            return invoicing.void(ledger, invoice)
+        return invoicing.mark_uncollectible(ledger, invoice)
+
+    return handler
+
+
+# -- money movements -------------------------------------------------------------------------------------
+
+
+def create_charge(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    amount = p.integer(params, "amount")
+    if amount is None:
+        raise SandboxError(
+            400, "Missing required param: amount.", code="parameter_missing", param="amount"
+        )
+    if amount < 1:
+        raise invalid("Amount must be at least 1.", "amount")
+    currency = str(p.required(params, "currency")).lower()
+    customer = None
+    if params.get("customer"):
+        customer = fetch(ledger, "customer", params["customer"], "customer")
+    charge, _ = payments.create_charge(
+        ledger,
+        customer,
+        amount,
+        currency,
+        description=p.text(params, "description"),
+        metadata=_meta({}, params) or {},
+    )
+    if customer is not None and not customer.get("currency"):
+        customer["currency"] = currency
+        ledger.put(customer)
+    return charge
+
+
+def update_charge(world: World, ledger: StoreLedger, params: Obj, charge_id: str) -> Obj:
+    charge = fetch(ledger, "charge", charge_id)
+    previous: Obj = {}
+    metadata = _meta(charge["metadata"], params)
+    if metadata is not None and metadata != charge["metadata"]:
+        previous["metadata"] = charge["metadata"]
+        charge["metadata"] = metadata
+    if "description" in params:
+        previous["description"] = charge["description"]
+        charge["description"] = p.text(params, "description")
+    ledger.put(charge)
+    ledger.emit("charge.updated", charge, previous)
+    return charge
+
+
+def create_refund(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    charge_id = params.get("charge")
+    if not charge_id and params.get("payment_intent"):
+        intent = fetch(ledger, "payment_intent", params["payment_intent"], "payment_intent")
+        charge_id = intent["latest_charge"]
+    if not charge_id:
+        raise SandboxError(
+            400,
+            "One of the following params should be provided for this request: payment_intent or charge.",
+            code="parameter_missing",
+            param="charge",
+        )
+    charge = fetch(ledger, "charge", charge_id, "charge")
+    reason = p.text(params, "reason")
+    if reason not in (None, "duplicate", "fraudulent", "requested_by_customer"):
+        raise invalid(f"Invalid reason: {reason}", "reason")
+    return payments.refund_charge(
+        ledger,
+        charge,
+        p.integer(params, "amount"),
+        reason=reason,
+        metadata=_meta({}, params) or {},
+    )
+
+
+def create_credit_note(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    invoice = fetch(ledger, "invoice", p.required(params, "invoice"), "invoice")
+    lines = None
+    entries = p.listing(params, "lines")
+    if entries:
+        lines = []
+        for entry in entries:
+            if not isinstance(entry, dict) or not entry.get("invoice_line_item"):
+                raise invalid("Each credit note line needs an invoice_line_item.", "lines")
+            amount = p.integer(entry, "amount")
+            if amount is None:
+                line = ledger.get(entry["invoice_line_item"])
+                if line is None:
+                    raise missing("line_item", entry["invoice_line_item"], "lines")
+                amount = line["amount"] - sum(d["amount"] for d in line["discount_amounts"])
+            lines.append((entry["invoice_line_item"], amount))
+    return credit_notes.create(
+        ledger,
+        invoice,
+        lines=lines,
+        amount=p.integer(params, "amount"),
+        reason=p.text(params, "reason"),
+        memo=p.text(params, "memo"),
+        refund=p.integer(params, "out_of_band_amount") is None,
+        metadata=_meta({}, params) or {},
+    )
+
+
+def void_credit_note(world: World, ledger: StoreLedger, params: Obj, note_id: str) -> Obj:
+    return credit_notes.void(ledger, fetch(ledger, "credit_note", note_id))
+
+
+def create_dispute(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    charge = fetch(ledger, "charge", p.required(params, "charge"), "charge")
+    reason = p.text(params, "reason") or "fraudulent"
+    return payments.open_dispute(ledger, charge, reason=reason, amount=p.integer(params, "amount"))
+
+
+def close_dispute(world: World, ledger: StoreLedger, params: Obj, dispute_id: str) -> Obj:
+    dispute = fetch(ledger, "dispute", dispute_id)
+    won = bool(p.boolean(params, "won", False)) or params.get("status") == "won"
+    return payments.close_dispute(ledger, dispute, won=won)
+
+
+def create_payout(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    amount = p.integer(params, "amount")
+    if amount is None:
+        raise SandboxError(
+            400, "Missing required param: amount.", code="parameter_missing", param="amount"
+        )
+    currency = str(p.required(params, "currency")).lower()
+    return payments.create_payout(
+        ledger,
+        amount,
+        currency,
+        automatic=False,
+        description=p.text(params, "description"),
+        metadata=_meta({}, params) or {},
+    )
+
+
+# -- webhook endpoints ---------------------------------------------------------------------------------------
+
+
+def create_webhook_endpoint(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    url = str(p.required(params, "url"))
+    events = p.listing(params, "enabled_events")
+    if not events:
+        raise SandboxError(
+            400,
+            "Missing required param: enabled_events.",
+            code="parameter_missing",
+            param="enabled_events",
+        )
+    endpoint = shapes.webhook_endpoint(
+        ledger.ids.new("we"),
+        url,
+        ledger.now,
+        enabled_events=[str(event) for event in events],
+        api_version=p.text(params, "api_version"),
+        description=p.text(params, "description"),
+        metadata=_meta({}, params) or {},
+    )
+    ledger.put(endpoint)
+    secret = f"whsec_{ledger.ids.token(32)}"
+    world.store.set_meta(f"webhook_secret:{endpoint['id']}", secret)
+    world._endpoints_changed()
+    return dict(endpoint, secret=secret)
+
+
+def update_webhook_endpoint(
+    world: World, ledger: StoreLedger, params: Obj, endpoint_id: str
+) -> Obj:
+    endpoint = fetch(ledger, "webhook_endpoint", endpoint_id)
+    if "url" in params:
+        endpoint["url"] = str(p.required(params, "url"))
+    events = p.listing(params, "enabled_events")
+    if events:
+        endpoint["enabled_events"] = [str(event) for event in events]
+    if "disabled" in params:
+        endpoint["status"] = "disabled" if p.boolean(params, "disabled") else "enabled"
+    if "description" in params:
+        endpoint["description"] = p.text(params, "description")
+    metadata = _meta(endpoint["metadata"], params)
+    if metadata is not None:
+        endpoint["metadata"] = metadata
+    ledger.put(endpoint)
+    world._endpoints_changed()
+    return endpoint
+
+
+def delete_webhook_endpoint(
+    world: World, ledger: StoreLedger, params: Obj, endpoint_id: str
+) -> Obj:
+    fetch(ledger, "webhook_endpoint", endpoint_id)
+    stub = shapes.deleted_stub(endpoint_id, "webhook_endpoint")
+    ledger.put(stub)
+    world._endpoints_changed()
+    return stub
+
+
+CREATE: dict[str, Handler] = {
+    "customers": create_customer,
+    "products": create_product,
+    "prices": create_price,
+    "coupons": create_coupon,
+    "subscriptions": create_subscription,
+    "invoiceitems": create_invoiceitem,
+    "invoices": create_invoice,
+    "charges": create_charge,
+    "refunds": create_refund,
+    "credit_notes": create_credit_note,
+    "disputes": create_dispute,
+    "payouts": create_payout,
+    "webhook_endpoints": create_webhook_endpoint,
+}
+
+UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
+    "customers": update_customer,
+    "products": update_product,
+    "prices": update_price,
+    "coupons": update_coupon,
+    "subscriptions": update_subscription,
+    "invoices": update_invoice,
+    "charges": update_charge,
+    "webhook_endpoints": update_webhook_endpoint,
+}
+
+DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
+    "customers": delete_customer,
+    "products": _delete_catalog("product"),
+    "prices": _delete_catalog("price"),
+    "coupons": _delete_catalog("coupon"),
+    "subscriptions": cancel_subscription,
+    "invoiceitems": delete_invoiceitem,
+    "invoices": delete_invoice,
+    "webhook_endpoints": delete_webhook_endpoint,
+}
+
+ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = {
+    ("invoices", "finalize"): _invoice_action("finalize"),
+    ("invoices", "pay"): _invoice_action("pay"),
+    ("invoices", "void"): _invoice_action("void"),
+    ("invoices", "mark_uncollectible"): _invoice_action("mark_uncollectible"),
+    ("subscriptions", "resume"): resume_subscription,
+    ("subscriptions", "cancel"): cancel_subscription,
+    ("credit_notes", "void"): void_credit_note,
+    ("disputes", "close"): close_dispute,
+}
