@@ -1,0 +1,402 @@
+"""The webhook receiver: Stripe's deliveries in, durable inbox rows out (DESIGN §4, issue 4).
+
+    POST /<any path>   a Stripe delivery
+    GET  /healthz      200 while events can be stored, 503 while they cannot
+
+Answers, in the order the checks run:
+- 413 when the body exceeds `max_body_bytes` (checked on Content-Length, then while reading).
+- 400 when `Stripe-Signature` is missing, does not verify with any accepted secret (the SDK's
+  `WebhookSignature.verify_header`), or is older than the tolerance (300 s): counted in the
+  state file as signature failures, so a wrong secret shows up in `webhooks status` and fails
+  the health check instead of syncing nothing quietly. Nothing is stored.
+- 400 when the verified body is not a Stripe event (malformed JSON, missing fields).
+- 200 once the event is committed to the inbox (a duplicate is a 200 too: Stripe must stop
+  retrying it), 503 when it cannot be stored: Stripe retries for days, and the inbox dedupes.
+
+Any path is accepted so that a reverse proxy can forward its own path unchanged. The receiver
+speaks plain HTTP unless given a certificate; Stripe requires HTTPS, usually from a proxy.
+Secrets never reach a log line or a response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+import stripe
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from revenue_assets.stripe_api.errors import redact
+from revenue_assets.webhooks.events import InvalidEvent, parse_event
+from revenue_assets.webhooks.inbox import (
+    MALFORMED,
+    OVERSIZED,
+    SIGNATURE_FAILURES,
+    SIGNATURE_STREAK,
+    Inbox,
+)
+from revenue_assets.webhooks.secrets import SecretSource, resolve_secrets
+from revenue_assets.webhooks.writer import GroupCommitWriter, StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8787
+DEFAULT_MAX_BODY_BYTES = 1 << 20  # Stripe's events are a few KiB; 1 MiB leaves ample room
+DEFAULT_TOLERANCE_S = 300  # Stripe's SDK default: older signatures may be replays
+
+
+class ReceiverError(RuntimeError):
+    """The receiver cannot start (no signing secret, ...). The message says what to do."""
+
+
+@dataclass(frozen=True)
+class ReceiverConfig:
+    state_path: Path
+    env_secrets: tuple[str, ...] = ()  # from STRIPE_WEBHOOK_SECRET; override the stored one
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    tolerance_s: int = DEFAULT_TOLERANCE_S
+    lock_timeout_s: float = 5.0  # how long a commit waits for another writer of the file
+    secret_refresh_s: float = 10.0  # re-read stored secrets at most this often, on failures
+
+
+OK, STALE, INVALID, MISSING, UNDECODABLE = "ok", "stale", "invalid", "missing", "undecodable"
+
+
+class SignatureVerifier:
+    """Checks `Stripe-Signature` against every accepted secret (rolling secrets).
+
+    Stored secrets are re-read when a delivery fails to verify (at most every
+    `refresh_s`), so `webhooks register` storing a new secret takes effect without a restart.
+    """
+
+    def __init__(
+        self,
+        source: SecretSource,
+        tolerance_s: int,
+        reload: Callable[[], SecretSource] | None = None,
+        refresh_s: float = 10.0,
+    ) -> None:
+        self.source = source
+        self.tolerance_s = tolerance_s
+        self._reload = reload
+        self._refresh_s = refresh_s
+        self._reloaded_at = time.monotonic()
+
+    def verify(self, payload: bytes, header: str | None) -> str:
+        """OK, or why not: MISSING, STALE, INVALID, UNDECODABLE (body is not UTF-8)."""
+        if not header:
+            return MISSING
+        verdict = self._verify(payload, header)
+        if verdict in (INVALID, STALE) and self._maybe_reload():
+            verdict = self._verify(payload, header)
+        return verdict
+
+    def _verify(self, payload: bytes, header: str) -> str:
+        try:
+            for secret in self.source.secrets:
+                with contextlib.suppress(stripe.SignatureVerificationError):
+                    stripe.WebhookSignature.verify_header(payload, header, secret, self.tolerance_s)
+                    return OK
+            # Not accepted. Only to say why: does a secret match when the age is ignored?
+            for secret in self.source.secrets:
+                with contextlib.suppress(stripe.SignatureVerificationError):
+                    stripe.WebhookSignature.verify_header(payload, header, secret, None)
+                    return STALE
+        except UnicodeDecodeError:
+            return UNDECODABLE
+        return INVALID
+
+    def _maybe_reload(self) -> bool:
+        """Re-read the stored secrets if due; True if they changed."""
+        if self._reload is None or time.monotonic() - self._reloaded_at < self._refresh_s:
+            return False
+        self._reloaded_at = time.monotonic()
+        try:
+            fresh = self._reload()
+        except Exception as error:  # the file may be unreadable right now: keep what we have
+            log.warning("could not re-read the stored signing secrets: %s", redact(str(error)))
+            return False
+        if fresh.secrets and fresh.secrets != self.source.secrets:
+            log.info("signing secrets changed: now %s", fresh.describe)
+            self.source = fresh
+            return True
+        return False
+
+
+class _LogLimiter:
+    """At most one warning per `interval_s` for a flood of rejected deliveries."""
+
+    def __init__(self, interval_s: float = 10.0) -> None:
+        self.interval_s = interval_s
+        self._last = 0.0
+        self._suppressed = 0
+
+    def warning(self, message: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._last < self.interval_s:
+            self._suppressed += 1
+            return
+        suffix = f" (+{self._suppressed} similar suppressed)" if self._suppressed else ""
+        self._last, self._suppressed = now, 0
+        log.warning(message + suffix, *args)
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status, headers, media_type="application/json")
+
+
+class Receiver:
+    """The app's state: verifier, writer, counters. `app` is the Starlette application."""
+
+    def __init__(self, config: ReceiverConfig, source: SecretSource) -> None:
+        self.config = config
+        self.writer = GroupCommitWriter(self._open_inbox)
+        reload = None if config.env_secrets else self._stored_source
+        self.verifier = SignatureVerifier(
+            source, config.tolerance_s, reload, config.secret_refresh_s
+        )
+        self._rejections = _LogLimiter()
+        self.ready_callbacks: list[Callable[[], None]] = []
+        self.app = Starlette(
+            routes=[
+                Route("/healthz", self.healthz, methods=["GET"]),
+                Route("/{path:path}", self.receive, methods=["POST"]),
+            ],
+            lifespan=self._lifespan,
+        )
+
+    def _open_inbox(self) -> Inbox:
+        return Inbox(self.config.state_path, busy_timeout_s=self.config.lock_timeout_s)
+
+    def _stored_source(self) -> SecretSource:
+        with self._open_inbox() as inbox:
+            return resolve_secrets((), inbox)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        self.writer.start()
+        for callback in self.ready_callbacks:
+            callback()
+        try:
+            yield
+        finally:
+            # Blocking on the loop is fine here: no request is left to serve.
+            self.writer.close()
+
+    async def receive(self, request: Request) -> Response:
+        limit = self.config.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                return _json(400, {"error": "invalid Content-Length"})
+            if int(declared) > limit:
+                return self._too_large()
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return self._too_large()
+        payload = bytes(body)
+
+        verdict = self.verifier.verify(payload, request.headers.get("stripe-signature"))
+        if verdict == UNDECODABLE:
+            self.writer.bump(MALFORMED)
+            return _json(400, {"error": "the body is not UTF-8 JSON"})
+        if verdict != OK:
+            self.writer.bump(SIGNATURE_FAILURES)
+            self.writer.bump(SIGNATURE_STREAK)
+            self._rejections.warning(
+                "rejected a delivery from %s: signature %s (check the endpoint's signing "
+                "secret: STRIPE_WEBHOOK_SECRET or `revenue-assets webhooks register`)",
+                request.client.host if request.client else "?",
+                verdict,
+            )
+            return _json(400, {"error": _SIGNATURE_ERRORS[verdict]})
+        try:
+            _, row = parse_event(payload)
+        except InvalidEvent as error:
+            self.writer.bump(MALFORMED)
+            return _json(400, {"error": f"not a Stripe event: {error}"})
+
+        try:
+            new = await asyncio.wait_for(
+                self.writer.submit(row, payload), timeout=3 * self.config.lock_timeout_s + 5
+            )
+        except (StoreUnavailable, TimeoutError):
+            return _json(
+                503, {"error": "the event inbox is unavailable; retry later"}, {"Retry-After": "30"}
+            )
+        return _json(200, {"received": True, "duplicate": not new})
+
+    def _too_large(self) -> Response:
+        self.writer.bump(OVERSIZED)
+        return _json(413, {"error": f"body larger than {self.config.max_body_bytes} bytes"})
+
+    async def healthz(self, request: Request) -> Response:
+        status = self.writer.status
+        body = {
+            "status": "ok" if status.healthy else "unavailable",
+            "inbox": str(self.config.state_path),
+            "secrets": self.verifier.source.describe,
+            "stored": status.stored,
+            "duplicates": status.duplicates,
+            "store_failures": status.failures,
+            "last_error": redact(status.last_error) if status.last_error else None,
+            "last_error_at": status.last_error_at,
+            "last_success_at": status.last_success_at,
+        }
+        return _json(200 if status.healthy else 503, body)
+
+
+_SIGNATURE_ERRORS = {
+    MISSING: "missing Stripe-Signature header",
+    INVALID: "signature verification failed",
+    STALE: "signature timestamp outside the tolerance",
+}
+
+
+def create_receiver(config: ReceiverConfig) -> Receiver:
+    """Resolve the signing secrets and build the receiver; ReceiverError when there are none."""
+    inbox_error: Exception | None = None
+    source = SecretSource(tuple(config.env_secrets), "STRIPE_WEBHOOK_SECRET")
+    if not source.secrets:
+        try:
+            with Inbox(config.state_path, busy_timeout_s=config.lock_timeout_s) as inbox:
+                source = resolve_secrets((), inbox)
+        except Exception as error:
+            inbox_error = error
+    if not source.secrets:
+        reason = (
+            f" (the state file {config.state_path} could not be read: {redact(str(inbox_error))})"
+            if inbox_error
+            else ""
+        )
+        raise ReceiverError(
+            "No webhook signing secret: set STRIPE_WEBHOOK_SECRET=whsec_… (the endpoint's "
+            "signing secret from the Stripe Dashboard), or run `revenue-assets webhooks "
+            f"register --url https://…`, which stores it in REVENUE_ASSETS_STATE{reason}."
+        )
+    return Receiver(config, source)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket (port 0: any free port), bound before the server starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def url_of(sock: socket.socket, scheme: str = "http") -> str:
+    host, port = sock.getsockname()[:2]
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def uvicorn_config(
+    receiver: Receiver,
+    *,
+    log_level: str = "info",
+    access_log: bool = False,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> uvicorn.Config:
+    return uvicorn.Config(
+        receiver.app,
+        http="httptools",
+        loop="auto",  # uvloop when installed
+        lifespan="on",
+        access_log=access_log,
+        log_level=log_level,
+        server_header=False,
+        date_header=False,
+        timeout_keep_alive=75,
+        timeout_graceful_shutdown=10,
+        backlog=2048,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+    )
+
+
+class BackgroundReceiver:
+    """The receiver on a daemon thread of this process (tests, the demo).
+
+    with BackgroundReceiver(config) as rx:
+        rx.url  # http://127.0.0.1:<free port>
+    """
+
+    def __init__(self, config: ReceiverConfig, host: str = DEFAULT_HOST, port: int = 0) -> None:
+        self.receiver = create_receiver(config)
+        self._socket = bind(host, port)
+        self.url = url_of(self._socket)
+        self._server = uvicorn.Server(uvicorn_config(self.receiver, log_level="warning"))
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the webhook receiver failed to start")
+            time.sleep(0.01)
+
+    def close(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=15)
+        with contextlib.suppress(OSError):
+            self._socket.close()
+
+    def __enter__(self) -> BackgroundReceiver:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def serve(
+    config: ReceiverConfig,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    on_ready: Callable[[str, Receiver], None] | None = None,
+    log_level: str = "info",
+    access_log: bool = False,
+    ssl: Sequence[str] | None = None,
+) -> None:
+    """Serve in the calling thread until SIGINT/SIGTERM (then finish in-flight requests)."""
+    receiver = create_receiver(config)
+    sock = bind(host, port)
+    url = url_of(sock, "https" if ssl else "http")
+    if on_ready is not None:
+        receiver.ready_callbacks.append(lambda: on_ready(url, receiver))
+    certfile, keyfile = (ssl[0], ssl[1]) if ssl else (None, None)
+    server = uvicorn.Server(
+        uvicorn_config(
+            receiver,
+            log_level=log_level,
+            access_log=access_log,
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+        )
+    )
+    try:
+        server.run(sockets=[sock])
+    finally:
+        with contextlib.suppress(OSError):
+            sock.close()
