@@ -295,7 +295,10 @@ class Store:
         scans the list's index range, so the hot unfiltered path is unaffected.
         `status_prefix` matches `status` by prefix (event types like `invoice.*`).
         """
-        where = ["account = ?", "kind = ?"]
+        # With a customer or parent filter, `+account` keeps SQLite off the (account, kind, ...)
+        # index, which would scan every object of the kind, and on the customer/parent index.
+        narrow = customer is not None or parent is not None
+        where = ["+account = ?" if narrow else "account = ?", "kind = ?"]
         params: list[Any] = [account, kind]
         if not include_deleted:
             where.append("deleted = 0")
