@@ -11,6 +11,10 @@ import click
 COMMANDS: dict[str, tuple[str, str]] = {
     "sandbox": ("revenue_assets.cli.sandbox:sandbox", "Run the local Stripe sandbox."),
     "sync": ("revenue_assets.cli.sync:sync", "Sync every Stripe table, then rebuild downstream."),
+    "webhooks": (
+        "revenue_assets.cli.webhooks:webhooks",
+        "Receive Stripe webhooks; register and check the endpoint.",
+    ),
 }
 
 

@@ -92,8 +92,17 @@ def summarize(event: Mapping[str, Any]) -> EventRow:
         object_id=_str_or_none(obj.get("id")),
         object_type=object_type,
         table=table.name if table else None,
-        partition_key=partition_key(obj.get("created")) if table else None,
+        partition_key=partition_key(_object_created(obj)) if table else None,
     )
+
+
+def _object_created(obj: Mapping[str, Any]) -> Any:
+    """The object's creation time. Invoices rendered before API version 2019-03-14 call it
+    `date` (renamed `created` since); events keep the version they were created with."""
+    created = obj.get("created")
+    if created is None and obj.get("object") == "invoice":
+        return obj.get("date")
+    return created
 
 
 def _is_int(value: Any) -> bool:

@@ -339,11 +339,21 @@ class BackgroundReceiver:
 
     with BackgroundReceiver(config) as rx:
         rx.url  # http://127.0.0.1:<free port>
+        rx.receiver.writer.status  # what /healthz shows
     """
 
-    def __init__(self, config: ReceiverConfig, host: str = DEFAULT_HOST, port: int = 0) -> None:
+    def __init__(
+        self,
+        config: ReceiverConfig,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        *,
+        sock: socket.socket | None = None,
+    ) -> None:
+        """`sock`: a socket from `bind()`, when the URL must be known before the receiver can
+        start (register the endpoint, which stores the secret, then serve)."""
         self.receiver = create_receiver(config)
-        self._socket = bind(host, port)
+        self._socket = sock or bind(host, port)
         self.url = url_of(self._socket)
         self._server = uvicorn.Server(uvicorn_config(self.receiver, log_level="warning"))
         self._thread = threading.Thread(

@@ -55,6 +55,14 @@ def test_columns_map_object_to_table_and_partition(inbox: Inbox) -> None:
             event("evt_dispute", object_type="dispute", event_type="charge.dispute.created"),
             event("evt_plan", object_type="plan"),  # not a synced table
             event("evt_nocreated", object_type="customer", object_created=None),
+            # an invoice rendered at an API version older than 2019-03-14: `date`, no `created`
+            event(
+                "evt_old_invoice",
+                object_type="invoice",
+                object_created=None,
+                api_version="2017-08-15",
+                data={"object": {"id": "in_1", "object": "invoice", "date": 1_704_067_200}},
+            ),
         ],
         "events_api",
     )
@@ -75,6 +83,9 @@ def test_columns_map_object_to_table_and_partition(inbox: Inbox) -> None:
     assert rows["evt_dispute"].table == "dispute"
     assert (rows["evt_plan"].table, rows["evt_plan"].partition_key) == (None, None)
     assert (rows["evt_nocreated"].table, rows["evt_nocreated"].partition_key) == ("customer", None)
+    old_invoice = rows["evt_old_invoice"]
+    assert (old_invoice.table, old_invoice.partition_key) == ("invoice", "2024-01-01")
+    assert old_invoice.api_version == "2017-08-15"
     assert partition_key(1_704_067_200) == "2024-01-01"  # midnight UTC belongs to its month
     assert partition_key(1_704_067_199) == "2023-12-01"
     assert partition_key(True) is None and partition_key("1704067200") is None
