@@ -8,9 +8,11 @@ serializes writes anyway, and a subprocess per step would add seconds to every w
 import dagster as dg
 
 from revenue_assets.defs.resources import default_resources
+from revenue_assets.defs.revenue.definitions import defs as revenue_defs
 from revenue_assets.defs.stripe.definitions import defs as stripe_defs
 
 defs = dg.Definitions.merge(
     stripe_defs,
+    revenue_defs,
     dg.Definitions(resources=default_resources(), executor=dg.in_process_executor),
 )

@@ -14,6 +14,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
+from revenue_assets.defs.revenue.resources import RevenueResource
 from revenue_assets.settings import (
     DEFAULT_API_BASE,
     DEFAULT_STATE,
@@ -115,4 +116,5 @@ def default_resources(settings: Settings | None = None) -> dict[str, dg.Configur
             database=str(settings.duckdb_path), table_prefix=settings.table_prefix
         ),
         "state": StateResource(path=str(settings.state_path)),
+        "revenue": RevenueResource.from_settings(settings),
     }

@@ -1,0 +1,241 @@
+"""The revenue layer's assets: one unpartitioned asset per table of tables.py, plus the persons
+and groups files as observable source assets.
+
+Every asset rebuilds its whole table from the raw Stripe tables (DuckDB does it in seconds), so
+a change to any partition of any Stripe table, however old, reaches every number: the assets
+depend on the Stripe tables' keys and are requested whenever any upstream partition is
+materialized (`REBUILD_ON_UPSTREAM_CHANGE`). Tables rather than views: the dashboard and users
+query them many times per rebuild, and each rebuild sees one consistent state of the raw data.
+"""
+
+import hashlib
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from revenue_assets.defs.resources import WarehouseResource
+from revenue_assets.defs.revenue.resources import RevenueResource
+from revenue_assets.defs.revenue.tables import (
+    GROUP,
+    GROUPS_KEY,
+    PERSONS_KEY,
+    TABLES,
+    RevenueTable,
+    revenue_key,
+)
+from revenue_assets.defs.revenue.warehouse import (
+    RevenueContext,
+    load_people_files,
+    revenue_connection,
+    run,
+)
+from revenue_assets.revenue.fx import write_conversion_csv
+
+# `eager()` minus two of its guards: it waits until no dependency is missing, and a monthly
+# partitioned Stripe table always has partitions that were never materialized (a new month, a
+# range nobody synced); and it only looks at the latest time partition of a partitioned
+# asset. These assets are unpartitioned and rebuild when ANY partition of any upstream table
+# is materialized, including last year's invoice updated by a webhook. Missing revenue tables
+# upstream still hold them back (unless requested on the same tick), as do runs in progress.
+REBUILD_ON_UPSTREAM_CHANGE: dg.AutomationCondition = (
+    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated())
+    .since_last_handled()
+    .with_label("missing or any upstream partition updated")
+    & ~dg.AutomationCondition.any_deps_missing().ignore(
+        dg.AssetSelection.key_prefixes(["stripe"], ["files"])
+    )
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("rebuild_on_upstream_change")
+
+PREVIEW_ROWS = 10
+
+
+def _markdown(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")[:60]
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _rates_tokens(context: RevenueContext, directory: Path) -> dict[str, str]:
+    path = directory / "rates.csv"
+    write_conversion_csv(path, context.base_currency)
+    return {"rates_csv": str(path).replace("'", "''")}
+
+
+def _check_rates_base(connection: duckdb.DuckDBPyConnection, context: RevenueContext) -> None:
+    """Converting needs exchange_rate built for the configured base currency."""
+    found = connection.execute(
+        f"SELECT any_value(base_currency) FROM {context.table('exchange_rate')}"
+    ).fetchone()
+    if found is None or found[0] != context.base_currency:
+        raise dg.Failure(
+            description=(
+                f"{context.table('exchange_rate')} converts into {found[0] if found else None}, "
+                f"but the base currency is {context.base_currency}: materialize "
+                "revenue_analytics/exchange_rate first (it follows REVENUE_ASSETS_BASE_CURRENCY)."
+            )
+        )
+
+
+def _unconverted(connection: duckdb.DuckDBPyConnection, context: RevenueContext) -> dict[str, Any]:
+    """Revenue lines whose currency has no rate: reported instead of silently converted."""
+    rows = connection.execute(
+        f"""SELECT original_currency, count(*) FROM {context.table("revenue_line")}
+            WHERE amount IS NULL AND original_amount <> 0 GROUP BY ALL ORDER BY ALL"""
+    ).fetchall()
+    kinds = connection.execute(
+        f"SELECT kind, count(*) FROM {context.table('revenue_line')} GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    return {
+        "rows_by_kind": dg.MetadataValue.json({kind: count for kind, count in kinds}),
+        "currencies_without_rate": dg.MetadataValue.json(
+            {currency: count for currency, count in rows}
+        ),
+    }
+
+
+def _metrics_summary(
+    connection: duckdb.DuckDBPyConnection, context: RevenueContext
+) -> dict[str, Any]:
+    row = connection.execute(
+        f"""SELECT month, mrr, arr, customers FROM {context.table("revenue_metrics")}
+            ORDER BY month DESC LIMIT 1"""
+    ).fetchone()
+    if row is None:
+        return {}
+    return {
+        "latest_month": str(row[0]),
+        "mrr": float(row[1]),
+        "arr": float(row[2]),
+        "paying_customers": int(row[3]),
+    }
+
+
+EXTRA_METADATA: dict[str, Callable[[duckdb.DuckDBPyConnection, RevenueContext], dict[str, Any]]] = {
+    "revenue_line": _unconverted,
+    "revenue_metrics": _metrics_summary,
+}
+
+
+def build_table(
+    connection: duckdb.DuckDBPyConnection, table: RevenueTable, context: RevenueContext
+) -> dict[str, Any]:
+    """Run the table's SQL and describe the result (row count, preview, extras)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="revenue-assets-") as directory:
+        tokens = _rates_tokens(context, Path(directory)) if table.name == "exchange_rate" else {}
+        if revenue_key("exchange_rate") in table.deps:
+            _check_rates_base(connection, context)
+        if table.name == "customer_link":
+            load_people_files(connection, context)
+        for name in table.sql:
+            run(connection, name, context, **tokens)
+    seconds = time.perf_counter() - started
+    target = context.table(table.name)
+    row_count = connection.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+    metadata: dict[str, Any] = {
+        "dagster/row_count": row_count,
+        "dagster/table_name": target,
+        "dagster/column_schema": table.column_schema(),
+        "duration_s": round(seconds, 3),
+        "base_currency": context.base_currency,
+        "evaluated_at": context.as_of.isoformat(),
+    }
+    if table.preview_columns:
+        order = f"ORDER BY {table.preview_order}" if table.preview_order else ""
+        columns = list(table.preview_columns)
+        rows = connection.execute(
+            f"SELECT {', '.join(columns)} FROM {target} {order} LIMIT {PREVIEW_ROWS}"
+        ).fetchall()
+        metadata["preview"] = dg.MetadataValue.md(_markdown(columns, rows))
+    extra = EXTRA_METADATA.get(table.name)
+    if extra is not None:
+        metadata.update(extra(connection, context))
+    return metadata
+
+
+def revenue_asset(table: RevenueTable) -> dg.AssetsDefinition:
+    """The asset that (re)builds `revenue_analytics.<table>`."""
+
+    @dg.asset(
+        key=table.key,
+        description=table.description,
+        group_name=GROUP,
+        kinds={"duckdb", "sql"},
+        deps=list(table.deps),
+        automation_condition=REBUILD_ON_UPSTREAM_CHANGE,
+        metadata={
+            "dagster/column_schema": table.column_schema(),
+            "dagster/table_name": f"revenue_analytics.{table.name}",
+            "sql": dg.MetadataValue.path(f"revenue_assets/defs/revenue/sql/{table.sql[-1]}.sql"),
+        },
+    )
+    def _build(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource, revenue: RevenueResource
+    ) -> dg.MaterializeResult:
+        settings = RevenueContext.build(warehouse, revenue)
+        with revenue_connection(settings) as connection:
+            metadata = build_table(connection, table, settings)
+        unconverted = metadata.get("currencies_without_rate")
+        if unconverted is not None and unconverted.value:
+            context.log.warning(
+                "No exchange rate for "
+                + ", ".join(f"{cur} ({n} rows)" for cur, n in unconverted.value.items())
+                + ": their base-currency amounts are NULL (original amounts are kept)."
+            )
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _build
+
+
+REVENUE_ASSETS: list[dg.AssetsDefinition] = [revenue_asset(table) for table in TABLES]
+
+
+def file_version(path: str | None) -> str:
+    """A data version of a user file: its content hash (`none` when not configured)."""
+    if not path:
+        return "none"
+    file = Path(path)
+    if not file.is_file():
+        return "missing"
+    digest = hashlib.sha256()
+    with file.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+@dg.observable_source_asset(
+    key=PERSONS_KEY,
+    group_name=GROUP,
+    kinds={"file"},
+    description=(
+        "Persons the user provides (REVENUE_ASSETS_PERSONS: CSV or Parquet with a `distinct_id` "
+        "column and optionally `email`). Observed by content hash; a change re-links customers."
+    ),
+)
+def persons(revenue: RevenueResource) -> dg.DataVersion:
+    return dg.DataVersion(file_version(revenue.persons_path))
+
+
+@dg.observable_source_asset(
+    key=GROUPS_KEY,
+    group_name=GROUP,
+    kinds={"file"},
+    description=(
+        "Groups the user provides (REVENUE_ASSETS_GROUPS: CSV or Parquet with a `group_key` "
+        "column and optionally `name`). Observed by content hash."
+    ),
+)
+def groups(revenue: RevenueResource) -> dg.DataVersion:
+    return dg.DataVersion(file_version(revenue.groups_path))

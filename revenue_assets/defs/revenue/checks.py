@@ -1,0 +1,92 @@
+"""Asset checks a finance person would run on the revenue layer (issue 5, item 8).
+
+Each check is a query in `sql/checks/` returning the violations (nothing when all is well);
+the check fails with their count and the first few as a table.
+"""
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from revenue_assets.defs.resources import WarehouseResource
+from revenue_assets.defs.revenue.resources import RevenueResource
+from revenue_assets.defs.revenue.tables import revenue_key
+from revenue_assets.defs.revenue.warehouse import RevenueContext, render, revenue_connection
+
+SAMPLE_ROWS = 10
+
+
+@dataclass(frozen=True)
+class FinanceCheck:
+    name: str
+    asset: str
+    description: str
+
+
+CHECKS: tuple[FinanceCheck, ...] = (
+    FinanceCheck(
+        "revenue_item_sums_to_invoice",
+        "revenue_item",
+        "Every paid invoice's revenue items sum exactly to its net amount (total excluding "
+        "tax): no line missing or truncated, discounts allocated to the cent.",
+    ),
+    FinanceCheck(
+        "deferred_revenue_sums_to_lines",
+        "deferred_revenue",
+        "Every revenue line's monthly recognition sums exactly to the line.",
+    ),
+    FinanceCheck(
+        "deferred_balance_valid",
+        "deferred_revenue",
+        "Deferred balances never go below zero (per line: never of the opposite sign; per "
+        "currency and month end: never negative) and are zero once a line's period has ended.",
+    ),
+    FinanceCheck(
+        "charges_reconcile",
+        "charge",
+        "Captured charges and succeeded refunds match their balance transactions, and each "
+        "charge's amount_refunded matches its refunds.",
+    ),
+    FinanceCheck(
+        "mrr_movements_roll",
+        "mrr_history",
+        "MRR rolls month to month: previous + movements = current, per subscription and per "
+        "currency in total.",
+    ),
+)
+
+
+def run_check(check: FinanceCheck, context: RevenueContext) -> dg.AssetCheckResult:
+    """Run the check's query; pass when it returns no violation."""
+    query = render(f"checks/{check.name}", context)
+    with revenue_connection(context) as connection:
+        cursor = connection.execute(f"SELECT * FROM ({query}) AS violations")
+        columns = [d[0] for d in cursor.description]
+        rows = cursor.fetchall()
+    metadata: dict[str, object] = {"violations": len(rows)}
+    if rows:
+        header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns)
+        body = "\n".join(
+            "| " + " | ".join("" if v is None else str(v) for v in row) + " |"
+            for row in rows[:SAMPLE_ROWS]
+        )
+        metadata["first_violations"] = dg.MetadataValue.md(f"{header}\n{body}")
+    return dg.AssetCheckResult(passed=not rows, metadata=metadata)
+
+
+def finance_check(check: FinanceCheck) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=revenue_key(check.asset),
+        name=check.name,
+        description=check.description,
+        blocking=False,
+        # run whenever the asset is rebuilt, whoever rebuilt it
+        automation_condition=dg.AutomationCondition.any_deps_updated().since_last_handled(),
+    )
+    def _check(warehouse: WarehouseResource, revenue: RevenueResource) -> dg.AssetCheckResult:
+        return run_check(check, RevenueContext.build(warehouse, revenue))
+
+    return _check
+
+
+REVENUE_CHECKS: list[dg.AssetChecksDefinition] = [finance_check(check) for check in CHECKS]

@@ -1,0 +1,136 @@
+-- `revenue_metrics`: one row per calendar month (UTC), in the base currency.
+--   gross_revenue: paid invoice lines and charges without invoice, by billing date;
+--   refunds: refunds and credit notes (a positive figure), net_revenue = gross − refunds;
+--   recognized_revenue / deferred_revenue_balance: from deferred_revenue (month, month end);
+--   mrr, arr and the movements of mrr_history (signed: contraction and churn are negative);
+--   fx_effect_mrr: what exchange-rate moves changed (mrr = previous mrr + movements + fx);
+--   customers / subscriptions: those with MRR > 0 at month end; new = first paying month;
+--   churned = paying last month, not this month; arpu = mrr / customers (monthly revenue per
+--   paying customer); customer_churn_rate = churned / customers of last month;
+--   ltv = arpu / customer_churn_rate, NULL when nobody churned.
+CREATE OR REPLACE TABLE {revenue}.revenue_metrics AS
+WITH as_of AS (
+    SELECT CAST(date_trunc('month', getvariable('as_of')::TIMESTAMPTZ) AS DATE) AS m
+),
+revenue AS (
+    SELECT
+        CAST(date_trunc('month', created_at) AS DATE) AS month,
+        sum(amount) FILTER (WHERE kind IN ('invoice_line', 'charge')) AS gross_revenue,
+        -sum(amount) FILTER (WHERE kind IN ('refund', 'credit_note')) AS refunds
+    FROM {revenue}.revenue_line
+    WHERE is_paid
+    GROUP BY ALL
+),
+deferral AS (
+    SELECT month, sum(amount) AS recognized_revenue, sum(deferred_amount) AS deferred_revenue_balance
+    FROM {revenue}.deferred_revenue
+    GROUP BY ALL
+),
+mrr AS (
+    SELECT
+        month,
+        sum(mrr) AS mrr,
+        sum(arr) AS arr,
+        sum(mrr_change) FILTER (WHERE movement = 'new') AS new_mrr,
+        sum(mrr_change) FILTER (WHERE movement = 'expansion') AS expansion_mrr,
+        sum(mrr_change) FILTER (WHERE movement = 'contraction') AS contraction_mrr,
+        sum(mrr_change) FILTER (WHERE movement = 'churn') AS churned_mrr,
+        sum(mrr_change) FILTER (WHERE movement = 'reactivation') AS reactivation_mrr,
+        count(DISTINCT subscription_id) FILTER (WHERE original_mrr > 0) AS subscriptions
+    FROM {revenue}.mrr_history
+    GROUP BY ALL
+),
+customer_months AS (
+    SELECT customer_id, month, bool_or(original_mrr > 0) AS paying
+    FROM {revenue}.mrr_history
+    GROUP BY ALL
+),
+customer_flags AS (
+    SELECT
+        *,
+        coalesce(
+            lag(month) OVER w = month - INTERVAL 1 MONTH AND lag(paying) OVER w, false
+        ) AS paying_last_month,
+        min(month) FILTER (WHERE paying) OVER (PARTITION BY customer_id) AS first_paying_month
+    FROM customer_months
+    WINDOW w AS (PARTITION BY customer_id ORDER BY month)
+),
+customers AS (
+    SELECT
+        month,
+        count(*) FILTER (WHERE paying) AS customers,
+        count(*) FILTER (WHERE paying AND month = first_paying_month) AS new_customers,
+        count(*) FILTER (WHERE NOT paying AND paying_last_month) AS churned_customers
+    FROM customer_flags
+    GROUP BY ALL
+),
+calendar AS (
+    SELECT CAST(unnest(generate_series(
+        (SELECT min(month) FROM (
+            SELECT month FROM revenue UNION ALL SELECT month FROM deferral
+            UNION ALL SELECT month FROM mrr
+        ) WHERE month <= (SELECT m FROM as_of)),
+        (SELECT m FROM as_of),
+        INTERVAL 1 MONTH
+    )) AS DATE) AS month
+),
+joined AS (
+    SELECT
+        k.month,
+        getvariable('base_currency') AS currency,
+        coalesce(r.gross_revenue, 0) AS gross_revenue,
+        coalesce(r.refunds, 0) AS refunds,
+        coalesce(r.gross_revenue, 0) - coalesce(r.refunds, 0) AS net_revenue,
+        coalesce(d.recognized_revenue, 0) AS recognized_revenue,
+        coalesce(d.deferred_revenue_balance, 0) AS deferred_revenue_balance,
+        coalesce(m.mrr, 0) AS mrr,
+        coalesce(m.arr, 0) AS arr,
+        coalesce(m.new_mrr, 0) AS new_mrr,
+        coalesce(m.expansion_mrr, 0) AS expansion_mrr,
+        coalesce(m.contraction_mrr, 0) AS contraction_mrr,
+        coalesce(m.churned_mrr, 0) AS churned_mrr,
+        coalesce(m.reactivation_mrr, 0) AS reactivation_mrr,
+        coalesce(m.subscriptions, 0) AS subscriptions,
+        coalesce(c.customers, 0) AS customers,
+        coalesce(c.new_customers, 0) AS new_customers,
+        coalesce(c.churned_customers, 0) AS churned_customers
+    FROM calendar AS k
+    LEFT JOIN revenue AS r ON r.month = k.month
+    LEFT JOIN deferral AS d ON d.month = k.month
+    LEFT JOIN mrr AS m ON m.month = k.month
+    LEFT JOIN customers AS c ON c.month = k.month
+),
+with_previous AS (
+    SELECT
+        *,
+        coalesce(lag(mrr) OVER (ORDER BY month), 0) AS previous_mrr,
+        coalesce(lag(customers) OVER (ORDER BY month), 0) AS previous_customers
+    FROM joined
+)
+SELECT
+    month,
+    currency,
+    CAST(gross_revenue AS DECIMAL(38, 6)) AS gross_revenue,
+    CAST(refunds AS DECIMAL(38, 6)) AS refunds,
+    CAST(net_revenue AS DECIMAL(38, 6)) AS net_revenue,
+    CAST(recognized_revenue AS DECIMAL(38, 6)) AS recognized_revenue,
+    CAST(deferred_revenue_balance AS DECIMAL(38, 6)) AS deferred_revenue_balance,
+    CAST(mrr AS DECIMAL(38, 6)) AS mrr,
+    CAST(arr AS DECIMAL(38, 6)) AS arr,
+    CAST(new_mrr AS DECIMAL(38, 6)) AS new_mrr,
+    CAST(expansion_mrr AS DECIMAL(38, 6)) AS expansion_mrr,
+    CAST(contraction_mrr AS DECIMAL(38, 6)) AS contraction_mrr,
+    CAST(churned_mrr AS DECIMAL(38, 6)) AS churned_mrr,
+    CAST(reactivation_mrr AS DECIMAL(38, 6)) AS reactivation_mrr,
+    CAST(mrr - previous_mrr - new_mrr - expansion_mrr - contraction_mrr - churned_mrr
+        - reactivation_mrr AS DECIMAL(38, 6)) AS fx_effect_mrr,
+    customers,
+    new_customers,
+    churned_customers,
+    subscriptions,
+    decimal_div(mrr, customers) AS arpu,
+    decimal_div(churned_customers, previous_customers) AS customer_churn_rate,
+    CASE WHEN churned_customers > 0 AND previous_customers > 0
+        THEN decimal_div(mrr * previous_customers, customers * churned_customers) END AS ltv
+FROM with_previous
+ORDER BY month;

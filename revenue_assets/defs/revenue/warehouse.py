@@ -1,0 +1,168 @@
+"""Running the revenue layer's SQL files against the warehouse.
+
+Python only orchestrates: each asset opens the warehouse under its file lock, prepares the
+connection (UTC, schemas, variables, helper macros) and runs its `.sql` file. SQL files name
+schemas through two tokens, `{stripe}` and `{revenue}`, replaced textually (they are
+identifiers, which DuckDB cannot bind); values (base currency, options, the evaluation time)
+are DuckDB variables read with `getvariable(...)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+import duckdb
+
+from revenue_assets.defs.resources import WarehouseResource
+from revenue_assets.defs.revenue.resources import RevenueResource
+from revenue_assets.stripe_api.tables import ALL_TABLE_NAMES
+from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets.warehouse.merge import ensure_tables
+
+SQL_DIR = Path(__file__).parent / "sql"
+REVENUE_SCHEMA = "revenue_analytics"
+
+
+def revenue_schema(table_prefix: str | None) -> str:
+    """`revenue_analytics`, or `revenue_analytics_<prefix>` beside `stripe_<prefix>`."""
+    return f"{REVENUE_SCHEMA}_{table_prefix}" if table_prefix else REVENUE_SCHEMA
+
+
+@dataclass(frozen=True)
+class RevenueContext:
+    """Everything a statement of the revenue layer depends on, resolved once per run."""
+
+    database: str
+    stripe_schema: str
+    revenue_schema: str
+    base_currency: str
+    include_charges_without_invoice: bool
+    group_key: str
+    as_of: datetime
+    persons_path: str | None
+    groups_path: str | None
+    lock_timeout_s: float
+    memory_limit: str
+
+    @classmethod
+    def build(cls, warehouse: WarehouseResource, revenue: RevenueResource) -> RevenueContext:
+        return cls(
+            database=warehouse.database,
+            stripe_schema=warehouse.stripe_schema,
+            revenue_schema=revenue_schema(warehouse.table_prefix),
+            base_currency=revenue.base_currency.upper(),
+            include_charges_without_invoice=revenue.include_charges_without_invoice,
+            group_key=revenue.group_key,
+            as_of=revenue.evaluation_time(),
+            persons_path=revenue.persons_path,
+            groups_path=revenue.groups_path,
+            lock_timeout_s=warehouse.lock_timeout_s,
+            memory_limit=revenue.memory_limit,
+        )
+
+    @property
+    def source_label(self) -> str:
+        """The compatible views' `source_label`: which Stripe account (schema) a row came from."""
+        return self.stripe_schema
+
+    def table(self, name: str) -> str:
+        return f"{self.revenue_schema}.{name}"
+
+
+@cache
+def sql_file(name: str) -> str:
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+def render(name: str, context: RevenueContext, **tokens: str) -> str:
+    """The statement(s) of `sql/<name>.sql` with schema (and file) tokens replaced."""
+    text = sql_file(name)
+    replacements = {"stripe": context.stripe_schema, "revenue": context.revenue_schema, **tokens}
+    for token, value in replacements.items():
+        text = text.replace("{" + token + "}", value)
+    return text
+
+
+def prepare(connection: duckdb.DuckDBPyConnection, context: RevenueContext) -> None:
+    """UTC calendar, schemas, raw tables (empty if never synced), variables and macros."""
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {context.revenue_schema}")
+    # Every raw table exists, even before its first sync, so the SQL never depends on which
+    # Stripe tables happen to have been materialized.
+    ensure_tables(connection, context.stripe_schema, list(ALL_TABLE_NAMES))
+    variables: dict[str, object] = {
+        "base_currency": context.base_currency,
+        "include_charges_without_invoice": context.include_charges_without_invoice,
+        "group_key": context.group_key,
+        "as_of": context.as_of.isoformat(),
+        "source_label": context.source_label,
+    }
+    for name, value in variables.items():
+        connection.execute(f"SET VARIABLE {name} = ?", [value])
+    connection.execute(sql_file("macros"))
+
+
+@contextmanager
+def revenue_connection(context: RevenueContext) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse under its lock, prepared for the revenue layer's SQL."""
+    with warehouse_connection(
+        context.database,
+        timeout_s=context.lock_timeout_s,
+        config={"memory_limit": context.memory_limit},
+    ) as connection:
+        prepare(connection, context)
+        yield connection
+
+
+def run(
+    connection: duckdb.DuckDBPyConnection, name: str, context: RevenueContext, **tokens: str
+) -> None:
+    connection.execute(render(name, context, **tokens))
+
+
+def load_people_files(connection: duckdb.DuckDBPyConnection, context: RevenueContext) -> None:
+    """The persons and groups files as temporary tables `persons` and `groups_file`.
+
+    Persons need a `distinct_id` column (an `email` column enables email matching); groups a
+    `group_key` column (`name` is optional). Without a file the table is empty and the
+    variables `persons_loaded` / `groups_loaded` are false.
+    """
+    for table, path, key, optional in (
+        ("persons", context.persons_path, "distinct_id", "email"),
+        ("groups_file", context.groups_path, "group_key", "name"),
+    ):
+        loaded = path is not None
+        if path is None:
+            connection.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} ({key} VARCHAR, {optional} VARCHAR)"
+            )
+        else:
+            source = _reader(path)
+            columns = {
+                row[0].lower(): row[0]
+                for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+            }
+            if key not in columns:
+                raise ValueError(
+                    f"{path} has no `{key}` column (columns: {', '.join(sorted(columns))})."
+                )
+            other = f'CAST("{columns[optional]}" AS VARCHAR)' if optional in columns else "NULL"
+            connection.execute(
+                f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT DISTINCT "
+                f'CAST("{columns[key]}" AS VARCHAR) AS {key}, {other} AS {optional} '
+                f'FROM {source} WHERE "{columns[key]}" IS NOT NULL'
+            )
+        flag = "persons_loaded" if table == "persons" else "groups_loaded"
+        connection.execute(f"SET VARIABLE {flag} = ?", [loaded])
+
+
+def _reader(path: str) -> str:
+    quoted = path.replace("'", "''")
+    if path.lower().endswith(".parquet"):
+        return f"read_parquet('{quoted}')"
+    return f"read_csv('{quoted}', header = true, all_varchar = true)"

@@ -1,0 +1,1 @@
+"""Pure-Python helpers of the revenue layer (no Dagster, no warehouse connection)."""
