@@ -1,0 +1,1 @@
+"""Tests of the revenue layer (issue 5)."""
