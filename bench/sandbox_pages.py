@@ -141,9 +141,8 @@ def main() -> int:
     if args.base_url:
         base_url, key, generation = args.base_url, args.key, None
     else:
-        from revenue_assets.sandbox.world import CompanySpec
-
         from revenue_assets.sandbox.runner import SandboxProcess
+        from revenue_assets.sandbox.world import CompanySpec
 
         spec = CompanySpec(seed=args.seed, customers=args.customers, months=args.months)
         print(

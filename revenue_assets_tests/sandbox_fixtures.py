@@ -34,7 +34,7 @@ from revenue_assets.sandbox.delivery import DeliveryOptions
 from revenue_assets.sandbox.runner import Sandbox
 
 # Small enough to generate in about a second, big enough to have every kind of object.
-DEFAULT_COMPANY: dict[str, Any] = {"seed": 42, "customers": 120, "months": 12}
+DEFAULT_COMPANY: dict[str, Any] = {"seed": 42, "customers": 200, "months": 12}
 
 __all__ = ["DeliveryOptions", "Sandbox", "SandboxFactory", "WebhookReceiver", "company_spec"]
 
@@ -153,6 +153,7 @@ def stripe_client(sandbox_session: Sandbox) -> Any:
 class Delivery:
     headers: dict[str, str]
     body: bytes
+    path: str = ""
 
     @property
     def signature(self) -> str:
@@ -177,7 +178,9 @@ class WebhookReceiver:
                     status = receiver._failures.pop(0) if receiver._failures else 200
                     if status == 200:
                         receiver.deliveries.append(
-                            Delivery({k.lower(): v for k, v in self.headers.items()}, body)
+                            Delivery(
+                                {k.lower(): v for k, v in self.headers.items()}, body, self.path
+                            )
                         )
                     receiver._cond.notify_all()
                 self.send_response(status)
@@ -190,7 +193,9 @@ class WebhookReceiver:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/stripe/webhooks"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def fail_next(self, count: int, status: int = 500) -> None:

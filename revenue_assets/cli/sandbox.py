@@ -13,11 +13,8 @@ from revenue_assets.sandbox.faults import FaultSpec, parse_latency
 from revenue_assets.sandbox.ratelimit import RatePolicy
 
 FAULTS_HELP = (
-    "Random failures, as comma-separated KIND:PROBABILITY per API request, e.g. "
-    "'500:0.02,503:0.01,reset:0.01,truncate:0.01'. Kinds: 500 and 503 (Stripe's api_error body, "
-    "before the request is handled), reset (the request is handled, then headers and part of the "
-    "body are sent and the TCP connection is reset), truncate (valid HTTP whose JSON body is cut "
-    "short). 'off' disables. Changeable at runtime: POST /_sandbox/faults faults=SPEC."
+    "Random failures per API request (see 'Fault SPEC' above); 'off' disables. Changeable at "
+    "runtime: POST /_sandbox/faults faults=SPEC."
 )
 
 
@@ -129,6 +126,13 @@ def serve(
     GET /_sandbox/info, POST /_sandbox/clock seconds=N, POST /_sandbox/keys permissions[]=…,
     POST /_sandbox/faults faults=SPEC latency_ms=LO-HI, POST /_sandbox/rate_limit rate_limit=…,
     POST /_sandbox/webhooks duplicates=P reorder_ms=N.
+
+    \b
+    Fault SPEC: KIND:PROBABILITY[,KIND:PROBABILITY...] per API request, e.g.
+      --faults 500:0.02,503:0.01,reset:0.01,truncate:0.01
+      500, 503   Stripe's api_error body, before the request is handled
+      reset      handled, then headers and part of the body, then a TCP reset
+      truncate   handled, valid HTTP with the JSON body cut short
     """
     from revenue_assets.sandbox.delivery import DeliveryOptions
     from revenue_assets.sandbox.runner import Sandbox, open_world

@@ -44,6 +44,7 @@ from revenue_assets.sandbox.ratelimit import (
     RATE_LIMITED_REASON,
     RateLimiter,
 )
+from revenue_assets.sandbox.store import Page
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,9 @@ class Resource:
 
 CUSTOMER = Filter("customer")
 STATUS = Filter("status")
+# The World stores children under their parent: a refund under its charge, an invoice payment,
+# credit note or invoiced item under its invoice, a subscription item under its subscription.
+PARENT = Filter("parent")
 
 
 def _field(path: str) -> Filter:
@@ -134,7 +138,7 @@ RESOURCES: dict[str, Resource] = {
         },
         children={"lines": "line_item"},
     ),
-    "invoiceitems": Resource("invoiceitem", {"customer": CUSTOMER, "invoice": _field("invoice")}),
+    "invoiceitems": Resource("invoiceitem", {"customer": CUSTOMER, "invoice": PARENT}),
     "prices": Resource(
         "price",
         {
@@ -154,7 +158,7 @@ RESOURCES: dict[str, Resource] = {
         "subscription", {"customer": CUSTOMER, "status": Filter("sub_status")}
     ),
     "subscription_items": Resource(
-        "subscription_item", {"subscription": Filter("parent")}, required=("subscription",)
+        "subscription_item", {"subscription": PARENT}, required=("subscription",)
     ),
     "balance_transactions": Resource(
         "balance_transaction",
@@ -166,18 +170,14 @@ RESOURCES: dict[str, Resource] = {
     "payouts": Resource("payout", {"status": STATUS}),
     "credit_notes": Resource(
         "credit_note",
-        {"customer": CUSTOMER, "invoice": _field("invoice")},
+        {"customer": CUSTOMER, "invoice": PARENT},
         children={"lines": "credit_note_line_item"},
     ),
-    "refunds": Resource(
-        "refund", {"charge": _field("charge"), "payment_intent": _field("payment_intent")}
-    ),
+    "refunds": Resource("refund", {"charge": PARENT, "payment_intent": _field("payment_intent")}),
     "coupons": Resource("coupon", stub_when_deleted=True),
     "events": Resource("event", {"type": Filter("event_type"), "types": Filter("event_types")}),
     "webhook_endpoints": Resource("webhook_endpoint"),
-    "invoice_payments": Resource(
-        "invoice_payment", {"invoice": _field("invoice"), "status": STATUS}
-    ),
+    "invoice_payments": Resource("invoice_payment", {"invoice": PARENT, "status": STATUS}),
     "accounts": Resource("account"),
 }
 
@@ -413,11 +413,11 @@ class SandboxApp:
     def _list(self, resource: Resource, account: str, params: Params, url: str) -> bytes:
         options = self._list_options(resource, params)
         expand = _list_expand(params)
-        if resource.kind == "account":
-            # The platform lists its connected accounts.
-            options["fields"] = {**options.get("fields", {}), "id": list(self.accounts - {account})}
         try:
-            page = self.store.list_page(account, resource.kind, **options)
+            if resource.kind == "account":
+                page = self._connected_accounts(account, options)
+            else:
+                page = self.store.list_page(account, resource.kind, **options)
         except KeyError as error:
             raise self._cursor_missing(resource, params, error) from None
         bodies = page.bodies
@@ -508,6 +508,32 @@ class SandboxApp:
             if not types or len(types) > 20:
                 raise invalid("`types` takes between 1 and 20 event types.", param="types")
             options["statuses"] = types
+
+    def _connected_accounts(self, account: str, options: dict[str, Any]) -> Page:
+        """`GET /v1/accounts`: the platform's connected accounts (each stored in its own
+        account), newest first; a handful, so paged in memory."""
+        if account != self.world.account_id:
+            return Page([], False)
+        rows = []
+        for account_id in self.world.connected_account_ids:
+            found = self.store.get_body(account_id, None, "account")
+            if found is not None and not found[1]:
+                created = orjson.loads(found[0]).get("created", 0)
+                rows.append((created, account_id, found[0]))
+        rows.sort(reverse=True)
+        created = options.get("created", {})
+        rows = [row for row in rows if all(_compare(row[0], op, v) for op, v in created.items())]
+        ids = [row[1] for row in rows]
+        for name in ("starting_after", "ending_before"):
+            if name in options and options[name] not in ids:
+                raise KeyError(options[name])
+        limit = options["limit"]
+        if "starting_after" in options:
+            rows = rows[ids.index(options["starting_after"]) + 1 :]
+        elif "ending_before" in options:
+            before = rows[: ids.index(options["ending_before"])]
+            return Page([row[2] for row in before[-limit:]], len(before) > limit)
+        return Page([row[2] for row in rows[:limit]], len(rows) > limit)
 
     @staticmethod
     def _limit(value: Any) -> int:
@@ -793,6 +819,16 @@ def _created(value: Any) -> dict[str, int]:
             created[operator] = _integer(bound, f"created[{operator}]")
         return created
     return {"eq": _integer(value, "created")}
+
+
+def _compare(value: int, operator: str, bound: int) -> bool:
+    return {
+        "gt": value > bound,
+        "gte": value >= bound,
+        "lt": value < bound,
+        "lte": value <= bound,
+        "eq": value == bound,
+    }[operator]
 
 
 def _list_expand(params: Params) -> list[str]:
