@@ -217,9 +217,9 @@ class Inbox:
     ) -> list[bool]:
         """Insert parsed events in one durable transaction; per row, whether it was new.
 
-        The receiver's writer calls this with a whole burst (group commit). `counters` are
-        bumped in the same transaction. Storing a webhook event resets the signature-failure
-        streak: a verified delivery proves the secret works.
+        The receiver's writer calls this with a whole burst (group commit). Storing a webhook
+        event resets the signature-failure streak (a verified delivery proves the secret works);
+        then `counters` are bumped, in the same transaction.
         """
         if source not in SOURCES:
             raise ValueError(f"source must be one of {SOURCES}, not {source!r}")

@@ -20,24 +20,27 @@ Secrets never reach a log line or a response.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
-import stripe
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+# By name, once: `stripe.<Name>` goes through the SDK's lazy module __getattr__ (an
+# import_module call) on every access, which showed up in the hot path's profile.
+from stripe import SignatureVerificationError, WebhookSignature
 
 from revenue_assets.stripe_api.errors import redact
 from revenue_assets.webhooks.events import InvalidEvent, parse_event
@@ -108,13 +111,13 @@ class SignatureVerifier:
     def _verify(self, payload: bytes, header: str) -> str:
         try:
             for secret in self.source.secrets:
-                with contextlib.suppress(stripe.SignatureVerificationError):
-                    stripe.WebhookSignature.verify_header(payload, header, secret, self.tolerance_s)
+                with contextlib.suppress(SignatureVerificationError):
+                    WebhookSignature.verify_header(payload, header, secret, self.tolerance_s)
                     return OK
             # Not accepted. Only to say why: does a secret match when the age is ignored?
             for secret in self.source.secrets:
-                with contextlib.suppress(stripe.SignatureVerificationError):
-                    stripe.WebhookSignature.verify_header(payload, header, secret, None)
+                with contextlib.suppress(SignatureVerificationError):
+                    WebhookSignature.verify_header(payload, header, secret, None)
                     return STALE
         except UnicodeDecodeError:
             return UNDECODABLE
@@ -159,6 +162,26 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
+_RECEIVED = orjson.dumps({"received": True, "duplicate": False})
+_DUPLICATE = orjson.dumps({"received": True, "duplicate": True})
+
+
+def _answer(
+    status: int, error: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    return status, orjson.dumps({"error": error}), headers or []
+
+
+class _Endpoint:
+    """Marks a bound method as a raw ASGI app for Starlette's Route (not request/response)."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
 class Receiver:
     """The app's state: verifier, writer, counters. `app` is the Starlette application."""
 
@@ -170,11 +193,13 @@ class Receiver:
             source, config.tolerance_s, reload, config.secret_refresh_s
         )
         self._rejections = _LogLimiter()
+        # A commit waits at most lock_timeout_s for the file; a batch may queue behind one.
+        self._store_timeout_s = 3 * config.lock_timeout_s + 5
         self.ready_callbacks: list[Callable[[], None]] = []
         self.app = Starlette(
             routes=[
                 Route("/healthz", self.healthz, methods=["GET"]),
-                Route("/{path:path}", self.receive, methods=["POST"]),
+                Route("/{path:path}", _Endpoint(self.deliver), methods=["POST"]),
             ],
             lifespan=self._lifespan,
         )
@@ -197,54 +222,77 @@ class Receiver:
             # Blocking on the loop is fine here: no request is left to serve.
             self.writer.close()
 
-    async def receive(self, request: Request) -> Response:
+    async def deliver(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A delivery, as a plain ASGI endpoint: this is the hot path, and Starlette's Request
+        and Response objects would cost more CPU than verifying and storing the event."""
+        status, body, extra = await self._handle(scope, receive)
+        headers = [(b"content-type", b"application/json"), *extra]
+        headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         limit = self.config.max_body_bytes
-        declared = request.headers.get("content-length")
+        declared = signature = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value
+            elif name == b"stripe-signature":
+                signature = value.decode("latin-1")
         if declared is not None:
             if not declared.isdigit():
-                return _json(400, {"error": "invalid Content-Length"})
+                return _answer(400, "invalid Content-Length")
             if int(declared) > limit:
                 return self._too_large()
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > limit:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":  # the sender gave up: nothing to answer
+                return _answer(400, "client disconnected")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
                 return self._too_large()
-        payload = bytes(body)
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        payload = chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-        verdict = self.verifier.verify(payload, request.headers.get("stripe-signature"))
+        verdict = self.verifier.verify(payload, signature)
         if verdict == UNDECODABLE:
             self.writer.bump(MALFORMED)
-            return _json(400, {"error": "the body is not UTF-8 JSON"})
+            return _answer(400, "the body is not UTF-8 JSON")
         if verdict != OK:
             self.writer.bump(SIGNATURE_FAILURES)
             self.writer.bump(SIGNATURE_STREAK)
+            client = scope.get("client")
             self._rejections.warning(
                 "rejected a delivery from %s: signature %s (check the endpoint's signing "
                 "secret: STRIPE_WEBHOOK_SECRET or `revenue-assets webhooks register`)",
-                request.client.host if request.client else "?",
+                client[0] if client else "?",
                 verdict,
             )
-            return _json(400, {"error": _SIGNATURE_ERRORS[verdict]})
+            return _answer(400, _SIGNATURE_ERRORS[verdict])
         try:
             _, row = parse_event(payload)
         except InvalidEvent as error:
             self.writer.bump(MALFORMED)
-            return _json(400, {"error": f"not a Stripe event: {error}"})
+            return _answer(400, f"not a Stripe event: {error}")
 
         try:
-            new = await asyncio.wait_for(
-                self.writer.submit(row, payload), timeout=3 * self.config.lock_timeout_s + 5
+            new = await self.writer.submit(row, payload, timeout_s=self._store_timeout_s)
+        except StoreUnavailable:
+            return _answer(
+                503, "the event inbox is unavailable; retry later", [(b"retry-after", b"30")]
             )
-        except (StoreUnavailable, TimeoutError):
-            return _json(
-                503, {"error": "the event inbox is unavailable; retry later"}, {"Retry-After": "30"}
-            )
-        return _json(200, {"received": True, "duplicate": not new})
+        return 200, _DUPLICATE if not new else _RECEIVED, []
 
-    def _too_large(self) -> Response:
+    def _too_large(self) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         self.writer.bump(OVERSIZED)
-        return _json(413, {"error": f"body larger than {self.config.max_body_bytes} bytes"})
+        return _answer(413, f"body larger than {self.config.max_body_bytes} bytes")
 
     async def healthz(self, request: Request) -> Response:
         status = self.writer.status

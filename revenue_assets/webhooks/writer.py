@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from revenue_assets.webhooks.events import EventRow
-from revenue_assets.webhooks.inbox import Inbox
+from revenue_assets.webhooks.inbox import SIGNATURE_STREAK, Inbox
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,11 @@ class WriterStatus:
     last_success_at: float | None = None
     healthy: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _expire(future: asyncio.Future[bool]) -> None:
+    if not future.done():
+        future.set_exception(StoreUnavailable("the inbox did not commit in time"))
 
 
 class GroupCommitWriter:
@@ -89,14 +94,21 @@ class GroupCommitWriter:
         if self._inbox is not None:
             self._inbox.close()
 
-    async def submit(self, row: EventRow, payload: bytes) -> bool:
-        """Store one event; True if new. Raises StoreUnavailable if it could not be stored."""
+    async def submit(self, row: EventRow, payload: bytes, *, timeout_s: float = 60.0) -> bool:
+        """Store one event; True if new. Raises StoreUnavailable if it could not be stored,
+        or not within `timeout_s` (then it may still be stored: Stripe's retry is a duplicate,
+        which the inbox ignores)."""
         if self._closed:
             raise StoreUnavailable("the receiver is shutting down")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[bool] = loop.create_future()
         self._queue.put(_Item(row, payload, future, loop))
-        return await future
+        # A timer, not asyncio.wait_for: that would create a task per request on the hot path.
+        timer = loop.call_later(timeout_s, _expire, future)
+        try:
+            return await future
+        finally:
+            timer.cancel()
 
     def bump(self, name: str, increment: int = 1) -> None:
         """Count something (a signature failure, ...) in the next transaction; not awaited."""
@@ -137,7 +149,10 @@ class GroupCommitWriter:
         items = [item for item in batch if isinstance(item, _Item)]
         counters: dict[str, int] = {}
         for item in batch:
-            if isinstance(item, dict):
+            if isinstance(item, _Item):
+                # Storing it resets the failure streak: only failures queued after it count.
+                counters.pop(SIGNATURE_STREAK, None)
+            elif item is not None:
                 for name, increment in item.items():
                     counters[name] = counters.get(name, 0) + increment
         try:
