@@ -36,18 +36,26 @@ from revenue_assets.defs.revenue.warehouse import (
 )
 from revenue_assets.revenue.fx import write_conversion_csv
 
-# `eager()` minus two of its guards: it waits until no dependency is missing, and a monthly
-# partitioned Stripe table always has partitions that were never materialized (a new month, a
-# range nobody synced); and it only looks at the latest time partition of a partitioned
-# asset. These assets are unpartitioned and rebuild when ANY partition of any upstream table
-# is materialized, including last year's invoice updated by a webhook. Missing revenue tables
-# upstream still hold them back (unless requested on the same tick), as do runs in progress.
+# `eager()` adapted to unpartitioned assets over partitioned Stripe tables. eager() waits until
+# no dependency is missing, and a monthly partitioned Stripe table always has partitions never
+# materialized (a new month, a range nobody synced); it also only builds assets that become
+# missing after it was applied, so a new deployment would never build the revenue layer. Here
+# an asset is requested when it is missing on the first evaluation or becomes missing, and
+# whenever ANY partition of any upstream table is materialized, including last year's invoice
+# updated by a webhook. Missing revenue tables upstream still hold it back (unless requested on
+# the same tick), as do runs in progress.
+_HANDLED = dg.AutomationCondition.newly_requested() | dg.AutomationCondition.newly_updated()
 REBUILD_ON_UPSTREAM_CHANGE: dg.AutomationCondition = (
-    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated())
-    .since_last_handled()
-    .with_label("missing or any upstream partition updated")
+    (
+        # built once when missing, first evaluation included (`since_last_handled` would
+        # reset on the first evaluation and never build a new deployment)
+        dg.AutomationCondition.missing().newly_true().since(_HANDLED).with_label("missing")
+        | dg.AutomationCondition.any_deps_updated()
+        .since_last_handled()
+        .with_label("any upstream partition updated")
+    )
     & ~dg.AutomationCondition.any_deps_missing().ignore(
-        dg.AssetSelection.key_prefixes(["stripe"], ["files"])
+        dg.AssetSelection.key_prefixes(["stripe"], ["files"], include_sources=True)
     )
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
