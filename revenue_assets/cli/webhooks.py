@@ -56,6 +56,15 @@ def webhooks() -> None:
     type=click.FloatRange(0.01),
     help="Seconds a commit waits for another writer of the state file before answering 503.",
 )
+@click.option(
+    "--synchronous",
+    default="full",
+    show_default=True,
+    type=click.Choice(["full", "normal"]),
+    help="SQLite durability of an acknowledged event. full: survives power loss and OS "
+    "crashes (one fsync per group commit). normal: survives the receiver being killed, not "
+    "an OS crash; for disks where fsync is slow.",
+)
 @click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False))
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -72,6 +81,7 @@ def serve(
     max_body_bytes: int,
     tolerance: int,
     lock_timeout: float,
+    synchronous: str,
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
     log_level: str,
@@ -98,6 +108,7 @@ def serve(
         max_body_bytes=max_body_bytes,
         tolerance_s=tolerance,
         lock_timeout_s=lock_timeout,
+        synchronous=synchronous.upper(),
     )
 
     def ready(url: str, receiver: Any) -> None:

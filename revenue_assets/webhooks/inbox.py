@@ -50,9 +50,10 @@ _COLUMNS = (
 )
 _INSERT = (
     "INSERT OR IGNORE INTO inbox_event (event_id, type, created, api_version, livemode, account, "
-    "object_id, object_type, table_name, partition_key, source, received_at, payload) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "object_id, object_type, table_name, partition_key, source, received_at, payload) VALUES "
 )
+_ROW_MARKS = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_ROWS = 500  # rows per INSERT: 13 × 500 variables, under SQLite's limit of 32766
 _CHUNK = 500  # ids per `IN (...)`, well under SQLite's variable limit
 
 
@@ -226,26 +227,39 @@ class Inbox:
         at = time.time() if received_at is None else received_at
         results: list[bool] = []
         with self._write() as connection:
+            # Few statements per batch, whatever its size: every statement releases and
+            # re-takes the GIL, which the receiver's event loop thread is busy holding. The
+            # write lock is held (BEGIN IMMEDIATE), so "already there" cannot change meanwhile.
+            seen = self._existing(connection, [row.event_id for row, _ in rows])
+            values: list[tuple[Any, ...]] = []
             for row, payload in rows:
-                cursor = connection.execute(
-                    _INSERT,
-                    (
-                        row.event_id,
-                        row.type,
-                        row.created,
-                        row.api_version,
-                        int(row.livemode),
-                        row.account,
-                        row.object_id,
-                        row.object_type,
-                        row.table,
-                        row.partition_key,
-                        source,
-                        at,
-                        payload,
-                    ),
+                new = row.event_id not in seen
+                results.append(new)
+                if new:
+                    seen.add(row.event_id)
+                    values.append(
+                        (
+                            row.event_id,
+                            row.type,
+                            row.created,
+                            row.api_version,
+                            int(row.livemode),
+                            row.account,
+                            row.object_id,
+                            row.object_type,
+                            row.table,
+                            row.partition_key,
+                            source,
+                            at,
+                            payload,
+                        )
+                    )
+            for start in range(0, len(values), _INSERT_ROWS):
+                chunk = values[start : start + _INSERT_ROWS]
+                connection.execute(
+                    _INSERT + ", ".join([_ROW_MARKS] * len(chunk)),
+                    [value for row in chunk for value in row],
                 )
-                results.append(cursor.rowcount == 1)
             if rows and source == "webhook":
                 connection.execute(
                     "UPDATE counter SET value = 0 WHERE name = ? AND value > 0",
@@ -254,6 +268,20 @@ class Inbox:
             for name, increment in (counters or {}).items():
                 _bump(connection, name, increment, at)
         return results
+
+    @staticmethod
+    def _existing(connection: sqlite3.Connection, event_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(event_ids), _CHUNK):
+            chunk = event_ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                row[0]
+                for row in connection.execute(
+                    f"SELECT event_id FROM inbox_event WHERE event_id IN ({marks})", chunk
+                )
+            )
+        return found
 
     # -- reading -----------------------------------------------------------------------------
 

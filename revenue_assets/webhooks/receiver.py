@@ -25,7 +25,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +74,7 @@ class ReceiverConfig:
     tolerance_s: int = DEFAULT_TOLERANCE_S
     lock_timeout_s: float = 5.0  # how long a commit waits for another writer of the file
     secret_refresh_s: float = 10.0  # re-read stored secrets at most this often, on failures
+    synchronous: str = "FULL"  # FULL: an acknowledged event survives power loss (statedb.py)
 
 
 OK, STALE, INVALID, MISSING, UNDECODABLE = "ok", "stale", "invalid", "missing", "undecodable"
@@ -172,18 +173,8 @@ def _answer(
     return status, orjson.dumps({"error": error}), headers or []
 
 
-class _Endpoint:
-    """Marks a bound method as a raw ASGI app for Starlette's Route (not request/response)."""
-
-    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
-        self._app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
-
-
 class Receiver:
-    """The app's state: verifier, writer, counters. `app` is the Starlette application."""
+    """The app's state: verifier, writer, counters. `app` is the ASGI application."""
 
     def __init__(self, config: ReceiverConfig, source: SecretSource) -> None:
         self.config = config
@@ -196,16 +187,24 @@ class Receiver:
         # A commit waits at most lock_timeout_s for the file; a batch may queue behind one.
         self._store_timeout_s = 3 * config.lock_timeout_s + 5
         self.ready_callbacks: list[Callable[[], None]] = []
-        self.app = Starlette(
-            routes=[
-                Route("/healthz", self.healthz, methods=["GET"]),
-                Route("/{path:path}", _Endpoint(self.deliver), methods=["POST"]),
-            ],
-            lifespan=self._lifespan,
+        self.starlette = Starlette(
+            routes=[Route("/healthz", self.healthz, methods=["GET"])], lifespan=self._lifespan
         )
 
+    async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ASGI app: deliveries go straight to `deliver` (the hot path skips Starlette's
+        middleware and router); everything else (lifespan, /healthz, 404s) to Starlette."""
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] != "/healthz":
+            await self.deliver(scope, receive, send)
+        else:
+            await self.starlette(scope, receive, send)
+
     def _open_inbox(self) -> Inbox:
-        return Inbox(self.config.state_path, busy_timeout_s=self.config.lock_timeout_s)
+        return Inbox(
+            self.config.state_path,
+            busy_timeout_s=self.config.lock_timeout_s,
+            synchronous=self.config.synchronous,
+        )
 
     def _stored_source(self) -> SecretSource:
         with self._open_inbox() as inbox:
@@ -223,8 +222,8 @@ class Receiver:
             self.writer.close()
 
     async def deliver(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """A delivery, as a plain ASGI endpoint: this is the hot path, and Starlette's Request
-        and Response objects would cost more CPU than verifying and storing the event."""
+        """A delivery, in plain ASGI: this is the hot path, and Starlette's Request and Response
+        objects, middleware and router cost more CPU than verifying and storing the event."""
         status, body, extra = await self._handle(scope, receive)
         headers = [(b"content-type", b"application/json"), *extra]
         headers.append((b"content-length", str(len(body)).encode()))
@@ -306,6 +305,15 @@ class Receiver:
             "last_error": redact(status.last_error) if status.last_error else None,
             "last_error_at": status.last_error_at,
             "last_success_at": status.last_success_at,
+            "batches": status.batches,
+            "mean_batch": round(status.events_in_batches / status.batches, 2)
+            if status.batches
+            else None,
+            "max_batch": status.max_batch,
+            "mean_commit_ms": round(status.commit_seconds / status.batches * 1000, 3)
+            if status.batches
+            else None,
+            "max_commit_ms": round(status.max_commit_seconds * 1000, 3),
         }
         return _json(200 if status.healthy else 503, body)
 
@@ -370,6 +378,7 @@ def uvicorn_config(
         http="httptools",
         loop="auto",  # uvloop when installed
         lifespan="on",
+        interface="asgi3",  # a bound method: uvicorn's detection would guess ASGI2
         access_log=access_log,
         log_level=log_level,
         server_header=False,

@@ -21,8 +21,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from revenue_assets.webhooks.events import EventRow
 from revenue_assets.webhooks.inbox import SIGNATURE_STREAK, Inbox
@@ -54,7 +53,10 @@ class WriterStatus:
     last_error_at: float | None = None
     last_success_at: float | None = None
     healthy: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
+    events_in_batches: int = 0  # duplicates included: batches' mean size is this / batches
+    max_batch: int = 0
+    commit_seconds: float = 0.0  # time in successful store transactions, fsync included
+    max_commit_seconds: float = 0.0
 
 
 def _expire(future: asyncio.Future[bool]) -> None:
@@ -155,6 +157,7 @@ class GroupCommitWriter:
             elif item is not None:
                 for name, increment in item.items():
                     counters[name] = counters.get(name, 0) + increment
+        started = time.perf_counter()
         try:
             if self._inbox is None:
                 self._inbox = self._open_inbox()
@@ -169,8 +172,13 @@ class GroupCommitWriter:
             failure = StoreUnavailable(str(error))
             self._resolve(items, None, failure)
             return
+        elapsed = time.perf_counter() - started
         status = self.status
         status.batches += 1
+        status.events_in_batches += len(items)
+        status.max_batch = max(status.max_batch, len(items))
+        status.commit_seconds += elapsed
+        status.max_commit_seconds = max(status.max_commit_seconds, elapsed)
         status.stored += sum(results)
         status.duplicates += len(results) - sum(results)
         status.last_success_at = time.time()
