@@ -225,6 +225,12 @@ def register(url: str, enable: bool, secret: str | None, recreate: bool) -> None
         click.echo("  re-enabled")
     if result.secret_stored:
         click.echo(f"  signing secret stored in {settings.state_path} (mode 0600)")
+        if env_secrets:
+            click.secho(
+                "  note: STRIPE_WEBHOOK_SECRET is set and overrides the stored secret: unset it "
+                "where the receiver runs, or set it to this endpoint's secret.",
+                fg="yellow",
+            )
     elif env_secrets:
         click.echo("  signing secret: STRIPE_WEBHOOK_SECRET (it overrides any stored one)")
     for note in result.notes:
