@@ -387,10 +387,9 @@ def renew(ledger: Ledger, subscription: Obj, items: list[Obj], *, start: int | N
     customer = ledger.get(subscription["customer"])
     assert customer is not None
     invoice_id = ledger.ids.new("in")
-    previous: Obj = {
-        "items": shapes.clone(subscription["items"]),
-        "latest_invoice": subscription["latest_invoice"],
-    }
+    previous: Obj = {"latest_invoice": subscription["latest_invoice"]}
+    if ledger.emitting:  # cloning the items is only worth it for a kept event
+        previous["items"] = shapes.clone(subscription["items"])
     if subscription["status"] != "active":
         previous["status"] = subscription["status"]
         subscription["status"] = "active"

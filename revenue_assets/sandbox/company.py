@@ -13,14 +13,17 @@ payout window (payouts are computed at the end) and coupon redemption counts.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import multiprocessing
 import os
 import random
+import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from queue import Empty
 from typing import Any
 
 from revenue_assets.sandbox import (
@@ -36,6 +39,7 @@ from revenue_assets.sandbox import (
     catalog as catalog_module,
 )
 from revenue_assets.sandbox.catalog import Catalog
+from revenue_assets.sandbox.errors import SandboxError
 from revenue_assets.sandbox.ids import Ids
 from revenue_assets.sandbox.ledger import MemoryLedger
 from revenue_assets.sandbox.store import BulkLoader, Row, row_for
@@ -152,6 +156,7 @@ class ChunkResult:
     due: list[tuple[str, str, int]]
     balance: dict[tuple[str, str, int], int]
     redemptions: Counter[str]
+    count: int = 0
 
 
 @dataclass
@@ -165,6 +170,7 @@ class Generated:
     balance: dict[tuple[str, str, int], int] = field(default_factory=dict)
     tombstones: dict[str, Obj] = field(default_factory=dict)
     objects: int = 0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (benchmarks)
 
 
 # -- stories ------------------------------------------------------------------------------------------
@@ -212,7 +218,10 @@ class _Story:
                 assert subscription is not None
                 billing.step(ledger, subscription)
             else:
-                heapq.heappop(self._agenda)[2]()
+                # A story step Stripe would refuse (e.g. crediting more than was paid after a
+                # customer credit) simply does not happen.
+                with contextlib.suppress(SandboxError):
+                    heapq.heappop(self._agenda)[2]()
 
     # the customer ------------------------------------------------------------------------------
 
@@ -259,15 +268,19 @@ class _Story:
     def plan_life(self) -> None:
         rng = self.rng
         signup = self.ledger.now
-        if self.person_at == "charge" or rng.random() < 0.08:
+        roll = rng.random()
+        if self.person_at == "charge" or roll < 0.08:
             self.one_off_purchases(signup)
             if rng.random() < 0.6:
                 return
             self.subscribe(signup + rng.randrange(1, 60) * money.DAY, first=True)
             return
-        if rng.random() < 0.12:
+        if roll < 0.20:
             self.trial_only(signup)
             return
+        if roll < 0.55 and self.person_at != "subscription":
+            return  # a free-tier user: a customer object, never billed
+
         self.subscribe(signup, first=True)
         if rng.random() < 0.03:
             self.at(signup + rng.randrange(1, 20) * money.DAY, self.manual_invoice)
@@ -470,7 +483,7 @@ class _Story:
         rng = self.rng
         now = self.ledger.now
         interval = subscription["items"]["data"][0]["price"]["recurring"]["interval"]
-        mean_days = {"week": 45, "month": 420, "year": 900}[interval]
+        mean_days = {"week": 45, "month": 240, "year": 800}[interval]
         churn_at = now + int(rng.expovariate(1 / mean_days) * money.DAY) + money.DAY
         sub_id = subscription["id"]
 
@@ -711,7 +724,7 @@ def _simulate_chunk(account: str, first: int, count: int) -> ChunkResult:
         )
         story = _Story(plan, ledger, rng, account)
         # Growth: more customers sign up recently than at the start.
-        story.begin(plan.start + int(span * rng.random() ** 0.6))
+        story.begin(plan.start + int(span * rng.random() ** 0.35))
         story.plan_life()
         story.run()
         rows.extend(ledger.rows())
@@ -722,34 +735,95 @@ def _simulate_chunk(account: str, first: int, count: int) -> ChunkResult:
 
 
 def _chunks(
-    platform: str, customers_count: int, connected: list[str]
+    platform: str, customers_count: int, connected: list[str], chunk: int
 ) -> list[tuple[str, int, int]]:
     work = [
-        (platform, first, min(CHUNK, customers_count - first))
-        for first in range(0, customers_count, CHUNK)
+        (platform, first, min(chunk, customers_count - first))
+        for first in range(0, customers_count, chunk)
     ]
     work += [(account, 0, 5 + index * 3) for index, account in enumerate(connected)]
     return work
 
 
-def _run_chunks(work: list[tuple[str, int, int]], processes: int) -> Iterator[ChunkResult]:
-    """Chunk results in order; with several processes, at most a few chunks in flight (memory)."""
-    if processes <= 1 or len(work) < 4:
-        for args in work:
-            yield _simulate_chunk(*args)
-        return
+def _summary(result: ChunkResult) -> ChunkResult:
+    """What crosses processes: everything but the rows (those go straight to the store)."""
+    return ChunkResult([], result.due, result.balance, result.redemptions, len(result.rows))
+
+
+def _write_chunks(work: list[tuple[str, int, int]], path: str, processes: int) -> list[ChunkResult]:
+    """Simulate every chunk and write its rows to the store file, in chunk order.
+
+    With several processes, worker k simulates chunks k, k+n, k+2n... and they take turns
+    writing (chunk i is written right after chunk i-1), so the file is identical to a
+    single-process run. Only small summaries come back to this process.
+    """
+    if processes <= 1 or len(work) < 2 * processes:
+        loader = BulkLoader(path, fresh=False)
+        summaries = []
+        try:
+            for args in work:
+                result = _simulate_chunk(*args)
+                loader.put_rows(result.rows)
+                summaries.append(_summary(result))
+        finally:
+            loader.close()
+        return summaries
     context = multiprocessing.get_context("fork")
-    with context.Pool(processes) as pool:
-        pending = []
-        queue = iter(work)
-        for args in itertools.islice(queue, processes * 2):
-            pending.append(pool.apply_async(_simulate_chunk, args))
-        while pending:
-            result = pending.pop(0).get()
-            following = next(queue, None)
-            if following is not None:
-                pending.append(pool.apply_async(_simulate_chunk, following))
-            yield result
+    turn = context.Value("i", 0)
+    condition = context.Condition()
+    queue = context.Queue()
+    workers = [
+        context.Process(
+            target=_worker, args=(k, processes, work, path, turn, condition, queue), daemon=True
+        )
+        for k in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    found: dict[int, ChunkResult] = {}
+    try:
+        while len(found) < len(work):
+            try:
+                index, summary = queue.get(timeout=1)
+            except Empty:
+                if any(w.exitcode not in (None, 0) for w in workers):
+                    raise RuntimeError("a sandbox generator process died") from None
+                continue
+            if index < 0:
+                raise RuntimeError(f"sandbox generator failed: {summary}")
+            found[index] = summary
+        for worker in workers:
+            worker.join()
+    finally:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+    return [found[index] for index in range(len(work))]
+
+
+def _worker(
+    k: int,
+    processes: int,
+    work: list[tuple[str, int, int]],
+    path: str,
+    turn: Any,
+    condition: Any,
+    queue: Any,
+) -> None:
+    try:
+        loader = BulkLoader(path, fresh=False)
+        for index in range(k, len(work), processes):
+            result = _simulate_chunk(*work[index])
+            with condition:
+                condition.wait_for(lambda index=index: turn.value == index)
+                loader.put_rows(result.rows)
+                turn.value = index + 1
+                condition.notify_all()
+            queue.put((index, _summary(result)))
+        loader.close()
+    except BaseException as error:  # reported to the parent, which stops everything
+        queue.put((-1, repr(error)))
+        raise
 
 
 def generate(
@@ -762,6 +836,7 @@ def generate(
     api_version: str,
     path: str,
     processes: int | None = None,
+    chunk: int = CHUNK,
 ) -> Generated:
     """Generate the company into a new store file at `path` (overwritten)."""
     global _PLAN
@@ -772,22 +847,26 @@ def generate(
     catalog = catalog_module.build(seed, start)
     plan = Plan(seed, start, now, platform, api_version, catalog)
     _PLAN = plan
-    loader = BulkLoader(path)
+    started = time.perf_counter()
+    BulkLoader(path).close()  # a fresh file with the tables; the chunks write into it
     generated = Generated(platform=platform, connected=connected, start=start, now=now)
     redemptions: Counter[str] = Counter()
     due: list[tuple[str, str, int]] = []
     if processes is None:
         processes = min(2, os.cpu_count() or 1) if customers_count >= 4 * CHUNK else 1
     try:
-        for result in _run_chunks(_chunks(platform, customers_count, connected), processes):
-            loader.put_rows(result.rows)
-            generated.objects += len(result.rows)
-            due.extend(result.due)
-            redemptions.update(result.redemptions)
-            for key, amount in result.balance.items():
+        for summary in _write_chunks(
+            _chunks(platform, customers_count, connected, chunk), path, processes
+        ):
+            generated.objects += summary.count
+            due.extend(summary.due)
+            redemptions.update(summary.redemptions)
+            for key, amount in summary.balance.items():
                 generated.balance[key] = generated.balance.get(key, 0) + amount
     finally:
         _PLAN = None
+    generated.timings["customers"] = time.perf_counter() - started
+    loader = BulkLoader(path, fresh=False)
     rows, payout_due = _payouts(plan, generated, [platform, *connected])
     due.extend(payout_due)
     rows.extend(_catalog_rows(plan, redemptions, platform))
@@ -798,7 +877,16 @@ def generate(
     generated.tombstones = tombstones(catalog, now)
     for object_id, body in generated.tombstones.items():
         loader.set_meta(f"tombstone:{object_id}", body)
+    generated.timings["payouts_catalog"] = (
+        time.perf_counter() - started - generated.timings["customers"]
+    )
     loader.finish()
+    generated.timings["indexes"] = (
+        time.perf_counter()
+        - started
+        - generated.timings["customers"]
+        - generated.timings["payouts_catalog"]
+    )
     return generated
 
 

@@ -8,9 +8,8 @@ the prefix, so a random tail of Stripe's usual length is faithful enough.
 
 from __future__ import annotations
 
+import base64
 import random
-
-ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 # Stripe's short ids (customers, products, subscription items) have a 14 character tail; the rest
 # start with "1" followed by 23 characters.
@@ -32,9 +31,14 @@ class Ids:
     def new(self, prefix: str) -> str:
         """A fresh id such as `in_1Pgc6tB7WZ01zgkWu9fdqL6I` (collisions are ~2^-130 unlikely)."""
         if prefix in _SHORT:
-            return f"{prefix}_{''.join(self._rng.choices(ALPHABET, k=14))}"
-        return f"{prefix}_1{''.join(self._rng.choices(ALPHABET, k=23))}"
+            return f"{prefix}_{self.token(14)}"
+        return f"{prefix}_1{self.token(23)}"
 
     def token(self, length: int) -> str:
-        """A random base62 string (webhook secrets, invoice prefixes, fingerprints)."""
-        return "".join(self._rng.choices(ALPHABET, k=length))
+        """A random alphanumeric string (ids, webhook secrets, invoice prefixes).
+
+        Base64 of seeded random bytes with `+/` swapped for letters: a C-speed encoding (the
+        generator makes millions of ids), slightly biased towards two letters, which is harmless.
+        """
+        raw = self._rng.randbytes((length * 3 + 3) // 4)
+        return base64.b64encode(raw, b"xZ")[:length].decode()

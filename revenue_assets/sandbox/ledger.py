@@ -32,6 +32,11 @@ class Ledger(Protocol):
     now: int
     ids: Ids
 
+    @property
+    def emitting(self) -> bool:
+        """Whether events emitted now are kept (lets the engine skip building snapshots)."""
+        ...
+
     def get(self, object_id: str) -> Obj | None: ...
     def put(self, obj: Obj, parent: str | None = None) -> None: ...
     def children(self, parent: str, kind: str) -> list[Obj]: ...
@@ -75,6 +80,10 @@ class MemoryLedger:
         self._pending: dict[str, list[str]] = {}
         self.event_rows: list[Row] = []
         self.due: dict[str, int] = {}
+
+    @property
+    def emitting(self) -> bool:
+        return self.now >= self._events_from
 
     def get(self, object_id: str) -> Obj | None:
         entry = self._objects.get(object_id)
@@ -196,6 +205,8 @@ class StoreLedger:
         self._emit = emit
         self._on_balance = on_balance
         self._cache: dict[str, Obj] = {}
+
+    emitting = True
 
     def get(self, object_id: str) -> Obj | None:
         obj = self._cache.get(object_id)

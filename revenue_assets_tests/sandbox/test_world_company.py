@@ -1,0 +1,372 @@
+"""The generated company: deterministic, and internally consistent the way Stripe's data is.
+
+One company of a few hundred customers is generated per module and checked object by object:
+invoice totals equal their lines, every charge has its balance transaction, refunds and payouts
+reconcile with the balance, and every scenario a revenue warehouse must handle occurs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+
+from revenue_assets.sandbox import company
+from revenue_assets.sandbox.store import Store
+from revenue_assets.sandbox.world import CompanySpec, World
+
+NOW = 1_780_000_000  # a fixed clock: same spec, same bytes
+DAY = 86_400
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    world = World.generate(
+        CompanySpec(seed=7, customers=400, months=24, now=NOW, connected_accounts=2)
+    )
+    yield world
+    world.close()
+
+
+def _all(world: World, kind: str, account: str | None = None) -> list[dict[str, Any]]:
+    return list(world.store.iter_objects(kind, account))
+
+
+def _children(store: Store, parent: str, kind: str) -> list[dict[str, Any]]:
+    return [obj for obj in (store.get(i) for i in store.ids(kind, parent=parent)) if obj]
+
+
+def _digest(path: str) -> str:
+    store = Store(path)
+    try:
+        digest = hashlib.sha256()
+        for row in store._connection().execute(
+            "SELECT seq, id, account, kind, created, parent, deleted, body FROM objects ORDER BY seq"
+        ):
+            digest.update(orjson.dumps(row[:-1]))
+            digest.update(row[-1])
+        for row in store._connection().execute(
+            "SELECT key, account, due FROM schedule ORDER BY key"
+        ):
+            digest.update(orjson.dumps(row))
+        return digest.hexdigest()
+    finally:
+        store.close()
+
+
+def test_same_spec_same_store_bytes_in_one_or_two_processes(tmp_path: Any) -> None:
+    def run(name: str, processes: int) -> str:
+        path = str(tmp_path / name)
+        company.generate(
+            seed=3,
+            customers_count=240,
+            months=12,
+            now=NOW,
+            connected_accounts=1,
+            api_version="2026-10-28.endive",
+            path=path,
+            processes=processes,
+            chunk=40,
+        )
+        return _digest(path)
+
+    first = run("a.sqlite", 1)
+    assert first == run("b.sqlite", 1)
+    assert first == run("c.sqlite", 2)  # worker processes take turns: same rows, same order
+    other_seed = str(tmp_path / "d.sqlite")
+    company.generate(
+        seed=4,
+        customers_count=240,
+        months=12,
+        now=NOW,
+        connected_accounts=1,
+        api_version="2026-10-28.endive",
+        path=other_seed,
+        processes=1,
+        chunk=40,
+    )
+    assert _digest(other_seed) != first
+
+
+def test_invoice_totals_equal_their_lines(world: World) -> None:
+    store = world.store
+    checked = with_tax = with_invoice_discount = with_line_discount = 0
+    for invoice in _all(world, "invoice"):
+        if invoice.get("deleted"):
+            continue
+        lines = _children(store, invoice["id"], "line_item")
+        lines = [line for line in lines if not line.get("deleted")]
+        assert invoice["subtotal"] == sum(line["amount"] for line in lines)
+        by_discount: Counter[str] = Counter()
+        tax = 0
+        for line in lines:
+            assert line["subtotal"] == line["amount"]
+            for entry in line["discount_amounts"]:
+                assert entry["amount"] > 0
+                by_discount[entry["discount"]] += entry["amount"]
+            tax += sum(entry["amount"] for entry in line["taxes"])
+            if line["discounts"]:
+                with_line_discount += 1
+        totals = {entry["discount"]: entry["amount"] for entry in invoice["total_discount_amounts"]}
+        assert totals == dict(by_discount)
+        discounts = sum(totals.values())
+        assert sum(entry["amount"] for entry in invoice["total_taxes"]) == tax
+        assert invoice["total_excluding_tax"] == invoice["subtotal"] - discounts
+        assert invoice["total"] == invoice["subtotal"] - discounts + tax
+        if invoice["status"] == "paid":
+            assert invoice["amount_paid"] == invoice["amount_due"]
+            assert invoice["amount_remaining"] == 0
+            assert invoice["amount_due"] == max(0, invoice["total"] + invoice["starting_balance"])
+        embedded = invoice["lines"]
+        assert [line["id"] for line in embedded["data"]] == [line["id"] for line in lines[:10]]
+        assert embedded["has_more"] == (len(lines) > 10)
+        assert embedded["url"] == f"/v1/invoices/{invoice['id']}/lines"
+        with_tax += bool(tax)
+        with_invoice_discount += bool(invoice["discounts"] and discounts)
+        checked += 1
+    assert checked > 500
+    assert with_tax > 20
+    assert with_invoice_discount > 10
+    assert with_line_discount > 0
+
+
+def test_current_api_shapes(world: World) -> None:
+    invoice = next(i for i in _all(world, "invoice") if i["billing_reason"] == "subscription_cycle")
+    assert "subscription" not in invoice and "charge" not in invoice and "paid" not in invoice
+    assert invoice["parent"]["type"] == "subscription_details"
+    assert invoice["parent"]["subscription_details"]["subscription"].startswith("sub_")
+    line = invoice["lines"]["data"][0]
+    assert line["object"] == "line_item" and line["id"].startswith("il_")
+    assert line["parent"]["subscription_item_details"]["subscription_item"].startswith("si_")
+    assert line["pricing"]["price_details"]["price"].startswith("price_")
+    assert line["pricing"]["price_details"]["product"].startswith("prod_")
+    subscription = _all(world, "subscription")[0]
+    assert "current_period_end" not in subscription and "plan" not in subscription
+    item = subscription["items"]["data"][0]
+    assert item["current_period_start"] < item["current_period_end"]
+    charge = next(c for c in _all(world, "charge") if c["payment_intent"])
+    assert "invoice" not in charge
+    payment = _all(world, "invoice_payment")[0]
+    assert payment["payment"]["payment_intent"].startswith("pi_")
+    intent = world.store.get(payment["payment"]["payment_intent"])
+    assert intent is not None and intent["latest_charge"].startswith("ch_")
+    prefixes = {
+        "customer": "cus_", "subscription": "sub_", "subscription_item": "si_", "invoice": "in_",
+        "line_item": "il_", "invoiceitem": "ii_", "charge": "ch_", "payment_intent": "pi_",
+        "balance_transaction": "txn_", "refund": "re_", "dispute": "dp_", "payout": "po_",
+        "credit_note": "cn_", "credit_note_line_item": "cnli_", "product": "prod_",
+        "price": "price_", "discount": "di_", "event": "evt_", "invoice_payment": "inpay_",
+    }  # fmt: skip
+    for kind, prefix in prefixes.items():
+        objects = _all(world, kind)
+        assert objects, kind
+        assert all(obj["id"].startswith(prefix) for obj in objects), kind
+
+
+def test_every_charge_has_its_balance_transaction_and_refunds_reconcile(world: World) -> None:
+    store = world.store
+    refunded = partial = disputed = 0
+    for charge in _all(world, "charge"):
+        txn = store.get(charge["balance_transaction"])
+        assert txn is not None and txn["source"] == charge["id"] and txn["type"] == "charge"
+        assert txn["amount"] == charge["amount"]
+        assert txn["fee"] == sum(fee["amount"] for fee in txn["fee_details"]) > 0
+        assert txn["net"] == txn["amount"] - txn["fee"]
+        refunds = _children(store, charge["id"], "refund")
+        assert sum(refund["amount"] for refund in refunds) == charge["amount_refunded"]
+        assert charge["amount_refunded"] <= charge["amount"]
+        assert charge["refunded"] == (charge["amount_refunded"] == charge["amount"])
+        for refund in refunds:
+            refund_txn = store.get(refund["balance_transaction"])
+            assert refund_txn is not None and refund_txn["amount"] == -refund["amount"]
+            assert refund_txn["type"] == "refund"
+        refunded += charge["refunded"]
+        partial += 0 < charge["amount_refunded"] < charge["amount"]
+        disputed += charge["disputed"]
+    assert refunded and partial and disputed
+    for dispute in _all(world, "dispute"):
+        txn = dispute["balance_transactions"][0]
+        assert txn["amount"] == -dispute["amount"] and txn["fee"] > 0
+        assert store.get(txn["id"]) == txn
+
+
+def test_payouts_pay_out_the_net_of_the_balance(world: World) -> None:
+    for account in (world.account_id, *world.connected_account_ids):
+        transactions = [
+            t for t in _all(world, "balance_transaction", account) if t["type"] != "payout"
+        ]
+        payouts = sorted(
+            _all(world, "payout", account), key=lambda p: (p["currency"], p["created"])
+        )
+        assert payouts
+        previous: dict[str, int] = {}
+        for payout in payouts:
+            currency = payout["currency"]
+            since = previous.get(currency, 0)
+            expected = sum(
+                t["net"]
+                for t in transactions
+                if t["currency"] == currency and since <= t["available_on"] < payout["created"]
+            )
+            assert payout["amount"] == expected > 0
+            txn = world.store.get(payout["balance_transaction"])
+            assert txn is not None and txn["amount"] == -payout["amount"]
+            assert payout["status"] == ("paid" if payout["arrival_date"] <= NOW else "in_transit")
+            previous[currency] = payout["created"]
+
+
+def test_credit_notes_and_prorations(world: World) -> None:
+    notes = _all(world, "credit_note")
+    assert notes
+    for note in notes:
+        lines = _children(world.store, note["id"], "credit_note_line_item")
+        taxes = sum(t["amount"] for line in lines for t in line["taxes"])
+        assert note["subtotal"] == sum(line["amount"] for line in lines)
+        assert note["total"] == note["subtotal"] + taxes == note["amount"]
+        if note["refunds"]:
+            refund = world.store.get(note["refunds"][0]["refund"])
+            assert refund is not None and refund["amount"] == note["total"]
+    prorations = [
+        line
+        for line in _all(world, "line_item")
+        if (line["parent"].get("subscription_item_details") or {}).get("proration")
+    ]
+    credits = [line for line in prorations if line["description"].startswith("Unused time")]
+    debits = [line for line in prorations if line["description"].startswith("Remaining time")]
+    assert credits and debits
+    assert all(line["amount"] < 0 for line in credits)
+    assert all(line["amount"] > 0 for line in debits)
+    credited = [
+        line
+        for line in credits
+        if line["parent"]["subscription_item_details"]["proration_details"]["credited_items"]
+    ]
+    assert credited
+
+
+def test_catalog_and_currencies(world: World) -> None:
+    prices = _all(world, "price")
+    live = [p for p in prices if not p.get("deleted")]
+    intervals = {
+        (p["recurring"]["interval"], p["recurring"]["interval_count"])
+        for p in live
+        if p["recurring"]
+    }
+    assert {("month", 1), ("year", 1), ("week", 1), ("month", 3), ("month", 6)} <= intervals
+    assert any(p["type"] == "one_time" for p in live)
+    currencies = {invoice["currency"] for invoice in _all(world, "invoice")}
+    assert {"usd", "eur", "gbp", "jpy", "kwd"} <= currencies
+    jpy = next(p for p in live if p["currency"] == "jpy" and p["nickname"] == "Pro monthly")
+    kwd = next(p for p in live if p["currency"] == "kwd" and p["nickname"] == "Pro monthly")
+    assert jpy["unit_amount"] == 7_350  # ¥7,350 (zero-decimal), about $49
+    assert kwd["unit_amount"] == 15_200  # KWD 15.200 (three decimals)
+    used = Counter(
+        item["price"]["recurring"]["interval"]
+        for sub in _all(world, "subscription")
+        for item in sub["items"]["data"]
+    )
+    assert used["month"] and used["year"] and used["week"]
+    coupons = {c["id"]: c for c in _all(world, "coupon") if not c.get("deleted")}
+    assert {c["duration"] for c in coupons.values()} == {"once", "repeating", "forever"}
+    assert any(c["amount_off"] for c in coupons.values()) and any(
+        c["percent_off"] for c in coupons.values()
+    )
+    assert sum(c["times_redeemed"] for c in coupons.values()) > 0
+    for kind in ("product", "price", "coupon"):
+        deleted = [obj for obj in _all(world, kind) if obj.get("deleted")]
+        assert deleted, kind
+        assert set(deleted[0]) == {"id", "object", "deleted"}
+
+
+def test_lifecycles_occur(world: World) -> None:
+    subscriptions = _all(world, "subscription")
+    statuses = Counter(sub["status"] for sub in subscriptions)
+    assert statuses["active"] and statuses["canceled"] and statuses["trialing"] + statuses["paused"]
+    assert any(sub["trial_start"] for sub in subscriptions)
+    assert any(sub["cancel_at_period_end"] and sub["status"] == "canceled" for sub in subscriptions)
+    assert any(
+        not sub["cancel_at_period_end"] and sub["status"] == "canceled" for sub in subscriptions
+    )
+    by_customer = defaultdict(list)
+    for sub in subscriptions:
+        by_customer[sub["customer"]].append(sub)
+    assert any(
+        len(subs) > 1 and any(s["status"] == "canceled" for s in subs)
+        for subs in by_customer.values()
+    )
+    reasons = Counter(invoice["billing_reason"] for invoice in _all(world, "invoice"))
+    assert reasons["subscription_create"] and reasons["subscription_cycle"] and reasons["manual"]
+    assert reasons["subscription_update"]
+    statuses = Counter(invoice["status"] for invoice in _all(world, "invoice"))
+    assert statuses["paid"] and (statuses["void"] + statuses["uncollectible"] + statuses["draft"])
+    big = [i for i in _all(world, "invoice") if i["lines"]["has_more"]]
+    assert big
+    assert len(_children(world.store, big[0]["id"], "line_item")) > 10
+
+
+def test_deleted_customers_retrieve_as_deleted_and_vanish_from_lists(world: World) -> None:
+    store = world.store
+    deleted = [c for c in _all(world, "customer", world.account_id) if c.get("deleted")]
+    assert deleted
+    assert deleted[0] == {"id": deleted[0]["id"], "object": "customer", "deleted": True}
+    listed: set[str] = set()
+    cursor = None
+    while True:
+        page = store.list_page(world.account_id, "customer", limit=100, starting_after=cursor)
+        ids = [orjson.loads(body)["id"] for body in page.bodies]
+        listed.update(ids)
+        if not page.has_more:
+            break
+        cursor = ids[-1]
+    assert not listed & {c["id"] for c in deleted}
+    assert len(listed) == store.count("customer", world.account_id, deleted=False)
+
+
+def test_person_metadata_placements(world: World) -> None:
+    key = "posthog_person_distinct_id"
+    customers = {c["id"]: c for c in _all(world, "customer") if not c.get("deleted")}
+    on_customer = {cid for cid, c in customers.items() if key in c["metadata"]}
+    on_subscription = {
+        s["customer"] for s in _all(world, "subscription") if key in s["metadata"]
+    } - on_customer
+    on_charge = (
+        {c["customer"] for c in _all(world, "charge") if c["customer"] and key in c["metadata"]}
+        - on_customer
+        - on_subscription
+    )
+    assert on_customer and on_subscription & customers.keys() and on_charge & customers.keys()
+    assert any("posthog_group_key" in c["metadata"] for c in customers.values())
+    assert all(c["email"] and "@" in c["email"] for c in customers.values())
+
+
+def test_events_cover_only_the_last_30_days(world: World) -> None:
+    events = _all(world, "event")
+    assert len(events) > 100
+    assert min(e["created"] for e in events) >= NOW - 30 * DAY
+    assert max(e["created"] for e in events) <= NOW
+    types = {e["type"] for e in events}
+    assert {
+        "invoice.paid",
+        "charge.succeeded",
+        "customer.subscription.updated",
+        "invoice_payment.paid",
+    } <= types
+    event = next(e for e in events if e["type"] == "invoice.paid")
+    assert event["api_version"] == "2026-10-28.endive"
+    assert event["data"]["object"]["status"] == "paid"
+    assert event["request"] == {"id": None, "idempotency_key": None}
+    connected = [e for e in events if e.get("account")]
+    assert all(e["account"] in world.connected_account_ids for e in connected)
+
+
+def test_connected_accounts_hold_their_own_customers(world: World) -> None:
+    for account in world.connected_account_ids:
+        assert 0 < world.store.count("customer", account) < 20
+        assert world.store.get(account) is not None
+    platform_customers = {c["id"] for c in _all(world, "customer", world.account_id)}
+    other = {c["id"] for c in _all(world, "customer", world.connected_account_ids[0])}
+    assert not platform_customers & other
