@@ -151,6 +151,10 @@ class Store:
             connection.execute("PRAGMA synchronous=OFF")
             connection.execute("PRAGMA cache_size=-65536")  # 64 MiB per connection
             connection.execute("PRAGMA temp_store=MEMORY")
+            # Reads through a memory map (up to SQLite's 2 GiB cap): a list page touches ~100
+            # scattered rows, and mapped pages skip a pread and a copy each (~20% of the
+            # server's CPU per page).
+            connection.execute("PRAGMA mmap_size=17179869184")
             self._local.connection = connection
         return connection
 
