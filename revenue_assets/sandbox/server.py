@@ -286,8 +286,7 @@ class SandboxApp:
                 Route("/v1/{rest:path}", self.api, methods=ALL_METHODS),
                 Route("/_sandbox/{name:path}", self.private, methods=ALL_METHODS),
                 Route("/{rest:path}", self.not_found, methods=ALL_METHODS),
-            ],
-            max_body_size=MAX_BODY_BYTES,
+            ]
         )
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
@@ -620,7 +619,7 @@ class SandboxApp:
     async def _write(
         self, request: Request, method: str, parts: list[str], route: str, key: ApiKey, account: str
     ) -> Reply:
-        raw = await request.body()
+        raw = await read_body(request)
         params = parse_query(request.scope["query_string"])
         params.update(parse_query(raw))
         idempotency_key = request.headers.get("idempotency-key")
@@ -778,7 +777,7 @@ def _json(status: int, content: Any) -> Response:
 async def _control_params(request: Request) -> dict[str, Any]:
     params: dict[str, Any] = parse_query(request.scope["query_string"])
     if request.method in ("POST", "PUT", "DELETE"):
-        raw = await request.body()
+        raw = await read_body(request)
         if raw:
             if request.headers.get("content-type", "").startswith("application/json"):
                 try:
@@ -791,6 +790,20 @@ async def _control_params(request: Request) -> dict[str, Any]:
             else:
                 params.update(parse_query(raw))
     return params
+
+
+async def read_body(request: Request) -> bytes:
+    """The request body, refused with a Stripe-shaped 413 beyond MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise SandboxError(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise SandboxError(413, f"The request body is larger than {MAX_BODY_BYTES} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _route_label(method: str, parts: list[str]) -> str:

@@ -392,3 +392,12 @@ def test_account_endpoints(sandbox_session: Sandbox) -> None:
 def _created(obj: dict[str, Any]) -> int:
     """The creation time lists order by (invoice items carry `date` instead of `created`)."""
     return int(obj.get("created") or obj.get("date") or 0)
+
+
+def test_stripe_version_header_is_accepted_and_echoed(sandbox_session: Sandbox) -> None:
+    url = f"{sandbox_session.base_url}/v1/customers?limit=1"
+    auth = (sandbox_session.secret_key, "")
+    older = requests.get(url, auth=auth, headers={"Stripe-Version": "2024-06-20"}, timeout=5)
+    assert older.status_code == 200 and older.headers["Stripe-Version"] == "2024-06-20"
+    bad = requests.get(url, auth=auth, headers={"Stripe-Version": "banana"}, timeout=5)
+    assert bad.status_code == 400 and "Invalid Stripe API version" in bad.json()["error"]["message"]

@@ -160,3 +160,14 @@ def test_writes_on_a_connected_account_stay_there(sandbox: Sandbox) -> None:
     assert client.v1.customers.retrieve(customer.id).id == customer.id
     with pytest.raises(stripe.InvalidRequestError):
         sandbox.client().v1.customers.retrieve(customer.id)
+
+
+def test_oversized_body_is_refused_in_stripes_shape(sandbox: Sandbox) -> None:
+    response = requests.post(
+        f"{sandbox.base_url}/v1/customers",
+        data={"description": "x" * (2 << 20)},
+        auth=(sandbox.secret_key, ""),
+        timeout=10,
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["type"] == "invalid_request_error"
