@@ -105,6 +105,8 @@ def row_for(obj: dict[str, Any], account: str, parent: str | None = None) -> Row
     """The store row of an object, with the index columns derived from the object itself.
 
     `status` holds what list filters select on: a subscription's status, an event's type.
+    `created` falls back to `date` for objects that have no `created` (invoice items), which is
+    what Stripe orders and filters their lists by.
     """
     kind = obj["object"]
     status = obj.get("type") if kind == "event" else obj.get("status")
@@ -115,7 +117,7 @@ def row_for(obj: dict[str, Any], account: str, parent: str | None = None) -> Row
         obj["id"],
         account,
         kind,
-        int(obj.get("created") or 0),
+        int(obj.get("created") or obj.get("date") or 0),
         parent,
         customer if isinstance(customer, str) else None,
         status if isinstance(status, str) else None,
