@@ -401,3 +401,14 @@ def test_stripe_version_header_is_accepted_and_echoed(sandbox_session: Sandbox) 
     assert older.status_code == 200 and older.headers["Stripe-Version"] == "2024-06-20"
     bad = requests.get(url, auth=auth, headers={"Stripe-Version": "banana"}, timeout=5)
     assert bad.status_code == 400 and "Invalid Stripe API version" in bad.json()["error"]["message"]
+
+
+def test_invoice_items_filter_and_order_by_their_date(sandbox_session: Sandbox) -> None:
+    """Invoice items have `date`, not `created`; Stripe's `created` filter applies to it."""
+    client = sandbox_session.client()
+    items = stored(sandbox_session, "invoiceitem")
+    dates = sorted(item["date"] for item in items)
+    middle = dates[len(dates) // 2]
+    got = raw_page_ids(client, "invoiceitems", {"limit": 100, "created": {"gte": middle}})
+    assert got == newest_first([item for item in items if item["date"] >= middle])
+    assert 0 < len(got) < len(items)
