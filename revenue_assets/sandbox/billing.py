@@ -269,13 +269,13 @@ def _invoice_period(
             invoice["auto_advance"] = False
             ledger.put(invoice)
             return invoice
-        invoicing.finalize(ledger, invoice)
+        invoicing.finalize(ledger, invoice, recompute=False)
         if behavior == "void":
             invoicing.void(ledger, invoice)
         else:
             invoicing.mark_uncollectible(ledger, invoice)
         return invoice
-    invoicing.finalize(ledger, invoice)
+    invoicing.finalize(ledger, invoice, recompute=False)
     invoicing.pay(ledger, invoice, charge_metadata=charge_metadata)
     return invoice
 

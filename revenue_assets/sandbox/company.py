@@ -278,7 +278,7 @@ class _Story:
         if roll < 0.20:
             self.trial_only(signup)
             return
-        if roll < 0.55 and self.person_at != "subscription":
+        if roll < 0.60 and self.person_at != "subscription":
             return  # a free-tier user: a customer object, never billed
 
         self.subscribe(signup, first=True)
@@ -483,7 +483,7 @@ class _Story:
         rng = self.rng
         now = self.ledger.now
         interval = subscription["items"]["data"][0]["price"]["recurring"]["interval"]
-        mean_days = {"week": 45, "month": 240, "year": 800}[interval]
+        mean_days = {"week": 45, "month": 210, "year": 800}[interval]
         churn_at = now + int(rng.expovariate(1 / mean_days) * money.DAY) + money.DAY
         sub_id = subscription["id"]
 
@@ -507,7 +507,7 @@ class _Story:
             self.at(when(5, 200), lambda: alive() and self._one_off_item(subscription))
         if rng.random() < 0.035:
             self.at(when(10, 300), lambda: alive() and self._refund_latest(subscription))
-        if rng.random() < 0.03:
+        if rng.random() < 0.05:
             self.at(when(10, 300), lambda: alive() and self._credit_latest(subscription))
         if rng.random() < 0.007:
             self.at(when(10, 300), lambda: alive() and self._dispute_latest(subscription))

@@ -306,12 +306,17 @@ def open_draft(ledger: Ledger, invoice: Obj) -> Obj:
     return invoice
 
 
-def finalize(ledger: Ledger, invoice: Obj) -> Obj:
+def finalize(ledger: Ledger, invoice: Obj, *, recompute: bool = True) -> Obj:
+    """Number the invoice, apply the customer's balance, open it (`invoice.finalized`).
+
+    `recompute=False` when the caller just computed the draft and nothing changed since.
+    """
     if invoice["status"] != "draft":
         raise _state_error(invoice, "finalize")
     customer = ledger.get(invoice["customer"])
     assert customer is not None
-    compute(ledger, invoice)
+    if recompute:
+        compute(ledger, invoice)
     now = ledger.now
     sequence = customer.get("next_invoice_sequence") or 1
     invoice["number"] = f"{customer['invoice_prefix']}-{sequence:04d}"

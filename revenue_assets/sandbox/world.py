@@ -122,6 +122,7 @@ class World:
             next_payout=money.payout_window_end(now),
         )
         world._save_state()
+        store.set_meta("generation_timings", generated.timings)
         return world
 
     @classmethod

@@ -26,7 +26,7 @@ DAY = 86_400
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     world = World.generate(
-        CompanySpec(seed=7, customers=400, months=24, now=NOW, connected_accounts=2)
+        CompanySpec(seed=7, customers=500, months=24, now=NOW, connected_accounts=2)
     )
     yield world
     world.close()
