@@ -45,6 +45,8 @@ from revenue_assets.sandbox.ledger import MemoryLedger
 from revenue_assets.sandbox.store import BulkLoader, Row, row_for
 
 Obj = dict[str, Any]
+# (distinct_id, email, name, group_key, account): who is behind each generated customer
+Person = tuple[str, str, str, str, str]
 
 FIRST_NAMES = [
     "Ada",
@@ -157,6 +159,7 @@ class ChunkResult:
     balance: dict[tuple[str, str, int], int]
     redemptions: Counter[str]
     count: int = 0
+    persons: list[Person] = field(default_factory=list)
 
 
 @dataclass
@@ -190,6 +193,7 @@ class _Story:
         self.customer: Obj = {}
         self.person_at: str | None = None
         self.person_id = ""
+        self.group_key = ""
         self.country = "US"
         self.currency = "usd"
         self.deleted = False
@@ -253,6 +257,7 @@ class _Story:
             self.person_at = "subscription"
         elif placement < 0.60:
             self.person_at = "charge"
+        self.group_key = company
         if rng.random() < 0.25:
             metadata["posthog_group_key"] = company
         has_card = rng.random() > 0.06
@@ -263,6 +268,16 @@ class _Story:
             country=self.country,
             metadata=metadata,
             payment_method="default" if has_card else None,
+        )
+
+    def person(self) -> Person:
+        """The product-analytics person behind this customer (for the demo's persons file)."""
+        return (
+            self.person_id,
+            self.customer["email"],
+            self.customer["name"],
+            self.customer["metadata"].get("posthog_group_key") or self.group_key,
+            self.account,
         )
 
     def plan_life(self) -> None:
@@ -708,6 +723,7 @@ def _simulate_chunk(account: str, first: int, count: int) -> ChunkResult:
     due: list[tuple[str, str, int]] = []
     balance: dict[tuple[str, str, int], int] = {}
     redemptions: Counter[str] = Counter()
+    persons: list[Person] = []
     span = plan.now - plan.start - money.DAY
     for index in range(first, first + count):
         rng = random.Random(f"{plan.seed}/{account}/{index}")
@@ -727,11 +743,12 @@ def _simulate_chunk(account: str, first: int, count: int) -> ChunkResult:
         story.begin(plan.start + int(span * rng.random() ** 0.35))
         story.plan_life()
         story.run()
+        persons.append(story.person())
         rows.extend(ledger.rows())
         due.extend((key, account, when) for key, when in ledger.due.items())
         for obj in ledger.objects_of_kind("discount"):
             redemptions[obj["source"]["coupon"]] += 1
-    return ChunkResult(rows, due, balance, redemptions)
+    return ChunkResult(rows, due, balance, redemptions, persons=persons)
 
 
 def _chunks(
@@ -750,6 +767,11 @@ def _summary(result: ChunkResult) -> ChunkResult:
     return ChunkResult([], result.due, result.balance, result.redemptions, len(result.rows))
 
 
+def _put(loader: BulkLoader, result: ChunkResult) -> None:
+    loader.put_rows(result.rows)
+    loader.put_persons(result.persons)
+
+
 def _write_chunks(work: list[tuple[str, int, int]], path: str, processes: int) -> list[ChunkResult]:
     """Simulate every chunk and write its rows to the store file, in chunk order.
 
@@ -763,7 +785,7 @@ def _write_chunks(work: list[tuple[str, int, int]], path: str, processes: int) -
         try:
             for args in work:
                 result = _simulate_chunk(*args)
-                loader.put_rows(result.rows)
+                _put(loader, result)
                 summaries.append(_summary(result))
         finally:
             loader.close()
@@ -816,7 +838,7 @@ def _worker(
             result = _simulate_chunk(*work[index])
             with condition:
                 condition.wait_for(lambda index=index: turn.value == index)
-                loader.put_rows(result.rows)
+                _put(loader, result)
                 turn.value = index + 1
                 condition.notify_all()
             queue.put((index, _summary(result)))

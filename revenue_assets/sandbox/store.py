@@ -41,6 +41,9 @@ CREATE INDEX IF NOT EXISTS objects_by_customer ON objects (customer, kind, creat
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS schedule (key TEXT PRIMARY KEY, account TEXT NOT NULL, due INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS schedule_by_due ON schedule (due, key);
+CREATE TABLE IF NOT EXISTS persons (
+    distinct_id TEXT PRIMARY KEY, email TEXT, name TEXT, group_key TEXT, account TEXT
+);
 """
 
 # The bulk loader appends rows to a table without any index, then builds the indexes by sorting
@@ -61,6 +64,9 @@ CREATE TABLE IF NOT EXISTS objects (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS schedule (key TEXT PRIMARY KEY, account TEXT NOT NULL, due INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS persons (
+    distinct_id TEXT PRIMARY KEY, email TEXT, name TEXT, group_key TEXT, account TEXT
+);
 """
 _BULK_INDEXES = "CREATE UNIQUE INDEX IF NOT EXISTS objects_by_id ON objects (id);\n" + SCHEMA
 
@@ -423,6 +429,20 @@ class Store:
         sql = f"SELECT id FROM objects WHERE {' AND '.join(where)} ORDER BY seq"
         return [row[0] for row in self._connection().execute(sql, params)]
 
+    def iter_persons(self) -> Iterator[dict[str, str]]:
+        """The people behind the generated customers (product analytics ids, emails, groups)."""
+        cursor = self._connection().execute(
+            "SELECT distinct_id, email, name, group_key, account FROM persons ORDER BY rowid"
+        )
+        for distinct_id, email, name, group_key, account in cursor:
+            yield {
+                "distinct_id": distinct_id,
+                "email": email,
+                "name": name,
+                "group_key": group_key,
+                "account": account,
+            }
+
     def parent_of(self, object_id: str) -> str | None:
         row = (
             self._connection()
@@ -480,6 +500,12 @@ class BulkLoader:
 
     def close(self) -> None:
         self._connection.close()
+
+    def put_persons(self, persons: Iterable[tuple[str, str, str, str, str]]) -> None:
+        connection = self._connection
+        connection.execute("BEGIN IMMEDIATE")
+        connection.executemany("INSERT OR REPLACE INTO persons VALUES (?, ?, ?, ?, ?)", persons)
+        connection.execute("COMMIT")
 
     def set_due_rows(self, rows: Iterable[tuple[str, str, int]]) -> None:
         connection = self._connection

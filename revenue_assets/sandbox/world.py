@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -378,6 +378,13 @@ class World:
         return self._call(handler, account, params or {}, object_id)
 
     # -- reads that need the world -----------------------------------------------------------------
+
+    def persons(self) -> Iterator[dict[str, str]]:
+        """Who is behind each generated customer: `distinct_id`, `email`, `name`, `group_key`,
+        `account`. The product-analytics side of the demo (the persons and groups files that
+        `customer_link` matches against): some customers carry the id in metadata, the others
+        only match by email."""
+        return self.store.iter_persons()
 
     def expand(self, obj: Obj, paths: list[str], account: str) -> Obj:
         """Stripe's `expand[]` on a retrieved object or a list page (paths like `data.customer`)."""

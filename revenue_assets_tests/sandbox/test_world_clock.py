@@ -572,3 +572,25 @@ def test_connected_account_changes_carry_the_account(world: World, recorder: Rec
     assert world.store.get_body(customer["id"], world.account_id) is None
     event, delivered_to = recorder.calls[-1]
     assert delivered_to == account and event["account"] == account
+
+
+def test_once_coupon_discounts_only_the_first_invoice(world: World) -> None:
+    customer = world.create("customers", {"email": "once@example.com"})
+    coupon = world.create("coupons", {"amount_off": "1000", "currency": "usd", "duration": "once"})
+    subscription = world.create(
+        "subscriptions",
+        {
+            "customer": customer["id"],
+            "items": [{"price": price(world, "Pro monthly")["id"]}],
+            "coupon": coupon["id"],
+        },
+    )
+    first = world.store.get(subscription["latest_invoice"])
+    assert first is not None and first["total"] == 3_900 and first["amount_paid"] == 3_900
+    assert world.store.get(subscription["id"])["discounts"] == []  # type: ignore[index]
+    world.advance(32 * DAY)
+    renewed = world.store.get(subscription["id"])
+    assert renewed is not None
+    second = world.store.get(renewed["latest_invoice"])
+    assert second is not None and second["id"] != first["id"]
+    assert second["total"] == 4_900 and second["total_discount_amounts"] == []

@@ -370,3 +370,24 @@ def test_connected_accounts_hold_their_own_customers(world: World) -> None:
     platform_customers = {c["id"] for c in _all(world, "customer", world.account_id)}
     other = {c["id"] for c in _all(world, "customer", world.connected_account_ids[0])}
     assert not platform_customers & other
+
+
+def test_persons_behind_the_customers_match_metadata_and_emails(world: World) -> None:
+    persons = list(world.persons())
+    by_email = {person["email"]: person for person in persons}
+    by_id = {person["distinct_id"]: person for person in persons}
+    customers = [c for c in _all(world, "customer") if not c.get("deleted")]
+    assert len(persons) >= len(customers)
+    for customer in customers:
+        person = by_email[customer["email"]]
+        key = customer["metadata"].get("posthog_person_distinct_id")
+        if key is not None:
+            assert by_id[key] is person
+        if "posthog_group_key" in customer["metadata"]:
+            assert customer["metadata"]["posthog_group_key"] == person["group_key"]
+    charge_ids = {
+        c["metadata"]["posthog_person_distinct_id"]
+        for c in _all(world, "charge")
+        if "posthog_person_distinct_id" in c["metadata"]
+    }
+    assert charge_ids and charge_ids <= by_id.keys()
