@@ -293,7 +293,7 @@ class _Story:
         if roll < 0.20:
             self.trial_only(signup)
             return
-        if roll < 0.60 and self.person_at != "subscription":
+        if roll < 0.66 and self.person_at != "subscription":
             return  # a free-tier user: a customer object, never billed
 
         self.subscribe(signup, first=True)

@@ -218,8 +218,9 @@ class StoreLedger:
 
     def put(self, obj: Obj, parent: str | None = None) -> None:
         object_id = obj["id"]
+        known = object_id in self._cache  # read or written earlier in this operation
         self._cache[object_id] = obj
-        if parent is None:
+        if parent is None and known:
             try:
                 self.store.update(obj)  # keeps the parent it was stored under
                 return

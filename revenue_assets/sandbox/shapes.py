@@ -167,12 +167,8 @@ def template(kind: str) -> Obj:
 
 
 def clone(value: Any) -> Any:
-    """A deep copy of JSON-like data (dicts, lists, scalars), faster than `copy.deepcopy`."""
-    if isinstance(value, dict):
-        return {key: clone(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [clone(item) for item in value]
-    return value
+    """A deep copy of JSON-like data (a serializer round trip: much faster than `deepcopy`)."""
+    return orjson.loads(orjson.dumps(value))
 
 
 def embedded_list(data: list[Obj], url: str) -> Obj:

@@ -16,6 +16,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,16 +183,30 @@ class Store:
         self.put_rows([row_for(obj, account, parent)])
 
     def put_rows(self, rows: Iterable[Row]) -> None:
-        """Insert or replace many rows in one transaction (the generator's bulk path)."""
+        """Insert or replace many rows in one transaction (joins the open `transaction()`)."""
+        with self.transaction() as connection:
+            connection.executemany(_UPSERT, rows)
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction on this thread's connection (nested calls join it).
+
+        The world wraps each API change and each batch of clock steps in one: a change is
+        all-or-nothing, and the engine's dozens of small writes cost one commit. Readers on other
+        threads keep reading the last committed state (WAL) meanwhile.
+        """
         with self._write_lock:
             connection = self._connection()
+            if connection.in_transaction:
+                yield connection
+                return
             connection.execute("BEGIN")
             try:
-                connection.executemany(_UPSERT, rows)
-                connection.execute("COMMIT")
+                yield connection
             except BaseException:
                 connection.execute("ROLLBACK")
                 raise
+            connection.execute("COMMIT")
 
     def update(self, obj: dict[str, Any]) -> None:
         """Replace the body of an existing object, keeping its parent, account and list position.
@@ -213,13 +228,31 @@ class Store:
         with self._write_lock:
             self._connection().execute("UPDATE objects SET deleted = 1 WHERE id = ?", (object_id,))
 
-    def delete_older_than(self, kind: str, created_before: int) -> int:
-        """Drop objects of a kind created before a time (event retention). Returns how many."""
+    def delete_older_than(
+        self, kind: str, created_before: int, accounts: Sequence[str] | None = None
+    ) -> int:
+        """Drop objects of a kind created before a time (event retention). Returns how many.
+
+        With `accounts`, each account's range is found through the list index instead of a scan
+        of the whole table (which holds millions of rows in a large sandbox).
+        """
         with self._write_lock:
-            cursor = self._connection().execute(
-                "DELETE FROM objects WHERE kind = ? AND created < ?", (kind, created_before)
-            )
-            return cursor.rowcount
+            connection = self._connection()
+            if accounts is None:
+                cursor = connection.execute(
+                    "DELETE FROM objects WHERE kind = ? AND created < ?", (kind, created_before)
+                )
+                return cursor.rowcount
+            removed = 0
+            for account in accounts:
+                for deleted in (0, 1):
+                    cursor = connection.execute(
+                        "DELETE FROM objects WHERE account = ? AND kind = ? AND deleted = ? "
+                        "AND created < ?",
+                        (account, kind, deleted, created_before),
+                    )
+                    removed += cursor.rowcount
+            return removed
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._write_lock:
@@ -241,17 +274,10 @@ class Store:
                 )
 
     def set_due_rows(self, rows: Iterable[tuple[str, str, int]]) -> None:
-        with self._write_lock:
-            connection = self._connection()
-            connection.execute("BEGIN")
-            try:
-                connection.executemany(
-                    "INSERT OR REPLACE INTO schedule (key, account, due) VALUES (?, ?, ?)", rows
-                )
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
+        with self.transaction() as connection:
+            connection.executemany(
+                "INSERT OR REPLACE INTO schedule (key, account, due) VALUES (?, ?, ?)", rows
+            )
 
     def next_due(self, until: int) -> tuple[str, str, int] | None:
         """The earliest scheduled step at or before `until`: (key, account, due), or None."""

@@ -16,6 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -43,6 +44,7 @@ Obj = dict[str, Any]
 Listener = Callable[[Obj, str], None]
 
 _CANONICAL_KEPT = 20_000  # legacy-rendered live events whose current shape we remember
+_STEPS_PER_COMMIT = 200  # clock steps per transaction while advancing
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class World:
         self._lock = threading.RLock()
         self._listeners: list[Listener] = []
         self._request_id: str | None = None
-        self._captured: list[Obj] | None = None
+        self._outbox: list[tuple[Obj, str]] = []
         self._endpoints: list[Obj] | None = None
         self._canonical: OrderedDict[str, Obj] = OrderedDict()
 
@@ -170,41 +172,81 @@ class World:
         return self._now
 
     def advance(self, seconds: int) -> list[Obj]:
-        """Move the clock and run everything that falls due, in time order. Returns the events."""
+        """Move the clock and run everything that falls due, in time order. Returns the events.
+
+        Steps are committed in batches (one transaction each); listeners hear a batch's events
+        once it is committed.
+        """
         if seconds < 0:
             raise SandboxError(400, "The clock only moves forward.", param="seconds")
         with self._lock:
             target = self._now + int(seconds)
             captured: list[Obj] = []
-            self._captured = captured
             self._request_id = None
-            try:
-                last: tuple[str, int] | None = None
-                while True:
-                    found = self.store.next_due(target)
-                    payout_due = self._next_payout if self._next_payout <= target else None
-                    if found is None and payout_due is None:
-                        break
-                    if found is None or (payout_due is not None and payout_due <= found[2]):
-                        assert payout_due is not None
-                        self._now = max(self._now, payout_due)
-                        self._run_payouts(payout_due)
-                        self._next_payout = payout_due + money.WEEK
-                        continue
-                    key, account, due = found
-                    if last == (key, due):  # the engine did not move it: never loop forever
-                        log.warning("sandbox: %s stayed due at %s; unscheduled", key, due)
-                        self.store.set_due(key, account, None)
-                        continue
-                    last = (key, due)
-                    self._now = max(self._now, due)
-                    self._step(key, account)
-                self._now = target
-                self.store.delete_older_than("event", self._now - EVENT_RETENTION)
-                self._save_state()
-            finally:
-                self._captured = None
+            done = False
+            while not done:
+                with self._changing():
+                    done = self._advance_batch(target, _STEPS_PER_COMMIT)
+                    if done:
+                        self._now = target
+                        self.store.delete_older_than(
+                            "event",
+                            self._now - EVENT_RETENTION,
+                            [self.account_id, *self.connected_account_ids],
+                        )
+                    self._save_state()
+                self._flush(captured)
         return captured
+
+    def _advance_batch(self, target: int, steps: int) -> bool:
+        """Run up to `steps` due steps up to `target`; True when nothing is left to do."""
+        last: tuple[str, int] | None = None
+        for _ in range(steps):
+            found = self.store.next_due(target)
+            payout_due = self._next_payout if self._next_payout <= target else None
+            if found is None and payout_due is None:
+                return True
+            if found is None or (payout_due is not None and payout_due <= found[2]):
+                assert payout_due is not None
+                self._now = max(self._now, payout_due)
+                self._run_payouts(payout_due)
+                self._next_payout = payout_due + money.WEEK
+                continue
+            key, account, due = found
+            if last == (key, due):  # the engine did not move it: never loop forever
+                log.warning("sandbox: %s stayed due at %s; unscheduled", key, due)
+                self.store.set_due(key, account, None)
+                continue
+            last = (key, due)
+            self._now = max(self._now, due)
+            self._step(key, account)
+        return False
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """One all-or-nothing change: a store transaction, and the world's own state restored
+        (and its pending events dropped) when the change fails."""
+        saved = (self._now, self._next_payout, dict(self._balance))
+        try:
+            with self.store.transaction():
+                yield
+        except BaseException:
+            self._now, self._next_payout, self._balance = saved
+            self._outbox.clear()
+            self._endpoints = None
+            raise
+
+    def _flush(self, captured: list[Obj] | None = None) -> None:
+        """Hand the committed events to the listeners (the server's webhook delivery)."""
+        outbox, self._outbox = self._outbox, []
+        for event, account in outbox:
+            if captured is not None:
+                captured.append(event)
+            for listener in list(self._listeners):
+                try:
+                    listener(event, account)
+                except Exception:  # a failing listener must not break the world
+                    log.exception("sandbox: event listener failed for %s", event["id"])
 
     def _step(self, key: str, account: str) -> None:
         ledger = self._ledger(account)
@@ -265,13 +307,7 @@ class World:
             self._canonical[event["id"]] = orjson.loads(orjson.dumps(obj))
             while len(self._canonical) > _CANONICAL_KEPT:
                 self._canonical.popitem(last=False)
-        if self._captured is not None:
-            self._captured.append(snapshot)
-        for listener in list(self._listeners):
-            try:
-                listener(snapshot, account)
-            except Exception:  # a failing listener must not break the world
-                log.exception("sandbox: event listener failed for %s", event["id"])
+        self._outbox.append((snapshot, account))
 
     def _pending_webhooks(self, type: str) -> int:
         if self._endpoints is None:
@@ -341,15 +377,18 @@ class World:
         return account
 
     def _call(self, handler: Callable[..., Obj], account: str | None, *args: Any) -> Obj:
+        """Run one API change atomically; its events go out once it is committed."""
         with self._lock:
             self._request_id = f"req_{self._ids.token(14)}"
             try:
-                ledger = self._ledger(self._account(account))
-                result = handler(self, ledger, *args)
-                self._save_state()
-                return orjson.loads(orjson.dumps(result))
+                with self._changing():
+                    ledger = self._ledger(self._account(account))
+                    result = orjson.dumps(handler(self, ledger, *args))
+                    self._save_state()
             finally:
                 self._request_id = None
+            self._flush()
+            return orjson.loads(result)
 
     def create(self, resource: str, params: Obj, account: str | None = None) -> Obj:
         handler = resources.CREATE.get(resource)

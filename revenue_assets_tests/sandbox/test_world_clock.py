@@ -594,3 +594,28 @@ def test_once_coupon_discounts_only_the_first_invoice(world: World) -> None:
     second = world.store.get(renewed["latest_invoice"])
     assert second is not None and second["id"] != first["id"]
     assert second["total"] == 4_900 and second["total_discount_amounts"] == []
+
+
+def test_a_failed_change_leaves_nothing_behind(world: World, recorder: Recorder) -> None:
+    _, subscription = subscribe(world)
+    world.advance(10 * DAY)
+    recorder.calls.clear()
+    before = world.store.count()
+    item = subscription["items"]["data"][0]
+    with pytest.raises(SandboxError) as raised:
+        world.update(
+            "subscriptions",
+            subscription["id"],
+            {
+                "items": [
+                    {"id": item["id"], "price": price(world, "Business monthly")["id"]},
+                    {"id": "si_missing", "quantity": "2"},
+                ]
+            },
+        )
+    assert raised.value.status == 404
+    assert world.store.count() == before  # the first item's prorations were rolled back
+    assert recorder.calls == []  # and their events never went out
+    unchanged = world.store.get(subscription["id"])
+    assert unchanged is not None
+    assert unchanged["items"]["data"][0]["price"]["id"] == item["price"]["id"]
