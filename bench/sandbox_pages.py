@@ -210,21 +210,28 @@ def main() -> int:
 
     process = None
     if args.base_url:
-        base_url, key, generation = args.base_url, args.key, None
+        base_url, key = args.base_url, args.key
     else:
         from revenue_assets.sandbox.runner import SandboxProcess
         from revenue_assets.sandbox.world import CompanySpec
 
         spec = CompanySpec(seed=args.seed, customers=args.customers, months=args.months)
+        reused = args.data is not None and Path(args.data).exists()
+        if reused:
+            print(f"reopening the company in {args.data} (no generation) ...", flush=True)
+        else:
+            print(
+                f"generating {args.customers} customers over {args.months} months "
+                f"(seed {args.seed}) ...",
+                flush=True,
+            )
+        process = SandboxProcess.spawn(spec, data=args.data, rate_limit="off")
+        base_url, key = process.base_url, process.secret_key
+        what = "reopen" if reused else "generation"
         print(
-            f"generating {args.customers} customers over {args.months} months (seed {args.seed}) ...",
+            f"{what}: {process.generation_seconds:.1f} s (server pid {process.pid}, {base_url})",
             flush=True,
         )
-        started = time.perf_counter()
-        process = SandboxProcess.spawn(spec, data=args.data, rate_limit="off")
-        generation = process.generation_seconds or (time.perf_counter() - started)
-        base_url, key = process.base_url, process.secret_key
-        print(f"generation: {generation:.1f} s (server pid {process.pid}, {base_url})", flush=True)
 
     try:
         # Warm-up: page cache and connections.
