@@ -34,7 +34,7 @@ from revenue_assets.defs.revenue.warehouse import (
     revenue_connection,
     run,
 )
-from revenue_assets.revenue.fx import write_conversion_csv
+from revenue_assets.revenue.fx import extract_ecb_history, write_pegs
 
 # `eager()` adapted to unpartitioned assets over partitioned Stripe tables. eager() waits until
 # no dependency is missing, and a monthly partitioned Stripe table always has partitions never
@@ -74,10 +74,10 @@ def _markdown(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
     return "\n".join(lines)
 
 
-def _rates_tokens(context: RevenueContext, directory: Path) -> dict[str, str]:
-    path = directory / "rates.csv"
-    write_conversion_csv(path, context.base_currency)
-    return {"rates_csv": str(path).replace("'", "''")}
+def _rates_tokens(directory: Path) -> dict[str, str]:
+    """The files exchange_rate.sql reads: the bundled ECB history and the USD pegs."""
+    files = {"ecb_csv": extract_ecb_history(directory), "pegs_csv": write_pegs(directory)}
+    return {token: str(path).replace("'", "''") for token, path in files.items()}
 
 
 def _check_rates_base(connection: duckdb.DuckDBPyConnection, context: RevenueContext) -> None:
@@ -141,7 +141,7 @@ def build_table(
     """Run the table's SQL and describe the result (row count, preview, extras)."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="revenue-assets-") as directory:
-        tokens = _rates_tokens(context, Path(directory)) if table.name == "exchange_rate" else {}
+        tokens = _rates_tokens(Path(directory)) if table.name == "exchange_rate" else {}
         if revenue_key("exchange_rate") in table.deps:
             _check_rates_base(connection, context)
         if table.name == "customer_link":
@@ -160,7 +160,9 @@ def build_table(
         "evaluated_at": context.as_of.isoformat(),
     }
     if table.preview_columns:
-        order = f"ORDER BY {table.preview_order}" if table.preview_order else ""
+        # views are previewed unsorted: sorting would compute the whole view
+        ordered = table.preview_order and not table.is_view
+        order = f"ORDER BY {table.preview_order}" if ordered else ""
         columns = list(table.preview_columns)
         rows = connection.execute(
             f"SELECT {', '.join(columns)} FROM {target} {order} LIMIT {PREVIEW_ROWS}"

@@ -79,6 +79,7 @@ class RevenueTable:
     columns_spec: str  # "name TYPE[: description]" separated by ';'
     preview_columns: tuple[str, ...] = ()
     preview_order: str = ""
+    is_view: bool = False  # a DuckDB view (computed when read) rather than a table
 
     @property
     def key(self) -> dg.AssetKey:
@@ -126,6 +127,7 @@ TABLES: tuple[RevenueTable, ...] = (
             date DATE: Publication day.;
             per_eur DECIMAL(18,6): Units of the currency per euro (NULL for the identity row).;
             to_base DECIMAL(38,12): Base-currency units per unit of the currency.;
+            minor_to_base DOUBLE: Base-currency units per minor unit (to_base / divider).;
             base_currency VARCHAR: The base currency the factors convert into.;
             source VARCHAR: ecb, usd_peg or identity.""",
         preview_columns=("currency", "date", "per_eur", "to_base"),
@@ -134,11 +136,12 @@ TABLES: tuple[RevenueTable, ...] = (
     RevenueTable(
         name="charge",
         description=(
-            "Managed view `charge`: every charge with the invoice it paid (from invoice payments "
+            "Managed view `charge` (a DuckDB view): every charge with the invoice it paid (from invoice payments "
             "in the current API, `charge.invoice` / `invoice.charge` in older payloads) and its "
             "captured amount in the original and the base currency."
         ),
         sql=("charge",),
+        is_view=True,
         deps=(
             stripe_key("charge"),
             stripe_key("invoice_payment"),
@@ -265,7 +268,8 @@ TABLES: tuple[RevenueTable, ...] = (
             interval_count INTEGER: Intervals per period.;
             full_period_original_amount DECIMAL(38,6): Unit price × quantity (what a proration
             line stands for over a full period).;
-            currency VARCHAR; to_base DECIMAL(38,12): Conversion factor of created_at's date.;
+            currency VARCHAR;
+            minor_to_base DOUBLE: Base units per minor unit on created_at's date (NULL: no rate).;
             amount DECIMAL(18,6): Net amount in the base currency at created_at.""",
         preview_columns=("kind", "id", "customer_id", "created_at", "original_amount"),
         preview_order="created_at DESC",
@@ -273,12 +277,14 @@ TABLES: tuple[RevenueTable, ...] = (
     RevenueTable(
         name="revenue_item",
         description=(
-            "Managed view `revenue_item` (compatible deferral): paid invoice lines net of "
+            "Managed view `revenue_item` (a DuckDB view over revenue_line; compatible "
+            "deferral): paid invoice lines net of "
             "discounts, split over `max(1, round(days / 30.44))` months in equal parts (row k "
             "dated period_start + k months, id `<line>_<k>`), plus charges without invoice, "
             "refunds and credit notes as single rows; `kind` tells them apart."
         ),
         sql=("revenue_item",),
+        is_view=True,
         deps=(revenue_key("revenue_line"), revenue_key("exchange_rate")),
         columns_spec=f"""id VARCHAR: Line id, or `<line>_<k>` for part k of a deferred line.;
             invoice_item_id VARCHAR; source_label VARCHAR;
@@ -301,11 +307,9 @@ TABLES: tuple[RevenueTable, ...] = (
         ),
         sql=("deferred_revenue",),
         deps=(revenue_key("revenue_line"),),
-        columns_spec=f"""invoice_item_id VARCHAR: The revenue line (invoice line or charge).;
+        columns_spec="""invoice_item_id VARCHAR: The revenue line (invoice line or charge).;
             kind VARCHAR; invoice_id VARCHAR; customer_id VARCHAR; subscription_id VARCHAR;
-            product_id VARCHAR; month DATE; period_start {TZ}; period_end {TZ};
-            billed_at {TZ}: When the line was billed (invoice creation).;
-            original_currency VARCHAR;
+            product_id VARCHAR; month DATE; original_currency VARCHAR;
             line_original_amount BIGINT: The line's net amount, minor units.;
             recognized_original_amount BIGINT: Recognized in this month, minor units.;
             deferred_original_amount BIGINT: Billed but not yet recognized at month end.;
@@ -336,7 +340,6 @@ TABLES: tuple[RevenueTable, ...] = (
             original_mrr_change BIGINT: Signed change, minor units.;
             movement VARCHAR: new, expansion, contraction, churn, reactivation or unchanged.;
             currency VARCHAR; mrr DECIMAL(18,6);
-            previous_mrr DECIMAL(18,6): Last month's MRR at this month's rate.;
             mrr_change DECIMAL(18,6): Signed change in the base currency.; arr DECIMAL(18,6)""",
         preview_columns=("month", "subscription_id", "original_mrr", "movement"),
         preview_order="month DESC",

@@ -4,7 +4,8 @@ Python only orchestrates: each asset opens the warehouse under its file lock, pr
 connection (UTC, schemas, variables, helper macros) and runs its `.sql` file. SQL files name
 schemas through two tokens, `{stripe}` and `{revenue}`, replaced textually (they are
 identifiers, which DuckDB cannot bind); values (base currency, options, the evaluation time)
-are DuckDB variables read with `getvariable(...)`.
+are DuckDB variables read with `getvariable(...)`, except in view definitions, which outlive
+the session: those take `{base_currency}` and `{source_label}` as literals.
 """
 
 from __future__ import annotations
@@ -82,10 +83,22 @@ def sql_file(name: str) -> str:
 def render(name: str, context: RevenueContext, **tokens: str) -> str:
     """The statement(s) of `sql/<name>.sql` with schema (and file) tokens replaced."""
     text = sql_file(name)
-    replacements = {"stripe": context.stripe_schema, "revenue": context.revenue_schema, **tokens}
+    replacements = {
+        "stripe": context.stripe_schema,
+        "revenue": context.revenue_schema,
+        # Views cannot read session variables: they get these two as literals. Both are
+        # validated identifiers (a three-letter code, a schema name), safe to quote.
+        "base_currency": _literal(context.base_currency),
+        "source_label": _literal(context.source_label),
+        **tokens,
+    }
     for token, value in replacements.items():
         text = text.replace("{" + token + "}", value)
     return text
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def prepare(connection: duckdb.DuckDBPyConnection, context: RevenueContext) -> None:
@@ -94,7 +107,12 @@ def prepare(connection: duckdb.DuckDBPyConnection, context: RevenueContext) -> N
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {context.revenue_schema}")
     # Every raw table exists, even before its first sync, so the SQL never depends on which
     # Stripe tables happen to have been materialized.
-    ensure_tables(connection, context.stripe_schema, list(ALL_TABLE_NAMES))
+    existing = connection.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ?",
+        [context.stripe_schema],
+    ).fetchone()[0]
+    if existing < len(ALL_TABLE_NAMES):
+        ensure_tables(connection, context.stripe_schema, list(ALL_TABLE_NAMES))
     variables: dict[str, object] = {
         "base_currency": context.base_currency,
         "include_charges_without_invoice": context.include_charges_without_invoice,
@@ -104,7 +122,9 @@ def prepare(connection: duckdb.DuckDBPyConnection, context: RevenueContext) -> N
     }
     for name, value in variables.items():
         connection.execute(f"SET VARIABLE {name} = ?", [value])
-    connection.execute(sql_file("macros"))
+    connection.execute(render("macros", context))
+    # unqualified macro names (in table-building statements) resolve to the revenue schema
+    connection.execute(f"SET search_path = '{context.revenue_schema},main'")
 
 
 @contextmanager
@@ -113,7 +133,7 @@ def revenue_connection(context: RevenueContext) -> Iterator[duckdb.DuckDBPyConne
     with warehouse_connection(
         context.database,
         timeout_s=context.lock_timeout_s,
-        config={"memory_limit": context.memory_limit},
+        config={"memory_limit": context.memory_limit, "force_compression": "uncompressed"},
     ) as connection:
         prepare(connection, context)
         yield connection

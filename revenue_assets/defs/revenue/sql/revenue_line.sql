@@ -5,9 +5,8 @@
 --   kind 'credit_note':  a line of a credit note on a paid invoice (negative).
 -- Amounts are integer minor units; `amount` is the base-currency value at `created_at`.
 -- revenue_item, deferred_revenue and mrr_history all derive from this one table.
-CREATE OR REPLACE TABLE {revenue}.revenue_line AS
-WITH invoices AS (
-    SELECT
+CREATE OR REPLACE TEMP TABLE rl_invoices AS
+SELECT
         id,
         customer,
         created,
@@ -20,110 +19,110 @@ WITH invoices AS (
             THEN ref_id(discounts, '$[0]') ELSE discount ->> '$.id' END AS first_discount
     FROM {stripe}.invoice
     WHERE NOT coalesce(_deleted, false)
-        AND (status IN ('paid', 'open') OR (status IS NULL AND paid))
-),
-prices AS (
-    SELECT
+        AND (status IN ('paid', 'open') OR (status IS NULL AND paid));
+
+CREATE OR REPLACE TEMP TABLE rl_prices AS
+SELECT
         id,
         product,
         unit_amount,
         json_extract_string(recurring, '$.interval') AS interval,
         TRY_CAST(json_extract_string(recurring, '$.interval_count') AS INTEGER) AS interval_count
-    FROM {stripe}.price
-),
-raw_lines AS (
+    FROM {stripe}.price;
+
+CREATE OR REPLACE TEMP TABLE rl_lines AS
+WITH raw_lines AS (
     SELECT
-        l.id,
-        l.invoice_id,
-        l.amount,
-        l.currency,
-        coalesce(l.discountable, true) AS discountable,
-        amounts_sum(l.discount_amounts) AS line_discount,
-        l.period_start,
-        l.period_end,
-        l.quantity,
-        l.subscription,
-        l.subscription_item,
-        l.proration,
-        l.type,
-        json_transform(l.parent, '{
-            "type": "VARCHAR",
-            "subscription_item_details": {"proration": "BOOLEAN", "subscription": "VARCHAR", "subscription_item": "VARCHAR"},
-            "invoice_item_details": {"proration": "BOOLEAN", "subscription": "VARCHAR"}
-        }') AS p,
-        json_transform(l.pricing, '{
-            "price_details": {"price": "VARCHAR", "product": "VARCHAR"},
-            "unit_amount_decimal": "VARCHAR"
-        }') AS pr,
-        -- older payloads embed the price (or the plan) in the line
-        CASE WHEN l.price IS NOT NULL THEN json_transform(l.price, '{
-            "id": "VARCHAR", "product": "JSON", "unit_amount": "BIGINT", "unit_amount_decimal": "VARCHAR",
-            "recurring": {"interval": "VARCHAR", "interval_count": "INTEGER"}
-        }') END AS lp,
-        CASE WHEN l.plan IS NOT NULL THEN json_transform(l.plan, '{
-            "id": "VARCHAR", "product": "JSON", "amount": "BIGINT", "interval": "VARCHAR", "interval_count": "INTEGER"
-        }') END AS lpl,
-        CASE WHEN l.discounts IS NOT NULL AND l.discounts::VARCHAR <> '[]'
-            THEN ref_id(l.discounts, '$[0]') END AS first_discount
-    FROM {stripe}.invoice_line_item AS l
-    WHERE NOT coalesce(l._deleted, false)
-),
-lines AS (
-    SELECT
-        l.id,
-        l.invoice_id,
-        i.customer AS customer_id,
-        i.created AS created_at,
-        i.is_paid,
-        l.amount,
-        coalesce(l.currency, i.currency) AS currency,
-        l.discountable,
-        l.line_discount,
-        l.period_start,
-        l.period_end,
-        l.quantity,
-        coalesce(
-            l.subscription, l.p.subscription_item_details.subscription,
-            l.p.invoice_item_details.subscription, i.subscription_id
-        ) AS subscription_id,
-        coalesce(l.subscription_item, l.p.subscription_item_details.subscription_item) AS subscription_item_id,
-        coalesce(
-            l.p.subscription_item_details.proration, l.p.invoice_item_details.proration,
-            l.proration, false
-        ) AS is_proration,
-        coalesce(l.pr.price_details.price, l.lp.id, l.lpl.id) AS price_id,
-        coalesce(
-            l.pr.price_details.product, ref_id(l.lp.product, '$'), ref_id(l.lpl.product, '$')
-        ) AS line_product,
-        coalesce(
-            TRY_CAST(l.pr.unit_amount_decimal AS DECIMAL(38, 6)),
-            TRY_CAST(l.lp.unit_amount_decimal AS DECIMAL(38, 6)),
-            l.lp.unit_amount
-        ) AS unit_amount,
-        coalesce(l.lp.recurring.interval, l.lpl.interval) AS legacy_interval,
-        coalesce(l.lp.recurring.interval_count, l.lpl.interval_count) AS legacy_interval_count,
-        (l.p.type = 'subscription_item_details' OR l.type = 'subscription') AS from_subscription,
-        coalesce(l.first_discount, i.first_discount) AS first_discount,
-        i.total_discount
-    FROM raw_lines AS l
-    JOIN invoices AS i ON i.id = l.invoice_id
-),
-line_totals AS (
-    SELECT
+            l.id,
+            l.invoice_id,
+            l.amount,
+            l.currency,
+            coalesce(l.discountable, true) AS discountable,
+            amounts_sum(l.discount_amounts) AS line_discount,
+            l.period_start,
+            l.period_end,
+            l.quantity,
+            l.subscription,
+            l.subscription_item,
+            l.proration,
+            l.type,
+            json_transform(l.parent, '{
+                "type": "VARCHAR",
+                "subscription_item_details": {"proration": "BOOLEAN", "subscription": "VARCHAR", "subscription_item": "VARCHAR"},
+                "invoice_item_details": {"proration": "BOOLEAN", "subscription": "VARCHAR"}
+            }') AS p,
+            json_transform(l.pricing, '{
+                "price_details": {"price": "VARCHAR", "product": "VARCHAR"},
+                "unit_amount_decimal": "VARCHAR"
+            }') AS pr,
+            -- older payloads embed the price (or the plan) in the line
+            CASE WHEN l.price IS NOT NULL THEN json_transform(l.price, '{
+                "id": "VARCHAR", "product": "JSON", "unit_amount": "BIGINT", "unit_amount_decimal": "VARCHAR",
+                "recurring": {"interval": "VARCHAR", "interval_count": "INTEGER"}
+            }') END AS lp,
+            CASE WHEN l.plan IS NOT NULL THEN json_transform(l.plan, '{
+                "id": "VARCHAR", "product": "JSON", "amount": "BIGINT", "interval": "VARCHAR", "interval_count": "INTEGER"
+            }') END AS lpl,
+            CASE WHEN l.discounts IS NOT NULL AND l.discounts::VARCHAR <> '[]'
+                THEN ref_id(l.discounts, '$[0]') END AS first_discount
+        FROM {stripe}.invoice_line_item AS l
+        WHERE NOT coalesce(l._deleted, false)
+)
+SELECT
+    l.id,
+    l.invoice_id,
+    i.customer AS customer_id,
+    i.created AS created_at,
+    i.is_paid,
+    l.amount,
+    coalesce(l.currency, i.currency) AS currency,
+    l.discountable,
+    l.line_discount,
+    l.period_start,
+    l.period_end,
+    l.quantity,
+    coalesce(
+        l.subscription, l.p.subscription_item_details.subscription,
+        l.p.invoice_item_details.subscription, i.subscription_id
+    ) AS subscription_id,
+    coalesce(l.subscription_item, l.p.subscription_item_details.subscription_item) AS subscription_item_id,
+    coalesce(
+        l.p.subscription_item_details.proration, l.p.invoice_item_details.proration,
+        l.proration, false
+    ) AS is_proration,
+    coalesce(l.pr.price_details.price, l.lp.id, l.lpl.id) AS price_id,
+    coalesce(
+        l.pr.price_details.product, ref_id(l.lp.product, '$'), ref_id(l.lpl.product, '$')
+    ) AS line_product,
+    coalesce(
+        TRY_CAST(l.pr.unit_amount_decimal AS DECIMAL(38, 6)),
+        TRY_CAST(l.lp.unit_amount_decimal AS DECIMAL(38, 6)),
+        l.lp.unit_amount
+    ) AS unit_amount,
+    coalesce(l.lp.recurring.interval, l.lpl.interval) AS legacy_interval,
+    coalesce(l.lp.recurring.interval_count, l.lpl.interval_count) AS legacy_interval_count,
+    (l.p.type = 'subscription_item_details' OR l.type = 'subscription') AS from_subscription,
+    coalesce(l.first_discount, i.first_discount) AS first_discount,
+    i.total_discount
+FROM raw_lines AS l
+JOIN rl_invoices AS i ON i.id = l.invoice_id;
+
+CREATE OR REPLACE TEMP TABLE rl_line_totals AS
+SELECT
         invoice_id,
         any_value(total_discount) - sum(line_discount) AS remainder,
         sum(CASE WHEN discountable AND amount - line_discount > 0 THEN amount - line_discount ELSE 0 END)
             AS weight_total,
         count(*) AS line_count
-    FROM lines
+    FROM rl_lines
     GROUP BY invoice_id
-    HAVING any_value(total_discount) <> sum(line_discount)
-),
+    HAVING any_value(total_discount) <> sum(line_discount);
+
 -- Invoice-level discounts not already on the lines (older payloads) are allocated over the
 -- discountable lines by cumulative rounding, in the invoice's own line order, so the parts
 -- sum exactly: line i takes round(R·Wᵢ/W) − round(R·Wᵢ₋₁/W), Wᵢ the running weight.
-weighted AS (
-    SELECT
+CREATE OR REPLACE TEMP TABLE rl_weighted AS
+SELECT
         l.id,
         l.invoice_id,
         t.remainder,
@@ -135,12 +134,12 @@ weighted AS (
         END AS weight,
         coalesce(list_position(json_extract_string(inv._raw, '$.lines.data[*].id'), l.id), 1000000)
             AS position
-    FROM lines AS l
-    JOIN line_totals AS t ON t.invoice_id = l.invoice_id
-    JOIN {stripe}.invoice AS inv ON inv.id = l.invoice_id
-),
-allocation AS (
-    SELECT
+    FROM rl_lines AS l
+    JOIN rl_line_totals AS t ON t.invoice_id = l.invoice_id
+    JOIN {stripe}.invoice AS inv ON inv.id = l.invoice_id;
+
+CREATE OR REPLACE TEMP TABLE rl_allocation AS
+SELECT
         id,
         div_round(remainder * running, total_weight)
             - div_round(remainder * (running - weight), total_weight) AS allocated
@@ -151,10 +150,11 @@ allocation AS (
                 PARTITION BY invoice_id
                 ORDER BY position, id ROWS UNBOUNDED PRECEDING
             ) AS running
-        FROM weighted
-    )
-),
-invoice_lines AS (
+        FROM rl_weighted
+    );
+
+CREATE OR REPLACE TABLE {revenue}.revenue_line AS
+WITH invoice_lines AS (
     SELECT
         'invoice_line' AS kind,
         l.id,
@@ -181,12 +181,12 @@ invoice_lines AS (
         coalesce(p.interval_count, l.legacy_interval_count, 1) AS interval_count,
         -- the full-period amount a proration line stands for (unit price × quantity)
         coalesce(l.unit_amount, p.unit_amount) * coalesce(l.quantity, 1) AS full_period_amount
-    FROM lines AS l
-    LEFT JOIN allocation AS a ON a.id = l.id
-    LEFT JOIN prices AS p ON p.id = l.price_id
+    FROM rl_lines AS l
+    LEFT JOIN rl_allocation AS a ON a.id = l.id
+    LEFT JOIN rl_prices AS p ON p.id = l.price_id
 ),
 paid_invoices AS (
-    SELECT id, customer, subscription_id FROM invoices WHERE is_paid
+    SELECT id, customer, subscription_id FROM rl_invoices WHERE is_paid
 ),
 charges AS (
     SELECT
@@ -290,9 +290,10 @@ credit_notes AS (
         n.subscription_id,
         il.subscription_item_id,
         il.price_id,
-        il.product_id,
+        coalesce(il.line_product, ip.product) AS product_id,
         NULL AS discount_id,
-        coalesce(il.is_recurring, n.subscription_id IS NOT NULL) AS is_recurring,
+        coalesce(ip.interval IS NOT NULL OR il.legacy_interval IS NOT NULL OR il.from_subscription,
+            n.subscription_id IS NOT NULL) AS is_recurring,
         false AS is_proration,
         true AS is_paid,
         n.created_at,
@@ -310,7 +311,8 @@ credit_notes AS (
     FROM notes AS n
     LEFT JOIN {stripe}.credit_note_line_item AS li
         ON li.credit_note_id = n.id AND NOT coalesce(li._deleted, false)
-    LEFT JOIN invoice_lines AS il ON il.id = li.invoice_line_item
+    LEFT JOIN rl_lines AS il ON il.id = li.invoice_line_item
+    LEFT JOIN rl_prices AS ip ON ip.id = il.price_id
 ),
 all_lines AS (
     SELECT * FROM invoice_lines
@@ -344,9 +346,9 @@ SELECT
     a.interval_count::INTEGER AS interval_count,
     a.full_period_amount::DECIMAL(38, 6) AS full_period_original_amount,
     getvariable('base_currency') AS currency,
-    fx.to_base,
-    base_amount(a.original_amount, a.currency, fx.to_base) AS amount
+    fx.minor_to_base,
+    base_amount(a.original_amount, fx.minor_to_base) AS amount
 FROM all_lines AS a
 LEFT JOIN discount_coupon AS dc ON dc.discount_id = a.discount_id
-ASOF LEFT JOIN {revenue}.exchange_rate AS fx
-    ON fx.currency = upper(a.currency) AND CAST(a.created_at AS DATE) >= fx.date;
+LEFT JOIN {revenue}.exchange_rate AS fx
+    ON fx.currency = upper(a.currency) AND fx.date = CAST(utc(a.created_at) AS DATE);
