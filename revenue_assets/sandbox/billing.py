@@ -234,8 +234,15 @@ def _invoice_period(
     include_pending: bool = True,
     extra_items: list[Obj] | None = None,
     charge_metadata: Obj | None = None,
+    previous_start: int | None = None,
 ) -> Obj:
-    """Invoice a period of the subscription, apply its discounts and tax, and collect it."""
+    """Invoice a period of the subscription, apply its discounts and tax, and collect it.
+
+    Like Stripe, the invoice's own `period_start/end` is the period *before* the billed one
+    (when its pending items accrued): the previous period for a renewal, the creation instant
+    otherwise. The lines carry the billed service period.
+    """
+    now = ledger.now
     invoice = invoicing.new_invoice(
         ledger,
         customer,
@@ -243,8 +250,8 @@ def _invoice_period(
         billing_reason=billing_reason,
         subscription=subscription,
         invoice_id=invoice_id,
-        period_start=start,
-        period_end=end,
+        period_start=previous_start if previous_start is not None else now,
+        period_end=start if previous_start is not None else now,
         discounts=_active_discounts(ledger, subscription["discounts"]),
         tax_rates=subscription.get("default_tax_rates") or None,
     )
@@ -376,6 +383,7 @@ def _end_trial(ledger: Ledger, subscription: Obj, items: list[Obj]) -> None:
 def renew(ledger: Ledger, subscription: Obj, items: list[Obj], *, start: int | None = None) -> Obj:
     """Start the next period: move the items' periods, invoice the period, collect it."""
     now = ledger.now
+    previous_start = _period(items)[0] if start is None else None
     start = _period(items)[1] if start is None else start
     interval, count = _recurring(items[0]["price"])
     end = money.add_interval(start, interval, count, subscription["billing_cycle_anchor"])
@@ -410,6 +418,7 @@ def renew(ledger: Ledger, subscription: Obj, items: list[Obj], *, start: int | N
         end,
         billing_reason="subscription_cycle",
         invoice_id=invoice_id,
+        previous_start=previous_start,
     )
 
 
@@ -482,7 +491,6 @@ def resume(ledger: Ledger, subscription: Obj) -> Obj:
     previous = {"status": "paused"}
     subscription["status"] = "active"
     subscription["billing_cycle_anchor"] = now
-    subscription["trial_end"] = subscription.get("trial_end")
     interval, count = _recurring(items[0]["price"])
     end = money.add_interval(now, interval, count, now)
     invoice_id = ledger.ids.new("in")
@@ -647,8 +655,6 @@ def update(
                 subscription["currency"],
                 billing_reason="subscription_update",
                 subscription=subscription,
-                period_start=start,
-                period_end=end,
                 discounts=_active_discounts(ledger, subscription["discounts"]),
                 tax_rates=subscription.get("default_tax_rates") or None,
             )

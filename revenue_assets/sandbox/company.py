@@ -500,7 +500,6 @@ class _Story:
         interval = subscription["items"]["data"][0]["price"]["recurring"]["interval"]
         mean_days = {"week": 45, "month": 210, "year": 800}[interval]
         churn_at = now + int(rng.expovariate(1 / mean_days) * money.DAY) + money.DAY
-        sub_id = subscription["id"]
 
         def alive() -> bool:
             return not self.deleted and subscription["status"] not in billing.ENDED
@@ -545,7 +544,6 @@ class _Story:
                 self.at(self.ledger.now + rng.randrange(40, 90) * money.DAY, self._delete)
 
         self.at(churn_at, churn)
-        del sub_id
 
     def _cancel(self, subscription: Obj, *, at_period_end: bool) -> None:
         if self.deleted or subscription["status"] in billing.ENDED:

@@ -65,7 +65,7 @@ def _coupons(ledger: StoreLedger, params: Obj) -> tuple[Obj, ...] | None:
     """Coupons from `coupon=` or `discounts[][coupon]=` (None when neither is given)."""
     found: list[Obj] = []
     given = False
-    if params.get("coupon") not in (None,):
+    if params.get("coupon") is not None:
         given = True
         if params["coupon"] != "":
             found.append(fetch(ledger, "coupon", params["coupon"], "coupon"))

@@ -116,7 +116,11 @@ def test_advancing_a_month_renews_a_monthly_subscription(world: World, recorder:
         "subscription_cycle",
         4_900,
     )
-    assert invoice["period_start"] == item["current_period_start"]
+    assert (invoice["period_start"], invoice["period_end"]) == (
+        subscription["items"]["data"][0]["current_period_start"],
+        item["current_period_start"],
+    )  # Stripe: the invoice period is the previous one; lines carry the billed period
+    assert invoice["lines"]["data"][0]["period"]["start"] == item["current_period_start"]
     charges = world.store.ids("charge", parent=invoice["id"])
     assert len(charges) == 1
     charge = world.store.get(charges[0])
