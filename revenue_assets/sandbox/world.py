@@ -274,6 +274,17 @@ class World:
             elif amount < 0:
                 key = (account, currency, at + money.WEEK)
                 self._balance[key] = self._balance.get(key, 0) + amount
+        for account in (self.account_id, *self.connected_account_ids):
+            self._make_available(account, at)
+
+    def _make_available(self, account: str, at: int) -> None:
+        """Balance transactions whose funds became available before `at` say so."""
+        since = at - 2 * money.WEEK
+        for txn_id in self.store.ids("balance_transaction", account=account, created_gte=since):
+            txn = self.store.get(txn_id)
+            if txn is not None and txn["status"] == "pending" and txn["available_on"] <= at:
+                txn["status"] = "available"
+                self.store.update(txn)
 
     def _on_balance(self, account: str, txn: Obj) -> None:
         key = (account, txn["currency"], money.payout_window_end(txn["available_on"]))

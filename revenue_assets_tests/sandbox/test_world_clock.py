@@ -623,3 +623,14 @@ def test_a_failed_change_leaves_nothing_behind(world: World, recorder: Recorder)
     unchanged = world.store.get(subscription["id"])
     assert unchanged is not None
     assert unchanged["items"]["data"][0]["price"]["id"] == item["price"]["id"]
+
+
+def test_balance_transactions_become_available(world: World) -> None:
+    _, subscription = subscribe(world)
+    charge = world.store.get(world.store.ids("charge", parent=subscription["latest_invoice"])[0])
+    assert charge is not None
+    txn = world.store.get(charge["balance_transaction"])
+    assert txn is not None and txn["status"] == "pending" and txn["available_on"] > world.now
+    world.advance(10 * DAY)
+    txn = world.store.get(charge["balance_transaction"])
+    assert txn is not None and txn["status"] == "available"
