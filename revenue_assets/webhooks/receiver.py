@@ -11,7 +11,9 @@ Answers, in the order the checks run:
   the health check instead of syncing nothing quietly. Nothing is stored.
 - 400 when the verified body is not a Stripe event (malformed JSON, missing fields).
 - 200 once the event is committed to the inbox (a duplicate is a 200 too: Stripe must stop
-  retrying it), 503 when it cannot be stored: Stripe retries for days, and the inbox dedupes.
+  retrying it), with an empty body and `x-inbox: stored|duplicate`; 503 when it cannot be
+  stored: Stripe retries for days, and the inbox dedupes. Errors have a JSON body saying why
+  (Stripe's dashboard shows it).
 
 Any path is accepted so that a reverse proxy can forward its own path unchanged. The receiver
 speaks plain HTTP unless given a certificate; Stripe requires HTTPS, usually from a proxy.
@@ -163,8 +165,10 @@ def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = No
     return Response(orjson.dumps(body), status, headers, media_type="application/json")
 
 
-_RECEIVED = orjson.dumps({"received": True, "duplicate": False})
-_DUPLICATE = orjson.dumps({"received": True, "duplicate": True})
+# A 200 has no body: uvicorn writes the head and the body separately, and skipping an empty
+# body saves a send() per delivery. Whether the event was new is in a header, for debugging.
+_STORED = [(b"x-inbox", b"stored")]
+_DUPLICATE = [(b"x-inbox", b"duplicate")]
 
 
 def _answer(
@@ -225,7 +229,7 @@ class Receiver:
         """A delivery, in plain ASGI: this is the hot path, and Starlette's Request and Response
         objects, middleware and router cost more CPU than verifying and storing the event."""
         status, body, extra = await self._handle(scope, receive)
-        headers = [(b"content-type", b"application/json"), *extra]
+        headers = [(b"content-type", b"application/json"), *extra] if body else list(extra)
         headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -287,7 +291,7 @@ class Receiver:
             return _answer(
                 503, "the event inbox is unavailable; retry later", [(b"retry-after", b"30")]
             )
-        return 200, _DUPLICATE if not new else _RECEIVED, []
+        return 200, b"", _STORED if new else _DUPLICATE
 
     def _too_large(self) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         self.writer.bump(OVERSIZED)
