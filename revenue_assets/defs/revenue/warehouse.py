@@ -122,7 +122,10 @@ def prepare(connection: duckdb.DuckDBPyConnection, context: RevenueContext) -> N
     }
     for name, value in variables.items():
         connection.execute(f"SET VARIABLE {name} = ?", [value])
+    # one transaction: one write to the database file instead of one per macro
+    connection.execute("BEGIN TRANSACTION")
     connection.execute(render("macros", context))
+    connection.execute("COMMIT")
     # unqualified macro names (in table-building statements) resolve to the revenue schema
     connection.execute(f"SET search_path = '{context.revenue_schema},main'")
 

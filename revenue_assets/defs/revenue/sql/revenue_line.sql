@@ -7,66 +7,66 @@
 -- revenue_item, deferred_revenue and mrr_history all derive from this one table.
 CREATE OR REPLACE TEMP TABLE rl_invoices AS
 SELECT
-        id,
-        customer,
-        created,
-        currency,
-        coalesce(parent_subscription, subscription) AS subscription_id,
-        -- current API: `status`; older payloads also carry `paid`
-        CASE WHEN status IS NOT NULL THEN status = 'paid' ELSE coalesce(paid, false) END AS is_paid,
-        amounts_sum(total_discount_amounts) AS total_discount,
-        CASE WHEN discounts IS NOT NULL AND discounts::VARCHAR <> '[]'
-            THEN ref_id(discounts, '$[0]') ELSE discount ->> '$.id' END AS first_discount
-    FROM {stripe}.invoice
-    WHERE NOT coalesce(_deleted, false)
-        AND (status IN ('paid', 'open') OR (status IS NULL AND paid));
+    id,
+    customer,
+    created,
+    currency,
+    coalesce(parent_subscription, subscription) AS subscription_id,
+    -- current API: `status`; older payloads also carry `paid`
+    CASE WHEN status IS NOT NULL THEN status = 'paid' ELSE coalesce(paid, false) END AS is_paid,
+    amounts_sum(total_discount_amounts) AS total_discount,
+    CASE WHEN discounts IS NOT NULL AND discounts::VARCHAR <> '[]'
+        THEN ref_id(discounts, '$[0]') ELSE discount ->> '$.id' END AS first_discount
+FROM {stripe}.invoice
+WHERE NOT coalesce(_deleted, false)
+    AND (status IN ('paid', 'open') OR (status IS NULL AND paid));
 
 CREATE OR REPLACE TEMP TABLE rl_prices AS
 SELECT
-        id,
-        product,
-        unit_amount,
-        json_extract_string(recurring, '$.interval') AS interval,
-        TRY_CAST(json_extract_string(recurring, '$.interval_count') AS INTEGER) AS interval_count
-    FROM {stripe}.price;
+    id,
+    product,
+    unit_amount,
+    json_extract_string(recurring, '$.interval') AS interval,
+    TRY_CAST(json_extract_string(recurring, '$.interval_count') AS INTEGER) AS interval_count
+FROM {stripe}.price;
 
 CREATE OR REPLACE TEMP TABLE rl_lines AS
 WITH raw_lines AS (
     SELECT
-            l.id,
-            l.invoice_id,
-            l.amount,
-            l.currency,
-            coalesce(l.discountable, true) AS discountable,
-            amounts_sum(l.discount_amounts) AS line_discount,
-            l.period_start,
-            l.period_end,
-            l.quantity,
-            l.subscription,
-            l.subscription_item,
-            l.proration,
-            l.type,
-            json_transform(l.parent, '{
-                "type": "VARCHAR",
-                "subscription_item_details": {"proration": "BOOLEAN", "subscription": "VARCHAR", "subscription_item": "VARCHAR"},
-                "invoice_item_details": {"proration": "BOOLEAN", "subscription": "VARCHAR"}
-            }') AS p,
-            json_transform(l.pricing, '{
-                "price_details": {"price": "VARCHAR", "product": "VARCHAR"},
-                "unit_amount_decimal": "VARCHAR"
-            }') AS pr,
-            -- older payloads embed the price (or the plan) in the line
-            CASE WHEN l.price IS NOT NULL THEN json_transform(l.price, '{
-                "id": "VARCHAR", "product": "JSON", "unit_amount": "BIGINT", "unit_amount_decimal": "VARCHAR",
-                "recurring": {"interval": "VARCHAR", "interval_count": "INTEGER"}
-            }') END AS lp,
-            CASE WHEN l.plan IS NOT NULL THEN json_transform(l.plan, '{
-                "id": "VARCHAR", "product": "JSON", "amount": "BIGINT", "interval": "VARCHAR", "interval_count": "INTEGER"
-            }') END AS lpl,
-            CASE WHEN l.discounts IS NOT NULL AND l.discounts::VARCHAR <> '[]'
-                THEN ref_id(l.discounts, '$[0]') END AS first_discount
-        FROM {stripe}.invoice_line_item AS l
-        WHERE NOT coalesce(l._deleted, false)
+        l.id,
+        l.invoice_id,
+        l.amount,
+        l.currency,
+        coalesce(l.discountable, true) AS discountable,
+        amounts_sum(l.discount_amounts) AS line_discount,
+        l.period_start,
+        l.period_end,
+        l.quantity,
+        l.subscription,
+        l.subscription_item,
+        l.proration,
+        l.type,
+        json_transform(l.parent, '{
+            "type": "VARCHAR",
+            "subscription_item_details": {"proration": "BOOLEAN", "subscription": "VARCHAR", "subscription_item": "VARCHAR"},
+            "invoice_item_details": {"proration": "BOOLEAN", "subscription": "VARCHAR"}
+        }') AS p,
+        json_transform(l.pricing, '{
+            "price_details": {"price": "VARCHAR", "product": "VARCHAR"},
+            "unit_amount_decimal": "VARCHAR"
+        }') AS pr,
+        -- older payloads embed the price (or the plan) in the line
+        CASE WHEN l.price IS NOT NULL THEN json_transform(l.price, '{
+            "id": "VARCHAR", "product": "JSON", "unit_amount": "BIGINT", "unit_amount_decimal": "VARCHAR",
+            "recurring": {"interval": "VARCHAR", "interval_count": "INTEGER"}
+        }') END AS lp,
+        CASE WHEN l.plan IS NOT NULL THEN json_transform(l.plan, '{
+            "id": "VARCHAR", "product": "JSON", "amount": "BIGINT", "interval": "VARCHAR", "interval_count": "INTEGER"
+        }') END AS lpl,
+        CASE WHEN l.discounts IS NOT NULL AND l.discounts::VARCHAR <> '[]'
+            THEN ref_id(l.discounts, '$[0]') END AS first_discount
+    FROM {stripe}.invoice_line_item AS l
+    WHERE NOT coalesce(l._deleted, false)
 )
 SELECT
     l.id,
@@ -109,49 +109,49 @@ JOIN rl_invoices AS i ON i.id = l.invoice_id;
 
 CREATE OR REPLACE TEMP TABLE rl_line_totals AS
 SELECT
-        invoice_id,
-        any_value(total_discount) - sum(line_discount) AS remainder,
-        sum(CASE WHEN discountable AND amount - line_discount > 0 THEN amount - line_discount ELSE 0 END)
-            AS weight_total,
-        count(*) AS line_count
-    FROM rl_lines
-    GROUP BY invoice_id
-    HAVING any_value(total_discount) <> sum(line_discount);
+    invoice_id,
+    any_value(total_discount) - sum(line_discount) AS remainder,
+    sum(CASE WHEN discountable AND amount - line_discount > 0 THEN amount - line_discount ELSE 0 END)
+        AS weight_total,
+    count(*) AS line_count
+FROM rl_lines
+GROUP BY invoice_id
+HAVING any_value(total_discount) <> sum(line_discount);
 
 -- Invoice-level discounts not already on the lines (older payloads) are allocated over the
 -- discountable lines by cumulative rounding, in the invoice's own line order, so the parts
 -- sum exactly: line i takes round(R·Wᵢ/W) − round(R·Wᵢ₋₁/W), Wᵢ the running weight.
 CREATE OR REPLACE TEMP TABLE rl_weighted AS
 SELECT
-        l.id,
-        l.invoice_id,
-        t.remainder,
-        CASE WHEN t.weight_total > 0 THEN t.weight_total ELSE t.line_count END AS total_weight,
-        CASE
-            WHEN t.weight_total = 0 THEN 1
-            WHEN l.discountable AND l.amount - l.line_discount > 0 THEN l.amount - l.line_discount
-            ELSE 0
-        END AS weight,
-        coalesce(list_position(json_extract_string(inv._raw, '$.lines.data[*].id'), l.id), 1000000)
-            AS position
-    FROM rl_lines AS l
-    JOIN rl_line_totals AS t ON t.invoice_id = l.invoice_id
-    JOIN {stripe}.invoice AS inv ON inv.id = l.invoice_id;
+    l.id,
+    l.invoice_id,
+    t.remainder,
+    CASE WHEN t.weight_total > 0 THEN t.weight_total ELSE t.line_count END AS total_weight,
+    CASE
+        WHEN t.weight_total = 0 THEN 1
+        WHEN l.discountable AND l.amount - l.line_discount > 0 THEN l.amount - l.line_discount
+        ELSE 0
+    END AS weight,
+    coalesce(list_position(json_extract_string(inv._raw, '$.lines.data[*].id'), l.id), 1000000)
+        AS position
+FROM rl_lines AS l
+JOIN rl_line_totals AS t ON t.invoice_id = l.invoice_id
+JOIN {stripe}.invoice AS inv ON inv.id = l.invoice_id;
 
 CREATE OR REPLACE TEMP TABLE rl_allocation AS
 SELECT
-        id,
-        div_round(remainder * running, total_weight)
-            - div_round(remainder * (running - weight), total_weight) AS allocated
-    FROM (
-        SELECT
-            *,
-            sum(weight) OVER (
-                PARTITION BY invoice_id
-                ORDER BY position, id ROWS UNBOUNDED PRECEDING
-            ) AS running
-        FROM rl_weighted
-    );
+    id,
+    div_round(remainder * running, total_weight)
+        - div_round(remainder * (running - weight), total_weight) AS allocated
+FROM (
+    SELECT
+        *,
+        sum(weight) OVER (
+            PARTITION BY invoice_id
+            ORDER BY position, id ROWS UNBOUNDED PRECEDING
+        ) AS running
+    FROM rl_weighted
+);
 
 CREATE OR REPLACE TABLE {revenue}.revenue_line AS
 WITH invoice_lines AS (

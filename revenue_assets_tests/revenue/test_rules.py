@@ -1,0 +1,226 @@
+"""The arithmetic rules on literal raw rows, run through the real SQL files: the compatible
+month counts, cumulative rounding of invoice-level discounts, largest-remainder recognition."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from revenue_assets.defs.revenue.tables import TABLES_BY_NAME
+from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets_tests.revenue.scenario import Warehouse, utc
+
+# (start, end, months) — the issue's reference cases for `months = max(1, round(days / 30.44))`
+MONTH_COUNTS = [
+    (date(2021, 1, 1), date(2021, 1, 31), 1),
+    (date(2021, 1, 1), date(2021, 2, 15), 1),
+    (date(2021, 1, 1), date(2021, 2, 16), 2),
+    (date(2021, 1, 1), date(2021, 3, 31), 3),
+    (date(2021, 1, 1), date(2021, 12, 31), 12),
+    (date(2021, 12, 1), date(2022, 1, 31), 2),
+    (date(2021, 1, 1), date(2022, 12, 31), 24),
+    (date(2020, 1, 1), date(2020, 12, 31), 12),
+]
+
+
+JAN_15, MAR_15 = utc(2024, 1, 15), utc(2024, 3, 15)
+
+
+def _at(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+class RawRows:
+    """Minimal current-shape invoices and lines, inserted into the typed raw columns."""
+
+    def __init__(self) -> None:
+        self.invoices: list[dict[str, Any]] = []
+        self.lines: list[dict[str, Any]] = []
+
+    def invoice(
+        self,
+        invoice_id: str,
+        lines: list[tuple[str, int, bool]],
+        *,
+        invoice_discount: int = 0,
+        start: datetime = JAN_15,
+        end: datetime = MAR_15,
+        currency: str = "usd",
+    ) -> None:
+        subtotal = sum(amount for _, amount, _ in lines)
+        self.invoices.append(
+            {
+                "id": invoice_id,
+                "created": start,
+                "currency": currency,
+                "subtotal": subtotal,
+                "discount": invoice_discount,
+                "line_ids": [line_id for line_id, _, _ in lines],
+            }
+        )
+        for line_id, amount, discountable in lines:
+            self.lines.append(
+                {
+                    "id": line_id,
+                    "invoice": invoice_id,
+                    "amount": amount,
+                    "discountable": discountable,
+                    "start": start,
+                    "end": end,
+                    "currency": currency,
+                }
+            )
+
+    def write(self, database: Path) -> None:
+        from revenue_assets.stripe_api.tables import ALL_TABLE_NAMES
+        from revenue_assets.warehouse.merge import ensure_tables
+
+        with warehouse_connection(database) as connection:
+            ensure_tables(connection, "stripe", list(ALL_TABLE_NAMES))
+            for inv in self.invoices:
+                raw = {"id": inv["id"], "lines": {"data": [{"id": i} for i in inv["line_ids"]]}}
+                discounts = (
+                    [{"amount": inv["discount"], "discount": "di_x"}] if inv["discount"] else []
+                )
+                connection.execute(
+                    """INSERT INTO stripe.invoice (id, customer, created, currency, status,
+                           subtotal, total_excluding_tax, total_discount_amounts, discounts,
+                           _raw, _deleted)
+                       VALUES (?, 'cus_rules', ?, ?, 'paid', ?, ?, ?, '[]', ?, false)""",
+                    [
+                        inv["id"],
+                        inv["created"],
+                        inv["currency"],
+                        inv["subtotal"],
+                        inv["subtotal"] - inv["discount"],
+                        json.dumps(discounts),
+                        json.dumps(raw),
+                    ],
+                )
+            for line in self.lines:
+                connection.execute(
+                    """INSERT INTO stripe.invoice_line_item (id, invoice_id, invoice, amount,
+                           currency, discountable, discount_amounts, discounts, period_start,
+                           period_end, quantity, _raw, _deleted)
+                       VALUES (?, ?, ?, ?, ?, ?, '[]', '[]', ?, ?, 1, '{}', false)""",
+                    [
+                        line["id"],
+                        line["invoice"],
+                        line["invoice"],
+                        line["amount"],
+                        line["currency"],
+                        line["discountable"],
+                        line["start"],
+                        line["end"],
+                    ],
+                )
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Warehouse:
+    rows = RawRows()
+    for n, (start, end, _) in enumerate(MONTH_COUNTS):
+        rows.invoice(f"in_m{n}", [(f"il_m{n}", 120_000, True)], start=_at(start), end=_at(end))
+    rows.invoice("in_a", [("il_a1", 1_000, True), ("il_a2", 2_000, True)], invoice_discount=1_000)
+    rows.invoice(
+        "in_b",
+        [("il_b3", 100, True), ("il_b1", 100, True), ("il_b2", 100, True)],
+        invoice_discount=100,
+    )
+    rows.invoice("in_c", [("il_c1", 500, False), ("il_c2", 1_000, True)], invoice_discount=100)
+    rows.invoice("in_d", [("il_d1", 1_000, True)])  # Jan 15 → Mar 15, 2024
+    rows.invoice("in_e", [("il_e1", -1_000, True)])  # a credit over the same period
+    rows.invoice("in_f", [("il_f1", 7, True)], start=utc(2024, 1, 1), end=utc(2025, 1, 1))
+    database = tmp_path_factory.mktemp("rules") / "warehouse.duckdb"
+    rows.write(database)
+    built = Warehouse(database, utc(2025, 6, 1))
+    assert built.materialize().success
+    return built
+
+
+def net(warehouse: Warehouse, *line_ids: str) -> list[int]:
+    found = dict(
+        warehouse.rows(
+            "SELECT id, original_amount FROM revenue_analytics.revenue_line WHERE kind = 'invoice_line'"
+        )
+    )
+    return [found[line_id] for line_id in line_ids]
+
+
+@pytest.mark.parametrize(("case", "expected"), [(n, c[2]) for n, c in enumerate(MONTH_COUNTS)])
+def test_compatible_month_count(warehouse: Warehouse, case: int, expected: int) -> None:
+    rows = warehouse.rows(
+        """SELECT id, timestamp, original_amount FROM revenue_analytics.revenue_item
+           WHERE revenue_line_id = ? ORDER BY deferral_index""",
+        f"il_m{case}",
+    )
+    assert len(rows) == expected
+    assert sum(r[2] for r in rows) == 120_000
+    assert {r[2] for r in rows} == {120_000 // expected}
+    if expected > 1:
+        assert [r[0] for r in rows] == [f"il_m{case}_{k}" for k in range(expected)]
+        start = _at(MONTH_COUNTS[case][0])
+        assert rows[1][1] == start.replace(
+            month=start.month % 12 + 1, year=start.year + (start.month == 12)
+        )
+    else:
+        assert rows[0][0] == f"il_m{case}"
+
+
+def test_invoice_discount_is_allocated_by_cumulative_rounding(warehouse: Warehouse) -> None:
+    assert net(warehouse, "il_a1", "il_a2") == [667, 1_333]
+    # in the invoice's own line order (b3, b1, b2), not the ids' order
+    assert net(warehouse, "il_b3", "il_b1", "il_b2") == [67, 66, 67]
+
+
+def test_non_discountable_line_keeps_its_amount(warehouse: Warehouse) -> None:
+    assert net(warehouse, "il_c1", "il_c2") == [500, 900]
+
+
+def test_equal_split_keeps_every_minor_unit(warehouse: Warehouse) -> None:
+    parts = warehouse.rows(
+        """SELECT original_amount FROM revenue_analytics.revenue_item
+           WHERE revenue_line_id = 'il_f1' ORDER BY deferral_index"""
+    )
+    assert [p[0] for p in parts] == [1] * 7 + [0] * 5  # 7 cents over 12 months
+
+
+def test_largest_remainder_recognition_and_balance(warehouse: Warehouse) -> None:
+    # 1000 over Jan 15 → Mar 15 2024 (60 days): 17, 29 and 14 days → 283.3, 483.3, 233.3
+    rows = warehouse.rows(
+        """SELECT month, recognized_original_amount, deferred_original_amount
+           FROM revenue_analytics.deferred_revenue WHERE invoice_item_id = ? ORDER BY month""",
+        "il_d1",
+    )
+    assert rows == [
+        (date(2024, 1, 1), 284, 716),  # the tie of remainders goes to the earliest month
+        (date(2024, 2, 1), 483, 233),
+        (date(2024, 3, 1), 233, 0),
+    ]
+    credit = warehouse.rows(
+        """SELECT recognized_original_amount, deferred_original_amount
+           FROM revenue_analytics.deferred_revenue WHERE invoice_item_id = 'il_e1' ORDER BY month"""
+    )
+    assert credit == [(-284, -716), (-483, -233), (-233, 0)]
+
+
+def test_the_finance_checks_pass_on_literal_rows(warehouse: Warehouse) -> None:
+    checks = warehouse.checks()
+    assert checks["revenue_item_sums_to_invoice"]
+    assert checks["deferred_revenue_sums_to_lines"]
+    assert checks["deferred_balance_valid"]
+
+
+def test_tables_have_the_columns_their_metadata_declares(warehouse: Warehouse) -> None:
+    for table in TABLES_BY_NAME.values():
+        found = warehouse.rows(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'revenue_analytics' AND table_name = ? ORDER BY ordinal_position",
+            table.name,
+        )
+        declared = [(name, type_) for name, type_, _ in table.columns]
+        assert found == declared, table.name
