@@ -146,6 +146,15 @@ def test_finance_checks_pass(company) -> None:
     assert all(warehouse.checks().values()), warehouse.checks()
 
 
+def test_charge_view_row_count(company) -> None:
+    warehouse, _ = company
+    assert warehouse.result is not None
+    node = "revenue_analytics__charge"
+    metadata = warehouse.result.asset_materializations_for_node(node)[0].metadata
+    counted = warehouse.rows("SELECT count(*) FROM revenue_analytics.charge")[0][0]
+    assert metadata["dagster/row_count"].value == counted > 10
+
+
 def test_charges_without_invoice_can_be_left_out(company) -> None:
     warehouse, _ = company
     warehouse.materialize(include_charges_without_invoice=False)

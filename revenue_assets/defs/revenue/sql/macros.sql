@@ -55,3 +55,13 @@ CREATE OR REPLACE MACRO {revenue}.decimal_div(numerator, denominator) AS
         CAST({revenue}.div_round(CAST(numerator * 1000000 AS HUGEINT), denominator) AS DECIMAL(38, 0))
             * 0.000001::DECIMAL(7, 6)
     END;
+
+-- The compatible deferral's month count of a revenue line: max(1, round(days / 30.44)) for an
+-- invoice line's service period, 1 for anything else.
+CREATE OR REPLACE MACRO {revenue}.compat_months(kind, period_start, period_end) AS
+    CASE
+        WHEN kind = 'invoice_line' THEN greatest(
+            1, round((epoch(period_end) - epoch(period_start)) / 86400.0 / 30.44)
+        )::INTEGER
+        ELSE 1
+    END;

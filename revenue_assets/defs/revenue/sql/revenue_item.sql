@@ -7,12 +7,7 @@ CREATE OR REPLACE VIEW {revenue}.revenue_item AS
 WITH items AS (
     SELECT
         *,
-        CASE
-            WHEN kind = 'invoice_line' THEN greatest(
-                1, round((epoch(period_end) - epoch(period_start)) / 86400.0 / 30.44)
-            )::INTEGER
-            ELSE 1
-        END AS months
+        {revenue}.compat_months(kind, period_start, period_end) AS months
     FROM {revenue}.revenue_line
     WHERE is_paid
 ),
