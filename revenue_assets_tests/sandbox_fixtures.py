@@ -33,8 +33,9 @@ import pytest
 from revenue_assets.sandbox.delivery import DeliveryOptions
 from revenue_assets.sandbox.runner import Sandbox
 
-# Small enough to generate in about a second, big enough to have every kind of object.
-DEFAULT_COMPANY: dict[str, Any] = {"seed": 42, "customers": 200, "months": 12}
+# Small enough to generate in under a second, big enough to hold every kind of object (disputes
+# and credit notes are rare: smaller companies may have none).
+DEFAULT_COMPANY: dict[str, Any] = {"seed": 42, "customers": 800, "months": 12}
 
 __all__ = ["DeliveryOptions", "Sandbox", "SandboxFactory", "WebhookReceiver", "company_spec"]
 

@@ -106,13 +106,13 @@ def test_subscription_status_filters(sandbox_session: Sandbox) -> None:
     subscriptions = stored(sandbox_session, "subscription")
     canceled = {s["id"] for s in subscriptions if s["status"] == "canceled"}
     assert canceled, "the company should have canceled subscriptions"
-    default = set(page_ids(client, "subscriptions", {"limit": 100}))
-    everything = set(page_ids(client, "subscriptions", {"limit": 100, "status": "all"}))
-    only_canceled = set(page_ids(client, "subscriptions", {"limit": 100, "status": "canceled"}))
+    default = set(raw_page_ids(client, "subscriptions", {"limit": 100}))
+    everything = set(raw_page_ids(client, "subscriptions", {"limit": 100, "status": "all"}))
+    only_canceled = set(raw_page_ids(client, "subscriptions", {"limit": 100, "status": "canceled"}))
     assert everything == {s["id"] for s in subscriptions}
     assert default == everything - canceled
     assert only_canceled == canceled
-    active = set(page_ids(client, "subscriptions", {"limit": 100, "status": "active"}))
+    active = set(raw_page_ids(client, "subscriptions", {"limit": 100, "status": "active"}))
     assert active == {s["id"] for s in subscriptions if s["status"] == "active"}
     with pytest.raises(stripe.InvalidRequestError) as raised:
         client.v1.subscriptions.list({"status": "sleeping"})
