@@ -96,7 +96,7 @@ def serve(
     TLS proxy in front, or pass --ssl-certfile/--ssl-keyfile.
     """
     from revenue_assets.webhooks.receiver import ReceiverConfig, ReceiverError
-    from revenue_assets.webhooks.receiver import serve as run
+    from revenue_assets.webhooks.server import serve as run
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
         raise click.UsageError("--ssl-certfile and --ssl-keyfile go together.")

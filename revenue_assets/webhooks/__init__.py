@@ -1,6 +1,8 @@
 """Stripe webhooks, from the HTTP edge to the event inbox (DESIGN §4).
 
-    receiver.py      Starlette app: verify the signature, store durably, then answer 200
+    receiver.py      the ASGI app: cap, verify, store durably, then answer 200 (or why not)
+    signature.py     Stripe-Signature checked with the SDK against every accepted secret
+    server.py        uvicorn around it: `webhooks serve`, or a background thread for tests
     writer.py        group commit: one SQLite transaction (and one fsync) per burst of requests
     inbox.py         the SQLite event inbox the Dagster sensors drain by `seq` (the contract)
     events.py        what the inbox extracts from an event payload (table, partition, ...)

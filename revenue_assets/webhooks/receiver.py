@@ -24,25 +24,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
-
-# By name, once: `stripe.<Name>` goes through the SDK's lazy module __getattr__ (an
-# import_module call) on every access, which showed up in the hot path's profile.
-from stripe import SignatureVerificationError, WebhookSignature
 
 from revenue_assets.stripe_api.errors import redact
 from revenue_assets.webhooks.events import InvalidEvent, parse_event
@@ -54,6 +47,12 @@ from revenue_assets.webhooks.inbox import (
     Inbox,
 )
 from revenue_assets.webhooks.secrets import SecretSource, resolve_secrets
+from revenue_assets.webhooks.signature import (
+    OK,
+    SIGNATURE_ERRORS,
+    UNDECODABLE,
+    SignatureVerifier,
+)
 from revenue_assets.webhooks.writer import GroupCommitWriter, StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -77,70 +76,6 @@ class ReceiverConfig:
     lock_timeout_s: float = 5.0  # how long a commit waits for another writer of the file
     secret_refresh_s: float = 10.0  # re-read stored secrets at most this often, on failures
     synchronous: str = "FULL"  # FULL: an acknowledged event survives power loss (statedb.py)
-
-
-OK, STALE, INVALID, MISSING, UNDECODABLE = "ok", "stale", "invalid", "missing", "undecodable"
-
-
-class SignatureVerifier:
-    """Checks `Stripe-Signature` against every accepted secret (rolling secrets).
-
-    Stored secrets are re-read when a delivery fails to verify (at most every
-    `refresh_s`), so `webhooks register` storing a new secret takes effect without a restart.
-    """
-
-    def __init__(
-        self,
-        source: SecretSource,
-        tolerance_s: int,
-        reload: Callable[[], SecretSource] | None = None,
-        refresh_s: float = 10.0,
-    ) -> None:
-        self.source = source
-        self.tolerance_s = tolerance_s
-        self._reload = reload
-        self._refresh_s = refresh_s
-        self._reloaded_at = time.monotonic()
-
-    def verify(self, payload: bytes, header: str | None) -> str:
-        """OK, or why not: MISSING, STALE, INVALID, UNDECODABLE (body is not UTF-8)."""
-        if not header:
-            return MISSING
-        verdict = self._verify(payload, header)
-        if verdict in (INVALID, STALE) and self._maybe_reload():
-            verdict = self._verify(payload, header)
-        return verdict
-
-    def _verify(self, payload: bytes, header: str) -> str:
-        try:
-            for secret in self.source.secrets:
-                with contextlib.suppress(SignatureVerificationError):
-                    WebhookSignature.verify_header(payload, header, secret, self.tolerance_s)
-                    return OK
-            # Not accepted. Only to say why: does a secret match when the age is ignored?
-            for secret in self.source.secrets:
-                with contextlib.suppress(SignatureVerificationError):
-                    WebhookSignature.verify_header(payload, header, secret, None)
-                    return STALE
-        except UnicodeDecodeError:
-            return UNDECODABLE
-        return INVALID
-
-    def _maybe_reload(self) -> bool:
-        """Re-read the stored secrets if due; True if they changed."""
-        if self._reload is None or time.monotonic() - self._reloaded_at < self._refresh_s:
-            return False
-        self._reloaded_at = time.monotonic()
-        try:
-            fresh = self._reload()
-        except Exception as error:  # the file may be unreadable right now: keep what we have
-            log.warning("could not re-read the stored signing secrets: %s", redact(str(error)))
-            return False
-        if fresh.secrets and fresh.secrets != self.source.secrets:
-            log.info("signing secrets changed: now %s", fresh.describe)
-            self.source = fresh
-            return True
-        return False
 
 
 class _LogLimiter:
@@ -278,7 +213,7 @@ class Receiver:
                 client[0] if client else "?",
                 verdict,
             )
-            return _answer(400, _SIGNATURE_ERRORS[verdict])
+            return _answer(400, SIGNATURE_ERRORS[verdict])
         try:
             _, row = parse_event(payload)
         except InvalidEvent as error:
@@ -322,13 +257,6 @@ class Receiver:
         return _json(200 if status.healthy else 503, body)
 
 
-_SIGNATURE_ERRORS = {
-    MISSING: "missing Stripe-Signature header",
-    INVALID: "signature verification failed",
-    STALE: "signature timestamp outside the tolerance",
-}
-
-
 def create_receiver(config: ReceiverConfig) -> Receiver:
     """Resolve the signing secrets and build the receiver; ReceiverError when there are none."""
     inbox_error: Exception | None = None
@@ -351,123 +279,3 @@ def create_receiver(config: ReceiverConfig) -> Receiver:
             f"register --url https://…`, which stores it in REVENUE_ASSETS_STATE{reason}."
         )
     return Receiver(config, source)
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket (port 0: any free port), bound before the server starts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
-
-
-def url_of(sock: socket.socket, scheme: str = "http") -> str:
-    host, port = sock.getsockname()[:2]
-    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
-
-
-def uvicorn_config(
-    receiver: Receiver,
-    *,
-    log_level: str = "info",
-    access_log: bool = False,
-    ssl_certfile: str | None = None,
-    ssl_keyfile: str | None = None,
-) -> uvicorn.Config:
-    return uvicorn.Config(
-        receiver.app,
-        http="httptools",
-        loop="auto",  # uvloop when installed
-        lifespan="on",
-        interface="asgi3",  # a bound method: uvicorn's detection would guess ASGI2
-        access_log=access_log,
-        log_level=log_level,
-        server_header=False,
-        date_header=False,
-        timeout_keep_alive=75,
-        timeout_graceful_shutdown=10,
-        backlog=2048,
-        ssl_certfile=ssl_certfile,
-        ssl_keyfile=ssl_keyfile,
-    )
-
-
-class BackgroundReceiver:
-    """The receiver on a daemon thread of this process (tests, the demo).
-
-    with BackgroundReceiver(config) as rx:
-        rx.url  # http://127.0.0.1:<free port>
-        rx.receiver.writer.status  # what /healthz shows
-    """
-
-    def __init__(
-        self,
-        config: ReceiverConfig,
-        host: str = DEFAULT_HOST,
-        port: int = 0,
-        *,
-        sock: socket.socket | None = None,
-    ) -> None:
-        """`sock`: a socket from `bind()`, when the URL must be known before the receiver can
-        start (register the endpoint, which stores the secret, then serve)."""
-        self.receiver = create_receiver(config)
-        self._socket = sock or bind(host, port)
-        self.url = url_of(self._socket)
-        self._server = uvicorn.Server(uvicorn_config(self.receiver, log_level="warning"))
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the webhook receiver failed to start")
-            time.sleep(0.01)
-
-    def close(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=15)
-        with contextlib.suppress(OSError):
-            self._socket.close()
-
-    def __enter__(self) -> BackgroundReceiver:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-def serve(
-    config: ReceiverConfig,
-    *,
-    host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
-    on_ready: Callable[[str, Receiver], None] | None = None,
-    log_level: str = "info",
-    access_log: bool = False,
-    ssl: Sequence[str] | None = None,
-) -> None:
-    """Serve in the calling thread until SIGINT/SIGTERM (then finish in-flight requests)."""
-    receiver = create_receiver(config)
-    sock = bind(host, port)
-    url = url_of(sock, "https" if ssl else "http")
-    if on_ready is not None:
-        receiver.ready_callbacks.append(lambda: on_ready(url, receiver))
-    certfile, keyfile = (ssl[0], ssl[1]) if ssl else (None, None)
-    server = uvicorn.Server(
-        uvicorn_config(
-            receiver,
-            log_level=log_level,
-            access_log=access_log,
-            ssl_certfile=certfile,
-            ssl_keyfile=keyfile,
-        )
-    )
-    try:
-        server.run(sockets=[sock])
-    finally:
-        with contextlib.suppress(OSError):
-            sock.close()

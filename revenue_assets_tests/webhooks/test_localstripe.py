@@ -14,7 +14,8 @@ import pytest
 
 from revenue_assets.webhooks.events import partition_key
 from revenue_assets.webhooks.inbox import Inbox
-from revenue_assets.webhooks.receiver import BackgroundReceiver, ReceiverConfig, bind
+from revenue_assets.webhooks.receiver import ReceiverConfig
+from revenue_assets.webhooks.server import BackgroundReceiver, bind
 from revenue_assets_tests.webhooks.helpers import OTHER_SECRET, SECRET, wait_until
 
 

@@ -17,8 +17,9 @@ import pytest
 
 from revenue_assets.webhooks.health import webhook_health
 from revenue_assets.webhooks.inbox import Inbox
-from revenue_assets.webhooks.receiver import BackgroundReceiver, ReceiverConfig, ReceiverError
+from revenue_assets.webhooks.receiver import ReceiverConfig, ReceiverError
 from revenue_assets.webhooks.secrets import store_secret
+from revenue_assets.webhooks.server import BackgroundReceiver
 from revenue_assets_tests.webhooks.helpers import (
     OTHER_SECRET,
     SECRET,
