@@ -8,11 +8,13 @@ serializes writes anyway, and a subprocess per step would add seconds to every w
 import dagster as dg
 
 from revenue_assets.defs.resources import default_resources
-from revenue_assets.defs.revenue.definitions import defs as revenue_defs
-from revenue_assets.defs.stripe.definitions import defs as stripe_defs
+from revenue_assets.defs.revenue import definitions as revenue
+from revenue_assets.defs.stripe import definitions as stripe
 
+# Domain modules are imported, not their `defs`: Dagster's autodiscovery (`-m`) wants exactly one
+# Definitions object at this module's scope.
 defs = dg.Definitions.merge(
-    stripe_defs,
-    revenue_defs,
+    stripe.defs,
+    revenue.defs,
     dg.Definitions(resources=default_resources(), executor=dg.in_process_executor),
 )

@@ -104,7 +104,7 @@ def _apply_object(
             return
     outcome.objects += 1
     spool.objects(table.name, [snapshot], version=version, source=source)
-    parent_key = (snapshot["id"], int(snapshot["created"]))
+    parent_key = (snapshot["id"], int(snapshot[table.created_field]))
     for child in table.children:
         embedded = snapshot.get(child.field) or {}
         entries = embedded.get("data") or []
@@ -118,7 +118,7 @@ def _apply_object(
 
 def _is_partial(table: StripeTable, snapshot: dict[str, Any]) -> bool:
     """A payload that cannot stand for the whole object (no `created`, or no child list)."""
-    if "created" not in snapshot or "id" not in snapshot:
+    if table.created_field not in snapshot or "id" not in snapshot:
         return True
     return any(not isinstance(snapshot.get(child.field), dict) for child in table.children)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 from revenue_assets.event_apply import apply_pending_events
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeAccessError
-from revenue_assets.stripe_api.listing import Lister, TableResult, Window
+from revenue_assets.stripe_api.listing import Lister, TableResult, Window, oldest_bound
 from revenue_assets.stripe_api.tables import StripeTable
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted, merge_spool
@@ -261,6 +262,16 @@ def _count_rows(target: SyncTarget, outcomes: dict[str, TableOutcome]) -> None:
                 outcome.row_counts[name] = connection.execute(
                     f"SELECT count(*) FROM {target.schema}.{name} WHERE NOT _deleted"
                 ).fetchone()[0]
+
+
+def account_start(access: StripeAccess, tables: list[StripeTable], start: int, end: int) -> int:
+    """About when the account's oldest object (of these tables) was created, or `end` if it
+    has none: probed per table concurrently. Partitions before it need no run at all."""
+    with ThreadPoolExecutor(max_workers=len(tables) or 1) as pool:
+        bounds = pool.map(
+            lambda table: oldest_bound(access, table, start, end, RequestStats()), tables
+        )
+        return min(bounds, default=end)
 
 
 def month_partitions(keys: list[str]) -> list[Partition]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,21 @@ def sandbox_partitions(sandbox: Any, start: str = "2011-01-01") -> list[Partitio
     """Every monthly partition from `start` to the sandbox clock's month."""
     now = datetime.fromtimestamp(sandbox.world.now, UTC)
     return month_partitions(months_between(datetime.fromisoformat(start), now))
+
+
+def company_range(sandbox: Any) -> tuple[str, str]:
+    """First and last partition keys of the sandbox company: its oldest object's month to the
+    clock's month. (Every partition since 2011 would only add Dagster bookkeeping: the engine's
+    skipping of empty years is tested in test_sync_engine.py.)"""
+    connection = sqlite3.connect(sandbox.world.store.path)
+    try:
+        oldest = connection.execute("SELECT min(created) FROM objects WHERE created > 0").fetchone()
+    finally:
+        connection.close()
+    keys = months_between(
+        datetime.fromtimestamp(oldest[0], UTC), datetime.fromtimestamp(sandbox.world.now, UTC)
+    )
+    return keys[0], keys[-1]
 
 
 def access_for(sandbox: Any, key: str | None = None, **options: Any) -> StripeAccess:

@@ -48,7 +48,6 @@ def sync(tables: tuple[str, ...], no_downstream: bool) -> None:
 
     from revenue_assets import progress
     from revenue_assets.definitions import defs
-    from revenue_assets.defs.stripe.partitions import monthly_partitions
     from revenue_assets.defs.stripe.specs import table_key
     from revenue_assets.stripe_api.tables import TABLES, TABLES_BY_NAME
 
@@ -59,9 +58,9 @@ def sync(tables: tuple[str, ...], no_downstream: bool) -> None:
         )
     chosen = [TABLES_BY_NAME[name] for name in tables] if tables else list(TABLES)
     keys = [table_key(name) for t in chosen for name in (t.name, *t.child_names)]
-    partition_keys = monthly_partitions.get_partition_keys()
-    instance = dagster_instance()
     console = Console(stderr=True)
+    partition_keys = _partitions_with_data(settings, chosen, console)
+    instance = dagster_instance()
     console.print(
         f"Syncing {len(chosen)} Stripe table(s) over {len(partition_keys)} monthly partitions "
         f"({partition_keys[0]} … {partition_keys[-1]}) into {settings.duckdb_path}"
@@ -128,6 +127,35 @@ def sync(tables: tuple[str, ...], no_downstream: bool) -> None:
         if failure:
             console.print(f"[red]{failure}[/]")
     sys.exit(0 if all_ok else 1)
+
+
+def _partitions_with_data(settings, tables, console: Console) -> list[str]:
+    """All partitions from the account's oldest object on. Earlier ones are empty: running them
+    would only write thousands of Dagster events (one per table and month since 2011)."""
+    from revenue_assets.defs.stripe.partitions import monthly_partitions
+    from revenue_assets.stripe_api.client import StripeAccess
+    from revenue_assets.stripe_api.errors import StripeAccessError
+    from revenue_assets.sync import account_start, month_partitions
+
+    keys = monthly_partitions.get_partition_keys()
+    every = month_partitions(keys)
+    access = StripeAccess(
+        settings.stripe_api_key,
+        api_base=settings.stripe_api_base,
+        account_id=settings.stripe_account_id,
+        rate_limit=settings.rate_limit,
+    )
+    try:
+        start = account_start(access, tables, every[0].start, every[-1].end)
+    except StripeAccessError as error:
+        console.print(f"[red]{error}[/]")
+        sys.exit(1)
+    kept = [p.key for p in every if p.end > start] or [keys[-1]]
+    if len(kept) < len(keys):
+        console.print(
+            f"No object before {kept[0]}: the {len(keys) - len(kept)} earlier partitions stay empty."
+        )
+    return kept
 
 
 def _collect(result, lines: dict[str, TableLine]) -> None:

@@ -118,10 +118,10 @@ class StripeAccess:
     ) -> dict[str, Any]:
         """GET a Stripe path and return the parsed JSON, retrying what is transient."""
         stats = stats or RequestStats()
-        attempt = 0
+        failures = 0  # transient failures other than 429, bounded by max_attempts
+        rate_limited = 0  # 429s, bounded by a time budget instead
         rate_limited_since: float | None = None
         while True:
-            attempt += 1
             stats.add(throttle_seconds=self.limiter.acquire(), calls=1)
             failure: str
             try:
@@ -155,19 +155,21 @@ class StripeAccess:
                     # Everyone backs off a little; this request waits its own jittered delay.
                     self.limiter.pause(10.0 / self.limiter.rate)
                     stats.add(retries=1)
-                    time.sleep(self.retry.delay(min(attempt, 8)))
+                    rate_limited += 1
+                    time.sleep(self.retry.delay(min(rate_limited, 8)))
                     continue
                 elif status in _RETRYABLE_STATUS:
                     failure = f"HTTP {status}"
                 else:
                     self._raise_final(path, body, status, headers)
-            if attempt >= self.retry.max_attempts:
+            failures += 1
+            if failures >= self.retry.max_attempts:
                 raise StripeUnavailableError(
-                    f"GET {path} failed {attempt} times, last: {failure}. Stripe or the network "
+                    f"GET {path} failed {failures} times, last: {failure}. Stripe or the network "
                     "is having trouble; the sync can be re-run safely (it is idempotent)."
                 )
             stats.add(retries=1)
-            time.sleep(self.retry.delay(attempt))
+            time.sleep(self.retry.delay(failures))
 
     def _raise_final(self, path: str, body: bytes, status: int, headers: Any) -> None:
         """Turn a non-retryable error response into an actionable exception."""

@@ -200,28 +200,7 @@ class Lister:
     def _bisect_then_list(self, table: StripeTable, windows: list[Window]) -> None:
         """Skip the empty months before the account's oldest object, then list the rest."""
         stats = self._results[table.name].stats
-        low, high = windows[0].start, windows[-1].end
-
-        def exists_before(moment: int) -> bool:
-            page = self.access.get(
-                table.path,
-                {"limit": 1, "created": {"gte": low, "lt": moment}, **table.list_params},
-                stats,
-                expect_list=True,
-            )
-            return bool(page["data"])
-
-        # Invariant: nothing in [low, lo); the answer lies in [lo, hi].
-        lo, hi = low, high
-        if not exists_before(high):
-            lo = high
-        else:
-            while hi - lo > 86_400:
-                middle = (lo + hi) // 2
-                if exists_before(middle):
-                    hi = middle
-                else:
-                    lo = middle
+        lo = oldest_bound(self.access, table, windows[0].start, windows[-1].end, stats)
         for window in windows:
             if window.end <= lo:
                 # Provably empty: the partition is complete without a request.
@@ -253,7 +232,7 @@ class Lister:
         if not page.get("has_more") or not objects:
             return
         last = objects[-1]
-        last_created = int(last["created"])
+        last_created = int(last[table.created_field])
         remaining = last_created - window.start
         covered = max(1, window.end - last_created)
         expected_pages = len(objects) * remaining / covered / PAGE_LIMIT
@@ -291,7 +270,7 @@ class Lister:
             if not isinstance(embedded, dict):
                 continue
             entries = embedded.get("data") or []
-            parent_key = (parent["id"], int(parent["created"]))
+            parent_key = (parent["id"], int(parent[table.created_field]))
             if entries:
                 self.sink.objects(child.name, entries, version=version, parent=parent_key)
             if embedded.get("has_more"):
@@ -344,3 +323,31 @@ def list_children(
         if not page.get("has_more") or not entries:
             return
         cursor = entries[-1]["id"]
+
+
+def oldest_bound(
+    access: StripeAccess, table: StripeTable, low: int, high: int, stats: RequestStats
+) -> int:
+    """A time at most a day before the oldest object of `table` in [low, high) (`high` if
+    there is none), found by bisection with `limit=1` probes: ~log2(days) requests."""
+
+    def exists_before(moment: int) -> bool:
+        page = access.get(
+            table.path,
+            {"limit": 1, "created": {"gte": low, "lt": moment}, **table.list_params},
+            stats,
+            expect_list=True,
+        )
+        return bool(page["data"])
+
+    # Invariant: nothing in [low, lo); the oldest object, if any, lies in [lo, hi).
+    lo, hi = low, high
+    if not exists_before(high):
+        return high
+    while hi - lo > 86_400:
+        middle = (lo + hi) // 2
+        if exists_before(middle):
+            hi = middle
+        else:
+            lo = middle
+    return lo

@@ -35,6 +35,7 @@ class StripeTable:
     event_types: tuple[str, ...] = ()  # webhook event types whose payload is this object
     deletable: bool = False  # vanishes from lists once deleted; only events reveal it
     retention_days: int | None = None  # Stripe drops older objects: absence is not deletion
+    created_field: str = "created"  # the timestamp `created[...]` list filters apply to
 
     @property
     def child_names(self) -> tuple[str, ...]:
@@ -198,6 +199,7 @@ TABLES: tuple[StripeTable, ...] = (
         description="Invoice items: one-off amounts and prorations added to a customer's next invoice.",
         event_types=("invoiceitem.created", "invoiceitem.deleted"),
         deletable=True,
+        created_field="date",  # invoice items have no `created`
     ),
     StripeTable(
         name="coupon",

@@ -168,7 +168,9 @@ def mark_unlisted_deleted(
             parent_column=layout.parent_column, parents_seen=_quote_path(parents_seen), **common
         )
     else:
-        sql = sql_template("mark_unlisted_deleted").format(**common)
+        sql = sql_template("mark_unlisted_deleted").format(
+            created_column=layout.partition_column, **common
+        )
     return connection.execute(sql).fetchone()[0]
 
 

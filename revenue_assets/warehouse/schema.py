@@ -236,7 +236,9 @@ class TableSchema:
     @property
     def partition_column(self) -> str:
         """The timestamp that places a row in a monthly partition."""
-        return "_parent_created" if self.parent_column else "created"
+        if self.parent_column:
+            return "_parent_created"
+        return TABLES_BY_NAME[self.name].created_field
 
     def ddl(self, schema: str) -> str:
         lines = ["id VARCHAR NOT NULL"]

@@ -73,7 +73,10 @@ class Spool:
             for obj in objects
         )
         seen = b"".join(
-            orjson.dumps({"id": obj["id"], "p": parent_id, "c": obj.get("created")}) + b"\n"
+            orjson.dumps(
+                {"id": obj["id"], "p": parent_id, "c": obj.get("created", obj.get("date"))}
+            )
+            + b"\n"
             for obj in objects
         )
         with self._lock:

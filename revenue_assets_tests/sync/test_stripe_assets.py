@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -19,7 +19,12 @@ from revenue_assets.defs.stripe.assets import stripe_tables
 from revenue_assets.defs.stripe.checks import stripe_table_checks
 from revenue_assets.stripe_api.tables import TABLES
 from revenue_assets.warehouse.connection import warehouse_connection
-from revenue_assets_tests.helpers import months_between, warehouse_rows, warehouse_snapshot
+from revenue_assets_tests.helpers import (
+    company_range,
+    months_between,
+    warehouse_rows,
+    warehouse_snapshot,
+)
 
 ALL_TABLES = [name for t in TABLES for name in (t.name, *t.child_names)]
 REPO = Path(__file__).resolve().parents[2]
@@ -36,12 +41,6 @@ def resources_for(sandbox, database: Path, key: str | None = None, **stripe_opti
         "warehouse": WarehouseResource(database=str(database)),
         "state": StateResource(path=str(database.with_suffix(".sqlite"))),
     }
-
-
-def company_range(sandbox) -> tuple[str, str]:
-    """First and last partition keys: from Stripe's launch to the sandbox clock's month."""
-    keys = months_between(datetime(2011, 1, 1), datetime.fromtimestamp(sandbox.world.now, UTC))
-    return keys[0], keys[-1]
 
 
 def range_tags(first: str, last: str) -> dict[str, str]:
@@ -68,7 +67,7 @@ def test_materialize_every_table_with_metadata_and_passing_checks(sandbox_sessio
             materialized.setdefault(m.asset_key.path[-1], []).append(m)
         assert set(materialized) == set(ALL_TABLES)
         # One materialization per partition of the range (single-run backfill).
-        months = len(months_between(datetime(2011, 1, 1), datetime.fromisoformat(last)))
+        months = len(months_between(datetime.fromisoformat(first), datetime.fromisoformat(last)))
         assert all(len(ms) == months for ms in materialized.values())
         charge = materialized["charge"][0].metadata
         assert charge["dagster/row_count"].value == len(warehouse_rows(database, "charge"))

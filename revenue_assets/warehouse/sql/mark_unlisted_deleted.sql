@@ -7,7 +7,8 @@ WHERE NOT coalesce(_deleted, false)
   AND _synced_at < {run_started}
   AND EXISTS (
       SELECT 1 FROM (VALUES {windows}) AS w(window_start, window_end)
-      WHERE {target}.created >= w.window_start AND {target}.created < w.window_end
+      WHERE {target}.{created_column} >= w.window_start
+        AND {target}.{created_column} < w.window_end
   )
   AND id NOT IN (
       SELECT id FROM read_json('{seen}', format = 'newline_delimited', columns = {seen_columns})

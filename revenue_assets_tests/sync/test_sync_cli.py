@@ -1,0 +1,111 @@
+"""`revenue-assets sync` end to end, as a user runs it: a subprocess against the sandbox."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from revenue_assets.stripe_api.tables import TABLES
+from revenue_assets_tests.helpers import company_range, warehouse_rows, warehouse_snapshot
+
+ALL_TABLES = [name for t in TABLES for name in (t.name, *t.child_names)]
+REPO = Path(__file__).resolve().parents[2]
+
+
+def cli_env(sandbox, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("STRIPE_", "REVENUE_ASSETS_", "DAGSTER_"))
+    }
+    env.update(
+        {
+            "STRIPE_API_KEY": sandbox.secret_key,
+            "STRIPE_API_BASE": sandbox.base_url,
+            "STRIPE_RATE_LIMIT": "500",
+            "REVENUE_ASSETS_DUCKDB": str(tmp_path / "warehouse.duckdb"),
+            "REVENUE_ASSETS_STATE": str(tmp_path / "state.sqlite"),
+            "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+            **extra,
+        }
+    )
+    return env
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "revenue_assets.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_sync_fills_the_warehouse_like_the_dagster_cli_does(
+    sandbox_session, tmp_path: Path
+) -> None:
+    env = cli_env(sandbox_session, tmp_path)
+    result = run_cli("sync", "--no-downstream", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Stripe tables" in result.stderr and "FAILED" not in result.stderr
+    for table in ("charge", "invoice", "invoice_line_item", "subscription_item"):
+        assert table in result.stderr
+    database = tmp_path / "warehouse.duckdb"
+    assert warehouse_rows(database, "charge")
+    # The runs are in the persistent instance the UI reads.
+    assert (tmp_path / "dagster_home" / "history").exists()
+
+    # The same materializations launched through Dagster's own launcher leave the same warehouse.
+    ui_path = tmp_path / "ui"
+    ui_path.mkdir()
+    ui_env = cli_env(sandbox_session, ui_path)
+    (ui_path / "dagster_home").mkdir()
+    first, last = company_range(sandbox_session)
+    launched = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "asset",
+            "materialize",
+            "-m",
+            "revenue_assets.definitions",
+            "--select",
+            "group:stripe",
+            "--partition-range",
+            f"{first}...{last}",
+        ],
+        cwd=REPO,
+        env=ui_env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert launched.returncode == 0, launched.stderr[-3000:]
+    assert warehouse_snapshot(database, ALL_TABLES) == warehouse_snapshot(
+        ui_path / "warehouse.duckdb", ALL_TABLES
+    )
+
+
+def test_sync_lists_every_configuration_problem_and_exits_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "REVENUE_ASSETS_"))}
+    env.update(STRIPE_API_BASE="nope", REVENUE_ASSETS_BASE_CURRENCY="euros")
+    result = run_cli("sync", env=env)
+    assert result.returncode == 2
+    assert "STRIPE_API_KEY is not set" in result.stderr
+    assert "STRIPE_API_BASE" in result.stderr and "REVENUE_ASSETS_BASE_CURRENCY" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_sync_with_a_wrong_key_exits_1_with_a_clear_message(
+    sandbox_session, tmp_path: Path
+) -> None:
+    env = cli_env(sandbox_session, tmp_path, STRIPE_API_KEY="sk_test_notarealkey00000000")
+    result = run_cli("sync", env=env)
+    assert result.returncode == 1
+    assert "rejected the API key" in result.stderr
+    assert "notarealkey" not in result.stderr and "Traceback" not in result.stderr
