@@ -19,7 +19,7 @@ from typing import Any
 
 import stripe
 
-from revenue_assets.settings import Settings, mask_key
+from revenue_assets.settings import Settings
 from revenue_assets.stripe_api.errors import redact
 from revenue_assets.stripe_api.tables import TABLES, StripeTable
 from revenue_assets.webhooks.inbox import Inbox
@@ -291,10 +291,6 @@ def endpoint_views(
     else:
         chosen = endpoints
     return [EndpointView.of(endpoint, required) for endpoint in chosen]
-
-
-def describe_key(settings: Settings) -> str:
-    return mask_key(settings.stripe_api_key or "")
 
 
 def _union(current: Sequence[str], required: Sequence[str]) -> list[str]:
