@@ -4,8 +4,12 @@ and groups files as observable source assets.
 Every asset rebuilds its whole table from the raw Stripe tables (DuckDB does it in seconds), so
 a change to any partition of any Stripe table, however old, reaches every number: the assets
 depend on the Stripe tables' keys and are requested whenever any upstream partition is
-materialized (`REBUILD_ON_UPSTREAM_CHANGE`). Tables rather than views: the dashboard and users
-query them many times per rebuild, and each rebuild sees one consistent state of the raw data.
+materialized (`REBUILD_ON_UPSTREAM_CHANGE`).
+
+Tables, except two managed views: `charge` and `revenue_item` are DuckDB views (over the raw
+charges and over `revenue_line`), because they are cheap to compute and as large as the data;
+writing them would cost a third of the rebuild. Everything else is a table: computed once per
+rebuild, read many times (dashboard, users), and all of them built from the same raw state.
 """
 
 import hashlib

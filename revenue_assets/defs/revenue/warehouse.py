@@ -136,7 +136,7 @@ def revenue_connection(context: RevenueContext) -> Iterator[duckdb.DuckDBPyConne
     with warehouse_connection(
         context.database,
         timeout_s=context.lock_timeout_s,
-        config={"memory_limit": context.memory_limit, "force_compression": "uncompressed"},
+        config={"memory_limit": context.memory_limit},
     ) as connection:
         prepare(connection, context)
         yield connection

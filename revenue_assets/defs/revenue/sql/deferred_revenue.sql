@@ -9,112 +9,111 @@
 -- deferred). Months run from the earlier of billing and service start to the service end.
 -- Base-currency amounts use the rate of the billing date: revenue recognized out of deferred
 -- income keeps the rate at which the consideration was received (IAS 21 / IFRIC 22).
--- The work is done on narrow integer rows (epoch seconds, minor units) in temporary tables;
--- descriptive columns are joined back at the end.
-CREATE OR REPLACE TEMP TABLE dr_lines AS
+-- Each line is worked out in one row, on lists of its months (a line spans few months), and
+-- unnested at the end: no window over millions of rows, no join back.
+CREATE OR REPLACE TABLE {revenue}.deferred_revenue AS
+WITH lines AS (
+    SELECT
+        kind,
+        id,
+        invoice_id,
+        customer_id,
+        subscription_id,
+        product_id,
+        original_currency,
+        original_amount AS a,
+        abs(original_amount) AS magnitude,
+        minor_to_base,
+        epoch(period_start)::BIGINT AS s,
+        epoch(period_end)::BIGINT AS e,
+        epoch(created_at)::BIGINT AS b
+    FROM {revenue}.revenue_line
+    WHERE is_paid AND kind IN ('invoice_line', 'charge')
+),
+months AS (
+    SELECT
+        *,
+        greatest(e - s, 0) AS total,
+        generate_series(
+            date_trunc('month', make_timestamp(least(b, s) * 1000000)),
+            date_trunc('month', make_timestamp(CASE WHEN e > s THEN e - 1 ELSE s END * 1000000)),
+            INTERVAL 1 MONTH
+        ) AS month_starts
+    FROM lines
+),
+bounds AS (
+    SELECT
+        *,
+        [epoch(m)::BIGINT FOR m IN month_starts] AS ms,
+        [epoch(m + INTERVAL 1 MONTH)::BIGINT FOR m IN month_starts] AS me
+    FROM months
+),
+seconds AS (
+    SELECT
+        *,
+        CASE
+            WHEN total = 0 THEN [CASE WHEN ms[i] <= s AND s < me[i] THEN 1 ELSE 0 END
+                FOR i IN range(1, len(ms) + 1)]
+            ELSE [greatest(0, least(e, me[i]) - greatest(s, ms[i])) FOR i IN range(1, len(ms) + 1)]
+        END AS secs,
+        greatest(total, 1) AS total_seconds
+    FROM bounds
+),
+floors AS (
+    SELECT
+        *,
+        [magnitude * x // total_seconds FOR x IN secs] AS floor_parts,
+        -- remainders, made unique and ordered: larger first, then the earlier month
+        list_grade_up(
+            [(magnitude * secs[i] % total_seconds) * 1000 + (999 - i) FOR i IN range(1, len(secs) + 1)],
+            'DESC'
+        ) AS by_remainder
+    FROM seconds
+),
+recognized AS (
+    SELECT
+        *,
+        [sign(a) * (floor_parts[i] + CASE
+            WHEN list_position(by_remainder, i) <= magnitude - list_sum(floor_parts) THEN 1 ELSE 0
+        END) FOR i IN range(1, len(floor_parts) + 1)] AS parts
+    FROM floors
+),
+balances AS (
+    SELECT
+        *,
+        [CASE WHEN b < me[i] THEN a - list_sum(parts[1:i]) ELSE 0 END
+            FOR i IN range(1, len(parts) + 1)] AS deferred
+    FROM recognized
+),
+rows AS (
+    SELECT
+        id,
+        kind,
+        invoice_id,
+        customer_id,
+        subscription_id,
+        product_id,
+        original_currency,
+        a,
+        minor_to_base,
+        unnest(month_starts) AS month_start,
+        unnest(parts) AS part,
+        unnest(deferred) AS balance
+    FROM balances
+)
 SELECT
-    row_number() OVER () AS n,
+    id AS invoice_item_id,
     kind,
-    id,
     invoice_id,
     customer_id,
     subscription_id,
     product_id,
+    CAST(month_start AS DATE) AS month,
     original_currency,
-    original_amount,
-    minor_to_base,
-    epoch(period_start)::BIGINT AS s,
-    epoch(period_end)::BIGINT AS e,
-    epoch(created_at)::BIGINT AS b
-FROM {revenue}.revenue_line
-WHERE is_paid AND kind IN ('invoice_line', 'charge');
-
-CREATE OR REPLACE TEMP TABLE dr_parts AS
-WITH months AS (
-    SELECT
-        n,
-        original_amount AS a,
-        s,
-        e,
-        b,
-        greatest(e - s, 0) AS total,
-        unnest(generate_series(
-            date_trunc('month', make_timestamp(least(b, s) * 1000000)),
-            date_trunc('month', make_timestamp(CASE WHEN e > s THEN e - 1 ELSE s END * 1000000)),
-            INTERVAL 1 MONTH
-        )) AS month_start
-    FROM dr_lines
-),
-shares AS (
-    SELECT
-        n,
-        a,
-        b,
-        month_start,
-        epoch(month_start + INTERVAL 1 MONTH)::BIGINT AS next_month,
-        CASE
-            WHEN total = 0 THEN CASE WHEN epoch(month_start) <= s
-                AND s < epoch(month_start + INTERVAL 1 MONTH) THEN 1 ELSE 0 END
-            ELSE greatest(0, least(e, epoch(month_start + INTERVAL 1 MONTH)::BIGINT)
-                - greatest(s, epoch(month_start)::BIGINT))
-        END AS seconds_in_month,
-        greatest(total, 1) AS seconds_total
-    FROM months
-),
-floors AS (
-    SELECT
-        n,
-        a,
-        b,
-        month_start,
-        next_month,
-        (abs(a) * seconds_in_month // seconds_total)::BIGINT AS floor_part,
-        (abs(a) * seconds_in_month % seconds_total)::BIGINT AS remainder
-    FROM shares
-),
-ranked AS (
-    SELECT
-        *,
-        abs(a) - sum(floor_part) OVER (PARTITION BY n) AS leftover,
-        row_number() OVER (PARTITION BY n ORDER BY remainder DESC, month_start) AS rank
-    FROM floors
-)
-SELECT
-    n,
-    month_start,
-    next_month,
-    b,
-    a,
-    sign(a) * (floor_part + CASE WHEN rank <= leftover THEN 1 ELSE 0 END) AS recognized
-FROM ranked;
-
-CREATE OR REPLACE TABLE {revenue}.deferred_revenue AS
-WITH balances AS (
-    SELECT
-        n,
-        month_start,
-        recognized,
-        CASE
-            WHEN b < next_month
-                THEN a - sum(recognized) OVER (PARTITION BY n ORDER BY month_start ROWS UNBOUNDED PRECEDING)
-            ELSE 0
-        END AS deferred
-    FROM dr_parts
-)
-SELECT
-    l.id AS invoice_item_id,
-    l.kind,
-    l.invoice_id,
-    l.customer_id,
-    l.subscription_id,
-    l.product_id,
-    CAST(p.month_start AS DATE) AS month,
-    l.original_currency,
-    l.original_amount AS line_original_amount,
-    p.recognized::BIGINT AS recognized_original_amount,
-    p.deferred::BIGINT AS deferred_original_amount,
+    a AS line_original_amount,
+    part::BIGINT AS recognized_original_amount,
+    balance::BIGINT AS deferred_original_amount,
     getvariable('base_currency') AS currency,
-    base_amount(p.recognized, l.minor_to_base) AS amount,
-    base_amount(p.deferred, l.minor_to_base) AS deferred_amount
-FROM balances AS p
-JOIN dr_lines AS l ON l.n = p.n;
+    base_amount(part, minor_to_base) AS amount,
+    base_amount(balance, minor_to_base) AS deferred_amount
+FROM rows;
