@@ -315,10 +315,10 @@ def _consume_once_discounts(
             return False
         discount, coupon = found
         if discount["end"] is not None and discount["end"] <= now:
+            ledger.emit("customer.discount.deleted", discount)
             return False
         if coupon["duration"] == "once":
-            discount["end"] = now
-            ledger.put(discount)
+            invoicing.end_discount(ledger, discount)
             return False
         return True
 

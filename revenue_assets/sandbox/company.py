@@ -138,6 +138,7 @@ FEEDBACK = ("too_expensive", "missing_features", "switched_service", "unused", "
 
 PLATFORM_NAME = "Acme Cloud"
 CHUNK = 500  # customers per unit of work
+SHOWCASES = 10  # the first customers of the platform follow scripted stories (see `showcase`)
 
 
 @dataclass(frozen=True)
@@ -229,12 +230,16 @@ class _Story:
 
     # the customer ------------------------------------------------------------------------------
 
-    def begin(self, signup: int) -> None:
+    def begin(
+        self, signup: int, *, country: tuple[str, str] | None = None, card: bool | None = None
+    ) -> None:
         rng = self.rng
         ledger = self.ledger
         ledger.now = signup
         countries = catalog_module.COUNTRIES
         self.country, self.currency, _ = rng.choices(countries, [c[2] for c in countries])[0]
+        if country is not None:
+            self.country, self.currency = country
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         company = f"{rng.choice(COMPANY_WORDS)}-{rng.randrange(1000)}"
         email = f"{first.lower()}.{last.lower().replace('-', '')}@{company}.example.com"
@@ -260,7 +265,7 @@ class _Story:
         self.group_key = company
         if rng.random() < 0.25:
             metadata["posthog_group_key"] = company
-        has_card = rng.random() > 0.06
+        has_card = rng.random() > 0.06 if card is None else card
         self.customer = customers.create(
             ledger,
             email=email,
@@ -268,6 +273,136 @@ class _Story:
             country=self.country,
             metadata=metadata,
             payment_method="default" if has_card else None,
+        )
+
+    # showcases ---------------------------------------------------------------------------------
+
+    def showcase(self, number: int) -> None:
+        """A scripted story (the company's first customers): every scenario a warehouse must
+        handle happens even in a tiny company, in the last weeks before the clock."""
+        base = self.ledger.now
+        day = money.DAY
+        catalog = self.catalog
+
+        def subscribe(specs: list[billing.ItemSpec], **options: Any) -> Callable[[], Obj]:
+            made: list[Obj] = []
+
+            def start() -> None:
+                made.append(
+                    billing.create(
+                        self.ledger,
+                        self.customer,
+                        specs,
+                        metadata=self._metadata("subscription"),
+                        **options,
+                    )
+                )
+
+            self.at(base, start)
+            return lambda: made[0]
+
+        def plan(tier: str, interval: tuple[str, int] = ("month", 1)) -> Obj:
+            found = catalog.plan_for(tier, "usd", interval)
+            assert found is not None
+            return found
+
+        if number == 0:  # one-off charges: one disputed (lost), one refunded in full
+            self.at(base + day, lambda: self._showcase_charge(dispute="lost"))
+            self.at(base + 2 * day, lambda: self._showcase_charge(refund="full"))
+        elif number == 1:  # one-off charges: one refunded in part, one disputed and won
+            self.at(base + day, lambda: self._showcase_charge(refund="partial"))
+            self.at(base + 2 * day, lambda: self._showcase_charge(dispute="won"))
+        elif number == 2:  # credit notes on a paid invoice: refunded, then out of band
+            subscription = subscribe([billing.ItemSpec(plan("Pro"))])
+            self.at(base + 3 * day, lambda: self._credit(subscription(), refund=True))
+            self.at(base + 4 * day, lambda: self._credit(subscription(), refund=False))
+        elif number == 3:  # a dozen items: item lists and invoices beyond 10 entries
+            specs = [billing.ItemSpec(plan("Business"))]
+            specs += [billing.ItemSpec(price) for price in catalog.connectors]
+            subscribe(specs)
+        elif number == 4:  # cancels at once, then the customer is deleted
+            subscription = subscribe([billing.ItemSpec(plan("Starter"))])
+            self.at(base + 5 * day, lambda: self._cancel(subscription(), at_period_end=False))
+            self.at(base + 8 * day, self._delete)
+        elif number == 5:  # upgrade invoiced at once, then a downgrade prorated at renewal
+            subscription = subscribe([billing.ItemSpec(plan("Starter"))])
+            self.at(
+                base + 5 * day,
+                lambda: self._showcase_change(subscription(), "Pro", "always_invoice"),
+            )
+            self.at(
+                base + 10 * day,
+                lambda: self._showcase_change(subscription(), "Starter", "create_prorations"),
+            )
+        elif number == 6:  # a trial without a card pauses at its end
+            subscribe(
+                [billing.ItemSpec(plan("Pro"))],
+                trial_end=base + 7 * day,
+                missing_payment_method="pause",
+            )
+        elif number == 7:  # a manual invoice of many lines, with a coupon and tax
+            self.at(base + day, self.manual_invoice)
+        elif number == 8:  # weekly and semi-annual prices, a coupon, cancel at period end
+            subscribe(
+                [billing.ItemSpec(catalog.sms["usd"], 2)], coupons=(catalog.coupons["FIVEOFF"],)
+            )
+            subscription = subscribe([billing.ItemSpec(plan("Business", ("month", 3)))])
+            self.at(base + 2 * day, lambda: self._cancel(subscription(), at_period_end=True))
+        elif number == 9:  # collection paused: renewal invoices are voided
+            subscription = subscribe([billing.ItemSpec(catalog.sms["usd"])])
+            self.at(
+                base + 2 * day,
+                lambda: billing.update(
+                    self.ledger,
+                    subscription(),
+                    pause_collection={"behavior": "void", "resumes_at": base + 20 * day},
+                ),
+            )
+
+    def _showcase_charge(self, *, refund: str | None = None, dispute: str | None = None) -> None:
+        charge, _ = payments.create_charge(
+            self.ledger,
+            self.customer,
+            money.from_usd_cents(4_900, self.currency),
+            self.currency,
+            description="One-time purchase",
+            metadata=self._metadata("charge"),
+        )
+        self.customer["currency"] = self.currency
+        if refund is not None:
+            amount = None if refund == "full" else charge["amount"] // 3
+            payments.refund_charge(self.ledger, charge, amount, reason="requested_by_customer")
+        if dispute is not None:
+            found = payments.open_dispute(self.ledger, charge, reason="fraudulent")
+            self.at(
+                self.ledger.now + 3 * money.DAY,
+                lambda: payments.close_dispute(self.ledger, found, won=dispute == "won"),
+            )
+
+    def _credit(self, subscription: Obj, *, refund: bool) -> None:
+        found = self._latest_charge(subscription)
+        if found is None:
+            return
+        invoice = found[0]
+        line = invoicing.lines_of(self.ledger, invoice)[0]
+        credit_notes.create(
+            self.ledger,
+            invoice,
+            lines=[(line["id"], max(1, line["amount"] // 5))],
+            reason="product_unsatisfactory",
+            refund=refund,
+        )
+
+    def _showcase_change(self, subscription: Obj, tier: str, behavior: str) -> None:
+        if subscription["status"] in billing.ENDED:
+            return
+        items = billing.items_of(self.ledger, subscription)
+        price = self.catalog.plan_for(tier, "usd", ("month", 1))
+        billing.update(
+            self.ledger,
+            subscription,
+            changes=[billing.ItemChange(id=items[0]["id"], price=price)],
+            proration_behavior=behavior,
         )
 
     def person(self) -> Person:
@@ -737,9 +872,18 @@ def _simulate_chunk(account: str, first: int, count: int) -> ChunkResult:
             event_ids=ids,
         )
         story = _Story(plan, ledger, rng, account)
-        # Growth: more customers sign up recently than at the start.
-        story.begin(plan.start + int(span * rng.random() ** 0.35))
-        story.plan_life()
+        if account == plan.platform and index < SHOWCASES:
+            # Scripted stories in the last weeks: every scenario exists in any company.
+            story.begin(
+                max(plan.start + money.DAY, plan.now - 40 * money.DAY),
+                country=("US", "usd"),
+                card=index != 6,
+            )
+            story.showcase(index)
+        else:
+            # Growth: more customers sign up recently than at the start.
+            story.begin(plan.start + int(span * rng.random() ** 0.35))
+            story.plan_life()
         story.run()
         persons.append(story.person())
         rows.extend(ledger.rows())

@@ -67,7 +67,20 @@ def new_discount(
         invoice_item=invoice_item,
     )
     ledger.put(found)
+    if invoice is None and invoice_item is None:
+        # Stripe announces coupons applied to customers and subscriptions (the only place where
+        # current API versions show which coupon a discount id stands for, besides `expand`).
+        ledger.emit("customer.discount.created", found)
     return found
+
+
+def end_discount(ledger: Ledger, found: Obj) -> None:
+    """A discount stops applying (a once coupon was used, a repeating one ran out)."""
+    previous = {"end": found["end"]}
+    found["end"] = ledger.now
+    ledger.put(found)
+    if found["invoice"] is None and found["invoice_item"] is None:
+        ledger.emit("customer.discount.deleted", found, previous)
 
 
 # -- building ---------------------------------------------------------------------------------------

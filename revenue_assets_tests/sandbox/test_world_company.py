@@ -391,3 +391,27 @@ def test_persons_behind_the_customers_match_metadata_and_emails(world: World) ->
         if "posthog_person_distinct_id" in c["metadata"]
     }
     assert charge_ids and charge_ids <= by_id.keys()
+
+
+def test_a_tiny_company_still_has_every_scenario() -> None:
+    world = World.generate(CompanySpec(seed=1, customers=12, months=1, now=NOW))
+    try:
+        store = world.store
+        assert store.count("dispute") >= 2 and store.count("credit_note") >= 2
+        charges = _all(world, "charge")
+        assert any(c["refunded"] for c in charges)
+        assert any(0 < c["amount_refunded"] < c["amount"] for c in charges)
+        assert {d["status"] for d in _all(world, "dispute")} == {"won", "lost"}
+        assert store.count("customer", deleted=True) >= 1
+        assert any(i["lines"]["has_more"] for i in _all(world, "invoice"))
+        assert any(s["items"]["has_more"] for s in _all(world, "subscription"))
+        statuses = {s["status"] for s in _all(world, "subscription")}
+        assert {"active", "canceled", "paused"} <= statuses
+        assert any(line["amount"] < 0 for line in _all(world, "line_item"))
+        assert {i["status"] for i in _all(world, "invoice")} >= {"paid", "void"}
+        assert store.count("payout") > 0
+        types = {e["type"] for e in _all(world, "event")}
+        assert {"charge.dispute.created", "credit_note.created", "customer.deleted"} <= types
+        assert {"customer.discount.created", "invoiceitem.created", "refund.created"} <= types
+    finally:
+        world.close()
