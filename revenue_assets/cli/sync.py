@@ -44,11 +44,6 @@ class TableLine:
 def sync(tables: tuple[str, ...], no_downstream: bool) -> None:
     """Sync every Stripe table over all partitions into DuckDB, then rebuild what depends on them."""
     settings = load_settings()
-    import dagster as dg
-
-    from revenue_assets import progress
-    from revenue_assets.definitions import defs
-    from revenue_assets.defs.stripe.specs import table_key
     from revenue_assets.stripe_api.tables import TABLES, TABLES_BY_NAME
 
     unknown = [name for name in tables if name not in TABLES_BY_NAME]
@@ -57,18 +52,32 @@ def sync(tables: tuple[str, ...], no_downstream: bool) -> None:
             f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES_BY_NAME)}"
         )
     chosen = [TABLES_BY_NAME[name] for name in tables] if tables else list(TABLES)
-    keys = [table_key(name) for t in chosen for name in (t.name, *t.child_names)]
-    console = Console(stderr=True)
-    partition_keys = _partitions_with_data(settings, chosen, console)
+    ok = run_sync(settings, chosen, downstream=not no_downstream, console=Console(stderr=True))
+    sys.exit(0 if ok else 1)
+
+
+def run_sync(settings, tables, *, downstream: bool, console: Console) -> bool:
+    """Materialize `tables` over every partition with data, then (optionally) everything
+    downstream, through Dagster in this process. Prints progress and a summary; True if all
+    materializations succeeded and no check failed. Reads the code location's resources,
+    which come from the environment (`settings` must be the same environment's)."""
+    import dagster as dg
+
+    from revenue_assets import progress
+    from revenue_assets.definitions import defs
+    from revenue_assets.defs.stripe.specs import table_key
+
+    keys = [table_key(name) for t in tables for name in (t.name, *t.child_names)]
+    partition_keys = _partitions_with_data(settings, tables, console)
     instance = dagster_instance()
     console.print(
-        f"Syncing {len(chosen)} Stripe table(s) over {len(partition_keys)} monthly partitions "
+        f"Syncing {len(tables)} Stripe table(s) over {len(partition_keys)} monthly partitions "
         f"({partition_keys[0]} … {partition_keys[-1]}) into {settings.duckdb_path}"
     )
 
     assets = [*defs.assets, *defs.asset_checks]
     resources = defs.resources
-    lines = {t.name: TableLine() for t in chosen}
+    lines = {t.name: TableLine() for t in tables}
     started = time.monotonic()
     with Progress(
         TextColumn("{task.description:<22}"),
@@ -78,7 +87,7 @@ def sync(tables: tuple[str, ...], no_downstream: bool) -> None:
         console=console,
         transient=False,
     ) as bars:
-        tasks = {t.name: bars.add_task(t.name, total=None) for t in chosen}
+        tasks = {t.name: bars.add_task(t.name, total=None) for t in tables}
         with progress.listening(lambda table, n: bars.advance(tasks[table], n)):
             result = dg.materialize(
                 assets,
@@ -98,16 +107,16 @@ def sync(tables: tuple[str, ...], no_downstream: bool) -> None:
     ok = result.success
 
     downstream_ok = True
-    if not no_downstream and ok:
-        downstream = dg.AssetSelection.assets(*keys).downstream(include_self=False)
-        selected = downstream.resolve(defs.resolve_asset_graph())
+    if downstream and ok:
+        selection = dg.AssetSelection.assets(*keys).downstream(include_self=False)
+        selected = selection.resolve(defs.resolve_asset_graph())
         if selected:
             console.print(f"Rebuilding {len(selected)} downstream asset(s)…")
             downstream_result = dg.materialize(
                 assets,
                 instance=instance,
                 resources=resources,
-                selection=downstream,
+                selection=selection,
                 tags={"trigger": "revenue_assets_sync"},
                 raise_on_error=False,
             )
@@ -126,7 +135,7 @@ def sync(tables: tuple[str, ...], no_downstream: bool) -> None:
         failure = _failure_text(result)
         if failure:
             console.print(f"[red]{failure}[/]")
-    sys.exit(0 if all_ok else 1)
+    return all_ok
 
 
 def _partitions_with_data(settings, tables, console: Console) -> list[str]:
