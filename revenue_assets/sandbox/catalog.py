@@ -82,9 +82,13 @@ class Catalog:
         return self.plans.get(tier, {}).get(currency, {}).get(interval)
 
 
-def build(seed: int, start: int) -> Catalog:
-    """The catalog, created a few days before the first customer signs up."""
-    ids = Ids.for_stream(seed, "catalog")
+def build(seed: int, start: int, *, stream: str = "catalog", coupon_suffix: str = "") -> Catalog:
+    """The catalog, created a few days before the first customer signs up.
+
+    Each account has its own (connected accounts too): `stream` keeps their ids apart and
+    `coupon_suffix` their coupon codes, since the store's ids are unique across accounts.
+    """
+    ids = Ids.for_stream(seed, stream)
     catalog = Catalog()
     created = start - 10 * money.DAY
 
@@ -156,7 +160,8 @@ def build(seed: int, start: int) -> Catalog:
     }
 
     def new_coupon(code: str, **kwargs: Any) -> Obj:
-        return catalog.coupons.setdefault(code, catalog.add(shapes.coupon(code, created, **kwargs)))
+        coupon = shapes.coupon(code + coupon_suffix, created, **kwargs)
+        return catalog.coupons.setdefault(code, catalog.add(coupon))
 
     new_coupon("WELCOME20", duration="once", percent_off=20.0, name="Welcome 20% off")
     new_coupon(
@@ -180,7 +185,7 @@ def build(seed: int, start: int) -> Catalog:
     new_coupon(
         "LAUNCH30", duration="repeating", duration_in_months=6, percent_off=30.0, name="Launch 30%"
     )
-    catalog.deletions.append(("LAUNCH30", start + 365 * money.DAY))
+    catalog.deletions.append(("LAUNCH30" + coupon_suffix, start + 365 * money.DAY))
 
     for country, (name, percentage) in TAXED.items():
         catalog.tax_rates[country] = catalog.add(

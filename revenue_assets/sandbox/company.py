@@ -150,7 +150,7 @@ class Plan:
     now: int
     platform: str
     api_version: str
-    catalog: Catalog
+    catalogs: dict[str, Catalog]  # by account: connected accounts sell their own products
 
 
 @dataclass
@@ -185,7 +185,7 @@ class _Story:
 
     def __init__(self, plan: Plan, ledger: MemoryLedger, rng: random.Random, account: str) -> None:
         self.plan = plan
-        self.catalog = plan.catalog
+        self.catalog = plan.catalogs[account]
         self.ledger = ledger
         self.rng = rng
         self.account = account
@@ -864,7 +864,7 @@ def _simulate_chunk(account: str, first: int, count: int) -> ChunkResult:
         ledger = MemoryLedger(
             account,
             ids,
-            plan.catalog.objects,
+            plan.catalogs[account].objects,
             horizon=plan.now,
             platform=plan.platform,
             api_version=plan.api_version,
@@ -1008,8 +1008,12 @@ def generate(
     ids = Ids.for_stream(seed, "platform")
     platform = ids.new("acct")
     connected = [ids.new("acct") for _ in range(connected_accounts)]
-    catalog = catalog_module.build(seed, start)
-    plan = Plan(seed, start, now, platform, api_version, catalog)
+    catalogs = {platform: catalog_module.build(seed, start)}
+    for number, account in enumerate(connected, start=1):
+        catalogs[account] = catalog_module.build(
+            seed, start, stream=f"catalog/{account}", coupon_suffix=f"_{number}"
+        )
+    plan = Plan(seed, start, now, platform, api_version, catalogs)
     _PLAN = plan
     started = time.perf_counter()
     BulkLoader(path).close()  # a fresh file with the tables; the chunks write into it
@@ -1033,12 +1037,14 @@ def generate(
     loader = BulkLoader(path, fresh=False)
     rows, payout_due = _payouts(plan, generated, [platform, *connected])
     due.extend(payout_due)
-    rows.extend(_catalog_rows(plan, redemptions, platform))
+    for account, catalog in catalogs.items():
+        rows.extend(_catalog_rows(plan, catalog, redemptions, account))
     rows.extend(_account_rows(plan, platform, connected))
     loader.put_rows(rows)
     generated.objects += len(rows)
     loader.set_due_rows(due)
-    generated.tombstones = tombstones(catalog, now)
+    for catalog in catalogs.values():
+        generated.tombstones.update(tombstones(catalog, now))
     for object_id, body in generated.tombstones.items():
         loader.set_meta(f"tombstone:{object_id}", body)
     generated.timings["payouts_catalog"] = (
@@ -1108,17 +1114,19 @@ def _payouts(
     return rows, due
 
 
-def _catalog_rows(plan: Plan, redemptions: Counter[str], platform: str) -> list[Row]:
+def _catalog_rows(
+    plan: Plan, catalog: Catalog, redemptions: Counter[str], account: str
+) -> list[Row]:
     rows = []
-    deleted = {object_id for object_id, when in plan.catalog.deletions if when <= plan.now}
-    for obj in plan.catalog.objects.values():
+    deleted = {object_id for object_id, when in catalog.deletions if when <= plan.now}
+    for obj in catalog.objects.values():
         if obj["object"] == "coupon":
             obj = dict(obj, times_redeemed=redemptions.get(obj["id"], 0))
         if obj["id"] in deleted:
-            row = row_for(shapes.deleted_stub(obj["id"], obj["object"]), platform)
+            row = row_for(shapes.deleted_stub(obj["id"], obj["object"]), account)
             rows.append((*row[:3], obj["created"], *row[4:]))
         else:
-            rows.append(row_for(obj, platform))
+            rows.append(row_for(obj, account))
     return rows
 
 

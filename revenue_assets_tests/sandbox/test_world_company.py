@@ -415,3 +415,17 @@ def test_a_tiny_company_still_has_every_scenario() -> None:
         assert {"customer.discount.created", "invoiceitem.created", "refund.created"} <= types
     finally:
         world.close()
+
+
+def test_connected_accounts_sell_their_own_catalog(world: World) -> None:
+    for account in world.connected_account_ids:
+        prices = {p["id"] for p in _all(world, "price", account)}
+        assert prices
+        for subscription in _all(world, "subscription", account):
+            for item in subscription["items"]["data"]:
+                assert item["price"]["id"] in prices
+                assert world.store.get_body(item["price"]["product"], account) is not None
+        coupons = [c["id"] for c in _all(world, "coupon", account)]
+        assert coupons and not set(coupons) & {
+            c["id"] for c in _all(world, "coupon", world.account_id)
+        }
