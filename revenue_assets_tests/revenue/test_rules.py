@@ -233,3 +233,52 @@ def test_view_row_counts_are_counted_without_computing_the_view(warehouse: Wareh
     counted = warehouse.rows("SELECT count(*) FROM revenue_analytics.revenue_item")[0][0]
     # 57 parts of the month-count lines, 2 parts for each of the 9 two-month lines, 12 for il_f1
     assert metadata["dagster/row_count"].value == counted == 57 + 2 * 9 + 12
+
+
+def test_the_finance_checks_catch_broken_data(tmp_path: Path) -> None:
+    """Each check fails on the defect it exists for (a missing line, a deferral that does not
+    add up, MRR that does not roll), naming the culprit."""
+    from revenue_assets.defs.resources import WarehouseResource
+    from revenue_assets.defs.revenue.checks import CHECKS, run_check
+    from revenue_assets.defs.revenue.resources import RevenueResource
+    from revenue_assets.defs.revenue.warehouse import RevenueContext
+
+    rows = RawRows()
+    rows.invoice("in_ok", [("il_ok", 1_000, True)])
+    rows.invoice("in_cut", [("il_cut1", 1_000, True), ("il_cut2", 500, True)])
+    database = tmp_path / "warehouse.duckdb"
+    rows.write(database)
+    with warehouse_connection(database) as connection:  # a line lost by a truncated listing
+        connection.execute("DELETE FROM stripe.invoice_line_item WHERE id = 'il_cut2'")
+    built = Warehouse(database, utc(2025, 6, 1))
+    built.materialize()
+    assert built.checks()["revenue_item_sums_to_invoice"] is False
+    with warehouse_connection(database) as connection:
+        connection.execute(
+            "UPDATE revenue_analytics.deferred_revenue SET recognized_original_amount = 0, "
+            "deferred_original_amount = -1 WHERE invoice_item_id = 'il_ok'"
+        )
+        connection.execute(
+            "INSERT INTO revenue_analytics.mrr_history (month, subscription_id, original_currency,"
+            " original_mrr, previous_original_mrr, original_mrr_change, movement) VALUES "
+            "('2024-02-01', 'sub_x', 'USD', 100, 50, 10, 'expansion')"
+        )
+        connection.execute(  # a charge whose balance transaction carries another amount
+            "INSERT INTO stripe.charge (id, amount, amount_captured, amount_refunded, captured,"
+            " status, currency, balance_transaction, _deleted) VALUES"
+            " ('ch_x', 1000, 1000, 0, true, 'succeeded', 'usd', 'txn_x', false)"
+        )
+        connection.execute(
+            "INSERT INTO stripe.balance_transaction (id, amount, currency, source, _deleted)"
+            " VALUES ('txn_x', 900, 'usd', 'ch_x', false)"
+        )
+    context = RevenueContext.build(
+        WarehouseResource(database=str(database)), RevenueResource(as_of="2025-06-01T00:00:00Z")
+    )
+    outcomes = {check.name: run_check(check, context) for check in CHECKS}
+    assert outcomes["revenue_item_sums_to_invoice"].metadata["violations"].value == 1
+    assert "in_cut" in outcomes["revenue_item_sums_to_invoice"].metadata["first_violations"].value
+    assert not outcomes["deferred_revenue_sums_to_lines"].passed
+    assert not outcomes["deferred_balance_valid"].passed
+    assert not outcomes["mrr_movements_roll"].passed
+    assert "ch_x" in outcomes["charges_reconcile"].metadata["first_violations"].value
