@@ -24,6 +24,7 @@ setup(
         "starlette>=0.40",
         "uvicorn>=0.30",
         "requests>=2.31",
+        "jinja2>=3.1",  # the dashboard page's template
         # Parses and serializes Stripe pages at a fraction of the stdlib's CPU cost (hot path).
         "orjson>=3.10",
         # Faster HTTP parsing for uvicorn: the sandbox serves hundreds of pages per second.
