@@ -1,0 +1,1 @@
+"""The dashboard domain: the revenue dashboard page as an asset."""

@@ -1,0 +1,90 @@
+"""Open a dashboard page in Debian's headless Chromium, recording what a user's browser would
+see: console errors, page errors, every network request; then a screenshot.
+
+Also a small tool for the README's screenshot (from a demo run):
+
+    .venv/bin/python -m revenue_assets_tests.dashboard.browser \
+        data/demo/revenue_dashboard.html docs/dashboard.png
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CHROMIUM = "/usr/bin/chromium"
+# No first-run UI, no background traffic of its own: any request seen is the page's.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1400, "height": 900}
+
+
+@dataclass
+class PageVisit:
+    """A loaded page and what happened while loading it."""
+
+    page: Any
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    requests: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def visit(path: Path, *, timeout_ms: int = 60_000) -> Iterator[PageVisit]:
+    """Load `path` from disk (file://) and wait until every chart is drawn."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport=VIEWPORT)
+            seen = PageVisit(page)
+            page.on(
+                "console",
+                lambda message: (
+                    seen.console_errors.append(message.text) if message.type == "error" else None
+                ),
+            )
+            page.on("pageerror", lambda error: seen.page_errors.append(str(error)))
+            page.on("request", lambda request: seen.requests.append(request.url))
+            page.goto(path.resolve().as_uri(), wait_until="load", timeout=timeout_ms)
+            page.wait_for_selector("body[data-charts=ready]", timeout=timeout_ms)
+            yield seen
+        finally:
+            browser.close()
+
+
+def screenshot(page: Any, output: Path) -> Path:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(output), full_page=True)
+    return output
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    html, png = Path(argv[0]), Path(argv[1])
+    with visit(html) as seen:
+        if seen.console_errors or seen.page_errors:
+            print("errors:", *seen.console_errors, *seen.page_errors, sep="\n  ", file=sys.stderr)
+            return 1
+        screenshot(seen.page, png)
+    print(png)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
