@@ -9,6 +9,14 @@ import click
 
 # command name -> ("module:attribute" of a click command or group, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "dashboard": (
+        "revenue_assets.cli.dashboard:dashboard",
+        "Rebuild the revenue dashboard page from the warehouse.",
+    ),
+    "demo": (
+        "revenue_assets.cli.demo:demo",
+        "Everything offline on a generated company: sandbox, sync, revenue, dashboard.",
+    ),
     "sandbox": ("revenue_assets.cli.sandbox:sandbox", "Run the local Stripe sandbox."),
     "sync": ("revenue_assets.cli.sync:sync", "Sync every Stripe table, then rebuild downstream."),
     "webhooks": (

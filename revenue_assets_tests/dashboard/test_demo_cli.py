@@ -1,0 +1,93 @@
+"""`revenue-assets demo` end to end, as a newcomer runs it (a smaller company, to stay quick):
+offline, no key, a dashboard at the end, the Dagster UI instructions; a second run reuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+REPO = Path(__file__).resolve().parents[2]
+COMPANY = ("--customers", "150", "--months", "4", "--seed", "3")
+
+
+def run_demo(directory: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    # No Stripe key, no settings of a real account: the demo needs none and must ignore them.
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("STRIPE_", "REVENUE_ASSETS_", "DAGSTER_"))
+    }
+    env["STRIPE_ACCOUNT_ID"] = "acct_1RealAccount"  # would misroute every request if kept
+    command = [sys.executable, "-m", "revenue_assets.cli", "demo", "--dir", str(directory)]
+    return subprocess.run(
+        [*command, *COMPANY, "--port", "0", *extra],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def printed_settings(stdout: str) -> dict[str, str]:
+    """The `NAME=value \\` lines printed for `dagster dev`."""
+    return dict(re.findall(r"^\s+([A-Z_]+)=(\S+) \\$", stdout, flags=re.MULTILINE))
+
+
+def test_demo_runs_everything_offline_and_a_second_run_reuses_it(tmp_path: Path) -> None:
+    directory = tmp_path / "demo"
+    first = run_demo(directory)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    out = first.stdout
+    assert "Generating a company of 150 customers over 4 months" in out
+
+    dashboard = directory / "revenue_dashboard.html"
+    assert f"Dashboard: {dashboard}" in out
+    assert dashboard.is_file() and "plotly.js v" in dashboard.read_text()[:200_000]
+
+    # The Dagster UI instructions: every setting, ready to paste, on the demo's own files.
+    settings = printed_settings(out)
+    assert settings["DAGSTER_HOME"] == str(directory / "dagster_home")
+    assert settings["REVENUE_ASSETS_DUCKDB"] == str(directory / "revenue_assets.duckdb")
+    assert settings["REVENUE_ASSETS_STATE"] == str(directory / "revenue_assets_state.sqlite")
+    assert settings["STRIPE_API_KEY"].startswith("sk_test_")
+    assert settings["STRIPE_API_BASE"].startswith("http://127.0.0.1:")
+    assert re.fullmatch(r"\d{4}-\d{2}-01", settings["REVENUE_ASSETS_SYNC_START"])
+    assert "dagster dev -w workspace.yaml" in out
+    assert f"revenue-assets sandbox serve --data {directory / 'company.sqlite'}" in out
+    assert re.search(r"Demo finished in [\d.]+ s", out)
+
+    # Dagster's event log went to a file, not the terminal; the runs are in the instance.
+    assert " - dagster - " not in out
+    assert "RUN_SUCCESS" in (directory / "dagster.log").read_text()
+    assert (directory / "dagster_home" / "history").is_dir()
+
+    # The warehouse holds the company, with customers linked to the persons file.
+    connection = duckdb.connect(str(directory / "revenue_assets.duckdb"), read_only=True)
+    try:
+        customers = connection.execute("SELECT count(*) FROM stripe.customer").fetchone()[0]
+        linked = connection.execute(
+            "SELECT count(*) FROM revenue_analytics.customer_link WHERE person_found"
+        ).fetchone()[0]
+        mrr = connection.execute(
+            "SELECT mrr FROM revenue_analytics.revenue_metrics ORDER BY month DESC LIMIT 1"
+        ).fetchone()[0]
+    finally:
+        connection.close()
+    assert customers >= 140 and linked >= 140 and mrr > 0
+    marker = json.loads((directory / "last_sync.json").read_text())
+    assert marker["spec"] == {"seed": 3, "customers": 150, "months": 4}
+
+    second = run_demo(directory)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "Reusing the company" in second.stdout
+    assert "Generating" not in second.stdout
+    assert "Stripe listing skipped" in second.stdout
+    assert printed_settings(second.stdout)["STRIPE_API_KEY"] == settings["STRIPE_API_KEY"]
+    assert dashboard.is_file()
