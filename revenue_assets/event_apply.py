@@ -6,7 +6,8 @@ an object share that second, their order is unknowable, so the object is re-fetc
 so is an object whose payload lacks the fields a full snapshot has. Writes are guarded by
 `_version`, so an older event never undoes a newer list or event. Child lists that a payload
 truncates (`has_more`) are paged through their endpoint. `*.deleted` events mark the row
-deleted, keeping the payload's last state. Every applied event is also kept in `stripe.event`.
+deleted, keeping the payload's last state. `append_inbox_events` keeps every event, of synced
+objects or not, in `stripe.event`.
 
 Events are marked applied in the inbox only after their rows are merged: a crash in between
 makes the next run apply them again, which the version guard makes harmless.
@@ -65,7 +66,6 @@ def apply_pending_events(
     try:
         for events in by_object.values():
             _apply_object(access, spool, table, events, outcome)
-        _append_events(spool, pending)
         files = spool.rotate()
         with warehouse_connection(database) as connection:
             ensure_tables(connection, schema, [*files])
@@ -95,8 +95,7 @@ def _apply_object(
         spool.objects(table.name, [snapshot], version=version, deleted=True, source=source)
         return
     if tie or _is_partial(table, snapshot):
-        snapshot = _retrieve(access, table, newest.object_id or snapshot["id"], outcome)
-        version = time.time()
+        snapshot, version = _retrieve(access, table, newest.object_id or snapshot["id"], outcome)
         source = "event"
         if snapshot.get("deleted"):
             outcome.deleted += 1
@@ -125,23 +124,50 @@ def _is_partial(table: StripeTable, snapshot: dict[str, Any]) -> bool:
 
 def _retrieve(
     access: StripeAccess, table: StripeTable, object_id: str, outcome: ApplyOutcome
-) -> dict[str, Any]:
-    """The object's current state; a vanished object counts as deleted."""
+) -> tuple[dict[str, Any], float]:
+    """The object's current state and its version; a vanished object counts as deleted."""
     outcome.refetched += 1
     try:
-        return access.get(f"{table.path}/{object_id}", {}, outcome.stats)
+        fetched = access.fetch(f"{table.path}/{object_id}", {}, outcome.stats)
     except StripeRequestError as error:
         if error.status != 404:
             raise
-        return {"id": object_id, "object": table.name, "deleted": True}
+        return {"id": object_id, "object": table.name, "deleted": True}, time.time()
+    return fetched.data, fetched.server_time
 
 
-def _append_events(spool: Spool, events: list[InboxEvent]) -> None:
-    """Keep every applied event in `stripe.event`: the change history, beyond Stripe's 30 days."""
-    for event in events:
-        spool.objects(
-            "event",
-            [event.event()],
-            version=event.created,
-            source=ROW_SOURCE.get(event.source, "event"),
-        )
+def append_inbox_events(
+    database: Any,
+    schema: str,
+    inbox: Inbox,
+    windows: list[tuple[int, int]],
+    *,
+    after_seq: int = 0,
+    through_seq: int | None = None,
+) -> int:
+    """Keep inbox events created in `windows` in `stripe.event`: the change history, also for
+    objects no table syncs and beyond Stripe's 30 days. Returns how many events were written."""
+    spool = Spool()
+    written = 0
+    try:
+        cursor = after_seq
+        while True:
+            batch = inbox.read_after(cursor, limit=5_000)
+            if through_seq is not None:
+                batch = [event for event in batch if event.seq <= through_seq]
+            if not batch:
+                break
+            for event in batch:
+                if any(start <= event.created < end for start, end in windows):
+                    source = ROW_SOURCE.get(event.source, "event")
+                    spool.objects("event", [event.event()], version=event.created, source=source)
+                    written += 1
+            cursor = batch[-1].seq
+        files = spool.rotate()
+        if files:
+            with warehouse_connection(database) as connection:
+                ensure_tables(connection, schema, ["event"])
+                merge_spool(connection, schema, "event", files["event"])
+    finally:
+        spool.close()
+    return written

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from revenue_assets.event_apply import apply_pending_events
+from revenue_assets.event_apply import append_inbox_events, apply_pending_events
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeAccessError
 from revenue_assets.stripe_api.listing import Lister, TableResult, Window, oldest_bound
@@ -146,9 +146,11 @@ def sync_tables(
     finally:
         spool.close()
     if inbox is not None:
+        by_key = {partition.key: partition for partition in partitions}
         for outcome in outcomes.values():
             if outcome.ok:
-                _apply(access, target, inbox, outcome, outcome.completed_partitions)
+                completed = [by_key[key] for key in outcome.completed_partitions]
+                _apply(access, target, inbox, outcome, completed)
     _count_rows(target, outcomes)
     return outcomes
 
@@ -159,8 +161,12 @@ def apply_events(
     inbox: Inbox,
     tables: list[StripeTable],
     partitions: list[Partition],
+    *,
+    after_seq: int = 0,
+    through_seq: int | None = None,
 ) -> dict[str, TableOutcome]:
-    """Apply the pending inbox events of `tables` in `partitions` (the webhook sensor's runs)."""
+    """Apply the pending inbox events of `tables` in `partitions` (the webhook sensors' runs).
+    For `stripe.event`, keep the inbox events with `seq` in (after_seq, through_seq]."""
     outcomes = {}
     for table in tables:
         started = time.monotonic()
@@ -172,7 +178,7 @@ def apply_events(
             seconds=0.0,
         )
         try:
-            _apply(access, target, inbox, outcome, outcome.completed_partitions)
+            _apply(access, target, inbox, outcome, partitions, after_seq, through_seq)
         except StripeAccessError as error:
             outcome.error = error
         outcome.seconds = time.monotonic() - started
@@ -186,10 +192,24 @@ def _apply(
     target: SyncTarget,
     inbox: Inbox,
     outcome: TableOutcome,
-    partition_keys: list[str],
+    partitions: list[Partition],
+    after_seq: int = 0,
+    through_seq: int | None = None,
 ) -> None:
+    """Bring one table's partitions up to the inbox: its objects' events, or, for the event
+    table, the events themselves (of synced objects or not)."""
+    if outcome.table.name == "event":
+        outcome.events_applied = append_inbox_events(
+            target.database,
+            target.schema,
+            inbox,
+            [(p.start, p.end) for p in partitions],
+            after_seq=after_seq,
+            through_seq=through_seq,
+        )
+        return
     applied = apply_pending_events(
-        access, target.database, target.schema, inbox, outcome.table, partition_keys
+        access, target.database, target.schema, inbox, outcome.table, [p.key for p in partitions]
     )
     outcome.events_applied = applied.events
     outcome.refetched = applied.refetched

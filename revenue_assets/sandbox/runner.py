@@ -175,6 +175,7 @@ class Sandbox:
             loop=_loop(),
             lifespan="off",
             access_log=False,
+            date_header=False,  # the app sends Stripe's Date: the sandbox clock
             log_level=log_level,
             timeout_keep_alive=75,
             timeout_graceful_shutdown=3,

@@ -25,6 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any, Protocol
 
 import orjson
@@ -321,7 +322,11 @@ class SandboxApp:
         route = _route_label(method, parts)
         key_label = "-"
         fault: str | None = None
-        headers = {"Request-Id": "req_" + secrets.token_hex(7)}
+        # Stripe's Date header is Stripe's clock, the clock of event `created`: here, the world's.
+        headers = {
+            "Request-Id": "req_" + secrets.token_hex(7),
+            "Date": formatdate(self.world.now, usegmt=True),
+        }
         try:
             key = self.keys.authenticate(request.headers.get("authorization"))
             key_label = key.masked

@@ -18,6 +18,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import orjson
@@ -117,6 +118,17 @@ class StripeAccess:
         expect_list: bool = False,
     ) -> dict[str, Any]:
         """GET a Stripe path and return the parsed JSON, retrying what is transient."""
+        return self.fetch(path, params, stats, expect_list=expect_list).data
+
+    def fetch(
+        self,
+        path: str,
+        params: dict[str, Any] | None = None,
+        stats: RequestStats | None = None,
+        *,
+        expect_list: bool = False,
+    ) -> Fetched:
+        """Like `get`, with Stripe's clock at the answer (a snapshot's version)."""
         stats = stats or RequestStats()
         failures = 0  # transient failures other than 429, bounded by max_attempts
         rate_limited = 0  # 429s, bounded by a time budget instead
@@ -139,7 +151,7 @@ class StripeAccess:
                     else:
                         if not expect_list or _is_list(data):
                             stats.add(bytes=len(body))
-                            return data
+                            return Fetched(data, _server_time(headers))
                         failure = "body is not a list object"
                 elif status == 429:
                     stats.add(rate_limited=1)
@@ -191,6 +203,26 @@ class StripeAccess:
                 path=path,
             )
         raise StripeRequestError(f"GET {path} failed with HTTP {status}: {message}", status)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A response and Stripe's clock when it answered.
+
+    Snapshots are versioned on Stripe's clock (the `Date` header), the same clock as an event's
+    `created`: a list fetched after an event wins over it and vice versa, whatever our own
+    clock's skew. Our clock stands in only when the header is missing.
+    """
+
+    data: dict[str, Any]
+    server_time: float
+
+
+def _server_time(headers: Any) -> float:
+    try:
+        return parsedate_to_datetime(headers["Date"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return time.time()
 
 
 def _is_list(data: Any) -> bool:

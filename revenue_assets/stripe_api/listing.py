@@ -217,10 +217,10 @@ class Lister:
 
     def _list_page(self, table: StripeTable, window: Window, cursor: str | None) -> None:
         result = self._results[table.name]
-        page = self.access.get(
+        fetched = self.access.fetch(
             table.path, self._list_params(table, window, cursor), result.stats, expect_list=True
         )
-        version = time.time()
+        page, version = fetched.data, fetched.server_time
         objects: list[dict[str, Any]] = page["data"]
         result.stats.add(pages=1, objects=len(objects))
         if objects:

@@ -44,6 +44,12 @@ class StripeSyncConfig(dg.Config):
     since: int | None = Field(
         default=None, description="Unix time; with mode=new, objects created after it."
     )
+    after_seq: int = Field(
+        default=0, description="With mode=events, the event table keeps inbox events after it."
+    )
+    through_seq: int | None = Field(
+        default=None, description="With mode=events, … and up to this inbox seq."
+    )
 
 
 def selected_tables(keys: set[dg.AssetKey] | frozenset[dg.AssetKey]) -> list[StripeTable]:
@@ -82,7 +88,15 @@ def stripe_tables(
     try:
         with state.inbox() as inbox:
             if config.mode == "events":
-                outcomes = apply_events(stripe.access(), target, inbox, tables, partitions)
+                outcomes = apply_events(
+                    stripe.access(),
+                    target,
+                    inbox,
+                    tables,
+                    partitions,
+                    after_seq=config.after_seq,
+                    through_seq=config.through_seq,
+                )
             else:
                 outcomes = sync_tables(
                     stripe.access(),

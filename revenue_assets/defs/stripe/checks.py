@@ -5,7 +5,9 @@
 - every invoice's subtotal equals its lines, and its total follows from discounts and taxes;
 - Stripe holds nothing older than the first partition. This one asks Stripe: objects created
   before REVENUE_ASSETS_SYNC_START would never be synced, so the check fails loudly instead of
-  letting them drop silently.
+  letting them drop silently;
+- webhooks are healthy (on `stripe/event`, the change history): deliveries that keep failing
+  signature verification (a wrong secret "syncing" 0 rows) or inbox events nobody applies fail it.
 
 One multi-asset check evaluates any subset with one warehouse connection, instead of dozens of
 tiny ops each opening the file.
@@ -16,17 +18,19 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from revenue_assets.defs.resources import StripeResource, WarehouseResource
+from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import table_key
 from revenue_assets.stripe_api.errors import StripeAccessError
 from revenue_assets.stripe_api.tables import CHILD_TABLES, TABLES, TABLES_BY_NAME
 from revenue_assets.warehouse.merge import sql_template
+from revenue_assets.webhooks.health import webhook_health
 
 NO_DUPLICATES = "no_duplicate_ids"
 HAS_PARENT = "every_child_has_its_parent"
 INVOICE_TOTALS = "invoice_totals_equal_lines"
 NOTHING_OLDER = "nothing_before_first_partition"
+WEBHOOK_HEALTH = "webhook_deliveries_healthy"
 
 
 def _specs() -> list[dg.AssetCheckSpec]:
@@ -62,6 +66,17 @@ def _specs() -> list[dg.AssetCheckSpec]:
             )
     specs.append(
         dg.AssetCheckSpec(
+            WEBHOOK_HEALTH,
+            asset=table_key("event"),
+            description=(
+                "Webhook deliveries verify and inbox events get applied: fails when deliveries "
+                "keep failing signature verification or events wait unapplied (see "
+                "`revenue-assets webhooks status`)."
+            ),
+        )
+    )
+    specs.append(
+        dg.AssetCheckSpec(
             INVOICE_TOTALS,
             asset=table_key("invoice"),
             additional_deps=[table_key("invoice_line_item")],
@@ -79,6 +94,7 @@ def stripe_table_checks(
     context: dg.AssetCheckExecutionContext,
     warehouse: WarehouseResource,
     stripe: StripeResource,
+    state: StateResource,
 ) -> Iterator[dg.AssetCheckResult]:
     schema = warehouse.stripe_schema
     selected = context.selected_asset_check_keys
@@ -92,8 +108,8 @@ def stripe_table_checks(
         }
         for key in sorted(selected, key=lambda k: (k.asset_key.path[-1], k.name)):
             table = key.asset_key.path[-1]
-            if key.name == NOTHING_OLDER:
-                continue  # asks Stripe, outside the warehouse lock (below)
+            if key.name in (NOTHING_OLDER, WEBHOOK_HEALTH):
+                continue  # not in the warehouse (below)
             if table not in existing:
                 yield dg.AssetCheckResult(
                     check_name=key.name,
@@ -111,6 +127,20 @@ def stripe_table_checks(
     older = [key for key in selected if key.name == NOTHING_OLDER]
     if older:
         yield from _nothing_older(stripe, older)
+    if any(key.name == WEBHOOK_HEALTH for key in selected):
+        with state.inbox() as inbox:
+            report = webhook_health(inbox)
+        yield dg.AssetCheckResult(
+            check_name=WEBHOOK_HEALTH,
+            asset_key=table_key("event"),
+            passed=report.passed,
+            metadata={
+                "problems": dg.MetadataValue.md(
+                    "\n".join(f"- {reason}" for reason in report.reasons) or "none"
+                ),
+                **{name: value for name, value in report.metrics.items() if value is not None},
+            },
+        )
 
 
 def _no_duplicates(

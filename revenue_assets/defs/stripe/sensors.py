@@ -31,6 +31,7 @@ from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import table_key
 from revenue_assets.stripe_api.errors import StripeAccessError
 from revenue_assets.stripe_api.tables import TABLES, StripeTable
+from revenue_assets.webhooks.events import partition_key
 
 # Objects become visible in lists a little after their `created` second: re-fetch this much.
 OVERLAP_S = 120
@@ -53,9 +54,15 @@ def table_selection(table: StripeTable) -> list[dg.AssetKey]:
 
 
 def partition_keys_between(start: int, end: int) -> list[str]:
-    """Monthly partition keys covering unix times [start, end], within the partitions def."""
-    window = dg.TimeWindow(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end + 1, UTC))
-    return monthly_partitions.get_partition_keys_in_time_window(window)
+    """Monthly partition keys whose months overlap unix times [start, end] (existing ones only)."""
+    first = datetime.fromtimestamp(start, UTC)
+    last = datetime.fromtimestamp(end, UTC)
+    keys, year, month = [], first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        keys.append(f"{year:04d}-{month:02d}-01")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    valid = set(monthly_partitions.get_partition_keys())
+    return [key for key in keys if key in valid]
 
 
 def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
@@ -109,7 +116,9 @@ def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
 
 
 def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
-    """The inbox sensor of one table."""
+    """The inbox sensor of one table. The event table's sensor takes every event (of synced
+    objects or not) into the change history, by the month the event was created."""
+    history = table.name == "event"
 
     @dg.sensor(
         name=f"{table.name}_webhooks",
@@ -124,15 +133,18 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
     def _sensor(context: dg.SensorEvaluationContext, state: StateResource) -> dg.SensorResult:
         cursor = int(context.cursor or 0)
         with state.inbox() as inbox:
-            events = inbox.read_after(cursor, limit=50_000, table=table.name, with_payload=False)
+            events = inbox.read_after(
+                cursor, limit=50_000, table=None if history else table.name, with_payload=False
+            )
         if not events:
             return dg.SensorResult(skip_reason=f"No new {table.name} events.")
         newest_seq: dict[str, int] = defaultdict(int)
         outside = 0
         valid = set(monthly_partitions.get_partition_keys())
         for event in events:
-            if event.partition_key in valid:
-                newest_seq[event.partition_key] = max(newest_seq[event.partition_key], event.seq)
+            key = partition_key(event.created) if history else event.partition_key
+            if key in valid:
+                newest_seq[key] = max(newest_seq[key], event.seq)
             else:
                 outside += 1
         if outside:
@@ -145,7 +157,13 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
                 run_key=f"webhook:{table.name}:{partition}:{seq}",
                 partition_key=partition,
                 asset_selection=table_selection(table),
-                run_config=dg.RunConfig(ops={"stripe_tables": {"config": {"mode": "events"}}}),
+                run_config=dg.RunConfig(
+                    ops={
+                        "stripe_tables": {
+                            "config": {"mode": "events", "after_seq": cursor, "through_seq": seq}
+                        }
+                    }
+                ),
                 tags={"trigger": "stripe_webhook", "stripe_table": table.name},
             )
             for partition, seq in sorted(newest_seq.items())
@@ -238,5 +256,5 @@ def _relist_after_gap(context: dg.SensorEvaluationContext, cursor: dict) -> dg.S
 
 
 NEW_RECORDS_SENSORS = [new_records_sensor(table) for table in TABLES]
-WEBHOOK_SENSORS = [webhook_sensor(table) for table in TABLES if table.retention_days is None]
+WEBHOOK_SENSORS = [webhook_sensor(table) for table in TABLES]
 SENSORS = [*NEW_RECORDS_SENSORS, *WEBHOOK_SENSORS, stripe_events_pull]

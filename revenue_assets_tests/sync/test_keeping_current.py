@@ -1,0 +1,313 @@
+"""Keeping tables current (issue 4, DESIGN §4), end to end: the sandbox's signed deliveries reach
+our receiver, the webhook sensors turn the inbox into partition runs, and the runs bring DuckDB
+to Stripe's newest state. Also: the Events API pull, the cursor sensors, the 30-day gap and the
+webhook health check."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
+from revenue_assets.defs.stripe.assets import stripe_tables
+from revenue_assets.defs.stripe.checks import WEBHOOK_HEALTH, stripe_table_checks
+from revenue_assets.defs.stripe.sensors import (
+    WEBHOOK_SENSORS,
+    new_records_sensor,
+    stripe_events_pull,
+)
+from revenue_assets.sandbox.delivery import DeliveryOptions
+from revenue_assets.sandbox.errors import SandboxError
+from revenue_assets.stripe_api.tables import TABLES_BY_NAME
+from revenue_assets.webhooks.inbox import Inbox
+from revenue_assets.webhooks.receiver import ReceiverConfig
+from revenue_assets.webhooks.server import BackgroundReceiver, bind
+from revenue_assets_tests.helpers import company_range, warehouse_rows
+
+# A small company over a few months: every scenario first syncs it through Dagster.
+COMPANY = {"customers": 150, "months": 2}
+pytestmark = pytest.mark.sandbox(**COMPANY)
+
+
+@dataclass
+class Live:
+    """A synced warehouse next to a running sandbox, with a Dagster instance for the sensors."""
+
+    sandbox: Any
+    database: Path
+    state: Path
+    instance: dg.DagsterInstance
+    cursors: dict[str, str | None]
+
+    @property
+    def world(self) -> Any:
+        return self.sandbox.world
+
+    def resources(self) -> dict[str, Any]:
+        return {
+            "stripe": StripeResource(
+                api_key=self.sandbox.secret_key, api_base=self.sandbox.base_url, rate_limit=1000.0
+            ),
+            "warehouse": WarehouseResource(database=str(self.database)),
+            "state": StateResource(path=str(self.state)),
+        }
+
+    def tick(self, sensors: list[dg.SensorDefinition]) -> list[dg.RunRequest]:
+        """One evaluation of each sensor, as the daemon would do; cursors carried over."""
+        requests = []
+        for sensor in sensors:
+            context = dg.build_sensor_context(
+                instance=self.instance,
+                cursor=self.cursors.get(sensor.name),
+                resources=self.resources(),
+            )
+            result = sensor(context)
+            if result.cursor is not None:
+                self.cursors[sensor.name] = result.cursor
+            requests.extend(result.run_requests or [])
+        return requests
+
+    def run(self, requests: list[dg.RunRequest]) -> None:
+        """Execute run requests as the daemon would (same partition, selection, config)."""
+        for request in requests:
+            result = dg.materialize(
+                [stripe_tables],
+                instance=self.instance,
+                resources=self.resources(),
+                partition_key=request.partition_key,
+                selection=request.asset_selection,
+                run_config=request.run_config,
+                tags=request.tags,
+            )
+            assert result.success
+
+    def row(self, table: str, object_id: str) -> dict[str, Any]:
+        return warehouse_rows(self.database, table)[object_id]
+
+    def wait_for_inbox(self, count: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        with Inbox(self.state) as inbox:
+            while inbox.count() < count:
+                assert time.monotonic() < deadline, f"only {inbox.count()} of {count} events"
+                time.sleep(0.05)
+
+
+@pytest.fixture
+def live(sandbox, tmp_path: Path):
+    with dg.instance_for_test() as instance:
+        state = tmp_path / "state.sqlite"
+        live = Live(sandbox, tmp_path / "w.duckdb", state, instance, {})
+        first, last = company_range(sandbox)
+        result = dg.materialize(
+            [stripe_tables],
+            instance=instance,
+            resources=live.resources(),
+            tags={
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+            },
+        )
+        assert result.success
+        yield live
+
+
+@pytest.fixture
+def receiver(live: Live):
+    """Our webhook receiver, registered as an endpoint of the sandbox for every event type."""
+    sock = bind("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/stripe/webhooks"
+    endpoint = live.world.create("webhook_endpoints", {"url": url, "enabled_events": ["*"]})
+    config = ReceiverConfig(state_path=live.state, env_secrets=(endpoint["secret"],))
+    with BackgroundReceiver(config, sock=sock) as rx:
+        yield rx
+
+
+def store_objects(world: Any, kind: str) -> list[dict[str, Any]]:
+    return list(world.store.iter_objects(kind, world.account_id, include_deleted=False))
+
+
+def refund_some(world: Any, charges: list[dict[str, Any]]) -> dict[str, Any]:
+    """Refund the first charge that can be refunded (disputed ones cannot)."""
+    for charge in charges:
+        try:
+            world.create("refunds", {"charge": charge["id"]})
+        except SandboxError:
+            continue
+        return charge
+    raise AssertionError("no refundable charge in the sandbox company")
+
+
+def test_cancel_refund_payment_and_delete_reach_duckdb_within_one_tick(
+    live: Live, receiver
+) -> None:
+    world = live.world
+    subscription = next(s for s in store_objects(world, "subscription") if s["status"] == "active")
+    charges = [
+        c
+        for c in store_objects(world, "charge")
+        if c["status"] == "succeeded" and not c["refunded"]
+    ]
+    customer = next(
+        c for c in store_objects(world, "customer") if c["id"] != subscription["customer"]
+    )
+    # An invoice paid now: a one-off item on a new draft, finalized and paid.
+    payer = subscription["customer"]
+    world.create(
+        "invoiceitems", {"customer": payer, "amount": "2500", "currency": subscription["currency"]}
+    )
+    invoice = world.create(
+        "invoices", {"customer": payer, "pending_invoice_items_behavior": "include"}
+    )
+    world.action("invoices", invoice["id"], "finalize", {})
+    world.action("invoices", invoice["id"], "pay", {})
+    world.delete("subscriptions", subscription["id"])
+    charge = refund_some(world, charges)
+    world.delete("customers", customer["id"])
+
+    assert live.sandbox.wait_for_deliveries(timeout=30)
+    requests = live.tick(WEBHOOK_SENSORS)
+    assert requests, "the sensors requested no run"
+    # One run per (table, partition): never one per event.
+    keys = [(r.tags["stripe_table"], r.partition_key) for r in requests]
+    assert len(keys) == len(set(keys))
+    live.run(requests)
+
+    assert live.row("subscription", subscription["id"])["status"] == "canceled"
+    assert live.row("charge", charge["id"])["refunded"] is True
+    refunds = warehouse_rows(live.database, "refund")
+    assert any(r["charge"] == charge["id"] for r in refunds.values())
+    assert live.row("invoice", invoice["id"])["status"] == "paid"
+    deleted = live.row("customer", customer["id"])
+    assert deleted["_deleted"] is True and deleted["email"] == customer["email"]
+    new_refunds = [r for r in refunds.values() if r["charge"] == charge["id"] and r["amount"] > 0]
+    assert "webhook" in {r["_source"] for r in new_refunds}
+    # Every event is kept in the change history.
+    with Inbox(live.state) as inbox:
+        event_ids = {e.event_id for e in inbox.read_after(0, limit=10_000, with_payload=False)}
+    assert event_ids <= set(warehouse_rows(live.database, "event"))
+    # A second tick has nothing left to do.
+    assert live.tick(WEBHOOK_SENSORS) == []
+
+
+@pytest.mark.sandbox(
+    webhooks=DeliveryOptions(duplicates=1.0, reorder_ms=300, retry_base_s=0.05), **COMPANY
+)
+def test_duplicates_and_reordered_deliveries_end_with_the_newest_state(
+    live: Live, receiver
+) -> None:
+    world = live.world
+    customer = store_objects(world, "customer")[0]
+    for step in range(4):
+        world.update("customers", customer["id"], {"metadata": {"step": str(step)}})
+        world.advance(7)  # distinct event `created` seconds: an order exists
+    # Two updates in the same second: their order is unknowable, so the run re-fetches.
+    world.update("customers", customer["id"], {"name": "Same Second A"})
+    world.update("customers", customer["id"], {"name": "Same Second B"})
+    assert live.sandbox.wait_for_deliveries(timeout=30)
+    live.run(live.tick(WEBHOOK_SENSORS))
+
+    row = live.row("customer", customer["id"])
+    assert row["name"] == "Same Second B"
+    assert row["_raw"]["metadata"]["step"] == "3"
+    events = [
+        e
+        for e in warehouse_rows(live.database, "event").values()
+        if e["type"] == "customer.updated" and e["object_id"] == customer["id"]
+    ]
+    assert len(events) == 6  # delivered twice each, stored once each
+
+
+def test_older_api_version_payloads_are_applied(live: Live, receiver) -> None:
+    world = live.world
+    world.event_api_version = "2024-06-20"
+    subscription = next(s for s in store_objects(world, "subscription") if s["status"] == "active")
+    world.update("subscriptions", subscription["id"], {"metadata": {"plan": "legacy"}})
+    assert live.sandbox.wait_for_deliveries(timeout=30)
+    live.run(live.tick(WEBHOOK_SENSORS))
+    row = live.row("subscription", subscription["id"])
+    assert row["_raw"]["metadata"]["plan"] == "legacy"
+    assert row["plan"] is not None  # the legacy `subscription.plan`
+    assert row["current_period_end"] is not None  # legacy top-level period
+    assert row["_source"] == "webhook"
+
+
+def test_events_api_pull_keeps_tables_current_without_a_webhook(live: Live) -> None:
+    pull = [stripe_events_pull]
+    assert live.tick(pull) == []  # the first tick only sets the cursor
+    customer = store_objects(live.world, "customer")[1]
+    live.world.update("customers", customer["id"], {"email": "pulled@example.com"})
+    assert live.tick(pull) == []
+    with Inbox(live.state) as inbox:
+        pulled = inbox.read_after(0, with_payload=False)
+    assert pulled and {e.source for e in pulled} == {"events_api"}
+    live.run(live.tick(WEBHOOK_SENSORS))
+    row = live.row("customer", customer["id"])
+    assert row["email"] == "pulled@example.com" and row["_source"] == "event"
+
+
+def test_a_pull_gap_longer_than_stripe_keeps_events_requests_a_full_relist(live: Live) -> None:
+    live.tick([stripe_events_pull])
+    cursor = json.loads(live.cursors["stripe_events_pull"])
+    cursor["pulled_at"] = time.time() - 31 * 86_400
+    live.cursors["stripe_events_pull"] = json.dumps(cursor)
+    [request] = live.tick([stripe_events_pull])
+    assert request.tags["trigger"] == "stripe_events_gap"
+    assert request.tags["dagster/asset_partition_range_start"] == "2011-01-01"
+    assert json.loads(live.cursors["stripe_events_pull"]) == {}
+
+
+def test_cursor_sensor_syncs_only_new_records(live: Live) -> None:
+    sensor = [new_records_sensor(TABLES_BY_NAME["customer"])]
+    assert live.tick(sensor) == []  # the watermark starts at the newest customer
+    before = warehouse_rows(live.database, "customer")
+    live.world.advance(5)
+    created = live.world.create("customers", {"email": "new@example.com"})
+    [request] = live.tick(sensor)
+    assert request.run_config["ops"]["stripe_tables"]["config"]["mode"] == "new"
+    assert live.tick(sensor) == []  # same watermark: nothing requested twice
+    live.run([request])
+    after = warehouse_rows(live.database, "customer")
+    assert set(after) - set(before) == {created["id"]}
+
+
+def test_webhook_health_check_fails_when_deliveries_do_not_verify(live: Live) -> None:
+    sock = bind("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/stripe/webhooks"
+    live.world.create("webhook_endpoints", {"url": url, "enabled_events": ["*"]})
+    wrong = ReceiverConfig(state_path=live.state, env_secrets=("whsec_notTheEndpointSecret1",))
+    with BackgroundReceiver(wrong, sock=sock):
+        for step in range(4):
+            live.world.update(
+                "customers",
+                store_objects(live.world, "customer")[0]["id"],
+                {"metadata": {"n": str(step)}},
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with Inbox(live.state) as inbox:
+                if inbox.health().signature_failures_since_success >= 3:
+                    break
+            time.sleep(0.05)
+    assert live.tick(WEBHOOK_SENSORS) == []  # nothing reached the inbox...
+    result = dg.materialize(
+        [stripe_tables, stripe_table_checks],
+        instance=live.instance,
+        resources=live.resources(),
+        selection=dg.AssetSelection.checks(
+            dg.AssetCheckKey(dg.AssetKey(["stripe", "event"]), WEBHOOK_HEALTH)
+        ),
+        raise_on_error=False,
+    )
+    [evaluation] = [
+        e.event_specific_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    ]
+    assert not evaluation.passed  # ...and the check says so, instead of "0 rows, success"
+    assert "STRIPE_WEBHOOK_SECRET" in evaluation.metadata["problems"].value
