@@ -133,7 +133,8 @@ def mrr_bridge(data: DashboardData) -> Figure:
             data.currency,
             hovermode="closest",
             showlegend=False,
-            margin={"t": 40},
+            margin={"t": 40, "b": 64},
+            xaxis={"tickangle": -25},
             updatemenus=[{
                 "type": "dropdown", "x": 0, "y": 1.18, "xanchor": "left", "yanchor": "top",
                 "showactive": True, "active": 0,

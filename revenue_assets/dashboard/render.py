@@ -30,7 +30,8 @@ class Tile:
 
 
 TILES: tuple[Tile, ...] = (
-    Tile("mrr-arr", "MRR and ARR", "Monthly recurring revenue at each month end; ARR = 12 × MRR."),
+    Tile("mrr-arr", "MRR and ARR", "Monthly recurring revenue at each month end; ARR = 12 × MRR.",
+         wide=True),
     Tile("mrr-movements", "MRR movements", "New, expansion and reactivation above zero; "
          "contraction and churn below."),
     Tile("mrr-bridge", "MRR bridge", "From last month's MRR to this month's: the movements and "
