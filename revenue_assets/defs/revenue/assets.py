@@ -66,6 +66,11 @@ REBUILD_ON_UPSTREAM_CHANGE: dg.AutomationCondition = (
 ).with_label("rebuild_on_upstream_change")
 
 PREVIEW_ROWS = 10
+OWNERS = ["team:data"]
+# The views compatible with the product we replace (DESIGN §5), tagged apart from the revenue
+# tables in the UI (`layer` tag): `charge` and `revenue_item` are DuckDB views, the others are
+# materialized for speed but keep the views' columns.
+MANAGED_VIEWS = frozenset({"charge", "customer", "product", "subscription", "revenue_item", "mrr"})
 
 
 def _markdown(columns: list[str], rows: list[tuple[Any, ...]]) -> str:
@@ -189,7 +194,9 @@ def revenue_asset(table: RevenueTable) -> dg.AssetsDefinition:
         key=table.key,
         description=table.description,
         group_name=GROUP,
-        kinds={"duckdb", "sql"},
+        kinds={"duckdb", "sql", "view" if table.is_view else "table"},
+        owners=OWNERS,
+        tags={"layer": "managed_view" if table.name in MANAGED_VIEWS else "revenue_table"},
         deps=list(table.deps),
         automation_condition=REBUILD_ON_UPSTREAM_CHANGE,
         metadata={
@@ -236,7 +243,17 @@ def file_version(path: str | None) -> str:
 @dg.observable_source_asset(
     key=PERSONS_KEY,
     group_name=GROUP,
-    kinds={"file"},
+    # observable source assets take no `kinds` or `owners` (a **kwargs swallows them): the
+    # kind goes in as its tag
+    tags={"dagster/kind/file": ""},
+    metadata={
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn("distinct_id", "VARCHAR", "The person's product-analytics id."),
+                dg.TableColumn("email", "VARCHAR", "Optional: matched to customers' emails."),
+            ]
+        )
+    },
     description=(
         "Persons the user provides (REVENUE_ASSETS_PERSONS: CSV or Parquet with a `distinct_id` "
         "column and optionally `email`). Observed by content hash; a change re-links customers."
@@ -249,7 +266,17 @@ def persons(revenue: RevenueResource) -> dg.DataVersion:
 @dg.observable_source_asset(
     key=GROUPS_KEY,
     group_name=GROUP,
-    kinds={"file"},
+    # observable source assets take no `kinds` or `owners` (a **kwargs swallows them): the
+    # kind goes in as its tag
+    tags={"dagster/kind/file": ""},
+    metadata={
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn("group_key", "VARCHAR", "The group's key (customer metadata)."),
+                dg.TableColumn("name", "VARCHAR", "Optional: the group's name."),
+            ]
+        )
+    },
     description=(
         "Groups the user provides (REVENUE_ASSETS_GROUPS: CSV or Parquet with a `group_key` "
         "column and optionally `name`). Observed by content hash."
