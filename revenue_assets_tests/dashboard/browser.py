@@ -42,28 +42,41 @@ class PageVisit:
 
 
 @contextmanager
-def visit(path: Path, *, timeout_ms: int = 60_000) -> Iterator[PageVisit]:
-    """Load `path` from disk (file://) and wait until every chart is drawn."""
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium, headless, through Playwright (one per test module: it is slow to start)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport=VIEWPORT)
-            seen = PageVisit(page)
-            page.on(
-                "console",
-                lambda message: (
-                    seen.console_errors.append(message.text) if message.type == "error" else None
-                ),
-            )
-            page.on("pageerror", lambda error: seen.page_errors.append(str(error)))
-            page.on("request", lambda request: seen.requests.append(request.url))
-            page.goto(path.resolve().as_uri(), wait_until="load", timeout=timeout_ms)
-            page.wait_for_selector("body[data-charts=ready]", timeout=timeout_ms)
-            yield seen
+            yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def visit(path: Path, browser: Any = None, *, timeout_ms: int = 60_000) -> Iterator[PageVisit]:
+    """Load `path` from disk (file://) in a new page and wait until every chart is drawn."""
+    if browser is None:
+        with chromium() as launched, visit(path, launched, timeout_ms=timeout_ms) as seen:
+            yield seen
+        return
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        seen = PageVisit(page)
+        page.on(
+            "console",
+            lambda message: (
+                seen.console_errors.append(message.text) if message.type == "error" else None
+            ),
+        )
+        page.on("pageerror", lambda error: seen.page_errors.append(str(error)))
+        page.on("request", lambda request: seen.requests.append(request.url))
+        page.goto(path.resolve().as_uri(), wait_until="load", timeout=timeout_ms)
+        page.wait_for_selector("body[data-charts=ready]", timeout=timeout_ms)
+        yield seen
+    finally:
+        page.close()
 
 
 def screenshot(page: Any, output: Path) -> Path:

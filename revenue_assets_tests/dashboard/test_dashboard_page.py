@@ -30,7 +30,7 @@ from revenue_assets.defs.dashboard.assets import KEY
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.revenue.resources import RevenueResource
 from revenue_assets.webhooks.inbox import Inbox
-from revenue_assets_tests.dashboard.browser import screenshot, visit
+from revenue_assets_tests.dashboard.browser import chromium, screenshot, visit
 from revenue_assets_tests.helpers import company_range
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,10 +136,16 @@ def built(sandbox_session, tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 
 @pytest.fixture(scope="module")
-def browser_visit(built: Built, tmp_path_factory: pytest.TempPathFactory):
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+def browser_visit(built: Built, browser, tmp_path_factory: pytest.TempPathFactory):
     """The page opened once in Chromium for the checks below, plus its screenshot."""
     shot = tmp_path_factory.mktemp("screenshot") / "dashboard.png"
-    with visit(built.page) as seen:
+    with visit(built.page, browser) as seen:
         drawn = seen.page.evaluate(DRAWN)
         headlines = seen.page.eval_on_selector_all(
             "[data-metric]",
@@ -297,3 +303,23 @@ def test_the_dashboard_command_without_a_warehouse_says_what_to_do(tmp_path: Pat
     assert result.returncode == 1
     assert "revenue-assets sync" in result.stderr and "Traceback" not in result.stderr
     assert not missing.exists()  # not created just to find it empty
+
+
+def test_the_bridge_menu_shows_another_months_movements(built: Built, browser) -> None:
+    months = built.rows("SELECT * FROM revenue_analytics.revenue_metrics ORDER BY month")
+    month, before = months[-2], months[-3]
+    label = formatting.month(month["month"])
+    with visit(built.page, browser) as seen:
+        page = seen.page
+        page.click("#mrr-bridge .updatemenu-header-group")
+        page.locator("#mrr-bridge .updatemenu-dropdown-button", has_text=label).click()
+        page.wait_for_function(
+            "label => document.querySelector('#mrr-bridge .updatemenu-header-group')"
+            ".textContent.includes(label)",
+            arg=label,
+        )
+        bars = page.evaluate("() => Array.from(document.getElementById('mrr-bridge').data[0].y)")
+        assert seen.console_errors == [] and seen.page_errors == []
+    columns = ("new_mrr", "expansion_mrr", "reactivation_mrr", "contraction_mrr", "churned_mrr")
+    expected = [before["mrr"], *(month[c] for c in columns), month["fx_effect_mrr"], month["mrr"]]
+    assert bars == pytest.approx([float(v) for v in expected])
