@@ -110,8 +110,7 @@ def _apply_object(
         if entries:
             spool.objects(child.name, entries, version=version, parent=parent_key, source=source)
         if embedded.get("has_more"):
-            after = entries[-1]["id"] if entries else None
-            for page in list_children(access, child, parent_key[0], after, outcome.stats):
+            for page in list_children(access, child, parent_key[0], outcome.stats):
                 spool.objects(child.name, page, version=version, parent=parent_key, source=source)
 
 
@@ -128,7 +127,8 @@ def _retrieve(
     """The object's current state and its version; a vanished object counts as deleted."""
     outcome.refetched += 1
     try:
-        fetched = access.fetch(f"{table.path}/{object_id}", {}, outcome.stats)
+        params = {"expand": list(table.expand)} if table.expand else {}
+        fetched = access.fetch(f"{table.path}/{object_id}", params, outcome.stats)
     except StripeRequestError as error:
         if error.status != 404:
             raise

@@ -93,6 +93,18 @@ def warehouse_rows(database: Path, table: str, schema: str = "stripe") -> dict[s
         connection.close()
 
 
+def collapse_expanded(value: Any) -> Any:
+    """An object with expanded discounts put back to their ids, as Stripe sends it unexpanded
+    (the sync expands discounts to learn their coupons)."""
+    if isinstance(value, dict):
+        if value.get("object") == "discount" and "id" in value:
+            return value["id"]
+        return {key: collapse_expanded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [collapse_expanded(item) for item in value]
+    return value
+
+
 def warehouse_snapshot(database: Path, tables: list[str]) -> dict[str, list[tuple]]:
     """What must be equal between two syncs of the same account: ids, Stripe data, deletion."""
     connection = duckdb.connect(str(database), read_only=True)

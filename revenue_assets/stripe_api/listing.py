@@ -11,7 +11,7 @@ of chains in flight instead:
 - a range of many months first finds the account's oldest object by bisection with `limit=1`
   probes, so years of empty months cost a few requests instead of one each;
 - embedded child lists (invoice lines, subscription items, credit note lines) that say
-  `has_more` are paged through their own endpoint, continuing after the last embedded entry.
+  `has_more` are paged through their own endpoint.
 
 Every page goes straight to a sink (the spool on disk), so memory stays bounded whatever the
 account size. A table whose key lacks a permission fails alone; a rejected key stops everything.
@@ -191,6 +191,7 @@ class Lister:
             "limit": PAGE_LIMIT,
             "created": {"gte": window.start, "lt": window.end},
             **table.list_params,
+            **table.list_expand(),
             **self._extra_params.get(table.name, {}),
         }
         if cursor:
@@ -274,7 +275,6 @@ class Lister:
             if entries:
                 self.sink.objects(child.name, entries, version=version, parent=parent_key)
             if embedded.get("has_more"):
-                cursor = entries[-1]["id"] if entries else None
                 self._add_pending(table.name, partition)
                 self._submit(
                     table.name,
@@ -283,7 +283,6 @@ class Lister:
                     table,
                     child,
                     parent_key,
-                    cursor,
                     version,
                 )
 
@@ -292,25 +291,24 @@ class Lister:
         table: StripeTable,
         child: ChildTable,
         parent_key: tuple[str, int],
-        cursor: str | None,
         version: float,
     ) -> None:
         stats = self._results[table.name].child_stats[child.name]
-        for entries in list_children(self.access, child, parent_key[0], cursor, stats):
+        for entries in list_children(self.access, child, parent_key[0], stats):
             self.sink.objects(child.name, entries, version=version, parent=parent_key)
 
 
 def list_children(
-    access: StripeAccess,
-    child: ChildTable,
-    parent_id: str,
-    after: str | None,
-    stats: RequestStats,
+    access: StripeAccess, child: ChildTable, parent_id: str, stats: RequestStats
 ) -> Iterator[list[dict[str, Any]]]:
-    """Pages of a parent's children from the child endpoint, starting after entry `after`."""
-    cursor = after
+    """Every page of a parent's children from the child endpoint, from the first: the endpoint
+    need not list them in the embedded list's order (subscription items come newest first),
+    so continuing after the last embedded entry could skip some. Entries seen twice merge."""
+    cursor = None
     while True:
         params: dict[str, Any] = {"limit": PAGE_LIMIT}
+        if child.expand:
+            params["expand"] = list(child.expand)
         if child.parent_param:
             params[child.parent_param] = parent_id
         if cursor:

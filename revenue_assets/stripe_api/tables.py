@@ -20,6 +20,7 @@ class ChildTable:
     path: str  # endpoint listing all children, "{id}" is the parent id
     parent_param: str | None = None  # query parameter naming the parent, when not in the path
     parent_column: str = "parent_id"  # column of the child table holding the parent's id
+    expand: tuple[str, ...] = ()  # object paths to expand on the child endpoint
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,13 @@ class StripeTable:
     deletable: bool = False  # vanishes from lists once deleted; only events reveal it
     retention_days: int | None = None  # Stripe drops older objects: absence is not deletion
     created_field: str = "created"  # the timestamp `created[...]` list filters apply to
+    # Object paths to expand. Discounts are only ids in current payloads and Stripe cannot list
+    # them: expanded, they tell which coupon each discount applied (revenue_item's coupon).
+    expand: tuple[str, ...] = ()
+
+    def list_expand(self) -> dict[str, list[str]]:
+        """The `expand` parameter of a list call (paths under `data.`)."""
+        return {"expand": [f"data.{path}" for path in self.expand]} if self.expand else {}
 
     @property
     def child_names(self) -> tuple[str, ...]:
@@ -77,8 +85,10 @@ TABLES: tuple[StripeTable, ...] = (
                 field="lines",
                 path="/v1/invoices/{id}/lines",
                 parent_column="invoice_id",
+                expand=("data.discounts",),
             ),
         ),
+        expand=("discounts", "lines.data.discounts"),
         event_types=(
             "invoice.created",
             "invoice.finalized",
@@ -127,8 +137,10 @@ TABLES: tuple[StripeTable, ...] = (
                 path="/v1/subscription_items",
                 parent_param="subscription",
                 parent_column="subscription_id",
+                expand=("data.discounts",),
             ),
         ),
+        expand=("discounts", "items.data.discounts"),
         event_types=(
             "customer.subscription.created",
             "customer.subscription.updated",

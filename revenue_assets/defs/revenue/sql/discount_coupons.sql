@@ -2,7 +2,8 @@
 -- Current payloads reference discounts by id (`discounts: ["di_…"]`) and Stripe has no list
 -- endpoint for them, so the coupon is found wherever a discount object appears: embedded by
 -- older API versions (`invoice.discount`, `subscription.discount`, `customer.discount`),
--- expanded in a `discounts` list, or as the object of a discount event.
+-- in a `discounts` list the sync expanded (invoices, their lines, subscriptions), or as the
+-- object of a discount event.
 CREATE OR REPLACE TEMP TABLE discount_coupon AS
 WITH embedded AS (
     SELECT discount FROM {stripe}.invoice WHERE discount IS NOT NULL
@@ -13,6 +14,14 @@ WITH embedded AS (
     UNION ALL
     SELECT unnest(json_extract(discounts, '$[*]')) AS discount
     FROM {stripe}.invoice
+    WHERE discounts IS NOT NULL AND contains(discounts::VARCHAR, '{')
+    UNION ALL
+    SELECT unnest(json_extract(discounts, '$[*]')) AS discount
+    FROM {stripe}.invoice_line_item
+    WHERE discounts IS NOT NULL AND contains(discounts::VARCHAR, '{')
+    UNION ALL
+    SELECT unnest(json_extract(discounts, '$[*]')) AS discount
+    FROM {stripe}.subscription
     WHERE discounts IS NOT NULL AND contains(discounts::VARCHAR, '{')
     UNION ALL
     SELECT data -> '$.object' AS discount
