@@ -5,12 +5,12 @@ the settings at it, runs the full sync and every downstream asset through Dagste
 `run_sync` as `revenue-assets sync`, on the persistent instance in `<dir>/dagster_home`), and
 ends with the dashboard's path and the commands that open the Dagster UI on the same warehouse.
 
-A second run reuses the company file and the warehouse. The company's clock first catches up
-with the wall clock (renewals, churn and new customers happen in between, like a live account);
-when that changed nothing since the last sync (runs a few minutes apart), the Stripe listing is
-skipped and only the downstream assets are rebuilt. MRR is evaluated at the wall clock, so the
-company must never lag it by more than a few minutes, or renewals due in between would look
-like churn.
+A second run reuses the company file and the warehouse. When the company's clock lags the wall
+clock by more than ten minutes it first catches up (renewals, churn and new customers happen in
+between, like a live account): MRR is evaluated at the wall clock, so a company left behind
+would show renewals due in between as churn. When nothing changed in the company since the last
+sync (no event while catching up), the Stripe listing is skipped and only the downstream assets
+are rebuilt; otherwise everything is synced again.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def demo(
     from revenue_assets.sandbox.world import CompanySpec
 
     spec = CompanySpec(seed=seed, customers=customers, months=months)
-    sandbox = start_sandbox(paths, spec, port, out)
+    sandbox, unchanged_since = start_sandbox(paths, spec, port, out)
     try:
         first_month = company_first_month(paths.company)
         env = demo_environment(paths, sandbox, first_month)
@@ -135,19 +135,19 @@ def demo(
             os.environ.pop(name, None)
         os.environ.update(env, STRIPE_RATE_LIMIT=DEMO_RATE_LIMIT)
         write_people_files(sandbox.world, paths)
-        clock = sandbox.world.now
-        synced = not resync and already_synced(paths, sandbox.world.account_id, clock)
+        account, clock = sandbox.world.account_id, sandbox.world.now
+        synced = not resync and already_synced(paths, account, unchanged_since)
         with dagster_output_to(paths.log) as console:
             if synced:
                 console.print(
-                    "The warehouse already holds this company as of its clock: Stripe listing "
-                    "skipped (--resync re-lists). Rebuilding the downstream assets…"
+                    "Nothing changed in the company since the last sync: Stripe listing skipped "
+                    "(--resync re-lists). Rebuilding the downstream assets…"
                 )
                 ok = rebuild_downstream(console)
             else:
                 ok = full_sync(console)
-        if ok and not synced:
-            write_marker(paths, sandbox.world.account_id, clock, spec)
+        if ok:
+            write_marker(paths, account, clock, sandbox.world.spec)
     finally:
         sandbox.close()
 
@@ -166,8 +166,10 @@ def demo(
         webbrowser.open(Path(dashboard).as_uri())
 
 
-def start_sandbox(paths: DemoPaths, spec: Any, port: int, out: Console) -> Any:
-    """Open the company (generate it the first time), catch its clock up, serve it."""
+def start_sandbox(paths: DemoPaths, spec: Any, port: int, out: Console) -> tuple[Any, int]:
+    """Open the company (generate it the first time), catch its clock up, serve it. Also
+    returns the clock since which nothing changed in the company (the clock before catching up
+    when that produced no event)."""
     from revenue_assets.sandbox.runner import Sandbox, open_world
 
     reopened = paths.company.is_file() and paths.company.stat().st_size > 0
@@ -178,6 +180,7 @@ def start_sandbox(paths: DemoPaths, spec: Any, port: int, out: Console) -> Any:
             f"into {paths.company} …"
         )
     world = open_world(spec, paths.company)
+    unchanged_since = world.now
     if reopened:
         kept = world.spec
         out.print(
@@ -192,6 +195,8 @@ def start_sandbox(paths: DemoPaths, spec: Any, port: int, out: Console) -> Any:
         lag = int(time.time()) - world.now
         if lag > CLOCK_TOLERANCE_S:
             events = world.advance(lag)
+            if events:
+                unchanged_since = world.now
             out.print(
                 f"  Its clock caught up {_duration(lag)} with the wall clock: "
                 f"{len(events):,} new events (renewals, upgrades, churn, new customers)."
@@ -204,7 +209,7 @@ def start_sandbox(paths: DemoPaths, spec: Any, port: int, out: Console) -> Any:
         sandbox = Sandbox.start(world, port=0, owns_world=True)
         out.print(f"  port {port} is taken: the sandbox listens on {sandbox.port} instead")
     out.print(f"Stripe sandbox for {world.account_id} on {sandbox.base_url}")
-    return sandbox
+    return sandbox, unchanged_since
 
 
 def _duration(seconds: int) -> str:
@@ -257,21 +262,27 @@ def write_people_files(world: Any, paths: DemoPaths) -> None:
 
 
 def already_synced(paths: DemoPaths, account_id: str, clock: int) -> bool:
-    """True when the warehouse holds this company at this very clock (nothing to list)."""
+    """True when the last sync saw this company at `clock` or later and nothing changed since
+    (nothing to list)."""
     if not (paths.marker.is_file() and paths.warehouse.is_file()):
         return False
     try:
         marker = json.loads(paths.marker.read_text())
     except ValueError:
         return False
-    return marker.get("account_id") == account_id and marker.get("company_clock") == clock
+    synced_clock = marker.get("company_clock")
+    return (
+        marker.get("account_id") == account_id
+        and isinstance(synced_clock, int)
+        and synced_clock >= clock
+    )
 
 
 def write_marker(paths: DemoPaths, account_id: str, clock: int, spec: Any) -> None:
     marker = {
         "account_id": account_id,
         "company_clock": clock,
-        "synced_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "spec": {k: v for k, v in asdict(spec).items() if k in ("seed", "customers", "months")},
     }
     paths.marker.write_text(json.dumps(marker, indent=2) + "\n")

@@ -3,11 +3,13 @@ offline, no key, a dashboard at the end, the Dagster UI instructions; a second r
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -91,3 +93,54 @@ def test_demo_runs_everything_offline_and_a_second_run_reuses_it(tmp_path: Path)
     assert "Stripe listing skipped" in second.stdout
     assert printed_settings(second.stdout)["STRIPE_API_KEY"] == settings["STRIPE_API_KEY"]
     assert dashboard.is_file()
+
+
+def company_at(path: Path, seconds_ago: int, customers: int) -> int:
+    """A company file whose clock was left `seconds_ago`; returns that clock."""
+    from revenue_assets.sandbox.world import CompanySpec, World
+
+    clock = int(time.time()) - seconds_ago
+    World.generate(CompanySpec(seed=5, customers=customers, months=2, now=clock), path=path).close()
+    return clock
+
+
+def test_a_company_left_behind_catches_up_and_is_resynced_only_if_it_changed(
+    tmp_path: Path,
+) -> None:
+    from rich.console import Console
+
+    from revenue_assets.cli.demo import DemoPaths, already_synced, start_sandbox, write_marker
+    from revenue_assets.sandbox.world import CompanySpec
+
+    quiet = Console(file=io.StringIO())
+    spec = CompanySpec(seed=5, customers=0, months=2)
+
+    # An empty company an hour behind: it catches up without any event, nothing to re-list.
+    idle = DemoPaths(tmp_path / "idle")
+    idle.root.mkdir()
+    clock = company_at(idle.company, 3600, customers=0)
+    idle.warehouse.write_bytes(b"")
+    sandbox, unchanged_since = start_sandbox(idle, spec, 0, quiet)
+    try:
+        assert sandbox.world.now >= clock + 3600
+        account = sandbox.world.account_id
+    finally:
+        sandbox.close()
+    assert unchanged_since == clock
+    write_marker(idle, account, clock, spec)
+    assert already_synced(idle, account, unchanged_since)
+
+    # A busy company forty days behind: renewals and churn happened, everything is re-listed.
+    busy = DemoPaths(tmp_path / "busy")
+    busy.root.mkdir()
+    clock = company_at(busy.company, 40 * 86_400, customers=60)
+    busy.warehouse.write_bytes(b"")
+    sandbox, unchanged_since = start_sandbox(busy, spec, 0, quiet)
+    try:
+        account = sandbox.world.account_id
+        assert unchanged_since == sandbox.world.now > clock
+    finally:
+        sandbox.close()
+    write_marker(busy, account, clock, spec)
+    assert not already_synced(busy, account, unchanged_since)
+    assert "caught up 40 days" in quiet.file.getvalue()
