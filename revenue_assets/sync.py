@@ -21,7 +21,7 @@ from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeAccessError
 from revenue_assets.stripe_api.listing import Lister, TableResult, Window, oldest_bound
 from revenue_assets.stripe_api.tables import StripeTable
-from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets.warehouse.connection import MERGE_CONFIG, warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted, merge_spool
 from revenue_assets.warehouse.spool import Spool
 from revenue_assets.webhooks.inbox import Inbox
@@ -92,7 +92,7 @@ class _Writer(threading.Thread):
         if not files:
             return
         with warehouse_connection(
-            self.target.database, timeout_s=self.target.lock_timeout_s
+            self.target.database, timeout_s=self.target.lock_timeout_s, config=MERGE_CONFIG
         ) as connection:
             for table, path in files.items():
                 merge_spool(connection, self.target.schema, table, path)

@@ -66,6 +66,7 @@ class StripeResource(dg.ConfigurableResource):
             api_base=self.api_base,
             account_id=self.account_id,
             rate_limit=self.effective_rate_limit(),
+            max_in_flight=self.max_in_flight,
         )
 
 

@@ -31,7 +31,7 @@ from revenue_assets.stripe_api.errors import (
     StripeRequestError,
     StripeUnavailableError,
 )
-from revenue_assets.stripe_api.ratelimit import RateLimiter
+from revenue_assets.stripe_api.ratelimit import ConcurrencyGate, RateLimiter
 
 _PERMISSION_PATTERN = re.compile(r"Having the '([a-z_]+)' permission")
 _RETRYABLE_STATUS = frozenset({409, 500, 502, 503, 504})
@@ -92,12 +92,14 @@ class StripeAccess:
         api_base: str = "https://api.stripe.com",
         account_id: str | None = None,
         rate_limit: float = 25.0,
+        max_in_flight: int = 64,
         timeout_s: float = 80.0,
         retry: RetryPolicy | None = None,
     ) -> None:
         self._masked_key = mask_key(api_key)
         self.account_id = account_id
         self.limiter = RateLimiter(rate_limit)
+        self.gate = ConcurrencyGate(rate_limit, max_in_flight)
         self.retry = retry or RetryPolicy()
         http_client = stripe.RequestsClient(timeout=timeout_s)
         self._client = stripe.StripeClient(
@@ -137,9 +139,7 @@ class StripeAccess:
             stats.add(throttle_seconds=self.limiter.acquire(), calls=1)
             failure: str
             try:
-                body, status, headers = self._client._requestor.request_raw(
-                    "get", path, params=params or {}, base_address="api", api_mode="V1"
-                )
+                body, status, headers = self._request(path, params)
             except stripe.APIConnectionError as error:
                 failure = f"connection failed ({type(error).__name__})"
             else:
@@ -182,6 +182,20 @@ class StripeAccess:
                 )
             stats.add(retries=1)
             time.sleep(self.retry.delay(failures))
+
+    def _request(self, path: str, params: dict[str, Any] | None) -> tuple[bytes, int, Any]:
+        """One HTTP request through the SDK, within the concurrency gate."""
+        self.gate.acquire()
+        started = time.monotonic()
+        latency: float | None = None
+        try:
+            response = self._client._requestor.request_raw(
+                "get", path, params=params or {}, base_address="api", api_mode="V1"
+            )
+            latency = time.monotonic() - started
+            return response
+        finally:
+            self.gate.release(latency)
 
     def _raise_final(self, path: str, body: bytes, status: int, headers: Any) -> None:
         """Turn a non-retryable error response into an actionable exception."""

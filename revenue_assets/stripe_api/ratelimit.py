@@ -56,3 +56,41 @@ class RateLimiter:
                 self._paused_until = until
                 self._tokens = 0.0
                 self._updated = until
+
+
+class ConcurrencyGate:
+    """Caps requests in flight near what the rate limit can use: rate x latency (Little's law).
+
+    With 300 ms per request, 100 req/s needs ~30 in flight; with fast answers, a handful. More
+    threads than that only contend for the GIL: CPU spent, no throughput gained. Latency is
+    measured as requests complete (a moving average), so the cap follows the network.
+    """
+
+    def __init__(self, rate: float, maximum: int, minimum: int = 4) -> None:
+        self.rate = rate
+        self.maximum = max(1, maximum)
+        self.minimum = min(minimum, self.maximum)
+        self._latency = 0.0
+        self._in_flight = 0
+        self._condition = threading.Condition()
+
+    @property
+    def limit(self) -> int:
+        wanted = int(self.rate * self._latency * 1.5) + 2
+        return max(self.minimum, min(self.maximum, wanted))
+
+    def acquire(self) -> None:
+        with self._condition:
+            while self._in_flight >= self.limit:
+                self._condition.wait()
+            self._in_flight += 1
+
+    def release(self, latency_s: float | None) -> None:
+        """One request done; `latency_s` (None when it failed early) feeds the average."""
+        with self._condition:
+            self._in_flight -= 1
+            if latency_s is not None:
+                self._latency = (
+                    latency_s if not self._latency else 0.9 * self._latency + 0.1 * latency_s
+                )
+            self._condition.notify_all()

@@ -20,8 +20,12 @@ from filelock import FileLock
 CONNECTION_CONFIG = {
     "memory_limit": "768MB",
     "preserve_insertion_order": "false",
+    "enable_progress_bar": "false",  # a library writes no progress bars to others' terminals
 }
 DEFAULT_LOCK_TIMEOUT_S = 900.0
+# The sync's merges run beside the listing threads: one DuckDB thread costs less CPU than two
+# contending with them, and a smaller buffer pool keeps a sync's memory flat whatever its size.
+MERGE_CONFIG = {"threads": "1", "memory_limit": "512MB"}
 
 
 def lock_path(database: Path) -> Path:
