@@ -10,7 +10,7 @@ The lock is released by the kernel if the process dies (kill -9 included).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
@@ -20,7 +20,6 @@ from filelock import FileLock
 CONNECTION_CONFIG = {
     "memory_limit": "768MB",
     "preserve_insertion_order": "false",
-    "enable_progress_bar": "false",  # a library writes no progress bars to others' terminals
 }
 DEFAULT_LOCK_TIMEOUT_S = 900.0
 # The sync's merges run beside the listing threads: one DuckDB thread costs less CPU than two
@@ -40,17 +39,16 @@ def warehouse_connection(
     config: dict[str, str] | None = None,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An exclusive connection to the warehouse, held for the duration of the `with` block."""
-    path = Path(database)
-    if str(database) == ":memory:":
-        connection = duckdb.connect(":memory:", config={**CONNECTION_CONFIG, **(config or {})})
-        try:
-            yield connection
-        finally:
-            connection.close()
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock_path(path)), timeout=timeout_s):
-        connection = duckdb.connect(str(path), config={**CONNECTION_CONFIG, **(config or {})})
+    in_memory = str(database) == ":memory:"
+    if not in_memory:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    lock = (
+        nullcontext() if in_memory else FileLock(str(lock_path(Path(database))), timeout=timeout_s)
+    )
+    with lock:
+        connection = duckdb.connect(str(database), config={**CONNECTION_CONFIG, **(config or {})})
+        # A library writes no progress bars to other programs' terminals.
+        connection.execute("SET enable_progress_bar = false")
         try:
             yield connection
         finally:
