@@ -97,8 +97,16 @@ class DemoPaths:
     type=click.Path(file_okay=False),
     help="Where the company, warehouse, state and Dagster history are kept.",
 )
-@click.option("--customers", default=3000, show_default=True, type=click.IntRange(1))
-@click.option("--months", default=24, show_default=True, type=click.IntRange(1))
+@click.option(
+    "--customers",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Customers of the generated company (when it is first generated).",
+)
+@click.option(
+    "--months", default=24, show_default=True, type=click.IntRange(1), help="Months of history."
+)
 @click.option("--seed", default=42, show_default=True, type=int, help="Seed of the company.")
 @click.option(
     "--port",
@@ -222,10 +230,13 @@ def _duration(seconds: int) -> str:
 
 def company_first_month(company: Path) -> str:
     """The first day of the month of the company's oldest object: REVENUE_ASSETS_SYNC_START
-    (earlier partitions would only be empty rows in the UI)."""
+    (earlier partitions would only be empty rows in the UI). The account object itself is not
+    synced: it does not count."""
     connection = sqlite3.connect(f"file:{company}?mode=ro", uri=True)
     try:
-        oldest = connection.execute("SELECT min(created) FROM objects WHERE created > 0").fetchone()
+        oldest = connection.execute(
+            "SELECT min(created) FROM objects WHERE created > 0 AND kind <> 'account'"
+        ).fetchone()
     finally:
         connection.close()
     first = datetime.fromtimestamp(oldest[0] or time.time(), UTC)
