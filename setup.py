@@ -24,6 +24,7 @@ setup(
         "starlette>=0.40",
         "uvicorn>=0.30",
         "requests>=2.31",
+        "urllib3>=2",
         "jinja2>=3.1",  # the dashboard page's template
         # Parses and serializes Stripe pages at a fraction of the stdlib's CPU cost (hot path).
         "orjson>=3.10",

@@ -69,8 +69,8 @@ def apply_pending_events(
         files = spool.rotate()
         with warehouse_connection(database) as connection:
             ensure_tables(connection, schema, [*files])
-            for name, path in files.items():
-                merge_spool(connection, schema, name, path)
+            for name, spool_file in files.items():
+                merge_spool(connection, schema, name, spool_file)
     finally:
         spool.close()
     inbox.mark_applied(event.seq for event in pending)

@@ -94,10 +94,10 @@ class _Writer(threading.Thread):
         with warehouse_connection(
             self.target.database, timeout_s=self.target.lock_timeout_s, config=MERGE_CONFIG
         ) as connection:
-            for table, path in files.items():
-                merge_spool(connection, self.target.schema, table, path)
-        for path in files.values():
-            path.unlink(missing_ok=True)
+            for table, spool_file in files.items():
+                merge_spool(connection, self.target.schema, table, spool_file)
+        for spool_file in files.values():
+            spool_file.path.unlink(missing_ok=True)
         self.flushes += 1
 
 

@@ -32,6 +32,7 @@ from revenue_assets.stripe_api.errors import (
     StripeUnavailableError,
 )
 from revenue_assets.stripe_api.ratelimit import ConcurrencyGate, RateLimiter
+from revenue_assets.stripe_api.transport import Urllib3Client
 
 _PERMISSION_PATTERN = re.compile(r"Having the '([a-z_]+)' permission")
 _RETRYABLE_STATUS = frozenset({409, 500, 502, 503, 504})
@@ -101,7 +102,7 @@ class StripeAccess:
         self.limiter = RateLimiter(rate_limit)
         self.gate = ConcurrencyGate(rate_limit, max_in_flight)
         self.retry = retry or RetryPolicy()
-        http_client = stripe.RequestsClient(timeout=timeout_s)
+        http_client = Urllib3Client(timeout_s=timeout_s, max_connections=max_in_flight)
         self._client = stripe.StripeClient(
             api_key,
             stripe_account=account_id,
@@ -183,7 +184,7 @@ class StripeAccess:
             stats.add(retries=1)
             time.sleep(self.retry.delay(failures))
 
-    def _request(self, path: str, params: dict[str, Any] | None) -> tuple[bytes, int, Any]:
+    def _request(self, path: str, params: dict[str, Any] | None) -> tuple[memoryview, int, Any]:
         """One HTTP request through the SDK, within the concurrency gate."""
         self.gate.acquire()
         started = time.monotonic()
@@ -197,12 +198,12 @@ class StripeAccess:
         finally:
             self.gate.release(latency)
 
-    def _raise_final(self, path: str, body: bytes, status: int, headers: Any) -> None:
+    def _raise_final(self, path: str, body: bytes | memoryview, status: int, headers: Any) -> None:
         """Turn a non-retryable error response into an actionable exception."""
         try:
             message = orjson.loads(body).get("error", {}).get("message") or ""
         except (orjson.JSONDecodeError, AttributeError):
-            message = body[:200].decode("utf-8", "replace")
+            message = bytes(body[:200]).decode("utf-8", "replace")
         if status == 401:
             raise StripeAuthenticationError(
                 f"Stripe rejected the API key {self._masked_key} (HTTP 401: {message}). "

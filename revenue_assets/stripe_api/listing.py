@@ -8,8 +8,9 @@ of chains in flight instead:
 - a window whose first page shows many more pages to come is split: the rest of its time range
   becomes several sub-windows listed concurrently (the objects of the boundary second keep the
   cursor, so nothing is listed twice or skipped);
-- a range of many months first finds the account's oldest object by bisection with `limit=1`
-  probes, so years of empty months cost a few requests instead of one each;
+- a range of many months lists its last year at once and meanwhile finds the account's oldest
+  object by bisection with `limit=1` probes, so years of empty months cost a few requests
+  instead of one each;
 - embedded child lists (invoice lines, subscription items, credit note lines) that say
   `has_more` are paged through their own endpoint.
 
@@ -86,6 +87,7 @@ class Lister:
         max_workers: int = 64,
         split_factor: int = 8,
         bisect_min_windows: int = 6,
+        recent_windows: int = 12,
         on_progress: Callable[[str, int], None] | None = None,
     ) -> None:
         self.access = access
@@ -93,6 +95,7 @@ class Lister:
         self.max_workers = max_workers
         self.split_factor = split_factor
         self.bisect_min_windows = bisect_min_windows
+        self.recent_windows = recent_windows
         self.on_progress = on_progress
         self._lock = threading.Lock()
         self._outstanding = 0
@@ -117,6 +120,10 @@ class Lister:
                 self._results[table.name].child_stats[child.name] = RequestStats()
         with ThreadPoolExecutor(self.max_workers, thread_name_prefix="stripe-list") as pool:
             self._pool = pool
+            # Scheduling counts as outstanding work: early tasks finishing before the last
+            # first task is submitted must not look like the end of the run.
+            with self._lock:
+                self._outstanding += 1
             for table, windows in plans:
                 if not windows:
                     self._results[table.name].finished = time.monotonic()
@@ -125,15 +132,17 @@ class Lister:
                     self._pending[(table.name, window.partition)] = (
                         self._pending.get((table.name, window.partition), 0) + 1
                     )
-                if len(windows) >= self.bisect_min_windows:
-                    self._submit(table.name, None, self._bisect_then_list, table, windows)
+                # The most recent months list at once; older ones wait for the bisection
+                # that finds where the account's history starts.
+                older, recent = windows[: -self.recent_windows], windows[-self.recent_windows :]
+                if len(older) >= self.bisect_min_windows:
+                    self._submit(table.name, None, self._bisect_then_list, table, older)
                 else:
-                    for window in windows:
-                        self._submit(
-                            table.name, window.partition, self._list_page, table, window, None
-                        )
-            if self._outstanding:
-                self._done.wait()
+                    recent = windows
+                for window in recent:
+                    self._submit(table.name, window.partition, self._list_page, table, window, None)
+            self._task_done()
+            self._done.wait()
         self._pool = None
         for result in self._results.values():
             result.finished = result.finished or time.monotonic()
@@ -172,15 +181,15 @@ class Lister:
             if result.error is None:
                 result.error = StripeAccessError(f"{type(error).__name__}: {error}")
         finally:
-            with self._lock:
-                if partition is not None:
-                    key = (table, partition)
-                    self._pending[key] -= 1
-                    if self._pending[key] == 0 and result.error is None:
-                        result.completed_partitions.add(partition)
-                self._outstanding -= 1
-                if self._outstanding == 0:
-                    self._done.set()
+            if partition is not None:
+                self._finish_window(table, partition)
+            self._task_done()
+
+    def _task_done(self) -> None:
+        with self._lock:
+            self._outstanding -= 1
+            if self._outstanding == 0:
+                self._done.set()
 
     # -- tasks -----------------------------------------------------------------------------------
 

@@ -9,14 +9,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import orjson
 
 from revenue_assets.warehouse.schema import SYSTEM_COLUMNS, TableSchema, table_schema
+from revenue_assets.warehouse.spool import SpoolFile
 
 SQL_DIR = Path(__file__).parent / "sql"
-SPOOL_COLUMNS = "{o: 'JSON', p: 'VARCHAR', pc: 'BIGINT', v: 'DOUBLE', s: 'VARCHAR', d: 'BOOLEAN'}"
+SPOOL_COLUMNS = (
+    "{o: 'JSON', p: 'VARCHAR', pc: 'BIGINT', v: 'DOUBLE', s: 'VARCHAR', d: 'BOOLEAN', t: 'BOOLEAN'}"
+)
 SEEN_COLUMNS = "{id: 'VARCHAR', p: 'VARCHAR', c: 'BIGINT'}"
 
 # json_transform types of the vocabulary (TIMESTAMP arrives as unix seconds).
@@ -63,15 +67,29 @@ def ensure_tables(connection: duckdb.DuckDBPyConnection, schema: str, tables: li
 
 @cache
 def _merge_parts(schema: str, name: str) -> dict[str, str]:
-    """The table-specific pieces of merge.sql (computed once per table)."""
+    """The table-specific pieces of merge.sql (computed once per table).
+
+    Every field is read by one `json_transform` of the object (one parse per row). A nested
+    path becomes part of that structure too, unless its first field is a JSON column of its
+    own: then it is read from that column's (small) value instead of parsing the object again.
+    """
     layout = table_schema(name)
-    top_level = [c for c in layout.columns if len(c.path) == 1]
-    structure = orjson.dumps({c.name: _TRANSFORM_TYPES[c.kind] for c in top_level}).decode()
+    json_columns = {c.name for c in layout.columns if len(c.path) == 1 and c.kind == "JSON"}
+    structure: dict[str, Any] = {}
     expressions = ["o ->> '$.id' AS id"]
     if layout.parent_column:
         expressions += [f"p AS {layout.parent_column}", "to_timestamp(pc) AS _parent_created"]
     for column in layout.columns:
-        expressions.append(f"{_extract(column.kind, column.name, column.path)} AS {column.name}")
+        if len(column.path) > 1 and column.path[0] in json_columns:
+            value = f"json_extract_string(x.{column.path[0]}, '$.{'.'.join(column.path[1:])}')"
+            expressions.append(f"{_cast(column.kind, value)} AS {column.name}")
+            continue
+        node = structure
+        for part in column.path[:-1]:
+            node = node.setdefault(part, {})
+        node[column.path[-1]] = _TRANSFORM_TYPES[column.kind]
+        field = "x." + ".".join(column.path)
+        expressions.append(f"{_convert(column.kind, field)} AS {column.name}")
     expressions += [
         "o AS _raw",
         "now() AS _synced_at",
@@ -89,24 +107,16 @@ def _merge_parts(schema: str, name: str) -> dict[str, str]:
         "target": target,
         "columns": ", ".join(layout.all_column_names),
         "expressions": ",\n       ".join(expressions),
-        "structure": structure.replace("'", "''"),
+        "structure": orjson.dumps(structure).decode().replace("'", "''"),
         "spool_columns": SPOOL_COLUMNS,
-        "dedupe_key": dedupe_key,
+        "qualify": f"QUALIFY row_number() OVER (PARTITION BY {dedupe_key} ORDER BY v DESC) = 1",
         "key_columns": ", ".join(keys),
         "assignments": assignments,
     }
 
 
-def _extract(kind: str, name: str, path: tuple[str, ...]) -> str:
-    """SQL turning one field of the transformed struct (or a nested path) into its column."""
-    if len(path) > 1:
-        raw = f"json_extract_string(o, '$.{'.'.join(path)}')"
-        if kind == "TIMESTAMP":
-            return f"to_timestamp(TRY_CAST({raw} AS BIGINT))"
-        if kind in ("BIGINT", "DOUBLE", "BOOLEAN"):
-            return f"TRY_CAST({raw} AS {kind})"
-        return raw
-    field = f"x.{name}"
+def _convert(kind: str, field: str) -> str:
+    """SQL turning a field of the transformed struct into its column."""
     if kind == "TIMESTAMP":
         return f"to_timestamp({field})"
     if kind == "REF":  # an id, or the expanded object's id
@@ -116,20 +126,37 @@ def _extract(kind: str, name: str, path: tuple[str, ...]) -> str:
     return field
 
 
+def _cast(kind: str, text: str) -> str:
+    """SQL turning a JSON string value into its column type."""
+    if kind == "TIMESTAMP":
+        return f"to_timestamp(TRY_CAST({text} AS BIGINT))"
+    if kind in ("BIGINT", "DOUBLE", "BOOLEAN"):
+        return f"TRY_CAST({text} AS {kind})"
+    return text
+
+
 def merge_spool(
-    connection: duckdb.DuckDBPyConnection, schema: str, table: str, spool: Path
+    connection: duckdb.DuckDBPyConnection, schema: str, table: str, spool: SpoolFile
 ) -> None:
-    """Upsert one spool file into `schema.table` and apply its deletion stubs."""
+    """Upsert one spool file into `schema.table` and apply its deletion stubs.
+
+    The newest-snapshot window only runs when an object appears twice in the file (children
+    both embedded and paged, repeated events): on a plain listing it would cost a sort."""
+    parts = _merge_parts(schema, table)
     connection.execute("BEGIN TRANSACTION")
     try:
-        connection.execute(
-            sql_template("merge").format(spool=_quote_path(spool), **_merge_parts(schema, table))
-        )
-        if table_schema(table).parent_column is None:
+        if spool.lines > spool.stubs:
+            connection.execute(
+                sql_template("merge").format(
+                    spool=_quote_path(spool.path),
+                    **{**parts, "qualify": parts["qualify"] if spool.repeats else ""},
+                )
+            )
+        if spool.stubs:
             connection.execute(
                 sql_template("tombstones").format(
-                    target=f"{schema}.{table}",
-                    spool=_quote_path(spool),
+                    target=parts["target"],
+                    spool=_quote_path(spool.path),
                     spool_columns=SPOOL_COLUMNS,
                 )
             )

@@ -7,6 +7,7 @@ whole object as `_raw` (so fields Stripe adds later survive) and the bookkeeping
 too, because event payloads keep the version they were created with. Embedded child lists
 (invoice `lines`, subscription `items`, credit note `lines`) get no column of their own: they are
 complete in their child tables (and kept in `_raw`), and copying them cost a fifth of a merge.
+Likewise an event's payload is read from `_raw -> 'data'` (its object's id and type have columns).
 
 Column types are written in a small vocabulary:
 - `TIMESTAMP`: Stripe's unix seconds, stored as TIMESTAMPTZ;
@@ -176,7 +177,7 @@ _COLUMNS: dict[str, str] = {
         valid BOOLEAN
     """,
     "event": """
-        api_version VARCHAR, created TIMESTAMP, data JSON, livemode BOOLEAN,
+        api_version VARCHAR, created TIMESTAMP, livemode BOOLEAN,
         pending_webhooks BIGINT, request JSON, type VARCHAR, account VARCHAR,
         object_id VARCHAR @data.object.id, object_type VARCHAR @data.object.object
     """,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,10 +25,22 @@ import orjson
 
 @dataclass
 class SpoolFile:
+    """One table's spool file, with what the merge needs to know about its lines."""
+
     path: Path
     handle: BinaryIO
     bytes: int = 0
     lines: int = 0
+    stubs: int = 0  # deletion stubs ({id, object, deleted}): applied apart, by tombstones.sql
+    keys: set[tuple[str | None, str]] = field(default_factory=set)
+    repeats: bool = False  # an object appears twice: the merge must keep only the newest
+
+    def note(self, parent_id: str | None, object_id: str) -> None:
+        key = (parent_id, object_id)
+        if key in self.keys:
+            self.repeats = True
+        else:
+            self.keys.add(key)
 
 
 class Spool:
@@ -58,6 +70,7 @@ class Spool:
         """Append objects of one table (and note their ids as seen)."""
         parent_id, parent_created = parent if parent else (None, None)
         source = source or self.source
+        stubs = [is_stub(obj) for obj in objects]
         lines = b"".join(
             orjson.dumps(
                 {
@@ -67,10 +80,11 @@ class Spool:
                     "v": version,
                     "s": source,
                     "d": deleted or bool(obj.get("deleted")),
+                    "t": stub,
                 }
             )
             + b"\n"
-            for obj in objects
+            for obj, stub in zip(objects, stubs, strict=True)
         )
         seen = b"".join(
             orjson.dumps(
@@ -84,6 +98,9 @@ class Spool:
             spool_file.handle.write(lines)
             spool_file.bytes += len(lines)
             spool_file.lines += len(objects)
+            spool_file.stubs += sum(stubs)
+            for obj in objects:
+                spool_file.note(parent_id, obj["id"])
             self.bytes_pending += len(lines)
             seen_file = self._file(self._seen, table, "seen")
             seen_file.handle.write(seen)
@@ -99,14 +116,15 @@ class Spool:
 
     # -- reading (the writer) --------------------------------------------------------------------
 
-    def rotate(self) -> dict[str, Path]:
+    def rotate(self) -> dict[str, SpoolFile]:
         """Close the current object files and return them; later writes go to new files."""
         with self._lock:
             closed = {}
             for table, spool_file in self._files.items():
                 spool_file.handle.close()
+                spool_file.keys = set()  # only `repeats` matters from here on
                 if spool_file.lines:
-                    closed[table] = spool_file.path
+                    closed[table] = spool_file
                 else:
                     spool_file.path.unlink(missing_ok=True)
             self._files = {}
@@ -128,3 +146,8 @@ class Spool:
                 spool_file.handle.close()
             self._files, self._seen = {}, {}
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def is_stub(obj: dict[str, Any]) -> bool:
+    """A deletion stub: what retrieving a deleted object answers, `{id, object, deleted}`."""
+    return bool(obj.get("deleted")) and len(obj) <= 3

@@ -7,8 +7,8 @@ SELECT {expressions}
 FROM (
     SELECT o, p, pc, v, s, d, json_transform(o, '{structure}') AS x
     FROM read_json('{spool}', format = 'newline_delimited', columns = {spool_columns})
-    WHERE NOT (coalesce(d, false) AND json_array_length(json_keys(o)) <= 3)
-    QUALIFY row_number() OVER (PARTITION BY {dedupe_key} ORDER BY v DESC) = 1
+    WHERE NOT coalesce(t, false)
+    {qualify}
 ) AS spooled
 ON CONFLICT ({key_columns}) DO UPDATE SET {assignments}
 WHERE excluded._version >= {target}._version

@@ -5,7 +5,7 @@ SET _deleted = true, _version = to_timestamp(stub.v), _source = stub.s, _synced_
 FROM (
     SELECT o ->> '$.id' AS id, max(v) AS v, any_value(s) AS s
     FROM read_json('{spool}', format = 'newline_delimited', columns = {spool_columns})
-    WHERE coalesce(d, false) AND json_array_length(json_keys(o)) <= 3
+    WHERE coalesce(t, false)
     GROUP BY 1
 ) AS stub
 WHERE {target}.id = stub.id AND {target}._version <= to_timestamp(stub.v)

@@ -24,7 +24,7 @@ WITH embedded AS (
     FROM {stripe}.subscription
     WHERE discounts IS NOT NULL AND contains(discounts::VARCHAR, '{')
     UNION ALL
-    SELECT data -> '$.object' AS discount
+    SELECT _raw -> '$.data.object' AS discount
     FROM {stripe}.event
     WHERE object_type = 'discount'
 ),
