@@ -103,7 +103,7 @@ def _apply_object(
             return
     outcome.objects += 1
     spool.objects(table.name, [snapshot], version=version, source=source)
-    parent_key = (snapshot["id"], int(snapshot[table.created_field]))
+    parent_key = (snapshot["id"], created_of(table, snapshot))
     for child in table.children:
         embedded = snapshot.get(child.field) or {}
         entries = embedded.get("data") or []
@@ -116,9 +116,16 @@ def _apply_object(
 
 def _is_partial(table: StripeTable, snapshot: dict[str, Any]) -> bool:
     """A payload that cannot stand for the whole object (no `created`, or no child list)."""
-    if table.created_field not in snapshot or "id" not in snapshot:
+    if "id" not in snapshot or created_of(table, snapshot) is None:
         return True
     return any(not isinstance(snapshot.get(child.field), dict) for child in table.children)
+
+
+def created_of(table: StripeTable, snapshot: dict[str, Any]) -> int | None:
+    """When the object was created: `created`, or `date` where older API versions had only
+    that (invoices before 2019-03-14)."""
+    value = snapshot.get(table.created_field, snapshot.get("date"))
+    return int(value) if isinstance(value, int | float) else None
 
 
 def _retrieve(
@@ -126,9 +133,16 @@ def _retrieve(
 ) -> tuple[dict[str, Any], float]:
     """The object's current state and its version; a vanished object counts as deleted."""
     outcome.refetched += 1
+    path = f"{table.path}/{object_id}"
     try:
-        params = {"expand": list(table.expand)} if table.expand else {}
-        fetched = access.fetch(f"{table.path}/{object_id}", params, outcome.stats)
+        try:
+            params = {"expand": list(table.expand)} if table.expand else {}
+            fetched = access.fetch(path, params, outcome.stats)
+        except StripeRequestError as error:
+            if error.status != 400 or "expand" not in str(error):
+                raise
+            # An API (or a fake of one) without the expanded field: the object without it.
+            fetched = access.fetch(path, {}, outcome.stats)
     except StripeRequestError as error:
         if error.status != 404:
             raise

@@ -167,6 +167,9 @@ def apply_events(
 ) -> dict[str, TableOutcome]:
     """Apply the pending inbox events of `tables` in `partitions` (the webhook sensors' runs).
     For `stripe.event`, keep the inbox events with `seq` in (after_seq, through_seq]."""
+    names = [name for table in tables for name in (table.name, *table.child_names)]
+    with warehouse_connection(target.database, timeout_s=target.lock_timeout_s) as connection:
+        ensure_tables(connection, target.schema, names)
     outcomes = {}
     for table in tables:
         started = time.monotonic()

@@ -88,7 +88,10 @@ def _merge_parts(schema: str, name: str) -> dict[str, str]:
         for part in column.path[:-1]:
             node = node.setdefault(part, {})
         node[column.path[-1]] = _TRANSFORM_TYPES[column.kind]
-        field = "x." + ".".join(column.path)
+        for alternative in column.alternatives:
+            structure[alternative] = _TRANSFORM_TYPES[column.kind]
+        fields = ["x." + ".".join(column.path), *(f"x.{a}" for a in column.alternatives)]
+        field = f"coalesce({', '.join(fields)})" if column.alternatives else fields[0]
         expressions.append(f"{_convert(column.kind, field)} AS {column.name}")
     expressions += [
         "o AS _raw",

@@ -13,7 +13,8 @@ Column types are written in a small vocabulary:
 - `TIMESTAMP`: Stripe's unix seconds, stored as TIMESTAMPTZ;
 - `REF`: an id that Stripe may also return expanded as an object; stored as the id (VARCHAR);
 - `BIGINT` (amounts stay integer minor units), `VARCHAR`, `BOOLEAN`, `DOUBLE`, `JSON`;
-- `<type> @a.b.c`: extracted from a nested path instead of the top-level field of that name.
+- `<type> @a.b.c`: extracted from a nested path instead of the top-level field of that name;
+- `<type> @a|b`: the first of several fields present (a field an older API version named `b`).
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ _COLUMNS: dict[str, str] = {
         account_country VARCHAR, account_name VARCHAR, account_tax_ids JSON, amount_due BIGINT,
         amount_paid BIGINT, amount_remaining BIGINT, amount_shipping BIGINT, application REF,
         attempt_count BIGINT, attempted BOOLEAN, auto_advance BOOLEAN, automatic_tax JSON,
-        billing_reason VARCHAR, collection_method VARCHAR, created TIMESTAMP, currency VARCHAR,
+        billing_reason VARCHAR, collection_method VARCHAR, created TIMESTAMP @created|date,
+        currency VARCHAR,
         custom_fields JSON, customer REF, customer_address JSON, customer_email VARCHAR,
         customer_name VARCHAR, customer_phone VARCHAR, customer_shipping JSON,
         customer_tax_exempt VARCHAR, customer_tax_ids JSON, default_payment_method REF,
@@ -218,6 +220,7 @@ class Column:
     name: str
     kind: str  # vocabulary type: TIMESTAMP, REF, BIGINT, VARCHAR, BOOLEAN, DOUBLE, JSON
     path: tuple[str, ...]  # JSON path inside the object
+    alternatives: tuple[str, ...] = ()  # older names of a top-level field, tried in order
 
     @property
     def storage_type(self) -> str:
@@ -270,10 +273,12 @@ def _parse(spec: str) -> tuple[Column, ...]:
         if not words:
             continue
         name, kind = words[0], words[1]
-        path = tuple(words[2][1:].split(".")) if len(words) > 2 else (name,)
+        spec = words[2][1:] if len(words) > 2 else name
+        names = spec.split("|")
+        path = tuple(names[0].split("."))
         if kind not in _STORAGE_TYPES:
             raise ValueError(f"unknown column type {kind!r} for {name}")
-        columns.append(Column(name, kind, path))
+        columns.append(Column(name, kind, path, tuple(names[1:])))
     return tuple(columns)
 
 
