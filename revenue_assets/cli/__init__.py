@@ -4,6 +4,7 @@ lazily, so `revenue-assets --help` does not pay for importing Dagster."""
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import click
 
@@ -18,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Everything offline on a generated company: sandbox, sync, revenue, dashboard.",
     ),
     "sandbox": ("revenue_assets.cli.sandbox:sandbox", "Run the local Stripe sandbox."),
+    "sql": ("revenue_assets.cli.sql:sql", "Run one SQL query on the warehouse (under its lock)."),
     "sync": ("revenue_assets.cli.sync:sync", "Sync every Stripe table, then rebuild downstream."),
     "webhooks": (
         "revenue_assets.cli.webhooks:webhooks",
@@ -46,3 +48,5 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """revenue_assets: your Stripe account as a Dagster asset graph on DuckDB."""
+    # Dagster flags the beta APIs we rely on at import; a user of the command cannot act on it.
+    warnings.filterwarnings("ignore", message=r".*is currently in beta")

@@ -19,6 +19,10 @@ from rich.table import Table
 
 from revenue_assets.cli.common import dagster_instance, load_settings
 
+# Dagster's console logger shows every event at DEBUG; the bars and the summary say it better.
+# The run's full event log stays in the instance (and the UI).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
 
 @dataclass
 class TableLine:
@@ -77,7 +81,7 @@ def run_sync(settings, tables, *, downstream: bool, console: Console) -> bool:
 
     assets = [*defs.assets, *defs.asset_checks]
     resources = defs.resources
-    lines = {t.name: TableLine() for t in tables}
+    lines = {name: TableLine() for t in tables for name in (t.name, *t.child_names)}
     started = time.monotonic()
     with Progress(
         TextColumn("{task.description:<22}"),
@@ -99,6 +103,7 @@ def run_sync(settings, tables, *, downstream: bool, console: Console) -> bool:
                     "dagster/asset_partition_range_end": partition_keys[-1],
                     "trigger": "revenue_assets_sync",
                 },
+                run_config=QUIET,
                 raise_on_error=False,
             )
         for task in tasks.values():
@@ -118,6 +123,7 @@ def run_sync(settings, tables, *, downstream: bool, console: Console) -> bool:
                 resources=resources,
                 selection=selection,
                 tags={"trigger": "revenue_assets_sync"},
+                run_config=QUIET,
                 raise_on_error=False,
             )
             downstream_ok = downstream_result.success
@@ -201,10 +207,9 @@ def _check_evaluations(result) -> list:
 
 def _print_summary(console: Console, lines: dict[str, TableLine], result) -> int:
     table = Table(title="Stripe tables", title_justify="left")
-    for column in ("table", "status", "rows", "fetched", "API calls", "429s", "seconds", "checks"):
-        table.add_column(
-            column, justify="left" if column in ("table", "status", "checks") else "right"
-        )
+    table.add_column("table", no_wrap=True, min_width=21)
+    for column in ("status", "rows", "fetched", "API calls", "429s", "seconds", "checks"):
+        table.add_column(column, justify="left" if column in ("status", "checks") else "right")
     failed_checks = 0
     for name, line in lines.items():
         failed_checks += len(line.checks)
@@ -217,7 +222,7 @@ def _print_summary(console: Console, lines: dict[str, TableLine], result) -> int
             f"{line.calls:,}",
             f"{line.rate_limited:,}",
             f"{line.seconds:,.1f}" if line.seconds is not None else "–",
-            "[red]failed: " + ", ".join(line.checks) + "[/]" if line.checks else "passed",
+            "[red]failed: " + ", ".join(line.checks) + "[/]" if line.checks else "ok",
         )
     console.print(table)
     return failed_checks

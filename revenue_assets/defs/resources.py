@@ -24,9 +24,11 @@ from revenue_assets.settings import (
     key_mode,
     stripe_schema,
 )
-from revenue_assets.stripe_api.client import StripeAccess
+from revenue_assets.stripe_api.client import RetryPolicy, StripeAccess
 from revenue_assets.warehouse.connection import DEFAULT_LOCK_TIMEOUT_S, warehouse_connection
 from revenue_assets.webhooks.inbox import Inbox
+
+QUICK_RETRY = RetryPolicy(max_attempts=2, rate_limited_budget_s=10.0, base_delay_s=0.2)
 
 
 class StripeResource(dg.ConfigurableResource):
@@ -50,8 +52,11 @@ class StripeResource(dg.ConfigurableResource):
     def effective_rate_limit(self) -> float:
         return self.rate_limit or RATE_LIMITS[key_mode(self.api_key)]
 
-    def access(self) -> StripeAccess:
-        """A client for this run. Validates the settings first, with one message per problem."""
+    def access(self, *, quick: bool = False) -> StripeAccess:
+        """A client for this run. Validates the settings first, with one message per problem.
+
+        `quick`: for sensors, which must answer within the daemon's tick: few retries and a
+        short timeout, so an unreachable API skips a tick instead of stalling every sensor."""
         env = {
             "STRIPE_API_KEY": self.api_key,
             "STRIPE_ACCOUNT_ID": self.account_id or "",
@@ -67,6 +72,7 @@ class StripeResource(dg.ConfigurableResource):
             account_id=self.account_id,
             rate_limit=self.effective_rate_limit(),
             max_in_flight=self.max_in_flight,
+            **({"retry": QUICK_RETRY, "timeout_s": 15.0} if quick else {}),
         )
 
 

@@ -109,3 +109,20 @@ def test_sync_with_a_wrong_key_exits_1_with_a_clear_message(
     assert result.returncode == 1
     assert "rejected the API key" in result.stderr
     assert "notarealkey" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_sql_queries_the_synced_warehouse(sandbox_session, tmp_path: Path) -> None:
+    env = cli_env(sandbox_session, tmp_path)
+    assert run_cli("sync", "--no-downstream", "--table", "charge", env=env).returncode == 0
+    result = run_cli(
+        "sql", "--csv", "SELECT count(*) AS n, sum(amount) AS total FROM stripe.charge", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    header, values = result.stdout.strip().splitlines()
+    charges = warehouse_rows(tmp_path / "warehouse.duckdb", "charge")
+    assert header == "n,total"
+    assert values == f"{len(charges)},{sum(c['amount'] for c in charges.values())}"
+    failed = run_cli("sql", "SELECT * FROM nowhere", env=env)
+    assert (
+        failed.returncode == 1 and "nowhere" in failed.stderr and "Traceback" not in failed.stderr
+    )

@@ -15,6 +15,7 @@ rebuild, read many times (dashboard, users), and all of them built from the same
 import hashlib
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,11 @@ from revenue_assets.revenue.fx import extract_ecb_history, write_pegs
 # updated by a webhook. Missing revenue tables upstream still hold it back (unless requested on
 # the same tick), as do runs in progress.
 _HANDLED = dg.AutomationCondition.newly_requested() | dg.AutomationCondition.newly_updated()
+with warnings.catch_warnings():  # `include_sources` is beta; the source files need it
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    _PARTITIONED_AND_SOURCES = dg.AssetSelection.key_prefixes(
+        ["stripe"], ["files"], include_sources=True
+    )
 REBUILD_ON_UPSTREAM_CHANGE: dg.AutomationCondition = (
     (
         # built once when missing, first evaluation included (`since_last_handled` would
@@ -58,9 +64,7 @@ REBUILD_ON_UPSTREAM_CHANGE: dg.AutomationCondition = (
         .since_last_handled()
         .with_label("any upstream partition updated")
     )
-    & ~dg.AutomationCondition.any_deps_missing().ignore(
-        dg.AssetSelection.key_prefixes(["stripe"], ["files"], include_sources=True)
-    )
+    & ~dg.AutomationCondition.any_deps_missing().ignore(_PARTITIONED_AND_SOURCES)
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 ).with_label("rebuild_on_upstream_change")

@@ -85,7 +85,7 @@ def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
         if watermark is not None:
             params["created"] = {"gt": watermark}
         try:
-            page = stripe.access().get(table.path, params, expect_list=True)
+            page = stripe.access(quick=True).get(table.path, params, expect_list=True)
         except (StripeAccessError, dg.Failure) as error:
             return dg.SensorResult(skip_reason=f"Could not probe Stripe: {error}")
         if not page["data"]:
@@ -189,7 +189,7 @@ def stripe_events_pull(
 ) -> dg.SensorResult:
     cursor = json.loads(context.cursor) if context.cursor else {}
     try:
-        access = stripe.access()
+        access = stripe.access(quick=True)
         if not cursor.get("id"):
             page = access.get("/v1/events", {"limit": 1}, expect_list=True)
             if not page["data"]:

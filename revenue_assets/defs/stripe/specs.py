@@ -8,6 +8,7 @@ from revenue_assets.stripe_api.tables import TABLES, StripeTable
 from revenue_assets.warehouse.schema import SYSTEM_COLUMNS, table_schema
 
 GROUP = "stripe"
+OWNERS = ["team:data"]
 
 
 def table_key(name: str) -> dg.AssetKey:
@@ -37,6 +38,7 @@ def table_specs(table: StripeTable) -> list[dg.AssetSpec]:
             key=table_key(table.name),
             group_name=GROUP,
             kinds={"stripe", "duckdb"},
+            owners=OWNERS,
             description=f"{table.description}\n\nListed from `{table.path}`; table `stripe.{table.name}`.",
             metadata={
                 "dagster/column_schema": column_schema(table.name),
@@ -52,6 +54,7 @@ def table_specs(table: StripeTable) -> list[dg.AssetSpec]:
                 key=table_key(child.name),
                 group_name=GROUP,
                 kinds={"stripe", "duckdb"},
+                owners=OWNERS,
                 deps=[table_key(table.name)],
                 description=(
                     f"Every `{child.field}` entry of `stripe.{table.name}`, complete: paged "
