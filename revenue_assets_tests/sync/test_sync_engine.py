@@ -9,6 +9,7 @@ import pytest
 
 from revenue_assets.stripe_api.errors import StripeAuthenticationError
 from revenue_assets.stripe_api.tables import TABLES, TABLES_BY_NAME
+from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets_tests.helpers import (
     CHILD_KINDS,
     access_for,
@@ -156,3 +157,40 @@ def test_only_new_objects_with_since(sandbox_session, tmp_path: Path) -> None:
     sync_sandbox(sandbox_session, database, tables=[TABLES_BY_NAME["charge"]], since=since)
     synced = warehouse_rows(database, "charge")
     assert set(synced) == {c["id"] for c in charges if c["created"] > since}
+
+
+@pytest.mark.sandbox(customers=150, months=3)
+def test_a_full_relist_marks_what_stripe_no_longer_returns(sandbox, tmp_path: Path) -> None:
+    database = tmp_path / "w.duckdb"
+    sync_sandbox(sandbox, database)
+    customer = next(iter(sandbox_objects(sandbox.world, "customer")))
+    sandbox.world.delete("customers", customer)  # deleted customers vanish from lists
+    outcomes = sync_sandbox(sandbox, database)  # no events: only the re-list can tell
+    assert outcomes["customer"].marked_deleted["customer"] == 1
+    rows = warehouse_rows(database, "customer")
+    assert rows[customer]["_deleted"] is True
+    assert sum(row["_deleted"] for row in rows.values()) == 1
+    # Objects only fetched since a watermark never mark anything: absence means nothing there.
+    again = sync_sandbox(sandbox, database, since=sandbox.world.now - 60)
+    assert sum(again["customer"].marked_deleted.values()) == 0
+
+
+@pytest.mark.sandbox(customers=150, months=3)
+def test_a_sync_applies_the_events_waiting_in_the_inbox(sandbox, tmp_path: Path) -> None:
+    database, state = tmp_path / "w.duckdb", tmp_path / "state.sqlite"
+    sync_sandbox(sandbox, database)
+    customer = next(iter(sandbox_objects(sandbox.world, "customer")))
+    sandbox.world.update("customers", customer, {"metadata": {"tier": "gold"}})
+    [event] = [
+        e
+        for e in sandbox.world.store.iter_objects("event", sandbox.world.account_id)
+        if e["type"] == "customer.updated" and e["data"]["object"]["id"] == customer
+    ]
+    with Inbox(state) as inbox:
+        inbox.add_many([event], "events_api")
+        # The list sees the update too; the event's own version must not lose to it.
+        outcomes = sync_sandbox(sandbox, database, inbox=inbox)
+        assert outcomes["customer"].events_applied == 1
+        assert inbox.health().backlog == 0
+    assert warehouse_rows(database, "customer")[customer]["_raw"]["metadata"]["tier"] == "gold"
+    assert event["id"] in warehouse_rows(database, "event")
