@@ -26,8 +26,10 @@ setup(
         "requests>=2.31",
         "urllib3>=2",
         "jinja2>=3.1",  # the dashboard page's template
-        # Parses and serializes Stripe pages at a fraction of the stdlib's CPU cost (hot path).
+        # Parses and serializes Stripe objects at a fraction of the stdlib's CPU cost.
         "orjson>=3.10",
+        # Reads the few fields listing needs from a page without building the rest (hot path).
+        "msgspec>=0.18",
         # Faster HTTP parsing for uvicorn: the sandbox serves hundreds of pages per second.
         "httptools>=0.6",
         # ECB reference rates shipped offline, for conversion to the base currency.

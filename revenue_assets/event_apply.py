@@ -26,7 +26,7 @@ from revenue_assets.stripe_api.errors import StripeRequestError
 from revenue_assets.stripe_api.listing import list_children
 from revenue_assets.stripe_api.tables import StripeTable
 from revenue_assets.warehouse.connection import warehouse_connection
-from revenue_assets.warehouse.merge import ensure_tables, merge_spool
+from revenue_assets.warehouse.merge import merge_files
 from revenue_assets.warehouse.spool import Spool
 from revenue_assets.webhooks.inbox import Inbox, InboxEvent
 
@@ -68,9 +68,7 @@ def apply_pending_events(
             _apply_object(access, spool, table, events, outcome)
         files = spool.rotate()
         with warehouse_connection(database) as connection:
-            ensure_tables(connection, schema, [*files])
-            for name, spool_file in files.items():
-                merge_spool(connection, schema, name, spool_file)
+            merge_files(connection, schema, files)
     finally:
         spool.close()
     inbox.mark_applied(event.seq for event in pending)
@@ -110,8 +108,15 @@ def _apply_object(
         if entries:
             spool.objects(child.name, entries, version=version, parent=parent_key, source=source)
         if embedded.get("has_more"):
-            for page in list_children(access, child, parent_key[0], outcome.stats):
-                spool.objects(child.name, page, version=version, parent=parent_key, source=source)
+            for fetched in list_children(access, child, parent_key[0], outcome.stats):
+                spool.page(
+                    child.name,
+                    fetched.body,
+                    fetched.data,
+                    version=version,
+                    parent=parent_key,
+                    source=source,
+                )
 
 
 def _is_partial(table: StripeTable, snapshot: dict[str, Any]) -> bool:
@@ -180,8 +185,7 @@ def append_inbox_events(
         files = spool.rotate()
         if files:
             with warehouse_connection(database) as connection:
-                ensure_tables(connection, schema, ["event"])
-                merge_spool(connection, schema, "event", files["event"])
+                merge_files(connection, schema, files)
     finally:
         spool.close()
     return written

@@ -22,7 +22,7 @@ from revenue_assets.stripe_api.errors import StripeAccessError
 from revenue_assets.stripe_api.listing import Lister, TableResult, Window, oldest_bound
 from revenue_assets.stripe_api.tables import StripeTable
 from revenue_assets.warehouse.connection import MERGE_CONFIG, warehouse_connection
-from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted, merge_spool
+from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted, merge_files
 from revenue_assets.warehouse.spool import Spool
 from revenue_assets.webhooks.inbox import Inbox
 
@@ -94,8 +94,7 @@ class _Writer(threading.Thread):
         with warehouse_connection(
             self.target.database, timeout_s=self.target.lock_timeout_s, config=MERGE_CONFIG
         ) as connection:
-            for table, spool_file in files.items():
-                merge_spool(connection, self.target.schema, table, spool_file)
+            merge_files(connection, self.target.schema, files)
         for spool_file in files.values():
             spool_file.path.unlink(missing_ok=True)
         self.flushes += 1

@@ -17,9 +17,10 @@ import random
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import orjson
 import stripe
@@ -34,6 +35,7 @@ from revenue_assets.stripe_api.errors import (
 from revenue_assets.stripe_api.ratelimit import ConcurrencyGate, RateLimiter
 from revenue_assets.stripe_api.transport import Urllib3Client
 
+T = TypeVar("T")
 _PERMISSION_PATTERN = re.compile(r"Having the '([a-z_]+)' permission")
 _RETRYABLE_STATUS = frozenset({409, 500, 502, 503, 504})
 
@@ -83,6 +85,31 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)
 
 
+@dataclass(frozen=True)
+class Fetched(Generic[T]):
+    """A response as parsed, its raw body, and Stripe's clock when it answered.
+
+    Snapshots are versioned on Stripe's clock (the `Date` header), the same clock as an event's
+    `created`: a list fetched after an event wins over it and vice versa, whatever our own
+    clock's skew. Our clock stands in only when the header is missing.
+    """
+
+    data: T
+    server_time: float
+    body: memoryview
+
+
+def parse_json(body: memoryview) -> dict[str, Any]:
+    return orjson.loads(body)
+
+
+def parse_list(body: memoryview) -> dict[str, Any]:
+    data = orjson.loads(body)
+    if not _is_list(data):
+        raise ValueError("not a list object")
+    return data
+
+
 class StripeAccess:
     """Read access to one Stripe account, shared by every thread of a sync."""
 
@@ -121,7 +148,8 @@ class StripeAccess:
         expect_list: bool = False,
     ) -> dict[str, Any]:
         """GET a Stripe path and return the parsed JSON, retrying what is transient."""
-        return self.fetch(path, params, stats, expect_list=expect_list).data
+        parse = parse_list if expect_list else parse_json
+        return self.fetch(path, params, stats, parse=parse).data
 
     def fetch(
         self,
@@ -129,9 +157,10 @@ class StripeAccess:
         params: dict[str, Any] | None = None,
         stats: RequestStats | None = None,
         *,
-        expect_list: bool = False,
-    ) -> Fetched:
-        """Like `get`, with Stripe's clock at the answer (a snapshot's version)."""
+        parse: Callable[[memoryview], T] = parse_json,  # type: ignore[assignment]
+    ) -> Fetched[T]:
+        """GET with the body read by `parse` (a ValueError means a truncated or malformed body:
+        retried), the raw body, and Stripe's clock at the answer (a snapshot's version)."""
         stats = stats or RequestStats()
         failures = 0  # transient failures other than 429, bounded by max_attempts
         rate_limited = 0  # 429s, bounded by a time budget instead
@@ -146,14 +175,12 @@ class StripeAccess:
             else:
                 if status == 200:
                     try:
-                        data = orjson.loads(body)
-                    except orjson.JSONDecodeError:
-                        failure = "truncated or malformed JSON body"
+                        data = parse(body)
+                    except ValueError as error:
+                        failure = f"truncated or malformed body ({error})"
                     else:
-                        if not expect_list or _is_list(data):
-                            stats.add(bytes=len(body))
-                            return Fetched(data, _server_time(headers))
-                        failure = "body is not a list object"
+                        stats.add(bytes=len(body))
+                        return Fetched(data, _server_time(headers), body)
                 elif status == 429:
                     stats.add(rate_limited=1)
                     now = time.monotonic()
@@ -218,19 +245,6 @@ class StripeAccess:
                 path=path,
             )
         raise StripeRequestError(f"GET {path} failed with HTTP {status}: {message}", status)
-
-
-@dataclass(frozen=True)
-class Fetched:
-    """A response and Stripe's clock when it answered.
-
-    Snapshots are versioned on Stripe's clock (the `Date` header), the same clock as an event's
-    `created`: a list fetched after an event wins over it and vice versa, whatever our own
-    clock's skew. Our clock stands in only when the header is missing.
-    """
-
-    data: dict[str, Any]
-    server_time: float
 
 
 def _server_time(headers: Any) -> float:

@@ -27,11 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from revenue_assets.stripe_api.client import RequestStats, StripeAccess
+from revenue_assets.stripe_api.client import Fetched, RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import (
     StripeAccessError,
     StripeAuthenticationError,
 )
+from revenue_assets.stripe_api.pages import PageMeta, read_page
 from revenue_assets.stripe_api.tables import ChildTable, StripeTable
 
 PAGE_LIMIT = 100
@@ -47,15 +48,17 @@ class Window:
 
 
 class Sink(Protocol):
-    """Where fetched objects go. Called from many threads at once."""
+    """Where fetched pages go. Called from many threads at once."""
 
-    def objects(
+    def page(
         self,
         table: str,
-        objects: list[dict[str, Any]],
+        body: memoryview,
+        meta: PageMeta,
         *,
         version: float,
         parent: tuple[str, int] | None = None,
+        children: dict[str, str] | None = None,
     ) -> None: ...
 
 
@@ -228,24 +231,29 @@ class Lister:
     def _list_page(self, table: StripeTable, window: Window, cursor: str | None) -> None:
         result = self._results[table.name]
         fetched = self.access.fetch(
-            table.path, self._list_params(table, window, cursor), result.stats, expect_list=True
+            table.path, self._list_params(table, window, cursor), result.stats, parse=read_page
         )
-        page, version = fetched.data, fetched.server_time
-        objects: list[dict[str, Any]] = page["data"]
-        result.stats.add(pages=1, objects=len(objects))
-        if objects:
-            self.sink.objects(table.name, objects, version=version)
+        meta, version = fetched.data, fetched.server_time
+        result.stats.add(pages=1, objects=len(meta))
+        if meta.ids:
+            self.sink.page(
+                table.name,
+                fetched.body,
+                meta,
+                version=version,
+                children={child.field: child.name for child in table.children},
+            )
             for child in table.children:
-                self._embedded_children(table, child, objects, window.partition, version)
+                self._children_beyond_embedded(table, child, meta, window.partition, version)
         if self.on_progress:
-            self.on_progress(table.name, len(objects))
-        if not page.get("has_more") or not objects:
+            self.on_progress(table.name, len(meta))
+        if not meta.has_more or not meta.ids:
             return
-        last = objects[-1]
-        last_created = int(last[table.created_field])
+        # A page without creation times (never seen) continues by cursor over the whole window.
+        last_id, last_created = meta.ids[-1], int(meta.created[-1] or window.end - 1)
         remaining = last_created - window.start
         covered = max(1, window.end - last_created)
-        expected_pages = len(objects) * remaining / covered / PAGE_LIMIT
+        expected_pages = len(meta) * remaining / covered / PAGE_LIMIT
         if remaining > 1 and expected_pages > 2:
             # The boundary second keeps the cursor; the older part is split into sub-windows.
             parts = max(2, min(self.split_factor, int(expected_pages)))
@@ -257,43 +265,32 @@ class Lister:
             ]
             tail = Window(last_created, last_created + 1, window.partition)
             self._add_pending(table.name, window.partition, 1 + len(sub_windows))
-            self._submit(table.name, window.partition, self._list_page, table, tail, last["id"])
+            self._submit(table.name, window.partition, self._list_page, table, tail, last_id)
             for sub_window in sub_windows:
                 self._submit(table.name, window.partition, self._list_page, table, sub_window, None)
         else:
             continuation = Window(window.start, last_created + 1, window.partition)
             self._add_pending(table.name, window.partition)
             self._submit(
-                table.name, window.partition, self._list_page, table, continuation, last["id"]
+                table.name, window.partition, self._list_page, table, continuation, last_id
             )
 
-    def _embedded_children(
+    def _children_beyond_embedded(
         self,
         table: StripeTable,
         child: ChildTable,
-        parents: list[dict[str, Any]],
+        meta: PageMeta,
         partition: str,
         version: float,
     ) -> None:
-        for parent in parents:
-            embedded = parent.get(child.field)
-            if not isinstance(embedded, dict):
-                continue
-            entries = embedded.get("data") or []
-            parent_key = (parent["id"], int(parent[table.created_field]))
-            if entries:
-                self.sink.objects(child.name, entries, version=version, parent=parent_key)
-            if embedded.get("has_more"):
-                self._add_pending(table.name, partition)
-                self._submit(
-                    table.name,
-                    partition,
-                    self._list_children,
-                    table,
-                    child,
-                    parent_key,
-                    version,
-                )
+        """Page the child endpoint of every parent whose embedded list says `has_more` (the
+        embedded entries themselves come out of the parent page at merge time)."""
+        for position in meta.children_more.get(child.field, []):
+            parent_key = (meta.ids[position], int(meta.created[position] or 0))
+            self._add_pending(table.name, partition)
+            self._submit(
+                table.name, partition, self._list_children, table, child, parent_key, version
+            )
 
     def _list_children(
         self,
@@ -303,13 +300,15 @@ class Lister:
         version: float,
     ) -> None:
         stats = self._results[table.name].child_stats[child.name]
-        for entries in list_children(self.access, child, parent_key[0], stats):
-            self.sink.objects(child.name, entries, version=version, parent=parent_key)
+        for fetched in list_children(self.access, child, parent_key[0], stats):
+            self.sink.page(
+                child.name, fetched.body, fetched.data, version=version, parent=parent_key
+            )
 
 
 def list_children(
     access: StripeAccess, child: ChildTable, parent_id: str, stats: RequestStats
-) -> Iterator[list[dict[str, Any]]]:
+) -> Iterator[Fetched[PageMeta]]:
     """Every page of a parent's children from the child endpoint, from the first: the endpoint
     need not list them in the embedded list's order (subscription items come newest first),
     so continuing after the last embedded entry could skip some. Entries seen twice merge."""
@@ -322,14 +321,14 @@ def list_children(
             params[child.parent_param] = parent_id
         if cursor:
             params["starting_after"] = cursor
-        page = access.get(child.path.format(id=parent_id), params, stats, expect_list=True)
-        entries = page["data"]
-        stats.add(pages=1, objects=len(entries))
-        if entries:
-            yield entries
-        if not page.get("has_more") or not entries:
+        fetched = access.fetch(child.path.format(id=parent_id), params, stats, parse=read_page)
+        meta = fetched.data
+        stats.add(pages=1, objects=len(meta))
+        if meta.ids:
+            yield fetched
+        if not meta.has_more or not meta.ids:
             return
-        cursor = entries[-1]["id"]
+        cursor = meta.ids[-1]
 
 
 def oldest_bound(

@@ -14,12 +14,14 @@ from typing import Any
 import duckdb
 import orjson
 
+from revenue_assets.stripe_api.tables import CHILD_TABLES, TABLES_BY_NAME
 from revenue_assets.warehouse.schema import SYSTEM_COLUMNS, TableSchema, table_schema
 from revenue_assets.warehouse.spool import SpoolFile
 
 SQL_DIR = Path(__file__).parent / "sql"
 SPOOL_COLUMNS = (
-    "{o: 'JSON', p: 'VARCHAR', pc: 'BIGINT', v: 'DOUBLE', s: 'VARCHAR', d: 'BOOLEAN', t: 'BOOLEAN'}"
+    "{o: 'JSON', page: 'JSON', p: 'VARCHAR', pc: 'BIGINT', v: 'DOUBLE', s: 'VARCHAR', "
+    "d: 'BOOLEAN', t: 'BOOLEAN'}"
 )
 SEEN_COLUMNS = "{id: 'VARCHAR', p: 'VARCHAR', c: 'BIGINT'}"
 
@@ -139,23 +141,35 @@ def _cast(kind: str, text: str) -> str:
 
 
 def merge_spool(
-    connection: duckdb.DuckDBPyConnection, schema: str, table: str, spool: SpoolFile
+    connection: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    spool: SpoolFile | None,
+    parent: SpoolFile | None = None,
 ) -> None:
-    """Upsert one spool file into `schema.table` and apply its deletion stubs.
+    """Upsert a table's spooled objects, and for a child table those embedded in its parent's
+    spooled pages; then apply deletion stubs.
 
-    The newest-snapshot window only runs when an object appears twice in the file (children
-    both embedded and paged, repeated events): on a plain listing it would cost a sort."""
+    The newest-snapshot window only runs when an object may appear twice (a child both
+    embedded and paged, an object in two events): on a plain listing it would cost a sort."""
     parts = _merge_parts(schema, table)
+    sources = []
+    if spool is not None and spool.lines > spool.stubs:
+        sources.append(_rows("spool_rows", spool))
+    child = CHILD_TABLES.get(table)
+    if child is not None and parent is not None and parent.pages:
+        sources.append(_rows("embedded_rows", parent, field=child[1].field))
+    repeats = len(sources) > 1 or any(f is not None and f.repeats for f in (spool, parent))
     connection.execute("BEGIN TRANSACTION")
     try:
-        if spool.lines > spool.stubs:
+        if sources:
             connection.execute(
                 sql_template("merge").format(
-                    spool=_quote_path(spool.path),
-                    **{**parts, "qualify": parts["qualify"] if spool.repeats else ""},
+                    rows=" UNION ALL ".join(sources),
+                    **{**parts, "qualify": parts["qualify"] if repeats else ""},
                 )
             )
-        if spool.stubs:
+        if spool is not None and spool.stubs:
             connection.execute(
                 sql_template("tombstones").format(
                     target=parts["target"],
@@ -167,6 +181,31 @@ def merge_spool(
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+
+
+def _rows(template: str, spool: SpoolFile, **values: str) -> str:
+    return sql_template(template).format(
+        spool=_quote_path(spool.path), spool_columns=SPOOL_COLUMNS, **values
+    )
+
+
+def merge_files(
+    connection: duckdb.DuckDBPyConnection, schema: str, files: dict[str, SpoolFile]
+) -> list[str]:
+    """Merge rotated spool files: every table with a file, and every child table whose parent
+    spooled pages (its embedded children). Returns the tables merged."""
+    tables = list(files)
+    for name in files:
+        for child in TABLES_BY_NAME[name].child_names if name in TABLES_BY_NAME else ():
+            if child not in files and files[name].pages:
+                tables.append(child)
+    ensure_tables(connection, schema, tables)
+    for name in tables:
+        parent = CHILD_TABLES[name][0].name if name in CHILD_TABLES else None
+        merge_spool(
+            connection, schema, name, files.get(name), files.get(parent) if parent else None
+        )
+    return tables
 
 
 def mark_unlisted_deleted(

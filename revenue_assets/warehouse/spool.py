@@ -22,6 +22,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from revenue_assets.stripe_api.pages import PageMeta
+
 
 @dataclass
 class SpoolFile:
@@ -32,6 +34,7 @@ class SpoolFile:
     bytes: int = 0
     lines: int = 0
     stubs: int = 0  # deletion stubs ({id, object, deleted}): applied apart, by tombstones.sql
+    pages: int = 0  # lines holding a whole list page (its objects are unnested by the merge)
     keys: set[tuple[str | None, str]] = field(default_factory=set)
     repeats: bool = False  # an object appears twice: the merge must keep only the newest
 
@@ -105,6 +108,53 @@ class Spool:
             seen_file = self._file(self._seen, table, "seen")
             seen_file.handle.write(seen)
             seen_file.lines += len(objects)
+
+    def page(
+        self,
+        table: str,
+        body: bytes | memoryview,
+        meta: PageMeta,
+        *,
+        version: float,
+        parent: tuple[str, int] | None = None,
+        children: dict[str, str] | None = None,
+        source: str | None = None,
+    ) -> None:
+        """Append a list page as Stripe sent it (one line; DuckDB unnests its objects), and note
+        its ids as seen, with those of the children embedded in its objects
+        (`children`: embedded list field -> child table)."""
+        parent_id, parent_created = parent if parent else (None, None)
+        head = orjson.dumps(
+            {"v": version, "s": source or self.source, "p": parent_id, "pc": parent_created}
+        )
+        # Newlines only appear between JSON tokens (inside strings they are escaped): blanks.
+        line = head[:-1] + b',"page":' + bytes(body).replace(b"\n", b" ") + b"}\n"
+        seen = [(meta.ids, [parent_id] * len(meta), meta.created, table)]
+        for embedded, child_table in (children or {}).items():
+            for position, child_ids in enumerate(meta.children.get(embedded, [])):
+                if child_ids:
+                    owner = meta.ids[position]
+                    seen.append(
+                        (child_ids, [owner] * len(child_ids), [None] * len(child_ids), child_table)
+                    )
+        with self._lock:
+            spool_file = self._file(self._files, table, "objects")
+            spool_file.handle.write(line)
+            spool_file.bytes += len(line)
+            spool_file.lines += len(meta)
+            spool_file.pages += 1
+            self.bytes_pending += len(line)
+            for object_id in meta.ids:
+                spool_file.note(parent_id, object_id)
+            for ids, parents, created, seen_table in seen:
+                seen_file = self._file(self._seen, seen_table, "seen")
+                seen_file.handle.write(
+                    b"".join(
+                        orjson.dumps({"id": i, "p": p, "c": c}) + b"\n"
+                        for i, p, c in zip(ids, parents, created, strict=True)
+                    )
+                )
+                seen_file.lines += len(ids)
 
     def _file(self, files: dict[str, SpoolFile], table: str, kind: str) -> SpoolFile:
         spool_file = files.get(table)

@@ -1,4 +1,4 @@
--- Upsert the newest snapshot of every object in a spool file into a raw Stripe table.
+-- Upsert the newest snapshot of every spooled object into a raw Stripe table.
 -- A row is only replaced by a snapshot at least as new (`_version`): webhooks and events arrive
 -- out of order, and a list fetched before an event must not undo it. Deletion stubs
 -- (`{{id, object, deleted: true}}`) carry no fields and are applied by tombstones.sql instead.
@@ -6,7 +6,7 @@ INSERT INTO {target} ({columns})
 SELECT {expressions}
 FROM (
     SELECT o, p, pc, v, s, d, json_transform(o, '{structure}') AS x
-    FROM read_json('{spool}', format = 'newline_delimited', columns = {spool_columns})
+    FROM ({rows}) AS spooled_rows
     WHERE NOT coalesce(t, false)
     {qualify}
 ) AS spooled
