@@ -1050,13 +1050,7 @@ def generate(
     generated.timings["payouts_catalog"] = (
         time.perf_counter() - started - generated.timings["customers"]
     )
-    loader.finish()
-    generated.timings["indexes"] = (
-        time.perf_counter()
-        - started
-        - generated.timings["customers"]
-        - generated.timings["payouts_catalog"]
-    )
+    generated.timings.update(loader.finish())
     return generated
 
 

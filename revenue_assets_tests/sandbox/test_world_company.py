@@ -429,3 +429,37 @@ def test_connected_accounts_sell_their_own_catalog(world: World) -> None:
         assert coupons and not set(coupons) & {
             c["id"] for c in _all(world, "coupon", world.account_id)
         }
+
+
+def test_rows_lie_in_list_order_and_keep_their_seq(tmp_path: Any) -> None:
+    """A generated store's rows are laid out in list order (a list page reads a few adjacent
+    table pages: issue 2 item 7), every object keeps the `seq` of its generation order, and live
+    writes after generation take the next `seq`, list newest first, and keep it when updated."""
+    world = World.generate(
+        CompanySpec(seed=5, customers=40, months=6, now=NOW), str(tmp_path / "c.sqlite")
+    )
+    try:
+        connection = world.store._connection()
+        physical = [s for (s,) in connection.execute("SELECT seq FROM objects ORDER BY rowid")]
+        listed = connection.execute("SELECT seq FROM objects ORDER BY account, kind, created, seq")
+        assert physical == [s for (s,) in listed]
+        assert sorted(physical) == list(range(1, len(physical) + 1))
+        for invoice in _all(world, "invoice"):  # child lists by seq: the order they were made in
+            if not invoice.get("deleted"):
+                lines = world.store.ids("line_item", parent=invoice["id"], include_deleted=True)
+                assert lines[:10] == [line["id"] for line in invoice["lines"]["data"]]
+
+        customer = world.create("customers", {"email": "new@example.com"})
+        (seq,) = connection.execute("SELECT seq FROM objects WHERE id = ?", (customer["id"],))
+        assert seq == (len(physical) + 1,)
+        world.update("customers", customer["id"], {"name": "Renamed"})
+        newest = world.store.list_page(world.account_id, "customer", limit=1)
+        assert orjson.loads(newest.bodies[0])["name"] == "Renamed"
+        assert (
+            seq
+            == connection.execute(
+                "SELECT seq FROM objects WHERE id = ?", (customer["id"],)
+            ).fetchone()
+        )
+    finally:
+        world.close()
