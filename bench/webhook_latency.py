@@ -39,10 +39,10 @@ def main(args: argparse.Namespace) -> None:
     from bench.sync import company_span, months
     from revenue_assets.sandbox.runner import SandboxProcess
     from revenue_assets.sandbox.world import CompanySpec
+    from revenue_assets.sockets import bind
     from revenue_assets.stripe_api.client import StripeAccess
     from revenue_assets.stripe_api.tables import TABLES
     from revenue_assets.sync import SyncTarget, month_partitions, sync_tables
-    from revenue_assets.webhooks.server import bind
 
     work = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     database, state, home = work / "w.duckdb", work / "state.sqlite", work / "dagster_home"

@@ -1,8 +1,12 @@
-"""Helpers shared by the suites: syncing a sandbox into a DuckDB file and reading both back."""
+"""Helpers shared by the suites: syncing a sandbox into a DuckDB file and reading both back,
+and running the command line as a user would."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,7 @@ CHILD_KINDS = {
     "subscription_item": "subscription_item",
     "credit_note_line_item": "credit_note_line_item",
 }
+REPO = Path(__file__).resolve().parents[1]
 FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.2, rate_limited_budget_s=120)
 
 
@@ -125,3 +130,27 @@ def sandbox_objects(world: Any, kind: str) -> dict[str, dict[str, Any]]:
         obj["id"]: obj
         for obj in world.store.iter_objects(kind, world.account_id, include_deleted=False)
     }
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any of our settings, plus `settings`."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("STRIPE_", "REVENUE_ASSETS_", "DAGSTER_"))
+    }
+    return {**env, **settings}
+
+
+def run_cli(
+    *args: str, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """`revenue-assets ARGS` in a subprocess, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "revenue_assets.cli", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

@@ -21,7 +21,6 @@ import json
 import logging
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,6 +36,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from revenue_assets.sandbox.auth import KeyRing
 from revenue_assets.sandbox.delivery import DeliveryOptions
 from revenue_assets.sandbox.server import SandboxApp, WorldAPI
+from revenue_assets.sockets import bind
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +49,6 @@ class _Protocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.scope["sandbox.transport"] = self.transport  # type: ignore[typeddict-unknown-key]
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket (port 0: any free port)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
 
 
 def open_world(spec: Any = None, data: str | os.PathLike[str] | None = None) -> WorldAPI:

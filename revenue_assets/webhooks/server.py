@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import uvicorn
 
+from revenue_assets.sockets import bind, url_of
 from revenue_assets.webhooks.receiver import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -20,22 +21,6 @@ from revenue_assets.webhooks.receiver import (
     ReceiverConfig,
     create_receiver,
 )
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket (port 0: any free port), bound before the server starts."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
-
-
-def url_of(sock: socket.socket, scheme: str = "http") -> str:
-    host, port = sock.getsockname()[:2]
-    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def uvicorn_config(

@@ -7,9 +7,6 @@ asset wrote is then opened from disk in headless Chromium.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -31,9 +28,8 @@ from revenue_assets.defs.resources import StateResource, StripeResource, Warehou
 from revenue_assets.defs.revenue.resources import RevenueResource
 from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets_tests.dashboard.browser import chromium, screenshot, visit
-from revenue_assets_tests.helpers import company_range
+from revenue_assets_tests.helpers import clean_env, company_range, run_cli
 
-REPO = Path(__file__).resolve().parents[2]
 WEBHOOK_AT = 1_790_000_000.0  # when the receiver "stored" the webhook event added below
 
 # Per tile: a drawn plotly chart, traces holding numbers, and marks (paths) in its SVG.
@@ -263,32 +259,12 @@ def test_a_screenshot_is_written(browser_visit) -> None:
     assert width == 1400 and height > 2000  # the whole page, every tile
 
 
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "revenue_assets.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def clean_env(**settings: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("STRIPE_", "REVENUE_ASSETS_", "DAGSTER_"))
-    }
-    return {**env, **settings}
-
-
 def test_the_dashboard_command_rebuilds_the_page(built: Built, tmp_path: Path) -> None:
     output = tmp_path / "page.html"
     env = clean_env(
         REVENUE_ASSETS_DUCKDB=str(built.database), REVENUE_ASSETS_STATE=str(built.state)
     )
-    result = cli("dashboard", "--output", str(output), env=env)
+    result = run_cli("dashboard", "--output", str(output), env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == str(output.resolve())
     latest = built.latest_metrics()
@@ -299,7 +275,7 @@ def test_the_dashboard_command_rebuilds_the_page(built: Built, tmp_path: Path) -
 
 def test_the_dashboard_command_without_a_warehouse_says_what_to_do(tmp_path: Path) -> None:
     missing = tmp_path / "nothing.duckdb"
-    result = cli("dashboard", env=clean_env(REVENUE_ASSETS_DUCKDB=str(missing)))
+    result = run_cli("dashboard", env=clean_env(REVENUE_ASSETS_DUCKDB=str(missing)))
     assert result.returncode == 1
     assert "revenue-assets sync" in result.stderr and "Traceback" not in result.stderr
     assert not missing.exists()  # not created just to find it empty

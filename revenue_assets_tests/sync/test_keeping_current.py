@@ -24,10 +24,11 @@ from revenue_assets.defs.stripe.sensors import (
 )
 from revenue_assets.sandbox.delivery import DeliveryOptions
 from revenue_assets.sandbox.errors import SandboxError
+from revenue_assets.sockets import bind
 from revenue_assets.stripe_api.tables import TABLES_BY_NAME
 from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets.webhooks.receiver import ReceiverConfig
-from revenue_assets.webhooks.server import BackgroundReceiver, bind
+from revenue_assets.webhooks.server import BackgroundReceiver
 from revenue_assets_tests.helpers import company_range, warehouse_rows
 
 # A small company over a few months: every scenario first syncs it through Dagster.

@@ -16,7 +16,11 @@ from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver
 from revenue_assets_tests.helpers import warehouse_rows
 from revenue_assets_tests.webhooks.helpers import SECRET, wait_until
-from revenue_assets_tests.webhooks.test_localstripe import localstripe  # noqa: F401 (fixture)
+from revenue_assets_tests.webhooks.test_localstripe import (  # the fixture and its helpers
+    customer_with_card,
+    localstripe,  # noqa: F401
+    monthly_plan,
+)
 
 
 def test_localstripe_webhooks_in_an_older_shape_reach_duckdb(localstripe, tmp_path: Path) -> None:  # noqa: F811
@@ -25,29 +29,8 @@ def test_localstripe_webhooks_in_an_older_shape_reach_duckdb(localstripe, tmp_pa
         localstripe.post(
             "/_config/webhooks/ours", data={"url": f"{rx.url}/hook", "secret": SECRET}
         ).raise_for_status()
-        token = localstripe.post(
-            "/v1/tokens",
-            data={
-                "card[number]": "4242424242424242",
-                "card[exp_month]": "12",
-                "card[exp_year]": "2030",
-                "card[cvc]": "123",
-            },
-        ).json()
-        customer = localstripe.post(
-            "/v1/customers", data={"email": "ada@example.com", "source": token["id"]}
-        ).json()
-        product = localstripe.post("/v1/products", data={"name": "Pro"}).json()
-        localstripe.post(
-            "/v1/plans",
-            data={
-                "id": "pro",
-                "amount": 900,
-                "currency": "eur",
-                "interval": "month",
-                "product": product["id"],
-            },
-        ).raise_for_status()
+        customer = customer_with_card(localstripe, "ada@example.com")
+        monthly_plan(localstripe, "pro", 900)
         subscription = localstripe.post(
             "/v1/subscriptions", data={"customer": customer["id"], "items[0][plan]": "pro"}
         ).json()

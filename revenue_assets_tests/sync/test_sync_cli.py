@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 from revenue_assets.stripe_api.tables import TABLES
-from revenue_assets_tests.helpers import company_range, warehouse_rows, warehouse_snapshot
+from revenue_assets_tests.helpers import (
+    REPO,
+    clean_env,
+    company_range,
+    run_cli,
+    warehouse_rows,
+    warehouse_snapshot,
+)
 
 ALL_TABLES = [name for t in TABLES for name in (t.name, *t.child_names)]
-REPO = Path(__file__).resolve().parents[2]
 
 
 def cli_env(sandbox, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("STRIPE_", "REVENUE_ASSETS_", "DAGSTER_"))
-    }
-    env.update(
-        {
+    return clean_env(
+        **{
             "STRIPE_API_KEY": sandbox.secret_key,
             "STRIPE_API_BASE": sandbox.base_url,
             "STRIPE_RATE_LIMIT": "500",
@@ -30,18 +30,6 @@ def cli_env(sandbox, tmp_path: Path, **extra: str) -> dict[str, str]:
             "DAGSTER_HOME": str(tmp_path / "dagster_home"),
             **extra,
         }
-    )
-    return env
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "revenue_assets.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
     )
 
 
@@ -92,8 +80,7 @@ def test_sync_fills_the_warehouse_like_the_dagster_cli_does(
 
 
 def test_sync_lists_every_configuration_problem_and_exits_2(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "REVENUE_ASSETS_"))}
-    env.update(STRIPE_API_BASE="nope", REVENUE_ASSETS_BASE_CURRENCY="euros")
+    env = clean_env(STRIPE_API_BASE="nope", REVENUE_ASSETS_BASE_CURRENCY="euros")
     result = run_cli("sync", env=env)
     assert result.returncode == 2
     assert "STRIPE_API_KEY is not set" in result.stderr

@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from revenue_assets.sockets import bind
 from revenue_assets.webhooks.events import partition_key
 from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets.webhooks.receiver import ReceiverConfig
-from revenue_assets.webhooks.server import BackgroundReceiver, bind
+from revenue_assets.webhooks.server import BackgroundReceiver
 from revenue_assets_tests.webhooks.helpers import OTHER_SECRET, SECRET, wait_until
 
 
@@ -55,6 +56,35 @@ def localstripe(tmp_path: Path) -> Iterator[httpx.Client]:
         process.wait(timeout=10)
 
 
+def customer_with_card(localstripe: httpx.Client, email: str) -> dict:
+    """A localstripe customer with a test card (subscriptions need one)."""
+    token = localstripe.post(
+        "/v1/tokens",
+        data={
+            "card[number]": "4242424242424242",
+            "card[exp_month]": "12",
+            "card[exp_year]": "2030",
+            "card[cvc]": "123",
+        },
+    ).json()
+    return localstripe.post("/v1/customers", data={"email": email, "source": token["id"]}).json()
+
+
+def monthly_plan(localstripe: httpx.Client, plan_id: str, amount: int) -> None:
+    """A product and its monthly EUR plan (localstripe's shape of a price)."""
+    product = localstripe.post("/v1/products", data={"name": plan_id}).json()
+    localstripe.post(
+        "/v1/plans",
+        data={
+            "id": plan_id,
+            "amount": amount,
+            "currency": "eur",
+            "interval": "month",
+            "product": product["id"],
+        },
+    ).raise_for_status()
+
+
 def test_localstripe_deliveries_in_an_older_shape_are_stored_and_mapped(
     localstripe: httpx.Client, tmp_path: Path
 ) -> None:
@@ -66,33 +96,12 @@ def test_localstripe_deliveries_in_an_older_shape_are_stored_and_mapped(
             )
             assert response.status_code == 200
 
-        token = localstripe.post(
-            "/v1/tokens",
-            data={
-                "card[number]": "4242424242424242",
-                "card[exp_month]": "12",
-                "card[exp_year]": "2030",
-                "card[cvc]": "123",
-            },
-        ).json()
-        customer = localstripe.post(
-            "/v1/customers", data={"email": "ada@example.com", "source": token["id"]}
-        ).json()
+        customer = customer_with_card(localstripe, "ada@example.com")
         charge = localstripe.post(
             "/v1/charges", data={"amount": 1500, "currency": "eur", "customer": customer["id"]}
         ).json()
         assert charge["object"] == "charge"  # localstripe sends no charge.* events
-        product = localstripe.post("/v1/products", data={"name": "Pro"}).json()
-        localstripe.post(
-            "/v1/plans",
-            data={
-                "id": "pro-monthly",
-                "amount": 900,
-                "currency": "eur",
-                "interval": "month",
-                "product": product["id"],
-            },
-        ).raise_for_status()
+        monthly_plan(localstripe, "pro-monthly", 900)
         subscription = localstripe.post(
             "/v1/subscriptions",
             data={"customer": customer["id"], "items[0][plan]": "pro-monthly"},

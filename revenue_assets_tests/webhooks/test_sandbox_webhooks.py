@@ -17,13 +17,14 @@ from click.testing import CliRunner, Result
 
 from revenue_assets.cli.webhooks import webhooks
 from revenue_assets.sandbox.delivery import DeliveryOptions, sign
+from revenue_assets.sockets import bind, url_of
 from revenue_assets.webhooks.events import partition_key
 from revenue_assets.webhooks.health import webhook_health
 from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.registration import required_event_types
 from revenue_assets.webhooks.secrets import store_secret, stored_secrets
-from revenue_assets.webhooks.server import BackgroundReceiver, bind, url_of
+from revenue_assets.webhooks.server import BackgroundReceiver
 from revenue_assets_tests.webhooks.helpers import OTHER_SECRET, wait_until
 
 # Stripe's backoff, shortened so that a failing delivery is retried within the test.

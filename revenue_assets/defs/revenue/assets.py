@@ -154,7 +154,9 @@ def build_table(
     """Run the table's SQL and describe the result (row count, preview, extras)."""
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="revenue-assets-") as directory:
-        tokens = _rates_tokens(Path(directory)) if table.name == "exchange_rate" else {}
+        tokens = dict(table.tokens)
+        if table.name == "exchange_rate":
+            tokens.update(_rates_tokens(Path(directory)))
         if revenue_key("exchange_rate") in table.deps:
             _check_rates_base(connection, context)
         if table.name == "customer_link":

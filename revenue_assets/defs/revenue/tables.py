@@ -82,6 +82,8 @@ class RevenueTable:
     is_view: bool = False  # a DuckDB view (computed when read) rather than a table
     # how to count a view's rows without computing it (its joins never duplicate rows)
     row_count_sql: str = ""
+    # textual tokens of the SQL file, when one file builds several tables
+    tokens: tuple[tuple[str, str], ...] = ()
 
     @property
     def key(self) -> dg.AssetKey:
@@ -436,7 +438,8 @@ TABLES: tuple[RevenueTable, ...] = (
     RevenueTable(
         name="persons_revenue",
         description="All-time revenue and current MRR per linked person.",
-        sql=("persons_revenue",),
+        sql=("linked_revenue",),
+        tokens=(("table", "persons_revenue"), ("key", "distinct_id"), ("found", "person_found")),
         deps=(revenue_key("customer_link"), revenue_key("revenue_line"), revenue_key("mrr")),
         columns_spec="""distinct_id VARCHAR: The person.; currency VARCHAR; customers BIGINT;
             customer_ids VARCHAR[]; person_found BOOLEAN: Known to the persons file.;
@@ -448,7 +451,8 @@ TABLES: tuple[RevenueTable, ...] = (
     RevenueTable(
         name="groups_revenue",
         description="All-time revenue and current MRR per linked group.",
-        sql=("groups_revenue",),
+        sql=("linked_revenue",),
+        tokens=(("table", "groups_revenue"), ("key", "group_key"), ("found", "group_found")),
         deps=(revenue_key("customer_link"), revenue_key("revenue_line"), revenue_key("mrr")),
         columns_spec="""group_key VARCHAR: The group.; currency VARCHAR; customers BIGINT;
             customer_ids VARCHAR[]; group_found BOOLEAN: Known to the groups file.;
