@@ -164,14 +164,13 @@ SELECT invoice_id, sum(amount) AS subtotal, sum(discount) AS discount
 FROM gen_line GROUP BY ALL;
 
 INSERT INTO stripe.invoice (id, amount_due, amount_paid, amount_remaining, billing_reason,
-    collection_method, created, currency, customer, discounts, lines, livemode, metadata,
+    collection_method, created, currency, customer, discounts, livemode, metadata,
     period_end, period_start, status, status_transitions, subtotal, subtotal_excluding_tax, total,
     total_discount_amounts, total_excluding_tax, parent, parent_subscription, _raw, _synced_at,
     _source, _version, _deleted)
 SELECT
     i.id, t.subtotal - t.discount, t.subtotal - t.discount, 0, 'subscription_cycle',
     'charge_automatically', i.period_start, i.currency, i.customer, '[]'::JSON,
-    json_object('object', 'list', 'has_more', false, 'url', '/v1/invoices/' || i.id || '/lines'),
     false, '{}'::JSON, i.period_end, i.period_start, 'paid',
     json_object('paid_at', epoch(i.period_start)::BIGINT, 'finalized_at', epoch(i.period_start)::BIGINT),
     t.subtotal, t.subtotal, t.subtotal - t.discount,
@@ -193,10 +192,10 @@ FROM gen_invoice AS i
 JOIN gen_invoice_total AS t ON t.invoice_id = i.id;
 
 INSERT INTO stripe.subscription (id, created, currency, customer, status, start_date,
-    billing_cycle_anchor, items, metadata, discounts, cancel_at_period_end, _raw, _synced_at,
+    billing_cycle_anchor, metadata, discounts, cancel_at_period_end, _raw, _synced_at,
     _source, _version, _deleted)
 SELECT id, created, currency, customer, 'active', created, created,
-    json_object('object', 'list', 'has_more', false), '{}'::JSON, '[]'::JSON, false,
+    '{}'::JSON, '[]'::JSON, false,
     json_object('id', id, 'object', 'subscription', 'customer', customer, 'status', 'active',
         'currency', currency, 'created', epoch(created)::BIGINT),
     now(), 'list', now(), false

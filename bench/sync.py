@@ -129,10 +129,11 @@ def run_child(sandbox, key: str, rate: float, partitions: list[str], database: P
         ],
         capture_output=True,
         text=True,
-        check=True,
         cwd=REPO,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    )
+    if output.returncode:
+        raise SystemExit(f"the measured sync failed:\n{output.stderr[-3000:]}")
+    return json.loads(output.stdout.strip().splitlines()[-1])
 
 
 # -- the baseline: one cursor, one request in flight ----------------------------------------------

@@ -26,7 +26,7 @@ from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted,
 from revenue_assets.warehouse.spool import Spool
 from revenue_assets.webhooks.inbox import Inbox
 
-DEFAULT_FLUSH_BYTES = 128 * 1024 * 1024
+DEFAULT_FLUSH_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -81,11 +81,12 @@ class _Writer(threading.Thread):
 
     def run(self) -> None:
         try:
-            while not self.stop_event.wait(0.5):
+            while not self.stop_event.wait(0.1):
                 if self.spool.bytes_pending >= self.flush_bytes:
                     self.flush()
         except BaseException as error:  # surfaced by the sync after listing
             self.error = error
+            self.spool.fail(error)
 
     def flush(self) -> None:
         files = self.spool.rotate()
@@ -125,7 +126,7 @@ def sync_tables(
     with warehouse_connection(target.database, timeout_s=target.lock_timeout_s) as connection:
         ensure_tables(connection, target.schema, names)
 
-    spool = Spool()
+    spool = Spool(max_pending_bytes=2 * flush_bytes)
     writer = _Writer(spool, target, flush_bytes)
     writer.start()
     try:

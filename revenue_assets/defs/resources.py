@@ -45,8 +45,11 @@ class StripeResource(dg.ConfigurableResource):
     )
     max_in_flight: int = Field(default=64, description="Concurrent requests at most.")
     flush_mb: int = Field(
-        default=128,
-        description="Merge fetched objects into DuckDB whenever this much has been spooled.",
+        default=16,
+        description=(
+            "Merge fetched objects into DuckDB whenever this much has been spooled. Upserts "
+            "hold their whole batch in memory: small batches keep a sync's memory flat."
+        ),
     )
 
     def effective_rate_limit(self) -> float:

@@ -60,7 +60,7 @@ def ensure_tables(connection: duckdb.DuckDBPyConnection, schema: str, tables: li
                 [schema, name],
             ).fetchall()
         }
-        for column in layout.columns:
+        for column in layout.stored_columns:  # DuckDB cannot add a virtual column later
             if column.name not in existing:
                 connection.execute(
                     f"ALTER TABLE {schema}.{name} ADD COLUMN {column.name} {column.storage_type}"
@@ -76,12 +76,12 @@ def _merge_parts(schema: str, name: str) -> dict[str, str]:
     own: then it is read from that column's (small) value instead of parsing the object again.
     """
     layout = table_schema(name)
-    json_columns = {c.name for c in layout.columns if len(c.path) == 1 and c.kind == "JSON"}
+    json_columns = {c.name for c in layout.stored_columns if len(c.path) == 1 and c.kind == "JSON"}
     structure: dict[str, Any] = {}
     expressions = ["o ->> '$.id' AS id"]
     if layout.parent_column:
         expressions += [f"p AS {layout.parent_column}", "to_timestamp(pc) AS _parent_created"]
-    for column in layout.columns:
+    for column in layout.stored_columns:
         if len(column.path) > 1 and column.path[0] in json_columns:
             value = f"json_extract_string(x.{column.path[0]}, '$.{'.'.join(column.path[1:])}')"
             expressions.append(f"{_cast(column.kind, value)} AS {column.name}")

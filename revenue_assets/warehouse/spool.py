@@ -49,10 +49,22 @@ class SpoolFile:
 class Spool:
     """Thread-safe NDJSON spool files, one per table, in a private temporary directory."""
 
-    def __init__(self, directory: Path | None = None, *, source: str = "list") -> None:
+    def __init__(
+        self,
+        directory: Path | None = None,
+        *,
+        source: str = "list",
+        max_pending_bytes: int | None = None,
+    ) -> None:
+        """`max_pending_bytes`: writers wait while this much awaits a merge. Fetching can
+        outpace merging (no latency, a fast network); the cap keeps each merge's batch, and
+        with it the merge's memory, bounded."""
         self.directory = Path(tempfile.mkdtemp(prefix="revenue-assets-spool-", dir=directory))
         self.source = source
+        self.max_pending_bytes = max_pending_bytes
         self._lock = threading.Lock()
+        self._drained = threading.Condition(self._lock)
+        self._failure: BaseException | None = None
         self._files: dict[str, SpoolFile] = {}
         self._seen: dict[str, SpoolFile] = {}
         self._generation = 0
@@ -97,6 +109,7 @@ class Spool:
             for obj in objects
         )
         with self._lock:
+            self._wait_for_room()
             spool_file = self._file(self._files, table, "objects")
             spool_file.handle.write(lines)
             spool_file.bytes += len(lines)
@@ -138,6 +151,7 @@ class Spool:
                         (child_ids, [owner] * len(child_ids), [None] * len(child_ids), child_table)
                     )
         with self._lock:
+            self._wait_for_room()
             spool_file = self._file(self._files, table, "objects")
             spool_file.handle.write(line)
             spool_file.bytes += len(line)
@@ -155,6 +169,19 @@ class Spool:
                     )
                 )
                 seen_file.lines += len(ids)
+
+    def _wait_for_room(self) -> None:
+        """Block (holding no lock while waiting) until the pending batch is under the cap."""
+        while self.max_pending_bytes is not None and self.bytes_pending >= self.max_pending_bytes:
+            if self._failure is not None:
+                raise RuntimeError("the warehouse writer failed") from self._failure
+            self._drained.wait()
+
+    def fail(self, error: BaseException) -> None:
+        """The writer died: writers waiting for room must stop too, not wait forever."""
+        with self._lock:
+            self._failure = error
+            self._drained.notify_all()
 
     def _file(self, files: dict[str, SpoolFile], table: str, kind: str) -> SpoolFile:
         spool_file = files.get(table)
@@ -180,6 +207,7 @@ class Spool:
             self._files = {}
             self._generation += 1
             self.bytes_pending = 0
+            self._drained.notify_all()
             return closed
 
     def seen_ids(self) -> dict[str, Path]:
