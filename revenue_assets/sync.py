@@ -26,7 +26,7 @@ from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted,
 from revenue_assets.warehouse.spool import Spool
 from revenue_assets.webhooks.inbox import Inbox
 
-DEFAULT_FLUSH_BYTES = 16 * 1024 * 1024
+DEFAULT_FLUSH_BYTES = 12 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,7 @@ def _windows(partitions: list[Partition], since: int | None) -> list[Window]:
     for partition in partitions:
         start = partition.start if since is None else max(partition.start, since + 1)
         if start < partition.end:
-            windows.append(Window(start, partition.end, partition.key))
+            windows.append(Window(start, partition.end, (partition.key,)))
     return windows
 
 

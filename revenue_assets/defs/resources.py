@@ -45,7 +45,7 @@ class StripeResource(dg.ConfigurableResource):
     )
     max_in_flight: int = Field(default=64, description="Concurrent requests at most.")
     flush_mb: int = Field(
-        default=16,
+        default=12,
         description=(
             "Merge fetched objects into DuckDB whenever this much has been spooled. Upserts "
             "hold their whole batch in memory: small batches keep a sync's memory flat."

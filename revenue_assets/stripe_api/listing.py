@@ -40,11 +40,11 @@ PAGE_LIMIT = 100
 
 @dataclass(frozen=True)
 class Window:
-    """Objects created in [start, end) (unix seconds), belonging to one partition."""
+    """Objects created in [start, end) (unix seconds), in the partitions it overlaps."""
 
     start: int
     end: int
-    partition: str
+    partitions: tuple[str, ...]
 
 
 class Sink(Protocol):
@@ -89,6 +89,7 @@ class Lister:
         *,
         max_workers: int = 64,
         split_factor: int = 8,
+        split_min_pages: int = 8,
         bisect_min_windows: int = 6,
         recent_windows: int = 12,
         on_progress: Callable[[str, int], None] | None = None,
@@ -97,6 +98,7 @@ class Lister:
         self.sink = sink
         self.max_workers = max_workers
         self.split_factor = split_factor
+        self.split_min_pages = split_min_pages
         self.bisect_min_windows = bisect_min_windows
         self.recent_windows = recent_windows
         self.on_progress = on_progress
@@ -104,6 +106,7 @@ class Lister:
         self._outstanding = 0
         self._done = threading.Event()
         self._pending: dict[tuple[str, str], int] = {}
+        self._bounds: dict[str, tuple[int, int]] = {}
         self._results: dict[str, TableResult] = {}
         self._fatal: StripeAuthenticationError | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -132,18 +135,23 @@ class Lister:
                     self._results[table.name].finished = time.monotonic()
                     continue
                 for window in windows:
-                    self._pending[(table.name, window.partition)] = (
-                        self._pending.get((table.name, window.partition), 0) + 1
-                    )
-                # The most recent months list at once; older ones wait for the bisection
-                # that finds where the account's history starts.
+                    for key in window.partitions:
+                        self._bounds[key] = (window.start, window.end)
+                # The most recent months list at once, as one window that splits by density
+                # (a sparse table costs one request for all of them); older months wait for
+                # the bisection that finds where the account's history starts.
                 older, recent = windows[: -self.recent_windows], windows[-self.recent_windows :]
-                if len(older) >= self.bisect_min_windows:
-                    self._submit(table.name, None, self._bisect_then_list, table, older)
-                else:
-                    recent = windows
-                for window in recent:
-                    self._submit(table.name, window.partition, self._list_page, table, window, None)
+                if len(older) < self.bisect_min_windows:
+                    older, recent = [], windows
+                self._schedule(table, _span(recent), None)
+                if older:
+                    self._submit(
+                        table.name,
+                        _span(older).partitions,
+                        self._bisect_then_list,
+                        table,
+                        _span(older),
+                    )
             self._task_done()
             self._done.wait()
         self._pool = None
@@ -155,20 +163,23 @@ class Lister:
 
     # -- scheduling ------------------------------------------------------------------------------
 
+    def _schedule(self, table: StripeTable, window: Window, cursor: str | None) -> None:
+        """List a window (from `cursor` on), holding its partitions open until it is done."""
+        self._submit(table.name, window.partitions, self._list_page, table, window, cursor)
+
     def _submit(
-        self, table: str, partition: str | None, fn: Callable[..., None], *args: Any
+        self, table: str, partitions: tuple[str, ...], fn: Callable[..., None], *args: Any
     ) -> None:
+        """Run a task; the partitions it covers complete only once every such task is done."""
         with self._lock:
             self._outstanding += 1
+            for key in partitions:
+                self._pending[(table, key)] = self._pending.get((table, key), 0) + 1
         assert self._pool is not None
-        self._pool.submit(self._run_task, table, partition, fn, *args)
-
-    def _add_pending(self, table: str, partition: str, count: int = 1) -> None:
-        with self._lock:
-            self._pending[(table, partition)] = self._pending.get((table, partition), 0) + count
+        self._pool.submit(self._run_task, table, partitions, fn, *args)
 
     def _run_task(
-        self, table: str, partition: str | None, fn: Callable[..., None], *args: Any
+        self, table: str, partitions: tuple[str, ...], fn: Callable[..., None], *args: Any
     ) -> None:
         result = self._results[table]
         try:
@@ -184,8 +195,11 @@ class Lister:
             if result.error is None:
                 result.error = StripeAccessError(f"{type(error).__name__}: {error}")
         finally:
-            if partition is not None:
-                self._finish_window(table, partition)
+            with self._lock:
+                for key in partitions:
+                    self._pending[(table, key)] -= 1
+                    if self._pending[(table, key)] == 0 and result.error is None:
+                        result.completed_partitions.add(key)
             self._task_done()
 
     def _task_done(self) -> None:
@@ -210,23 +224,22 @@ class Lister:
             params["starting_after"] = cursor
         return params
 
-    def _bisect_then_list(self, table: StripeTable, windows: list[Window]) -> None:
-        """Skip the empty months before the account's oldest object, then list the rest."""
+    def _bisect_then_list(self, table: StripeTable, window: Window) -> None:
+        """Skip the empty months before the account's oldest object, then list the rest as one
+        window. The months before the bound complete without a request."""
         stats = self._results[table.name].stats
-        lo = oldest_bound(self.access, table, windows[0].start, windows[-1].end, stats)
-        for window in windows:
-            if window.end <= lo:
-                # Provably empty: the partition is complete without a request.
-                self._finish_window(table.name, window.partition)
-            else:
-                self._submit(table.name, window.partition, self._list_page, table, window, None)
+        bound = oldest_bound(self.access, table, window.start, window.end, stats)
+        if bound < window.end:
+            self._schedule(table, self._window(max(window.start, bound), window.end, window), None)
 
-    def _finish_window(self, table: str, partition: str) -> None:
-        with self._lock:
-            key = (table, partition)
-            self._pending[key] -= 1
-            if self._pending[key] == 0 and self._results[table].error is None:
-                self._results[table].completed_partitions.add(partition)
+    def _window(self, start: int, end: int, within: Window) -> Window:
+        """[start, end) with the partitions of `within` it overlaps."""
+        partitions = tuple(
+            key
+            for key in within.partitions
+            if self._bounds[key][0] < end and self._bounds[key][1] > start
+        )
+        return Window(start, end, partitions)
 
     def _list_page(self, table: StripeTable, window: Window, cursor: str | None) -> None:
         result = self._results[table.name]
@@ -244,7 +257,7 @@ class Lister:
                 children={child.field: child.name for child in table.children},
             )
             for child in table.children:
-                self._children_beyond_embedded(table, child, meta, window.partition, version)
+                self._children_beyond_embedded(table, child, meta, window.partitions, version)
         if self.on_progress:
             self.on_progress(table.name, len(meta))
         if not meta.has_more or not meta.ids:
@@ -254,42 +267,34 @@ class Lister:
         remaining = last_created - window.start
         covered = max(1, window.end - last_created)
         expected_pages = len(meta) * remaining / covered / PAGE_LIMIT
-        if remaining > 1 and expected_pages > 2:
-            # The boundary second keeps the cursor; the older part is split into sub-windows.
-            parts = max(2, min(self.split_factor, int(expected_pages)))
-            edges = [window.start + (remaining * i) // parts for i in range(parts + 1)]
-            sub_windows = [
-                Window(edges[i], edges[i + 1], window.partition)
-                for i in range(parts)
-                if edges[i + 1] > edges[i]
+        if remaining > 1 and expected_pages >= self.split_min_pages:
+            # Split the rest into sub-windows listed concurrently, each long enough that its
+            # last, partial page costs little; the newest keeps the cursor (same-second objects).
+            parts = max(2, min(self.split_factor, int(expected_pages // 4)))
+            edges = [window.start + (remaining * i) // parts for i in range(parts)] + [
+                last_created + 1
             ]
-            tail = Window(last_created, last_created + 1, window.partition)
-            self._add_pending(table.name, window.partition, 1 + len(sub_windows))
-            self._submit(table.name, window.partition, self._list_page, table, tail, last_id)
-            for sub_window in sub_windows:
-                self._submit(table.name, window.partition, self._list_page, table, sub_window, None)
+            for i in range(parts):
+                if edges[i + 1] > edges[i]:
+                    cursor = last_id if i == parts - 1 else None
+                    self._schedule(table, self._window(edges[i], edges[i + 1], window), cursor)
         else:
-            continuation = Window(window.start, last_created + 1, window.partition)
-            self._add_pending(table.name, window.partition)
-            self._submit(
-                table.name, window.partition, self._list_page, table, continuation, last_id
-            )
+            self._schedule(table, self._window(window.start, last_created + 1, window), last_id)
 
     def _children_beyond_embedded(
         self,
         table: StripeTable,
         child: ChildTable,
         meta: PageMeta,
-        partition: str,
+        partitions: tuple[str, ...],
         version: float,
     ) -> None:
         """Page the child endpoint of every parent whose embedded list says `has_more` (the
         embedded entries themselves come out of the parent page at merge time)."""
         for position in meta.children_more.get(child.field, []):
             parent_key = (meta.ids[position], int(meta.created[position] or 0))
-            self._add_pending(table.name, partition)
             self._submit(
-                table.name, partition, self._list_children, table, child, parent_key, version
+                table.name, partitions, self._list_children, table, child, parent_key, version
             )
 
     def _list_children(
@@ -304,6 +309,15 @@ class Lister:
             self.sink.page(
                 child.name, fetched.body, fetched.data, version=version, parent=parent_key
             )
+
+
+def _span(windows: list[Window]) -> Window:
+    """One window over consecutive windows."""
+    return Window(
+        windows[0].start,
+        windows[-1].end,
+        tuple(key for window in windows for key in window.partitions),
+    )
 
 
 def list_children(

@@ -193,13 +193,13 @@ def merge_files(
     connection: duckdb.DuckDBPyConnection, schema: str, files: dict[str, SpoolFile]
 ) -> list[str]:
     """Merge rotated spool files: every table with a file, and every child table whose parent
-    spooled pages (its embedded children). Returns the tables merged."""
+    spooled pages (its embedded children). The tables must exist (`ensure_tables`). Returns
+    the tables merged."""
     tables = list(files)
     for name in files:
         for child in TABLES_BY_NAME[name].child_names if name in TABLES_BY_NAME else ():
             if child not in files and files[name].pages:
                 tables.append(child)
-    ensure_tables(connection, schema, tables)
     for name in tables:
         parent = CHILD_TABLES[name][0].name if name in CHILD_TABLES else None
         merge_spool(

@@ -2,6 +2,8 @@
 -- A row is only replaced by a snapshot at least as new (`_version`): webhooks and events arrive
 -- out of order, and a list fetched before an event must not undo it. Deletion stubs
 -- (`{{id, object, deleted: true}}`) carry no fields and are applied by tombstones.sql instead.
+-- ON CONFLICT probes the primary key's index per row; a MERGE join (no index) measured 20-50%
+-- more CPU per row, growing with the table.
 INSERT INTO {target} ({columns})
 SELECT {expressions}
 FROM (
