@@ -1,12 +1,13 @@
 """Packaging for revenue_assets. The one place where dependencies are declared."""
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     name="revenue_assets",
     version="0.1.0",
     description="Self-hosted Stripe revenue warehouse built as a Dagster asset graph on DuckDB.",
-    packages=find_packages(exclude=["revenue_assets_tests", "revenue_assets_tests.*", "bench"]),
+    # Namespace discovery so the folders that hold only .sql files ship as package data.
+    packages=find_namespace_packages(include=["revenue_assets", "revenue_assets.*"]),
     package_data={"revenue_assets": ["**/*.sql", "**/*.json", "**/*.js", "**/*.html"]},
     include_package_data=True,
     python_requires=">=3.11",
@@ -42,6 +43,8 @@ setup(
             "pytest>=8",
             "pytest-timeout>=2.3",
             "pytest-xdist>=3.6",
+            # The tests' HTTP client: base_url clients and streamed (chunked) request bodies.
+            "httpx>=0.27",
             "ruff>=0.6",
             # Drives Debian's Chromium for the dashboard's browser tests (no browser download).
             "playwright>=1.45",

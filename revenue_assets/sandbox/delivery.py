@@ -26,8 +26,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import httpx
 import orjson
+import requests
+from requests.adapters import HTTPAdapter
 
 from revenue_assets.sandbox.counters import Counters
 
@@ -122,18 +123,14 @@ class WebhookDelivery:
         self._pending = 0  # events not yet fanned out + deliveries not yet finished
         self._closed = False
         self._threads: list[threading.Thread] = []
-        self._client: httpx.Client | None = None
+        self._client: requests.Session | None = None
         self.log: deque[dict[str, Any]] = deque(maxlen=2000)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._client = httpx.Client(
-            timeout=self.options.timeout_s,
-            headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=max(4, self.options.workers * 2)),
-            trust_env=False,
-        )
+        self._client = _session(pool=max(4, self.options.workers * 2))
+        self._client.headers["User-Agent"] = USER_AGENT
         self.world.add_listener(self.on_event)
         threads = [threading.Thread(target=self._dispatch, name="webhook-dispatch", daemon=True)]
         threads += [
@@ -315,7 +312,20 @@ class WebhookDelivery:
         }
         self.counters.delivery("attempts")
         try:
-            response = self._client.post(delivery.url, content=delivery.payload, headers=headers)
-        except httpx.HTTPError as error:
+            response = self._client.post(
+                delivery.url, data=delivery.payload, headers=headers, timeout=self.options.timeout_s
+            )
+        except requests.RequestException as error:
             return False, None, f"{type(error).__name__}: {error}"
         return 200 <= response.status_code < 300, response.status_code, None
+
+
+def _session(pool: int) -> requests.Session:
+    """A session that ignores proxy variables (deliveries go to loopback) and keeps `pool`
+    connections per host, one per concurrent worker."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = HTTPAdapter(pool_connections=pool, pool_maxsize=pool)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import httpx
+import requests
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -301,12 +301,9 @@ class SandboxProcess:
         self.read_key: str = info["read_key"]
         self.account_id: str = info["account_id"]
         self.generation_seconds: float = float(info.get("generation_seconds") or 0.0)
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {self.secret_key}"},
-            timeout=600,
-            trust_env=False,
-        )
+        self._http = requests.Session()
+        self._http.trust_env = False  # the sandbox is on loopback: never through a proxy
+        self._http.headers["Authorization"] = f"Bearer {self.secret_key}"
 
     @classmethod
     def spawn(
@@ -376,7 +373,9 @@ class SandboxProcess:
 
     def control(self, method: str, name: str, **params: Any) -> dict[str, Any]:
         """Call a private `/_sandbox/<name>` route."""
-        response = self._http.request(method, f"/_sandbox/{name}", json=params or None)
+        response = self._http.request(
+            method, f"{self.base_url}/_sandbox/{name}", json=params or None, timeout=600
+        )
         response.raise_for_status()
         return response.json()
 

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import requests
 
 from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets_tests.webhooks.helpers import SECRET, ReceiverProcess, payload, signed
@@ -26,15 +26,18 @@ def _burst_then_kill(state: Path, cycle: int, acknowledged: list[str]) -> bool:
     with ReceiverProcess(state, {"STRIPE_WEBHOOK_SECRET": SECRET}) as rx:
 
         def fire(worker: int) -> None:
-            with httpx.Client(base_url=rx.url, timeout=10, trust_env=False) as client:
+            with requests.Session() as client:
+                client.trust_env = False
                 n = 0
                 while not stop.is_set():
                     event_id = f"evt_{cycle}_{worker}_{n}"
                     body = payload(event_id)
                     n += 1
                     try:
-                        response = client.post("/", content=body, headers=signed(body))
-                    except httpx.HTTPError:
+                        response = client.post(
+                            f"{rx.url}/", data=body, headers=signed(body), timeout=10
+                        )
+                    except requests.RequestException:
                         cut_off.set()
                         return
                     if response.status_code == 200:
