@@ -22,9 +22,11 @@ fresh child process, so its CPU time and peak memory are its own.
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -168,6 +170,7 @@ def main(args: argparse.Namespace) -> None:
     from revenue_assets.sandbox.world import CompanySpec
 
     work = Path(tempfile.mkdtemp(prefix="bench-sync-"))
+    atexit.register(shutil.rmtree, work, True)  # a run leaves gigabytes otherwise
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
     results = {}
     for label, customers in (("small", args.customers // 4), ("full", args.customers)):

@@ -12,7 +12,9 @@ does) until the change is visible; it prints the latency of each change and p50/
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +47,7 @@ def main(args: argparse.Namespace) -> None:
     from revenue_assets.sync import SyncTarget, month_partitions, sync_tables
 
     work = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+    atexit.register(shutil.rmtree, work, True)  # a run leaves gigabytes otherwise
     database, state, home = work / "w.duckdb", work / "state.sqlite", work / "dagster_home"
     home.mkdir()
     print(

@@ -27,9 +27,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -273,6 +275,7 @@ def main() -> None:
         pass
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+    atexit.register(shutil.rmtree, workdir, True)  # a run leaves gigabytes otherwise
     state = args.state or workdir / "state.sqlite"
     process, host, port = start_receiver(state, args.synchronous)
     print(

@@ -25,6 +25,7 @@ from revenue_assets.settings import (
     stripe_schema,
 )
 from revenue_assets.stripe_api.client import RetryPolicy, StripeAccess
+from revenue_assets.sync import DEFAULT_FLUSH_BYTES
 from revenue_assets.warehouse.connection import DEFAULT_LOCK_TIMEOUT_S, warehouse_connection
 from revenue_assets.webhooks.inbox import Inbox
 
@@ -45,10 +46,11 @@ class StripeResource(dg.ConfigurableResource):
     )
     max_in_flight: int = Field(default=64, description="Concurrent requests at most.")
     flush_mb: int = Field(
-        default=12,
+        default=DEFAULT_FLUSH_BYTES // 2**20,
         description=(
-            "Merge fetched objects into DuckDB whenever this much has been spooled. Upserts "
-            "hold their whole batch in memory: small batches keep a sync's memory flat."
+            "Merge fetched objects into DuckDB whenever this much has been spooled. Each merge "
+            "ends with a checkpoint that rewrites the tables' open row groups, so fewer, larger "
+            "batches cost less CPU; upserts hold their batch in memory, so memory grows with it."
         ),
     )
 

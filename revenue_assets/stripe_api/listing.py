@@ -4,13 +4,11 @@ Stripe lists newest first with a cursor, so one window is a sequential chain of 
 a page, one chain moves ~330 objects/s however fast the account's rate limit is. We keep dozens
 of chains in flight instead:
 
-- every partition (month) is its own window from the start;
+- consecutive partitions (months) form one window, so a sparse table costs one request for
+  all of them, and years of empty months before the account's first object cost nothing;
 - a window whose first page shows many more pages to come is split: the rest of its time range
-  becomes several sub-windows listed concurrently (the objects of the boundary second keep the
-  cursor, so nothing is listed twice or skipped);
-- a range of many months lists its last year at once and meanwhile finds the account's oldest
-  object by bisection with `limit=1` probes, so years of empty months cost a few requests
-  instead of one each;
+  becomes several sub-windows listed concurrently, each split again by its own first page (the
+  objects of the boundary second keep the cursor, so nothing is listed twice or skipped);
 - embedded child lists (invoice lines, subscription items, credit note lines) that say
   `has_more` are paged through their own endpoint.
 
@@ -90,8 +88,6 @@ class Lister:
         max_workers: int = 64,
         split_factor: int = 8,
         split_min_pages: int = 8,
-        bisect_min_windows: int = 6,
-        recent_windows: int = 12,
         on_progress: Callable[[str, int], None] | None = None,
     ) -> None:
         self.access = access
@@ -99,8 +95,6 @@ class Lister:
         self.max_workers = max_workers
         self.split_factor = split_factor
         self.split_min_pages = split_min_pages
-        self.bisect_min_windows = bisect_min_windows
-        self.recent_windows = recent_windows
         self.on_progress = on_progress
         self._lock = threading.Lock()
         self._outstanding = 0
@@ -137,21 +131,8 @@ class Lister:
                 for window in windows:
                     for key in window.partitions:
                         self._bounds[key] = (window.start, window.end)
-                # The most recent months list at once, as one window that splits by density
-                # (a sparse table costs one request for all of them); older months wait for
-                # the bisection that finds where the account's history starts.
-                older, recent = windows[: -self.recent_windows], windows[-self.recent_windows :]
-                if len(older) < self.bisect_min_windows:
-                    older, recent = [], windows
-                self._schedule(table, _span(recent), None)
-                if older:
-                    self._submit(
-                        table.name,
-                        _span(older).partitions,
-                        self._bisect_then_list,
-                        table,
-                        _span(older),
-                    )
+                for span in _spans(windows):
+                    self._schedule(table, span, None)
             self._task_done()
             self._done.wait()
         self._pool = None
@@ -223,14 +204,6 @@ class Lister:
         if cursor:
             params["starting_after"] = cursor
         return params
-
-    def _bisect_then_list(self, table: StripeTable, window: Window) -> None:
-        """Skip the empty months before the account's oldest object, then list the rest as one
-        window. The months before the bound complete without a request."""
-        stats = self._results[table.name].stats
-        bound = oldest_bound(self.access, table, window.start, window.end, stats)
-        if bound < window.end:
-            self._schedule(table, self._window(max(window.start, bound), window.end, window), None)
 
     def _window(self, start: int, end: int, within: Window) -> Window:
         """[start, end) with the partitions of `within` it overlaps."""
@@ -311,13 +284,16 @@ class Lister:
             )
 
 
-def _span(windows: list[Window]) -> Window:
-    """One window over consecutive windows."""
-    return Window(
-        windows[0].start,
-        windows[-1].end,
-        tuple(key for window in windows for key in window.partitions),
-    )
+def _spans(windows: list[Window]) -> list[Window]:
+    """One window per run of consecutive windows (in time order)."""
+    spans: list[Window] = []
+    for window in sorted(windows, key=lambda w: w.start):
+        if spans and spans[-1].end == window.start:
+            last = spans[-1]
+            spans[-1] = Window(last.start, window.end, last.partitions + window.partitions)
+        else:
+            spans.append(window)
+    return spans
 
 
 def list_children(

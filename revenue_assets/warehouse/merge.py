@@ -20,7 +20,7 @@ from revenue_assets.warehouse.spool import SpoolFile
 
 SQL_DIR = Path(__file__).parent / "sql"
 SPOOL_COLUMNS = (
-    "{o: 'JSON', page: 'JSON', p: 'VARCHAR', pc: 'BIGINT', v: 'DOUBLE', s: 'VARCHAR', "
+    "{o: 'JSON', page: 'STRUCT(data JSON[])', p: 'VARCHAR', pc: 'BIGINT', v: 'DOUBLE', s: 'VARCHAR', "
     "d: 'BOOLEAN', t: 'BOOLEAN'}"
 )
 SEEN_COLUMNS = "{id: 'VARCHAR', p: 'VARCHAR', c: 'BIGINT'}"
@@ -77,8 +77,8 @@ def _merge_parts(schema: str, name: str) -> dict[str, str]:
     """
     layout = table_schema(name)
     json_columns = {c.name for c in layout.stored_columns if len(c.path) == 1 and c.kind == "JSON"}
-    structure: dict[str, Any] = {}
-    expressions = ["o ->> '$.id' AS id"]
+    structure: dict[str, Any] = {"id": "VARCHAR"}  # read with the rest: one parse per object
+    expressions = ["x.id AS id"]
     if layout.parent_column:
         expressions += [f"p AS {layout.parent_column}", "to_timestamp(pc) AS _parent_created"]
     for column in layout.stored_columns:
@@ -107,16 +107,19 @@ def _merge_parts(schema: str, name: str) -> dict[str, str]:
     assignments = ", ".join(
         f"{column} = excluded.{column}" for column in layout.all_column_names if column not in keys
     )
-    dedupe_key = "p, o ->> '$.id'" if layout.parent_column else "o ->> '$.id'"
+    dedupe_key = "p, x.id" if layout.parent_column else "x.id"
     return {
         "target": target,
         "columns": ", ".join(layout.all_column_names),
         "expressions": ",\n       ".join(expressions),
         "structure": orjson.dumps(structure).decode().replace("'", "''"),
-        "spool_columns": SPOOL_COLUMNS,
         "qualify": f"QUALIFY row_number() OVER (PARTITION BY {dedupe_key} ORDER BY v DESC) = 1",
-        "key_columns": ", ".join(keys),
-        "assignments": assignments,
+        # ON CONFLICT probes the primary key's index per row; a MERGE join (no index) measured
+        # 20-50% more CPU per row, growing with the table.
+        "on_conflict": (
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {assignments}\n"
+            f"WHERE excluded._version >= {target}._version"
+        ),
     }
 
 
@@ -146,37 +149,61 @@ def merge_spool(
     table: str,
     spool: SpoolFile | None,
     parent: SpoolFile | None = None,
-) -> None:
-    """Upsert a table's spooled objects, and for a child table those embedded in its parent's
+    *,
+    insert_first: bool = False,
+) -> bool:
+    """Write a table's spooled objects, and for a child table those embedded in its parent's
     spooled pages; then apply deletion stubs.
 
-    The newest-snapshot window only runs when an object may appear twice (a child both
-    embedded and paged, an object in two events): on a plain listing it would cost a sort."""
+    `insert_first`: the objects are probably not in the table yet, so try a plain append in
+    one transaction; the first id already present rolls it back and the batch is upserted
+    instead. Returns False when that happened (the caller stops trying for the table).
+    The newest-snapshot window only runs when an object may appear twice (in two events): on
+    a plain listing it would cost a sort."""
     parts = _merge_parts(schema, table)
     sources = []
     if spool is not None and spool.lines > spool.stubs:
         sources.append(_rows("spool_rows", spool))
     child = CHILD_TABLES.get(table)
     if child is not None and parent is not None and parent.pages:
-        sources.append(_rows("embedded_rows", parent, field=child[1].field))
-    repeats = len(sources) > 1 or any(f is not None and f.repeats for f in (spool, parent))
+        parent_table, child_table = child
+        sources.append(
+            _rows(
+                "embedded_rows",
+                parent,
+                field=child_table.field,
+                created=parent_table.created_field,
+            )
+        )
+    repeats = any(f is not None and f.repeats for f in (spool, parent))
+    statements = []
+    if sources:
+        rows = " UNION ALL ".join(sources)
+        statements.append({**parts, "rows": rows, "qualify": parts["qualify"] if repeats else ""})
+    tombstones = []
+    if spool is not None and spool.stubs:
+        tombstones.append(
+            sql_template("tombstones").format(
+                target=parts["target"], spool=_quote_path(spool.path), spool_columns=SPOOL_COLUMNS
+            )
+        )
+    merge = sql_template("merge")
+    if insert_first and statements:
+        appends = [merge.format(**{**values, "on_conflict": ""}) for values in statements]
+        try:
+            _transaction(connection, [*appends, *tombstones])
+            return True
+        except duckdb.ConstraintException:
+            pass  # an object is already there: upsert the batch
+    _transaction(connection, [*(merge.format(**values) for values in statements), *tombstones])
+    return not insert_first or not statements
+
+
+def _transaction(connection: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
     connection.execute("BEGIN TRANSACTION")
     try:
-        if sources:
-            connection.execute(
-                sql_template("merge").format(
-                    rows=" UNION ALL ".join(sources),
-                    **{**parts, "qualify": parts["qualify"] if repeats else ""},
-                )
-            )
-        if spool is not None and spool.stubs:
-            connection.execute(
-                sql_template("tombstones").format(
-                    target=parts["target"],
-                    spool=_quote_path(spool.path),
-                    spool_columns=SPOOL_COLUMNS,
-                )
-            )
+        for statement in statements:
+            connection.execute(statement)
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
@@ -190,11 +217,19 @@ def _rows(template: str, spool: SpoolFile, **values: str) -> str:
 
 
 def merge_files(
-    connection: duckdb.DuckDBPyConnection, schema: str, files: dict[str, SpoolFile]
+    connection: duckdb.DuckDBPyConnection,
+    schema: str,
+    files: dict[str, SpoolFile],
+    expect_new: set[str] | None = None,
 ) -> list[str]:
     """Merge rotated spool files: every table with a file, and every child table whose parent
     spooled pages (its embedded children). The tables must exist (`ensure_tables`). Returns
-    the tables merged."""
+    the tables merged.
+
+    `expect_new`: tables whose objects are probably not in the warehouse yet (a first sync,
+    new records): they are appended rather than upserted (`merge_spool`); a table leaves the
+    set at its first conflict."""
+    expect_new = expect_new if expect_new is not None else set()
     tables = list(files)
     for name in files:
         for child in TABLES_BY_NAME[name].child_names if name in TABLES_BY_NAME else ():
@@ -202,9 +237,16 @@ def merge_files(
                 tables.append(child)
     for name in tables:
         parent = CHILD_TABLES[name][0].name if name in CHILD_TABLES else None
-        merge_spool(
-            connection, schema, name, files.get(name), files.get(parent) if parent else None
+        appended = merge_spool(
+            connection,
+            schema,
+            name,
+            files.get(name),
+            files.get(parent) if parent else None,
+            insert_first=name in expect_new,
         )
+        if not appended:
+            expect_new.discard(name)
     return tables
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from revenue_assets.stripe_api.errors import StripeAuthenticationError
 from revenue_assets.stripe_api.tables import TABLES, TABLES_BY_NAME
+from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets_tests.helpers import (
     CHILD_KINDS,
@@ -96,6 +97,27 @@ def test_resync_changes_nothing(synced, tmp_path: Path) -> None:
     assert all(o.ok for o in outcomes.values())
     assert warehouse_snapshot(copy, ALL_TABLES) == before
     assert sum(sum(o.marked_deleted.values()) for o in outcomes.values()) == 0
+
+
+def test_new_records_already_in_the_warehouse_are_upserted(synced, tmp_path: Path) -> None:
+    """A new-records sync appends rather than upserts; objects already there (a webhook run got
+    them first) make the append fall back to an upsert: nothing duplicated, the newest kept."""
+    sandbox, database, _ = synced
+    copy = tmp_path / "copy.duckdb"
+    copy.write_bytes(database.read_bytes())
+    tables = ["invoice", "invoice_line_item"]
+    before = warehouse_snapshot(copy, tables)
+    with warehouse_connection(copy) as connection:
+        for table in tables:
+            connection.execute(
+                f"UPDATE stripe.{table} SET _raw = '{{}}', _version = to_timestamp(0)"
+            )
+        connection.execute("DELETE FROM stripe.invoice WHERE hash(id) % 2 = 0")
+        first = connection.execute("SELECT min(epoch(created))::BIGINT FROM stripe.invoice")
+        since = first.fetchone()[0] - 86_400
+    outcomes = sync_sandbox(sandbox, copy, tables=[TABLES_BY_NAME["invoice"]], since=since)
+    assert all(o.ok for o in outcomes.values())
+    assert warehouse_snapshot(copy, tables) == before
 
 
 def test_windows_are_listed_concurrently_without_duplicates(synced) -> None:

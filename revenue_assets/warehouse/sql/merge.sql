@@ -1,9 +1,9 @@
--- Upsert the newest snapshot of every spooled object into a raw Stripe table.
--- A row is only replaced by a snapshot at least as new (`_version`): webhooks and events arrive
--- out of order, and a list fetched before an event must not undo it. Deletion stubs
--- (`{{id, object, deleted: true}}`) carry no fields and are applied by tombstones.sql instead.
--- ON CONFLICT probes the primary key's index per row; a MERGE join (no index) measured 20-50%
--- more CPU per row, growing with the table.
+-- Write the newest snapshot of every spooled object into a raw Stripe table.
+-- As an upsert (with the ON CONFLICT clause below), a row is only replaced by a snapshot at
+-- least as new (`_version`): webhooks and events arrive out of order, and a list fetched before
+-- an event must not undo it. Without it, a plain append of objects not yet in the table (a first
+-- sync), which costs a fraction of the upsert. Deletion stubs (`{{id, object, deleted: true}}`)
+-- carry no fields and are applied by tombstones.sql instead.
 INSERT INTO {target} ({columns})
 SELECT {expressions}
 FROM (
@@ -12,5 +12,4 @@ FROM (
     WHERE NOT coalesce(t, false)
     {qualify}
 ) AS spooled
-ON CONFLICT ({key_columns}) DO UPDATE SET {assignments}
-WHERE excluded._version >= {target}._version
+{on_conflict}
