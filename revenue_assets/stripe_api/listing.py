@@ -87,7 +87,7 @@ class Lister:
         *,
         max_workers: int = 64,
         split_factor: int = 8,
-        split_min_pages: int = 8,
+        split_min_pages: int = 16,
         on_progress: Callable[[str, int], None] | None = None,
     ) -> None:
         self.access = access
@@ -243,7 +243,7 @@ class Lister:
         if remaining > 1 and expected_pages >= self.split_min_pages:
             # Split the rest into sub-windows listed concurrently, each long enough that its
             # last, partial page costs little; the newest keeps the cursor (same-second objects).
-            parts = max(2, min(self.split_factor, int(expected_pages // 4)))
+            parts = max(2, min(self.split_factor, int(expected_pages * 2 // self.split_min_pages)))
             edges = [window.start + (remaining * i) // parts for i in range(parts)] + [
                 last_created + 1
             ]
