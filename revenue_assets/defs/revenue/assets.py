@@ -246,47 +246,43 @@ def file_version(path: str | None) -> str:
     return digest.hexdigest()[:16]
 
 
-@dg.observable_source_asset(
-    key=PERSONS_KEY,
-    group_name=GROUP,
-    # observable source assets take no `kinds` or `owners` (a **kwargs swallows them): the
-    # kind goes in as its tag
-    tags={"dagster/kind/file": ""},
-    metadata={
-        "dagster/column_schema": dg.TableSchema(
-            columns=[
-                dg.TableColumn("distinct_id", "VARCHAR", "The person's product-analytics id."),
-                dg.TableColumn("email", "VARCHAR", "Optional: matched to customers' emails."),
-            ]
-        )
-    },
-    description=(
-        "Persons the user provides (REVENUE_ASSETS_PERSONS: CSV or Parquet with a `distinct_id` "
-        "column and optionally `email`). Observed by content hash; a change re-links customers."
-    ),
-)
-def persons(revenue: RevenueResource) -> dg.DataVersion:
-    return dg.DataVersion(file_version(revenue.persons_path))
+def _user_file(
+    key: dg.AssetKey, columns: list[dg.TableColumn], description: str, path_setting: str
+) -> dg.SourceAsset:
+    """A file the user provides, observed by content hash: a change re-links customers."""
+
+    @dg.observable_source_asset(
+        key=key,
+        group_name=GROUP,
+        # observable source assets take no `kinds` or `owners` (a **kwargs swallows them): the
+        # kind goes in as its tag
+        tags={"dagster/kind/file": ""},
+        metadata={"dagster/column_schema": dg.TableSchema(columns=columns)},
+        description=description,
+    )
+    def observe(revenue: RevenueResource) -> dg.DataVersion:
+        return dg.DataVersion(file_version(getattr(revenue, path_setting)))
+
+    return observe
 
 
-@dg.observable_source_asset(
-    key=GROUPS_KEY,
-    group_name=GROUP,
-    # observable source assets take no `kinds` or `owners` (a **kwargs swallows them): the
-    # kind goes in as its tag
-    tags={"dagster/kind/file": ""},
-    metadata={
-        "dagster/column_schema": dg.TableSchema(
-            columns=[
-                dg.TableColumn("group_key", "VARCHAR", "The group's key (customer metadata)."),
-                dg.TableColumn("name", "VARCHAR", "Optional: the group's name."),
-            ]
-        )
-    },
-    description=(
-        "Groups the user provides (REVENUE_ASSETS_GROUPS: CSV or Parquet with a `group_key` "
-        "column and optionally `name`). Observed by content hash."
-    ),
+persons = _user_file(
+    PERSONS_KEY,
+    [
+        dg.TableColumn("distinct_id", "VARCHAR", "The person's product-analytics id."),
+        dg.TableColumn("email", "VARCHAR", "Optional: matched to customers' emails."),
+    ],
+    "Persons the user provides (REVENUE_ASSETS_PERSONS: CSV or Parquet with a `distinct_id` "
+    "column and optionally `email`). Observed by content hash; a change re-links customers.",
+    "persons_path",
 )
-def groups(revenue: RevenueResource) -> dg.DataVersion:
-    return dg.DataVersion(file_version(revenue.groups_path))
+groups = _user_file(
+    GROUPS_KEY,
+    [
+        dg.TableColumn("group_key", "VARCHAR", "The group's key (customer metadata)."),
+        dg.TableColumn("name", "VARCHAR", "Optional: the group's name."),
+    ],
+    "Groups the user provides (REVENUE_ASSETS_GROUPS: CSV or Parquet with a `group_key` "
+    "column and optionally `name`). Observed by content hash.",
+    "groups_path",
+)
