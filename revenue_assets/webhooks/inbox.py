@@ -57,6 +57,9 @@ _INSERT_ROWS = 500  # rows per INSERT: 13 × 500 variables, under SQLite's limit
 _CHUNK = 500  # ids per `IN (...)`, well under SQLite's variable limit
 
 
+STILL_LISTED_AFTER_DELETED = frozenset({"customer.subscription.deleted"})
+
+
 @dataclass(frozen=True)
 class InboxEvent:
     """One row of the inbox. `payload` is b"" when read with `with_payload=False`."""
@@ -83,8 +86,10 @@ class InboxEvent:
 
     @property
     def is_deleted(self) -> bool:
-        """A `*.deleted` event: the object is gone (lists no longer return it)."""
-        return self.type.endswith(".deleted")
+        """A `*.deleted` event: the object is gone (lists no longer return it). Except
+        `customer.subscription.deleted`, which announces a cancellation: the subscription
+        stays, listed with `status=all`, and its payload is its canceled state."""
+        return self.type.endswith(".deleted") and self.type not in STILL_LISTED_AFTER_DELETED
 
 
 @dataclass(frozen=True)
