@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
+from revenue_assets.defs.stripe import sensors
 from revenue_assets.defs.stripe.assets import stripe_tables
 from revenue_assets.defs.stripe.checks import WEBHOOK_HEALTH, stripe_table_checks
 from revenue_assets.defs.stripe.sensors import (
@@ -239,6 +240,29 @@ def test_older_api_version_payloads_are_applied(live: Live, receiver) -> None:
     assert row["plan"] is not None  # the legacy `subscription.plan`
     assert row["current_period_end"] is not None  # legacy top-level period
     assert row["_source"] == "webhook"
+
+
+def test_events_whose_run_failed_are_requested_again(
+    live: Live, receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sensor cannot see its runs fail; the inbox can: events still unapplied a while after
+    their run was requested get a run of their own again, and only once per period."""
+    monkeypatch.setattr(sensors, "RETRY_AFTER_S", 1)
+    customer = store_objects(live.world, "customer")[0]
+    live.world.update("customers", customer["id"], {"metadata": {"retried": "yes"}})
+    assert live.sandbox.wait_for_deliveries(timeout=30)
+    customer_webhooks = [s for s in WEBHOOK_SENSORS if s.name == "customer_webhooks"]
+    lost = live.tick(customer_webhooks)  # requested, but the run fails (never runs)
+    assert [r.tags["stripe_table"] for r in lost] == ["customer"]
+    assert live.tick(customer_webhooks) == []  # too early to call it failed
+    time.sleep(1.1)
+    retry = live.tick(customer_webhooks)
+    assert [r.partition_key for r in retry] == [lost[0].partition_key]
+    assert retry[0].run_key != lost[0].run_key
+    live.run(retry)
+    assert live.row("customer", customer["id"])["_raw"]["metadata"]["retried"] == "yes"
+    time.sleep(1.1)
+    assert live.tick(customer_webhooks) == []  # applied: nothing to retry
 
 
 def test_events_api_pull_keeps_tables_current_without_a_webhook(live: Live) -> None:

@@ -3,7 +3,9 @@
 `<table>_webhooks`: drains the event inbox (fed by the webhook receiver and by the Events API
 pull below) by its `seq` cursor and requests one run per partition touched, which applies the
 partition's pending events. Run keys carry the newest `seq`, so a repeated tick is harmless
-and events that arrive during a run get a run of their own.
+and events that arrive during a run get a run of their own. A sensor cannot see whether its
+runs succeed, but the inbox can: a partition whose events are still unapplied RETRY_AFTER_S
+after they arrived (its run failed, or was canceled) is requested again, once per period.
 
 `stripe_events_pull`: walks `/v1/events` forward from the last event seen into the inbox:
 it fills webhook gaps and keeps tables current when no webhook is set up. If it was stopped
@@ -32,6 +34,7 @@ from revenue_assets.defs.stripe.specs import table_key
 from revenue_assets.stripe_api.errors import StripeAccessError
 from revenue_assets.stripe_api.tables import TABLES, StripeTable
 from revenue_assets.webhooks.events import partition_key
+from revenue_assets.webhooks.inbox import Inbox, PendingPartition
 
 # Objects become visible in lists a little after their `created` second: re-fetch this much.
 OVERLAP_S = 120
@@ -40,6 +43,7 @@ WEBHOOK_INTERVAL_S = 5
 EVENTS_PULL_INTERVAL_S = 30
 EVENTS_PULL_MAX_PAGES = 20
 EVENTS_RETENTION_S = 30 * 86_400
+RETRY_AFTER_S = 300
 
 
 def _default_status() -> dg.DefaultSensorStatus:
@@ -132,15 +136,14 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
     )
     def _sensor(context: dg.SensorEvaluationContext, state: StateResource) -> dg.SensorResult:
         cursor = int(context.cursor or 0)
+        valid = set(monthly_partitions.get_partition_keys())
         with state.inbox() as inbox:
             events = inbox.read_after(
                 cursor, limit=50_000, table=None if history else table.name, with_payload=False
             )
-        if not events:
-            return dg.SensorResult(skip_reason=f"No new {table.name} events.")
+            stalled = [] if history else _stalled_partitions(inbox, table, cursor, valid)
         newest_seq: dict[str, int] = defaultdict(int)
         outside = 0
-        valid = set(monthly_partitions.get_partition_keys())
         for event in events:
             key = partition_key(event.created) if history else event.partition_key
             if key in valid:
@@ -153,24 +156,66 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
                 "(created before REVENUE_ASSETS_SYNC_START, or without `created`): not applied."
             )
         requests = [
-            dg.RunRequest(
-                run_key=f"webhook:{table.name}:{partition}:{seq}",
-                partition_key=partition,
-                asset_selection=table_selection(table),
-                run_config=dg.RunConfig(
-                    ops={
-                        "stripe_tables": {
-                            "config": {"mode": "events", "after_seq": cursor, "through_seq": seq}
-                        }
-                    }
-                ),
-                tags={"trigger": "stripe_webhook", "stripe_table": table.name},
-            )
+            _events_run(table, partition, cursor, seq, f"webhook:{table.name}:{partition}:{seq}")
             for partition, seq in sorted(newest_seq.items())
         ]
-        return dg.SensorResult(run_requests=requests, cursor=str(events[-1].seq))
+        period = int(time.time() // RETRY_AFTER_S)
+        for pending in stalled:
+            if pending.partition_key not in newest_seq:
+                context.log.warning(
+                    f"{pending.events} {table.name} event(s) of {pending.partition_key} are "
+                    f"still unapplied {RETRY_AFTER_S} s after they arrived: requesting their run "
+                    "again (the last one failed or was canceled)."
+                )
+                key = f"retry:{table.name}:{pending.partition_key}:{pending.last_seq}:{period}"
+                requests.append(
+                    _events_run(table, pending.partition_key, cursor, pending.last_seq, key)
+                )
+        if not requests:
+            return dg.SensorResult(
+                skip_reason=f"No new {table.name} events.",
+                cursor=str(events[-1].seq) if events else None,
+            )
+        return dg.SensorResult(
+            run_requests=requests, cursor=str(events[-1].seq) if events else None
+        )
 
     return _sensor
+
+
+def _stalled_partitions(
+    inbox: Inbox, table: StripeTable, cursor: int, valid: set[str]
+) -> list[PendingPartition]:
+    """Partitions whose events a run was already requested for (seq <= cursor) and that are
+    still unapplied RETRY_AFTER_S after they arrived."""
+    now = time.time()
+    return [
+        pending
+        for pending in inbox.pending_partitions(table.name)
+        if pending.partition_key in valid
+        and pending.last_seq <= cursor
+        and now - pending.oldest_received_at >= RETRY_AFTER_S
+    ]
+
+
+def _events_run(
+    table: StripeTable, partition: str, after_seq: int, through_seq: int, run_key: str
+) -> dg.RunRequest:
+    """A run applying a partition's pending events (the event table: its inbox events with
+    `seq` in (after_seq, through_seq])."""
+    return dg.RunRequest(
+        run_key=run_key,
+        partition_key=partition,
+        asset_selection=table_selection(table),
+        run_config=dg.RunConfig(
+            ops={
+                "stripe_tables": {
+                    "config": {"mode": "events", "after_seq": after_seq, "through_seq": through_seq}
+                }
+            }
+        ),
+        tags={"trigger": "stripe_webhook", "stripe_table": table.name},
+    )
 
 
 @dg.sensor(
