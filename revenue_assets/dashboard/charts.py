@@ -206,7 +206,7 @@ def churn(data: DashboardData) -> Figure:
 
 
 def arpu_ltv(data: DashboardData) -> Figure:
-    """ARPU (MRR per paying customer) and LTV (ARPU over churn rate; none without churn)."""
+    """ARPU (the month's recognized revenue per paying customer) and LTV (ARPU over churn rate; none without churn)."""
     x, hover = _months(data), _money_hover(data.currency)
     prefix = formatting.prefix(data.currency)
     return {

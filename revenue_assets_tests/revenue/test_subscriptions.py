@@ -187,9 +187,12 @@ def test_metrics_and_current_mrr_agree_with_history(company) -> None:
     assert june["churned_customers"] == 1
     assert june["customers"] == 5
     assert june["customer_churn_rate"] == Decimal("0.166667")  # 1 of May's 6 customers
-    assert june["ltv"] is not None and june["arpu"] is not None
-    # LTV = ARPU / churn rate = (mrr / 5 customers) / (1 / 6), computed without rounding ARPU
-    assert june["ltv"] == (june["mrr"] * 6 / 5).quantize(Decimal("0.000001"), ROUND_HALF_UP)
+    # ARPU = the month's revenue (recognized: an annual plan counts a twelfth a month) per
+    # paying customer; LTV = ARPU / churn rate = (revenue / 5) / (1 / 6), ARPU unrounded
+    revenue = june["recognized_revenue"]
+    assert revenue > june["mrr"]  # one-off revenue too, not only the recurring part
+    assert june["arpu"] == (revenue / 5).quantize(Decimal("0.000001"), ROUND_HALF_UP)
+    assert june["ltv"] == (revenue * 6 / 5).quantize(Decimal("0.000001"), ROUND_HALF_UP)
     march = warehouse.dicts(
         "SELECT * FROM revenue_analytics.revenue_metrics WHERE month = '2024-03-01'"
     )[0]

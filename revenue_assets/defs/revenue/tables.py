@@ -401,7 +401,7 @@ TABLES: tuple[RevenueTable, ...] = (
             new_customers BIGINT: Customers paying for the first time.;
             churned_customers BIGINT: Paying last month, not this month.;
             subscriptions BIGINT: Subscriptions with MRR > 0.;
-            arpu DECIMAL(38,6): MRR / customers.;
+            arpu DECIMAL(38,6): recognized revenue of the month / paying customers.;
             customer_churn_rate DECIMAL(38,6): churned_customers / last month's customers.;
             ltv DECIMAL(38,6): arpu / customer_churn_rate (NULL without churn).""",
         preview_columns=("month", "net_revenue", "mrr", "customers"),

@@ -5,8 +5,9 @@
 --   mrr, arr and the movements of mrr_history (signed: contraction and churn are negative);
 --   fx_effect_mrr: what exchange-rate moves changed (mrr = previous mrr + movements + fx);
 --   customers / subscriptions: those with MRR > 0 at month end; new = first paying month;
---   churned = paying last month, not this month; arpu = mrr / customers (monthly revenue per
---   paying customer); customer_churn_rate = churned / customers of last month;
+--   churned = paying last month, not this month; arpu = recognized_revenue / customers (the
+--   month's revenue per paying customer: one-off revenue included, an annual plan a twelfth a
+--   month); customer_churn_rate = churned / customers of last month;
 --   ltv = arpu / customer_churn_rate, NULL when nobody churned.
 CREATE OR REPLACE TABLE {revenue}.revenue_metrics AS
 WITH as_of AS (
@@ -128,9 +129,10 @@ SELECT
     new_customers,
     churned_customers,
     subscriptions,
-    decimal_div(mrr, customers) AS arpu,
+    decimal_div(recognized_revenue, customers) AS arpu,
     decimal_div(churned_customers, previous_customers) AS customer_churn_rate,
     CASE WHEN churned_customers > 0 AND previous_customers > 0
-        THEN decimal_div(mrr * previous_customers, customers * churned_customers) END AS ltv
+        THEN decimal_div(recognized_revenue * previous_customers, customers * churned_customers)
+    END AS ltv
 FROM with_previous
 ORDER BY month;
