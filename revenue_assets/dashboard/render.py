@@ -41,7 +41,7 @@ TILES: tuple[Tile, ...] = (
     Tile("customers", "Customers", "Paying customers at month end; new and churned in the month."),
     Tile("churn", "Customer churn rate", "Customers lost in the month over last month's paying "
          "customers."),
-    Tile("arpu-ltv", "ARPU and LTV", "ARPU = MRR per paying customer; LTV = ARPU / churn rate "
+    Tile("arpu-ltv", "ARPU and LTV", "ARPU = revenue per paying customer; LTV = ARPU / churn rate "
          "(none in a month without churn)."),
     Tile("top-customers", "Top customers", "By net revenue since the first synced month, with "
          "the person and group each is linked to.", wide=True),
