@@ -126,8 +126,8 @@ def run_sync(settings, tables, *, downstream: bool, console: Console) -> bool:
                 run_config=QUIET,
                 raise_on_error=False,
             )
-            downstream_ok = downstream_result.success
-            _report_downstream(console, downstream_result)
+            failed = _report_downstream(console, downstream_result)
+            downstream_ok = downstream_result.success and not failed
 
     failed_checks = _print_summary(console, lines, result)
     elapsed = time.monotonic() - started
@@ -228,7 +228,8 @@ def _print_summary(console: Console, lines: dict[str, TableLine], result) -> int
     return failed_checks
 
 
-def _report_downstream(console: Console, result) -> None:
+def _report_downstream(console: Console, result) -> int:
+    """Print what the downstream run materialized and which checks failed; count those."""
     names = sorted(
         "/".join(e.event_specific_data.materialization.asset_key.path)
         for e in result.get_asset_materialization_events()
@@ -243,6 +244,7 @@ def _report_downstream(console: Console, result) -> None:
         console.print(
             f"  [red]check failed[/]: {evaluation.asset_key.to_user_string()} {evaluation.check_name}"
         )
+    return len(failed)
 
 
 def _failure_text(result) -> str:

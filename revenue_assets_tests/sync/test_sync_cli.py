@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from revenue_assets.stripe_api.tables import TABLES
+from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets_tests.helpers import (
     REPO,
     clean_env,
@@ -113,3 +114,20 @@ def test_sql_queries_the_synced_warehouse(sandbox_session, tmp_path: Path) -> No
     assert (
         failed.returncode == 1 and "nowhere" in failed.stderr and "Traceback" not in failed.stderr
     )
+
+
+def test_a_failed_revenue_check_makes_sync_exit_1(sandbox_session, tmp_path: Path) -> None:
+    """Exit code 0 only if everything succeeded, the finance checks downstream included."""
+    env = cli_env(sandbox_session, tmp_path)
+    assert run_cli("sync", "--no-downstream", env=env).returncode == 0
+    # An invoice whose net amount no longer matches its lines, from a snapshot "newer" than
+    # any list (so the next sync keeps it): only the revenue checks can notice.
+    with warehouse_connection(tmp_path / "warehouse.duckdb") as connection:
+        connection.execute(
+            "UPDATE stripe.invoice SET total_excluding_tax = total_excluding_tax + 1, "
+            "_version = TIMESTAMPTZ '2100-01-01' "
+            "WHERE id = (SELECT min(id) FROM stripe.invoice WHERE status = 'paid')"
+        )
+    result = run_cli("sync", env=env)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "check failed" in result.stderr and "revenue_item_sums_to_invoice" in result.stderr
