@@ -26,16 +26,27 @@ class Counters:
             self.by_key: Counter[str] = Counter()
             self.by_path: Counter[str] = Counter()
             self.by_status: Counter[str] = Counter()
+            self.by_version: Counter[str] = Counter()  # the Stripe-Version header sent
+            self.by_account: Counter[str] = Counter()  # the Stripe-Account header sent
             self.rate_limited = 0
             self.faults: Counter[str] = Counter()
             self.deliveries: Counter[str] = Counter()
 
-    def request(self, key: str, route: str, status: int) -> None:
+    def request(
+        self,
+        key: str,
+        route: str,
+        status: int,
+        version: str | None = None,
+        account: str | None = None,
+    ) -> None:
         with self._lock:
             self.requests += 1
             self.by_key[key] += 1
             self.by_path[route] += 1
             self.by_status[str(status)] += 1
+            self.by_version[version or "(none)"] += 1
+            self.by_account[account or "(none)"] += 1
             if status == 429:
                 self.rate_limited += 1
 
@@ -54,6 +65,8 @@ class Counters:
                 "by_key": dict(self.by_key),
                 "by_path": dict(self.by_path),
                 "by_status": dict(self.by_status),
+                "by_version": dict(self.by_version),
+                "by_account": dict(self.by_account),
                 "rate_limited": self.rate_limited,
                 "faults": dict(self.faults),
                 "deliveries": dict(self.deliveries),

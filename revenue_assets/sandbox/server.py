@@ -346,7 +346,13 @@ class SandboxApp:
         except Exception:
             log.exception("sandbox: %s %s failed", method, path)
             reply = Reply(500, FAULT_BODIES["500"], route)
-        self.counters.request(key_label, reply.route, reply.status)
+        self.counters.request(
+            key_label,
+            reply.route,
+            reply.status,
+            version=request.headers.get("stripe-version"),
+            account=request.headers.get("stripe-account"),
+        )
         headers.update(reply.headers)
         if fault == "truncate":
             self.counters.fault(fault)

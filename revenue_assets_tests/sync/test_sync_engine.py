@@ -6,6 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import stripe
 
 from revenue_assets.stripe_api.errors import StripeAuthenticationError
 from revenue_assets.stripe_api.tables import TABLES, TABLES_BY_NAME
@@ -145,6 +146,29 @@ def test_faults_and_429_storms_lose_and_duplicate_nothing(sandbox, tmp_path: Pat
     sandbox.set_rate_limit(10_000)
     sync_sandbox(sandbox, clean)
     assert warehouse_snapshot(noisy, ALL_TABLES) == warehouse_snapshot(clean, ALL_TABLES)
+
+
+@pytest.mark.sandbox(customers=150, months=3)
+def test_every_request_names_the_pinned_version_and_the_connected_account(
+    sandbox, tmp_path: Path
+) -> None:
+    """The API version the SDK pins on every request (objects keep their shape whatever the
+    account's default), and `Stripe-Account` when syncing a connected account."""
+    connected = sandbox.world.connected_account_ids[0]
+    database = tmp_path / "w.duckdb"
+    sandbox.reset_counters()
+    access = access_for(sandbox, account_id=connected)
+    outcomes = sync_sandbox(sandbox, database, tables=[TABLES_BY_NAME["customer"]], access=access)
+    assert outcomes["customer"].ok
+    counters = sandbox.counters()
+    assert counters["by_version"] == {stripe.api_version: counters["requests"]}
+    assert counters["by_account"] == {connected: counters["requests"]}
+    theirs = {
+        c["id"]
+        for c in sandbox.world.store.iter_objects("customer", connected, include_deleted=False)
+    }
+    assert theirs and set(warehouse_rows(database, "customer")) == theirs
+    assert not theirs & set(sandbox_objects(sandbox.world, "customer"))
 
 
 def test_wrong_key_fails_fast_with_a_clear_message(sandbox_session, tmp_path: Path) -> None:
