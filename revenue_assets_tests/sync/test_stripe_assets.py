@@ -8,7 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -19,6 +19,7 @@ from revenue_assets.defs.stripe.assets import stripe_tables
 from revenue_assets.defs.stripe.checks import stripe_table_checks
 from revenue_assets.stripe_api.tables import TABLES
 from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets.warehouse.schema import table_schema
 from revenue_assets_tests.helpers import (
     company_range,
     months_between,
@@ -205,3 +206,52 @@ def test_kill_9_mid_backfill_then_rerun_equals_a_clean_sync(sandbox, tmp_path):
         [stripe_tables], resources=resources_for(sandbox, clean), tags=range_tags(first, last)
     )
     assert warehouse_snapshot(database, ALL_TABLES) == warehouse_snapshot(clean, ALL_TABLES)
+
+
+def test_the_checks_fail_on_broken_data(sandbox_session, tmp_path, monkeypatch):
+    """Each check fails when what it guards is broken (they are only useful if they can)."""
+    from revenue_assets.defs.stripe import checks
+
+    database = tmp_path / "w.duckdb"
+    resources = resources_for(sandbox_session, database)
+    first, last = company_range(sandbox_session)
+    assert dg.materialize(
+        [stripe_tables], resources=resources, tags=range_tags(first, last)
+    ).success
+    columns = ", ".join(table_schema("invoice_line_item").all_column_names)
+    with warehouse_connection(database) as connection:
+        # A line listed under two invoices (one of them unknown), and an invoice whose
+        # subtotal no longer equals its lines.
+        connection.execute(
+            f"INSERT INTO stripe.invoice_line_item ({columns}) "
+            f"SELECT * REPLACE ('in_gone' AS invoice_id) FROM (SELECT {columns} "
+            "FROM stripe.invoice_line_item LIMIT 1)"
+        )
+        connection.execute(
+            "UPDATE stripe.invoice SET subtotal = subtotal + 1 "
+            "WHERE id = (SELECT min(invoice_id) FROM stripe.invoice_line_item)"
+        )
+    # Partitions that start a month before the company's last: older objects are never synced.
+    previous = datetime.fromisoformat(last) - timedelta(days=1)
+    later = dg.MonthlyPartitionsDefinition(start_date=previous.strftime("%Y-%m-01"))
+    monkeypatch.setattr(checks, "monthly_partitions", later)
+    result = dg.materialize(
+        [stripe_tables, stripe_table_checks],
+        resources=resources,
+        selection=dg.AssetSelection.all_asset_checks(),
+        raise_on_error=False,
+    )
+    failed = {
+        (e.asset_key.path[-1], e.check_name)
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    }
+    assert {
+        ("invoice_line_item", checks.NO_DUPLICATES),
+        ("invoice_line_item", checks.HAS_PARENT),
+        ("invoice", checks.INVOICE_TOTALS),
+        ("invoice", checks.NOTHING_OLDER),
+        ("charge", checks.NOTHING_OLDER),
+        ("invoiceitem", checks.NOTHING_OLDER),  # created is `date` there
+    } <= failed
+    assert ("charge", checks.NO_DUPLICATES) not in failed

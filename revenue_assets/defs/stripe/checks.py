@@ -221,7 +221,8 @@ def _nothing_older(
             )
             continue
         older = page["data"]
-        found = datetime.fromtimestamp(older[0]["created"], UTC).isoformat() if older else "none"
+        created = older[0].get(table.created_field) if older else None  # invoiceitem: `date`
+        found = datetime.fromtimestamp(created, UTC).isoformat() if created else "none"
         yield dg.AssetCheckResult(
             check_name=key.name,
             asset_key=key.asset_key,
