@@ -36,6 +36,8 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, dict[s
     s.advance_to(utc(2024, 2, 10))
     found["L"] = s.subscribe(s.customer(), p100, trial_period_days=30)
     found["M"] = s.subscribe(s.customer(), p100)
+    # N: $100 a month, downgraded to $50 in April: a contraction.
+    found["N"] = s.subscribe(s.customer(), p100)
     s.advance_to(utc(2024, 2, 16))
     k_item = found["K"]["items"]["data"][0]["id"]
     s.update("subscriptions", found["K"]["id"], {"items": [{"id": k_item, "price": p50["id"]}]})
@@ -44,6 +46,9 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, dict[s
     found["G_note"] = s.create("credit_notes", {"invoice": first_g["id"], "amount": 1_000})
     s.advance_to(utc(2024, 4, 1))
     s.update("subscriptions", found["M"]["id"], {"pause_collection": {"behavior": "void"}})
+    s.advance_to(utc(2024, 4, 20))
+    n_item = found["N"]["items"]["data"][0]["id"]
+    s.update("subscriptions", found["N"]["id"], {"items": [{"id": n_item, "price": p50["id"]}]})
     s.advance_to(utc(2024, 5, 20))
     s.update("subscriptions", found["M"]["id"], {"pause_collection": ""})
     s.advance_to(utc(2024, 7, 10))
@@ -139,6 +144,19 @@ def test_pause_churns_and_resume_reactivates(company) -> None:
     assert (4, 0, "churn") in movements
     assert (6, 10_000, "reactivation") in movements
     assert not any(month == 5 for month, _, _ in movements)  # still 0 in May: no row
+
+
+def test_a_downgrade_is_a_contraction(company) -> None:
+    warehouse, found = company
+    rows = warehouse.rows(
+        """SELECT month, original_mrr, movement, original_mrr_change
+           FROM revenue_analytics.mrr_history WHERE subscription_id = ? ORDER BY month""",
+        found["N"]["id"],
+    )
+    assert rows[0][1:3] == (10_000, "new") and rows[-1][1] == 5_000
+    contractions = [r for r in rows if r[2] == "contraction"]
+    assert [r[3] for r in contractions] == [-5_000]
+    assert {r[2] for r in rows} == {"new", "unchanged", "contraction"}
 
 
 def test_finance_checks_pass(company) -> None:
