@@ -226,6 +226,44 @@ def test_tables_have_the_columns_their_metadata_declares(warehouse: Warehouse) -
         assert found == declared, table.name
 
 
+MONEY = [
+    "currency", "amount", "original_currency", "original_amount",
+    "enable_currency_aware_divider", "currency_aware_divider", "currency_aware_amount",
+]
+# DESIGN §5: the columns of the product we replace, so its users' queries keep working.
+COMPATIBLE_COLUMNS = {
+    "charge": ["id", "source_label", "timestamp", "customer_id", "invoice_id", *MONEY],
+    "customer": [
+        "id", "source_label", "timestamp", "name", "email", "phone", "address", "metadata",
+        "country", "cohort", "initial_coupon", "initial_coupon_id",
+    ],
+    "product": ["id", "source_label", "name"],
+    "subscription": [
+        "id", "source_label", "plan_id", "product_id", "customer_id", "status", "started_at",
+        "ended_at", "metadata",
+    ],
+    "revenue_item": [
+        "id", "invoice_item_id", "source_label", "timestamp", "created_at", "is_recurring",
+        "product_id", "customer_id", "invoice_id", "subscription_id", "coupon", "coupon_id",
+        *MONEY,
+    ],
+    "mrr": ["source_label", "customer_id", "subscription_id", "mrr"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("view", list(COMPATIBLE_COLUMNS))
+def test_managed_views_have_the_compatible_columns(warehouse: Warehouse, view: str) -> None:
+    found = {
+        row[0]
+        for row in warehouse.rows(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = 'revenue_analytics' AND table_name = ?",
+            view,
+        )
+    }
+    assert set(COMPATIBLE_COLUMNS[view]) <= found, set(COMPATIBLE_COLUMNS[view]) - found
+
+
 def test_view_row_counts_are_counted_without_computing_the_view(warehouse: Warehouse) -> None:
     assert warehouse.result is not None
     node = "revenue_analytics__revenue_item"
