@@ -107,7 +107,8 @@ def _merge_parts(schema: str, name: str) -> dict[str, str]:
     assignments = ", ".join(
         f"{column} = excluded.{column}" for column in layout.all_column_names if column not in keys
     )
-    dedupe_key = "p, x.id" if layout.parent_column else "x.id"
+    # QUALIFY cannot see into the transformed struct: the id is read again (repeats only).
+    dedupe_key = "p, o ->> '$.id'" if layout.parent_column else "o ->> '$.id'"
     return {
         "target": target,
         "columns": ", ".join(layout.all_column_names),

@@ -227,8 +227,13 @@ def test_tables_have_the_columns_their_metadata_declares(warehouse: Warehouse) -
 
 
 MONEY = [
-    "currency", "amount", "original_currency", "original_amount",
-    "enable_currency_aware_divider", "currency_aware_divider", "currency_aware_amount",
+    "currency",
+    "amount",
+    "original_currency",
+    "original_amount",
+    "enable_currency_aware_divider",
+    "currency_aware_divider",
+    "currency_aware_amount",
 ]
 # DESIGN §5: the columns of the product we replace, so its users' queries keep working.
 COMPATIBLE_COLUMNS = {

@@ -13,6 +13,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+import stripe
 
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe import sensors
@@ -27,6 +28,7 @@ from revenue_assets.sandbox.delivery import DeliveryOptions
 from revenue_assets.sandbox.errors import SandboxError
 from revenue_assets.sockets import bind
 from revenue_assets.stripe_api.tables import TABLES_BY_NAME
+from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver
@@ -128,6 +130,17 @@ def receiver(live: Live):
     config = ReceiverConfig(state_path=live.state, env_secrets=(endpoint["secret"],))
     with BackgroundReceiver(config, sock=sock) as rx:
         yield rx
+
+
+def world_client(live: Live) -> Any:
+    """An HTTP client on the sandbox, authenticated (raw JSON, as Stripe sends it)."""
+    import httpx
+
+    return httpx.Client(
+        base_url=live.sandbox.base_url,
+        headers={"Authorization": f"Bearer {live.sandbox.secret_key}"},
+        trust_env=False,
+    )
 
 
 def store_objects(world: Any, kind: str) -> list[dict[str, Any]]:
@@ -263,6 +276,43 @@ def test_events_whose_run_failed_are_requested_again(
     assert live.row("customer", customer["id"])["_raw"]["metadata"]["retried"] == "yes"
     time.sleep(1.1)
     assert live.tick(customer_webhooks) == []  # applied: nothing to retry
+
+
+def test_truncated_and_partial_payloads_are_completed_from_stripe(live: Live) -> None:
+    """An event's invoice lists 10 of its lines (`has_more`): the rest are paged from Stripe.
+    An event whose invoice lacks its lines cannot stand for the invoice: it is re-fetched."""
+    world = live.world
+    long = next(i for i in store_objects(world, "invoice") if i["lines"]["has_more"])
+    lines = set(world.store.ids("line_item", parent=long["id"]))
+    client = world_client(live)
+    invoice = client.get(f"/v1/invoices/{long['id']}").json()
+    assert invoice["lines"]["has_more"] and len(invoice["lines"]["data"]) == 10
+    with warehouse_connection(live.database) as connection:
+        connection.execute(
+            "DELETE FROM stripe.invoice_line_item WHERE invoice_id = ?", [long["id"]]
+        )
+    invoice_webhooks = [s for s in WEBHOOK_SENSORS if s.name == "invoice_webhooks"]
+
+    def deliver(event_id: str, obj: dict[str, Any], created: int) -> None:
+        event = {
+            "id": event_id, "object": "event", "type": "invoice.updated", "created": created,
+            "api_version": stripe.api_version, "data": {"object": obj}, "livemode": False,
+        }  # fmt: skip
+        with Inbox(live.state) as inbox:
+            assert inbox.add(json.dumps(event).encode(), "webhook")
+        live.run(live.tick(invoice_webhooks))
+
+    deliver("evt_truncated", invoice, world.now)
+    rows = warehouse_rows(live.database, "invoice_line_item")
+    assert {key.split("/")[-1] for key in rows if key.startswith(long["id"])} == lines
+
+    partial = {k: v for k, v in invoice.items() if k != "lines"}
+    partial["metadata"] = {"from": "a partial payload"}
+    deliver("evt_partial", partial, world.now + 1)
+    row = live.row("invoice", long["id"])
+    assert row["_source"] == "event"  # re-fetched: Stripe's state, not the partial payload
+    assert len(row["_raw"]["lines"]["data"]) == 10 and row["_raw"]["lines"]["has_more"]
+    assert row["_raw"]["metadata"] == invoice["metadata"]
 
 
 def test_events_api_pull_keeps_tables_current_without_a_webhook(live: Live) -> None:
