@@ -137,6 +137,17 @@ def test_stored_secret_and_a_new_one_without_restart(state: Path) -> None:
         assert client.post("/", content=body, headers=signed(body, SECRET)).status_code == 400
 
 
+def test_the_environment_secret_overrides_the_stored_one(state: Path) -> None:
+    with Inbox(state) as inbox:
+        store_secret(inbox, OTHER_SECRET, endpoint_id="we_1")
+    with receiver(state, env_secrets=(SECRET,), secret_refresh_s=0.0) as (rx, client):
+        assert rx.receiver.verifier.source.origin == "STRIPE_WEBHOOK_SECRET"
+        body = payload("evt_env")
+        assert client.post("/", content=body, headers=signed(body, OTHER_SECRET)).status_code == 400
+        assert client.post("/", content=body, headers=signed(body)).status_code == 200
+    assert rows(state) == ["evt_env"]
+
+
 def test_without_any_secret_the_receiver_refuses_to_start(state: Path) -> None:
     with pytest.raises(ReceiverError, match="STRIPE_WEBHOOK_SECRET"):
         BackgroundReceiver(ReceiverConfig(state_path=state))
