@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
+import stripe
+
 from revenue_assets.stripe_api.tables import TABLES
 from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets_tests.helpers import (
     REPO,
     clean_env,
@@ -131,3 +135,24 @@ def test_a_failed_revenue_check_makes_sync_exit_1(sandbox_session, tmp_path: Pat
     result = run_cli("sync", env=env)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "check failed" in result.stderr and "revenue_item_sums_to_invoice" in result.stderr
+
+
+def test_sync_applies_the_events_waiting_in_the_inbox(sandbox_session, tmp_path: Path) -> None:
+    """Without the daemon, `revenue-assets sync` ends as current as the webhook sensors would:
+    an event newer than the listing is applied, and marked applied in the inbox."""
+    env = cli_env(sandbox_session, tmp_path)
+    world = sandbox_session.world
+    customer = next(world.store.iter_objects("customer", world.account_id, include_deleted=False))
+    changed = {**customer, "metadata": {"from": "the inbox"}}
+    event = {
+        "id": "evt_waiting", "object": "event", "type": "customer.updated",
+        "created": world.now + 3600, "api_version": stripe.api_version,
+        "data": {"object": changed}, "livemode": False,
+    }  # fmt: skip
+    with Inbox(tmp_path / "state.sqlite") as inbox:
+        assert inbox.add(json.dumps(event).encode(), "webhook")
+    assert run_cli("sync", "--no-downstream", env=env).returncode == 0
+    row = warehouse_rows(tmp_path / "warehouse.duckdb", "customer")[customer["id"]]
+    assert row["_raw"]["metadata"] == {"from": "the inbox"} and row["_source"] == "webhook"
+    with Inbox(tmp_path / "state.sqlite") as inbox:
+        assert inbox.get("evt_waiting").applied_at is not None
