@@ -329,6 +329,25 @@ def test_events_api_pull_keeps_tables_current_without_a_webhook(live: Live) -> N
     assert row["email"] == "pulled@example.com" and row["_source"] == "event"
 
 
+def test_the_pull_goes_on_when_its_cursor_event_is_gone(live: Live) -> None:
+    """A quiet account: the last event pulled is older than Stripe keeps (30 days), so
+    `ending_before` it fails; the events created since are listed by time instead."""
+    since = live.world.now
+    customer = store_objects(live.world, "customer")[2]
+    live.world.update("customers", customer["id"], {"email": "after-a-quiet-month@example.com"})
+    live.cursors["stripe_events_pull"] = json.dumps(
+        {"id": "evt_expired_long_ago", "created": since, "pulled_at": time.time()}
+    )
+    assert live.tick([stripe_events_pull]) == []
+    with Inbox(live.state) as inbox:
+        pulled = inbox.read_after(0, with_payload=False)
+    assert [e.object_id for e in pulled] == [customer["id"]]
+    cursor = json.loads(live.cursors["stripe_events_pull"])
+    assert cursor["id"] == pulled[0].event_id  # back to walking by id
+    live.run(live.tick(WEBHOOK_SENSORS))
+    assert live.row("customer", customer["id"])["email"] == "after-a-quiet-month@example.com"
+
+
 def test_a_pull_gap_longer_than_stripe_keeps_events_requests_a_full_relist(live: Live) -> None:
     live.tick([stripe_events_pull])
     cursor = json.loads(live.cursors["stripe_events_pull"])

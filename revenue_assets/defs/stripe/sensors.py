@@ -31,7 +31,7 @@ import dagster as dg
 from revenue_assets.defs.resources import StateResource, StripeResource
 from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import table_key
-from revenue_assets.stripe_api.errors import StripeAccessError
+from revenue_assets.stripe_api.errors import StripeAccessError, StripeRequestError
 from revenue_assets.stripe_api.tables import TABLES, StripeTable
 from revenue_assets.webhooks.events import partition_key
 from revenue_assets.webhooks.inbox import Inbox, PendingPartition
@@ -235,7 +235,7 @@ def stripe_events_pull(
     cursor = json.loads(context.cursor) if context.cursor else {}
     try:
         access = stripe.access(quick=True)
-        if not cursor.get("id"):
+        if not cursor.get("id") and not cursor.get("created"):
             page = access.get("/v1/events", {"limit": 1}, expect_list=True)
             if not page["data"]:
                 return dg.SensorResult(skip_reason="Stripe has no events yet.")
@@ -258,13 +258,22 @@ def stripe_events_pull(
 
 
 def _pull_forward(access, state: StateResource, cursor: dict) -> tuple[int, dict]:
-    """Events newer than the cursor, oldest page first (`ending_before` walks toward newer)."""
+    """Events newer than the cursor, oldest page first (`ending_before` walks toward newer).
+    Once the cursor's event is gone (Stripe keeps 30 days: a quiet account), the events created
+    since it are listed by `created` instead, so the pull never stalls on a vanished id."""
     pulled = 0
     with state.inbox() as inbox:
+        if not cursor.get("id"):
+            return _pull_since(access, inbox, cursor)
         for _ in range(EVENTS_PULL_MAX_PAGES):
-            page = access.get(
-                "/v1/events", {"limit": 100, "ending_before": cursor["id"]}, expect_list=True
-            )
+            try:
+                page = access.get(
+                    "/v1/events", {"limit": 100, "ending_before": cursor["id"]}, expect_list=True
+                )
+            except StripeRequestError:
+                if pulled:
+                    raise
+                return _pull_since(access, inbox, cursor)
             events = page["data"]
             if not events:
                 break
@@ -274,6 +283,29 @@ def _pull_forward(access, state: StateResource, cursor: dict) -> tuple[int, dict
             if not page.get("has_more"):
                 break
     return pulled, {**cursor, "pulled_at": time.time()}
+
+
+def _pull_since(access, inbox: Inbox, cursor: dict) -> tuple[int, dict]:
+    """Every event created since the cursor's second (newest first; the inbox drops those it
+    already has). Without any, the cursor keeps its time and loses its id."""
+    pulled, newest, after = 0, None, None
+    while True:
+        params: dict = {"limit": 100, "created": {"gte": cursor["created"]}}
+        if after:
+            params["starting_after"] = after
+        page = access.get("/v1/events", params, expect_list=True)
+        events = page["data"]
+        if not events:
+            break
+        newest = newest or events[0]
+        inbox.add_many(events, "events_api")
+        pulled += len(events)
+        if not page.get("has_more"):
+            break
+        after = events[-1]["id"]
+    if newest is None:
+        return 0, {"created": cursor["created"], "pulled_at": time.time()}
+    return pulled, {"id": newest["id"], "created": newest["created"], "pulled_at": time.time()}
 
 
 def _relist_after_gap(context: dg.SensorEvaluationContext, cursor: dict) -> dg.SensorResult:
