@@ -3,6 +3,7 @@ webhook that updates an invoice of 2019 reaches every revenue number (declarativ
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -67,3 +68,28 @@ def test_an_old_stripe_partition_requests_the_revenue_assets() -> None:
             defs=defs, instance=instance, asset_selection=selection, cursor=after.cursor
         )
         assert requested(quiet) == set()
+
+
+def test_editing_the_persons_file_requests_its_observation(tmp_path: Path) -> None:
+    """Observable sources are observed only when asked: the sensor asks when a file changes."""
+    from revenue_assets.defs.revenue.resources import RevenueResource
+    from revenue_assets.defs.revenue.sensors import user_files_changed
+    from revenue_assets.defs.revenue.tables import GROUPS_KEY, PERSONS_KEY
+
+    persons, groups = tmp_path / "persons.csv", tmp_path / "groups.csv"
+    persons.write_text("distinct_id,email\nu1,a@example.com\n")
+    groups.write_text("group_key,name\ng1,Acme\n")
+    revenue = RevenueResource(persons_path=str(persons), groups_path=str(groups))
+
+    def tick(cursor: str | None) -> dg.SensorResult:
+        context = dg.build_sensor_context(cursor=cursor, resources={"revenue": revenue})
+        return user_files_changed(context)
+
+    first = tick(None)
+    assert [set(r.asset_selection) for r in first.run_requests] == [{PERSONS_KEY, GROUPS_KEY}]
+    unchanged = tick(first.cursor)
+    assert not unchanged.run_requests and unchanged.cursor is None
+    persons.write_text("distinct_id,email\nu1,a@example.com\nu2,b@example.com\n")
+    edited = tick(first.cursor)
+    assert [r.asset_selection for r in edited.run_requests] == [[PERSONS_KEY]]
+    assert edited.run_requests[0].run_key != first.run_requests[0].run_key
