@@ -47,23 +47,33 @@ def _quote_path(path: Path) -> str:
 
 
 def ensure_tables(connection: duckdb.DuckDBPyConnection, schema: str, tables: list[str]) -> None:
-    """Create the schema and tables if missing, and add columns a newer version introduced."""
+    """Create the schema and tables if missing, and bring older layouts up to date: add the
+    columns a newer version introduced, and store the nested objects earlier versions computed
+    from `_raw` as virtual columns (filled from `_raw`, so nothing needs re-syncing)."""
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for name in tables:
         layout = table_schema(name)
         connection.execute(layout.ddl(schema))
-        existing = {
-            row[0]
-            for row in connection.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = ? AND table_name = ?",
+        existing = dict(
+            connection.execute(
+                "SELECT column_name, is_generated FROM duckdb_columns() "
+                "WHERE database_name = current_database() AND schema_name = ? AND table_name = ?",
                 [schema, name],
             ).fetchall()
-        }
-        for column in layout.stored_columns:  # DuckDB cannot add a virtual column later
-            if column.name not in existing:
+        )
+        target = f"{schema}.{name}"
+        for column in layout.columns:
+            if column.name in existing and not existing[column.name]:
+                continue
+            if existing.get(column.name):  # a virtual column of an earlier version
+                connection.execute(f"ALTER TABLE {target} DROP COLUMN {column.name}")
+            connection.execute(
+                f"ALTER TABLE {target} ADD COLUMN {column.name} {column.storage_type}"
+            )
+            if column.name in existing and column.kind == "JSON":
+                path = ".".join(column.path)
                 connection.execute(
-                    f"ALTER TABLE {schema}.{name} ADD COLUMN {column.name} {column.storage_type}"
+                    f"UPDATE {target} SET {column.name} = json_extract(_raw, '$.{path}')"
                 )
 
 
@@ -76,12 +86,12 @@ def _merge_parts(schema: str, name: str) -> dict[str, str]:
     own: then it is read from that column's (small) value instead of parsing the object again.
     """
     layout = table_schema(name)
-    json_columns = {c.name for c in layout.stored_columns if len(c.path) == 1 and c.kind == "JSON"}
+    json_columns = {c.name for c in layout.columns if len(c.path) == 1 and c.kind == "JSON"}
     structure: dict[str, Any] = {"id": "VARCHAR"}  # read with the rest: one parse per object
     expressions = ["x.id AS id"]
     if layout.parent_column:
         expressions += [f"p AS {layout.parent_column}", "to_timestamp(pc) AS _parent_created"]
-    for column in layout.stored_columns:
+    for column in layout.columns:
         if len(column.path) > 1 and column.path[0] in json_columns:
             value = f"json_extract_string(x.{column.path[0]}, '$.{'.'.join(column.path[1:])}')"
             expressions.append(f"{_cast(column.kind, value)} AS {column.name}")

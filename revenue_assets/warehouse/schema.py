@@ -13,10 +13,10 @@ Column types are written in a small vocabulary:
 - `TIMESTAMP`: Stripe's unix seconds, stored as TIMESTAMPTZ;
 - `REF`: an id that Stripe may also return expanded as an object; stored as the id (VARCHAR);
 - `BIGINT` (amounts stay integer minor units), `VARCHAR`, `BOOLEAN`, `DOUBLE`;
-- `JSON`: a nested object stored in its own column (those the revenue layer reads, metadata);
-- `VJSON`: a nested object computed from `_raw` when read (a virtual column): queryable like
-  the others at no write cost. Writing every nested object twice (its column and `_raw`) cost
-  a fifth of a sync's CPU on charges, whose payment details are large and rarely queried;
+- `JSON`: a nested object, stored in its own column. (Computing the rarely read ones from
+  `_raw` as virtual columns cost more, not less: DuckDB evaluates every generated column of
+  every inserted row to verify it, parsing `_raw` once per column; a sync measured 12% more
+  CPU than with the objects stored.);
 - `<type> @a.b.c`: extracted from a nested path instead of the top-level field of that name;
 - `<type> @a|b`: the first of several fields present (a field an older API version named `b`).
 """
@@ -32,46 +32,46 @@ _COLUMNS: dict[str, str] = {
     "charge": """
         amount BIGINT, amount_captured BIGINT, amount_refunded BIGINT, application REF,
         application_fee REF, application_fee_amount BIGINT, balance_transaction REF,
-        billing_details VJSON, calculated_statement_descriptor VARCHAR, captured BOOLEAN,
+        billing_details JSON, calculated_statement_descriptor VARCHAR, captured BOOLEAN,
         created TIMESTAMP, currency VARCHAR, customer REF, description VARCHAR, disputed BOOLEAN,
         failure_balance_transaction REF, failure_code VARCHAR, failure_message VARCHAR,
-        fraud_details VJSON, livemode BOOLEAN, metadata JSON, on_behalf_of REF, outcome VJSON,
-        paid BOOLEAN, payment_intent REF, payment_method REF, payment_method_details VJSON,
+        fraud_details JSON, livemode BOOLEAN, metadata JSON, on_behalf_of REF, outcome JSON,
+        paid BOOLEAN, payment_intent REF, payment_method REF, payment_method_details JSON,
         receipt_email VARCHAR, receipt_number VARCHAR, receipt_url VARCHAR, refunded BOOLEAN,
-        refunds JSON, review REF, shipping VJSON, source_transfer REF,
+        refunds JSON, review REF, shipping JSON, source_transfer REF,
         statement_descriptor VARCHAR, statement_descriptor_suffix VARCHAR, status VARCHAR,
-        transfer_data VJSON, transfer_group VARCHAR, source JSON,
+        transfer_data JSON, transfer_group VARCHAR, source JSON,
         invoice REF
     """,
     "customer": """
         address JSON, balance BIGINT, created TIMESTAMP, currency VARCHAR, default_source REF,
         delinquent BOOLEAN, description VARCHAR, discount JSON, email VARCHAR,
-        invoice_prefix VARCHAR, invoice_settings VJSON, livemode BOOLEAN, metadata JSON,
-        name VARCHAR, next_invoice_sequence BIGINT, phone VARCHAR, preferred_locales VJSON,
-        shipping VJSON, tax_exempt VARCHAR, test_clock REF
+        invoice_prefix VARCHAR, invoice_settings JSON, livemode BOOLEAN, metadata JSON,
+        name VARCHAR, next_invoice_sequence BIGINT, phone VARCHAR, preferred_locales JSON,
+        shipping JSON, tax_exempt VARCHAR, test_clock REF
     """,
     "invoice": """
-        account_country VARCHAR, account_name VARCHAR, account_tax_ids VJSON, amount_due BIGINT,
+        account_country VARCHAR, account_name VARCHAR, account_tax_ids JSON, amount_due BIGINT,
         amount_paid BIGINT, amount_remaining BIGINT, amount_shipping BIGINT, application REF,
-        attempt_count BIGINT, attempted BOOLEAN, auto_advance BOOLEAN, automatic_tax VJSON,
+        attempt_count BIGINT, attempted BOOLEAN, auto_advance BOOLEAN, automatic_tax JSON,
         billing_reason VARCHAR, collection_method VARCHAR, created TIMESTAMP @created|date,
         currency VARCHAR,
-        custom_fields VJSON, customer REF, customer_address VJSON, customer_email VARCHAR,
-        customer_name VARCHAR, customer_phone VARCHAR, customer_shipping VJSON,
-        customer_tax_exempt VARCHAR, customer_tax_ids VJSON, default_payment_method REF,
-        default_source REF, default_tax_rates VJSON, description VARCHAR, discounts JSON,
+        custom_fields JSON, customer REF, customer_address JSON, customer_email VARCHAR,
+        customer_name VARCHAR, customer_phone VARCHAR, customer_shipping JSON,
+        customer_tax_exempt VARCHAR, customer_tax_ids JSON, default_payment_method REF,
+        default_source REF, default_tax_rates JSON, description VARCHAR, discounts JSON,
         due_date TIMESTAMP, effective_at TIMESTAMP, ending_balance BIGINT, footer VARCHAR,
-        from_invoice VJSON, hosted_invoice_url VARCHAR, invoice_pdf VARCHAR, issuer VJSON,
-        last_finalization_error VJSON, latest_revision REF, livemode BOOLEAN,
+        from_invoice JSON, hosted_invoice_url VARCHAR, invoice_pdf VARCHAR, issuer JSON,
+        last_finalization_error JSON, latest_revision REF, livemode BOOLEAN,
         metadata JSON, next_payment_attempt TIMESTAMP, number VARCHAR, on_behalf_of REF,
-        payment_settings VJSON, period_end TIMESTAMP, period_start TIMESTAMP,
+        payment_settings JSON, period_end TIMESTAMP, period_start TIMESTAMP,
         post_payment_credit_notes_amount BIGINT, pre_payment_credit_notes_amount BIGINT,
-        receipt_number VARCHAR, rendering VJSON, shipping_cost VJSON, shipping_details VJSON,
+        receipt_number VARCHAR, rendering JSON, shipping_cost JSON, shipping_details JSON,
         starting_balance BIGINT, statement_descriptor VARCHAR, status VARCHAR,
         status_transitions JSON, subscription REF, subtotal BIGINT, subtotal_excluding_tax BIGINT,
         test_clock REF, total BIGINT, total_discount_amounts JSON, total_excluding_tax BIGINT,
         webhooks_delivered_at TIMESTAMP, automatically_finalizes_at TIMESTAMP,
-        total_pretax_credit_amounts VJSON, total_taxes JSON, amount_overpaid BIGINT, parent JSON,
+        total_pretax_credit_amounts JSON, total_taxes JSON, amount_overpaid BIGINT, parent JSON,
         customer_account REF,
         paid BOOLEAN, charge REF, payment_intent REF, discount JSON, tax BIGINT,
         parent_subscription VARCHAR @parent.subscription_details.subscription
@@ -79,7 +79,7 @@ _COLUMNS: dict[str, str] = {
     "invoice_line_item": """
         amount BIGINT, currency VARCHAR, description VARCHAR, discount_amounts JSON,
         discountable BOOLEAN, discounts JSON, invoice REF, livemode BOOLEAN, metadata JSON,
-        period JSON, quantity BIGINT, subscription REF, pretax_credit_amounts VJSON, taxes JSON,
+        period JSON, quantity BIGINT, subscription REF, pretax_credit_amounts JSON, taxes JSON,
         parent JSON, pricing JSON, subtotal BIGINT, quantity_decimal VARCHAR,
         period_start TIMESTAMP @period.start, period_end TIMESTAMP @period.end,
         price JSON, plan JSON, proration BOOLEAN, type VARCHAR, subscription_item REF,
@@ -93,37 +93,37 @@ _COLUMNS: dict[str, str] = {
     """,
     "price": """
         active BOOLEAN, billing_scheme VARCHAR, created TIMESTAMP, currency VARCHAR,
-        custom_unit_amount VJSON, livemode BOOLEAN, lookup_key VARCHAR, metadata JSON,
+        custom_unit_amount JSON, livemode BOOLEAN, lookup_key VARCHAR, metadata JSON,
         nickname VARCHAR, product REF, recurring JSON, tax_behavior VARCHAR, tiers_mode VARCHAR,
-        transform_quantity VJSON, type VARCHAR, unit_amount BIGINT, unit_amount_decimal VARCHAR
+        transform_quantity JSON, type VARCHAR, unit_amount BIGINT, unit_amount_decimal VARCHAR
     """,
     "product": """
-        active BOOLEAN, created TIMESTAMP, default_price REF, description VARCHAR, images VJSON,
-        livemode BOOLEAN, marketing_features VJSON, metadata JSON, name VARCHAR,
-        package_dimensions VJSON, shippable BOOLEAN, statement_descriptor VARCHAR,
+        active BOOLEAN, created TIMESTAMP, default_price REF, description VARCHAR, images JSON,
+        livemode BOOLEAN, marketing_features JSON, metadata JSON, name VARCHAR,
+        package_dimensions JSON, shippable BOOLEAN, statement_descriptor VARCHAR,
         tax_code VARCHAR, unit_label VARCHAR, updated TIMESTAMP, url VARCHAR, type VARCHAR
     """,
     "subscription": """
-        application REF, application_fee_percent DOUBLE, automatic_tax VJSON,
-        billing_cycle_anchor TIMESTAMP, billing_cycle_anchor_config VJSON, cancel_at TIMESTAMP,
-        canceled_at TIMESTAMP, cancellation_details VJSON, collection_method VARCHAR,
+        application REF, application_fee_percent DOUBLE, automatic_tax JSON,
+        billing_cycle_anchor TIMESTAMP, billing_cycle_anchor_config JSON, cancel_at TIMESTAMP,
+        canceled_at TIMESTAMP, cancellation_details JSON, collection_method VARCHAR,
         created TIMESTAMP, currency VARCHAR, customer REF, days_until_due BIGINT,
-        default_payment_method REF, default_source REF, default_tax_rates VJSON,
-        description VARCHAR, discounts JSON, ended_at TIMESTAMP, invoice_settings VJSON,
+        default_payment_method REF, default_source REF, default_tax_rates JSON,
+        description VARCHAR, discounts JSON, ended_at TIMESTAMP, invoice_settings JSON,
         latest_invoice REF, livemode BOOLEAN, metadata JSON,
         next_pending_invoice_item_invoice TIMESTAMP, on_behalf_of REF, pause_collection JSON,
-        payment_settings VJSON, pending_invoice_item_interval VJSON, pending_setup_intent REF,
-        pending_update VJSON, schedule REF, start_date TIMESTAMP, status VARCHAR, test_clock REF,
-        transfer_data VJSON, trial_end TIMESTAMP, trial_settings VJSON, trial_start TIMESTAMP,
-        cancel_at_period_end BOOLEAN, billing_thresholds VJSON, billing_mode VJSON,
-        customer_account REF, managed_payments VJSON, billing_schedules VJSON,
+        payment_settings JSON, pending_invoice_item_interval JSON, pending_setup_intent REF,
+        pending_update JSON, schedule REF, start_date TIMESTAMP, status VARCHAR, test_clock REF,
+        transfer_data JSON, trial_end TIMESTAMP, trial_settings JSON, trial_start TIMESTAMP,
+        cancel_at_period_end BOOLEAN, billing_thresholds JSON, billing_mode JSON,
+        customer_account REF, managed_payments JSON, billing_schedules JSON,
         plan JSON, quantity BIGINT, discount JSON,
         current_period_start TIMESTAMP, current_period_end TIMESTAMP
     """,
     "subscription_item": """
         created TIMESTAMP, discounts JSON, metadata JSON, price JSON, quantity BIGINT,
-        subscription REF, tax_rates VJSON, plan JSON, current_period_end TIMESTAMP,
-        current_period_start TIMESTAMP, billing_thresholds VJSON
+        subscription REF, tax_rates JSON, plan JSON, current_period_end TIMESTAMP,
+        current_period_start TIMESTAMP, billing_thresholds JSON
     """,
     "balance_transaction": """
         amount BIGINT, available_on TIMESTAMP, created TIMESTAMP, currency VARCHAR,
@@ -133,9 +133,9 @@ _COLUMNS: dict[str, str] = {
     """,
     "dispute": """
         amount BIGINT, balance_transactions JSON, charge REF, created TIMESTAMP, currency VARCHAR,
-        evidence VJSON, evidence_details VJSON, is_charge_refundable BOOLEAN, livemode BOOLEAN,
-        metadata JSON, payment_intent REF, payment_method_details VJSON, reason VARCHAR,
-        status VARCHAR, enhanced_eligibility_types VJSON
+        evidence JSON, evidence_details JSON, is_charge_refundable BOOLEAN, livemode BOOLEAN,
+        metadata JSON, payment_intent REF, payment_method_details JSON, reason VARCHAR,
+        status VARCHAR, enhanced_eligibility_types JSON
     """,
     "payout": """
         amount BIGINT, application_fee REF, application_fee_amount BIGINT, arrival_date TIMESTAMP,
@@ -144,34 +144,34 @@ _COLUMNS: dict[str, str] = {
         failure_code VARCHAR, failure_message VARCHAR, livemode BOOLEAN, metadata JSON,
         method VARCHAR, original_payout REF, reconciliation_status VARCHAR, reversed_by REF,
         source_type VARCHAR, statement_descriptor VARCHAR, status VARCHAR, type VARCHAR,
-        trace_id VJSON, payout_method VARCHAR
+        trace_id JSON, payout_method VARCHAR
     """,
     "credit_note": """
         amount BIGINT, amount_shipping BIGINT, created TIMESTAMP, currency VARCHAR, customer REF,
         customer_balance_transaction REF, discount_amount BIGINT, discount_amounts JSON,
         effective_at TIMESTAMP, invoice REF, livemode BOOLEAN, memo VARCHAR,
-        metadata JSON, number VARCHAR, out_of_band_amount BIGINT, pdf VARCHAR, shipping_cost VJSON,
+        metadata JSON, number VARCHAR, out_of_band_amount BIGINT, pdf VARCHAR, shipping_cost JSON,
         status VARCHAR, subtotal BIGINT, subtotal_excluding_tax BIGINT, total BIGINT,
-        total_excluding_tax BIGINT, type VARCHAR, voided_at TIMESTAMP, pretax_credit_amounts VJSON,
-        total_taxes VJSON, refunds JSON, post_payment_amount BIGINT, pre_payment_amount BIGINT,
+        total_excluding_tax BIGINT, type VARCHAR, voided_at TIMESTAMP, pretax_credit_amounts JSON,
+        total_taxes JSON, refunds JSON, post_payment_amount BIGINT, pre_payment_amount BIGINT,
         reason VARCHAR, customer_account REF
     """,
     "credit_note_line_item": """
         amount BIGINT, description VARCHAR, discount_amount BIGINT, discount_amounts JSON,
-        invoice_line_item REF, livemode BOOLEAN, quantity BIGINT, tax_rates VJSON, type VARCHAR,
-        unit_amount BIGINT, unit_amount_decimal VARCHAR, pretax_credit_amounts VJSON, taxes VJSON,
+        invoice_line_item REF, livemode BOOLEAN, quantity BIGINT, tax_rates JSON, type VARCHAR,
+        unit_amount BIGINT, unit_amount_decimal VARCHAR, pretax_credit_amounts JSON, taxes JSON,
         metadata JSON
     """,
     "refund": """
         amount BIGINT, balance_transaction REF, charge REF, created TIMESTAMP, currency VARCHAR,
-        destination_details VJSON, metadata JSON, payment_intent REF, reason VARCHAR,
+        destination_details JSON, metadata JSON, payment_intent REF, reason VARCHAR,
         receipt_number VARCHAR, source_transfer_reversal REF, status VARCHAR,
         transfer_reversal REF, customer REF, customer_account REF, payment_method REF
     """,
     "invoiceitem": """
         amount BIGINT, currency VARCHAR, customer REF, date TIMESTAMP, description VARCHAR,
         discountable BOOLEAN, discounts JSON, invoice REF, livemode BOOLEAN, metadata JSON,
-        period JSON, proration BOOLEAN, quantity BIGINT, tax_rates VJSON, test_clock REF,
+        period JSON, proration BOOLEAN, quantity BIGINT, tax_rates JSON, test_clock REF,
         parent JSON, pricing JSON, net_amount BIGINT, customer_account REF,
         quantity_decimal VARCHAR,
         price JSON, plan JSON, subscription REF, unit_amount BIGINT
@@ -197,7 +197,6 @@ _STORAGE_TYPES = {
     "BOOLEAN": "BOOLEAN",
     "DOUBLE": "DOUBLE",
     "JSON": "JSON",
-    "VJSON": "JSON",
 }
 
 # Bookkeeping columns every table ends with.
@@ -231,15 +230,7 @@ class Column:
     def storage_type(self) -> str:
         return _STORAGE_TYPES[self.kind]
 
-    @property
-    def virtual(self) -> bool:
-        """Computed from `_raw` when read, never written."""
-        return self.kind == "VJSON"
-
     def definition(self) -> str:
-        if self.virtual:
-            path = ".".join(self.path)
-            return f"{self.name} JSON GENERATED ALWAYS AS (json_extract(_raw, '$.{path}')) VIRTUAL"
         return f"{self.name} {self.storage_type}"
 
 
@@ -273,16 +264,12 @@ class TableSchema:
         return f"CREATE TABLE IF NOT EXISTS {schema}.{self.name} (\n    {body}\n)"
 
     @property
-    def stored_columns(self) -> tuple[Column, ...]:
-        return tuple(c for c in self.columns if not c.virtual)
-
-    @property
     def all_column_names(self) -> list[str]:
-        """The columns a write fills (virtual ones are computed)."""
+        """The columns a write fills."""
         names = ["id"]
         if self.parent_column:
             names += [self.parent_column, "_parent_created"]
-        names += [c.name for c in self.stored_columns]
+        names += [c.name for c in self.columns]
         names += [name for name, _, _ in SYSTEM_COLUMNS]
         return names
 

@@ -25,10 +25,7 @@ def column_schema(name: str) -> dg.TableSchema:
         ]
     for column in layout.columns:
         source = ".".join(column.path)
-        note = {
-            "REF": "Expanded objects are stored as their id. ",
-            "VJSON": "Computed from `_raw` when read (virtual). ",
-        }.get(column.kind, "")
+        note = "Expanded objects are stored as their id. " if column.kind == "REF" else ""
         columns.append(dg.TableColumn(column.name, column.storage_type, f"{note}From `{source}`."))
     columns += [dg.TableColumn(name, type_, text) for name, type_, text in SYSTEM_COLUMNS]
     return dg.TableSchema(columns=columns)
