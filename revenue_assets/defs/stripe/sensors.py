@@ -7,8 +7,9 @@ and events that arrive during a run get a run of their own. A sensor cannot see 
 runs succeed, but the inbox can: a partition whose events are still unapplied RETRY_AFTER_S
 after they arrived (its run failed, or was canceled) is requested again, once per period.
 
-`stripe_events_pull`: walks `/v1/events` forward from the last event seen into the inbox:
-it fills webhook gaps and keeps tables current when no webhook is set up. If it was stopped
+`stripe_events_pull`: walks `/v1/events` forward from the last event seen into the inbox
+(by `created` when that event has expired): it fills webhook gaps and keeps tables current
+when no webhook is set up. If it was stopped
 longer than Stripe keeps events (30 days), changes may be lost: it warns and requests a full
 re-list of every table instead of pretending nothing happened.
 
@@ -171,14 +172,10 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
                 requests.append(
                     _events_run(table, pending.partition_key, cursor, pending.last_seq, key)
                 )
+        next_cursor = str(events[-1].seq) if events else None
         if not requests:
-            return dg.SensorResult(
-                skip_reason=f"No new {table.name} events.",
-                cursor=str(events[-1].seq) if events else None,
-            )
-        return dg.SensorResult(
-            run_requests=requests, cursor=str(events[-1].seq) if events else None
-        )
+            return dg.SensorResult(skip_reason=f"No new {table.name} events.", cursor=next_cursor)
+        return dg.SensorResult(run_requests=requests, cursor=next_cursor)
 
     return _sensor
 
