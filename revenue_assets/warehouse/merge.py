@@ -187,10 +187,6 @@ def merge_spool(
             )
         )
     repeats = any(f is not None and f.repeats for f in (spool, parent))
-    statements = []
-    if sources:
-        rows = " UNION ALL ".join(sources)
-        statements.append({**parts, "rows": rows, "qualify": parts["qualify"] if repeats else ""})
     tombstones = []
     if spool is not None and spool.stubs:
         tombstones.append(
@@ -198,16 +194,21 @@ def merge_spool(
                 target=parts["target"], spool=_quote_path(spool.path), spool_columns=SPOOL_COLUMNS
             )
         )
+    if not sources:
+        _transaction(connection, tombstones)
+        return True
+    values = {**parts, "rows": " UNION ALL ".join(sources)}
+    if not repeats:
+        values["qualify"] = ""
     merge = sql_template("merge")
-    if insert_first and statements:
-        appends = [merge.format(**{**values, "on_conflict": ""}) for values in statements]
+    if insert_first:
         try:
-            _transaction(connection, [*appends, *tombstones])
+            _transaction(connection, [merge.format(**{**values, "on_conflict": ""}), *tombstones])
             return True
         except duckdb.ConstraintException:
             pass  # an object is already there: upsert the batch
-    _transaction(connection, [*(merge.format(**values) for values in statements), *tombstones])
-    return not insert_first or not statements
+    _transaction(connection, [merge.format(**values), *tombstones])
+    return not insert_first
 
 
 def _transaction(connection: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
