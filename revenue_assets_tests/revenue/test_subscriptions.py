@@ -114,6 +114,48 @@ def test_zero_decimal_currency_converts_at_the_row_date(company) -> None:
     assert history(warehouse, subs["C"])[0][1] == 3_000
 
 
+def test_a_euro_base_currency_converts_every_row_at_its_date(company) -> None:
+    """REVENUE_ASSETS_BASE_CURRENCY=EUR: dollars and yen convert to euros at each row's ECB
+    rate; the MRR history and the metrics follow; the originals stay as they were."""
+    warehouse, subs = company
+    converter = CurrencyConverter(
+        fallback_on_missing_rate=True, fallback_on_missing_rate_method="last_known"
+    )
+    try:
+        assert warehouse.materialize(base_currency="EUR").success
+        items = warehouse.dicts(
+            """SELECT timestamp, original_currency, original_amount, currency, amount
+               FROM revenue_analytics.revenue_item WHERE subscription_id IN (?, ?)""",
+            subs["A"],
+            subs["C"],
+        )
+        assert {i["original_currency"] for i in items} == {"USD", "JPY"}
+        for item in items:
+            divider = 1 if item["original_currency"] == "JPY" else 100
+            expected = converter.convert(
+                item["original_amount"] / divider,
+                item["original_currency"],
+                "EUR",
+                item["timestamp"].date(),
+            )
+            assert item["currency"] == "EUR"
+            assert abs(float(item["amount"]) - expected) < 0.0001
+        march = warehouse.dicts(
+            "SELECT currency, mrr FROM revenue_analytics.mrr_history "
+            "WHERE subscription_id = ? AND month = '2024-03-01'",
+            subs["A"],
+        )[0]
+        assert march["currency"] == "EUR"
+        assert (
+            abs(float(march["mrr"]) - converter.convert(150, "USD", "EUR", date(2024, 3, 31)))
+            < 0.01
+        )
+        metrics = warehouse.dicts("SELECT DISTINCT currency FROM revenue_analytics.revenue_metrics")
+        assert metrics == [{"currency": "EUR"}]
+    finally:
+        assert warehouse.materialize(base_currency="USD").success
+
+
 def test_three_decimal_currency_divides_by_1000_and_is_not_converted_without_a_rate(
     company,
 ) -> None:
