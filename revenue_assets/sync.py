@@ -18,7 +18,7 @@ from pathlib import Path
 
 from revenue_assets.event_apply import append_inbox_events, apply_pending_events
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
-from revenue_assets.stripe_api.errors import StripeAccessError
+from revenue_assets.stripe_api.errors import StripeAccessError, StripePermissionError
 from revenue_assets.stripe_api.listing import Lister, TableResult, Window, oldest_bound
 from revenue_assets.stripe_api.tables import StripeTable
 from revenue_assets.warehouse.connection import MERGE_CONFIG, warehouse_connection
@@ -301,12 +301,18 @@ def _count_rows(target: SyncTarget, outcomes: dict[str, TableOutcome]) -> None:
 
 def account_start(access: StripeAccess, tables: list[StripeTable], start: int, end: int) -> int:
     """About when the account's oldest object (of these tables) was created, or `end` if it
-    has none: probed per table concurrently. Partitions before it need no run at all."""
+    has none: probed per table concurrently. Partitions before it need no run at all. A table
+    the key may not read is left out here: its own run fails, naming the permission, and the
+    others still sync."""
+
+    def bound(table: StripeTable) -> int:
+        try:
+            return oldest_bound(access, table, start, end, RequestStats())
+        except StripePermissionError:
+            return end
+
     with ThreadPoolExecutor(max_workers=len(tables) or 1) as pool:
-        bounds = pool.map(
-            lambda table: oldest_bound(access, table, start, end, RequestStats()), tables
-        )
-        return min(bounds, default=end)
+        return min(pool.map(bound, tables), default=end)
 
 
 def month_partitions(keys: list[str]) -> list[Partition]:

@@ -156,3 +156,22 @@ def test_sync_applies_the_events_waiting_in_the_inbox(sandbox_session, tmp_path:
     assert row["_raw"]["metadata"] == {"from": "the inbox"} and row["_source"] == "webhook"
     with Inbox(tmp_path / "state.sqlite") as inbox:
         assert inbox.get("evt_waiting").applied_at is not None
+
+
+def test_a_table_the_key_cannot_read_fails_alone_and_sync_exits_1(
+    sandbox_session, tmp_path: Path
+) -> None:
+    key = sandbox_session.restricted_key(
+        sorted({t.permission for t in TABLES} - {"rak_credit_note_read"})
+    )
+    env = cli_env(sandbox_session, tmp_path, STRIPE_API_KEY=key)
+    result = run_cli("sync", "--no-downstream", env=env)
+    assert result.returncode == 1
+    assert "rak_credit_note_read" in result.stderr and "Traceback" not in result.stderr
+    summary = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("│") and len(line.split("│")) > 3
+    }
+    assert summary["credit_note"].startswith("FAIL") and summary["charge"] == "ok"
+    assert warehouse_rows(tmp_path / "warehouse.duckdb", "charge")
