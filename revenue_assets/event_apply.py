@@ -24,9 +24,9 @@ from typing import Any
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeRequestError
 from revenue_assets.stripe_api.listing import list_children
-from revenue_assets.stripe_api.tables import CHILD_TABLES, StripeTable
+from revenue_assets.stripe_api.tables import StripeTable
 from revenue_assets.warehouse.connection import warehouse_connection
-from revenue_assets.warehouse.merge import ensure_tables, merge_files
+from revenue_assets.warehouse.merge import merge_files
 from revenue_assets.warehouse.spool import Spool
 from revenue_assets.webhooks.inbox import Inbox, InboxEvent
 
@@ -68,8 +68,7 @@ def apply_pending_events(
             _apply_object(access, spool, table, events, outcome)
         files = spool.rotate()
         with warehouse_connection(database) as connection:
-            ensure_tables(connection, schema, [*files, *CHILD_TABLES])
-            merge_files(connection, schema, files)
+            merge_files(connection, schema, files)  # the callers created the tables
     finally:
         spool.close()
     inbox.mark_applied(event.seq for event in pending)

@@ -49,8 +49,8 @@ class StripeResource(dg.ConfigurableResource):
         default=DEFAULT_FLUSH_BYTES // 2**20,
         description=(
             "Merge fetched objects into DuckDB whenever this much has been spooled. Each merge "
-            "ends with a checkpoint that rewrites the tables' open row groups, so fewer, larger "
-            "batches cost less CPU; upserts hold their batch in memory, so memory grows with it."
+            "ends with a checkpoint (a cost per merge), so fewer, larger batches cost less CPU; "
+            "upserts hold their batch in memory, so memory grows with it."
         ),
     )
 

@@ -63,14 +63,15 @@ def ensure_tables(connection: duckdb.DuckDBPyConnection, schema: str, tables: li
         )
         target = f"{schema}.{name}"
         for column in layout.columns:
-            if column.name in existing and not existing[column.name]:
+            generated = existing.get(column.name)  # None: missing; True: virtual (earlier)
+            if generated is False:
                 continue
-            if existing.get(column.name):  # a virtual column of an earlier version
+            if generated:
                 connection.execute(f"ALTER TABLE {target} DROP COLUMN {column.name}")
             connection.execute(
                 f"ALTER TABLE {target} ADD COLUMN {column.name} {column.storage_type}"
             )
-            if column.name in existing and column.kind == "JSON":
+            if generated:
                 path = ".".join(column.path)
                 connection.execute(
                     f"UPDATE {target} SET {column.name} = json_extract(_raw, '$.{path}')"
@@ -195,7 +196,8 @@ def merge_spool(
             )
         )
     if not sources:
-        _transaction(connection, tombstones)
+        if tombstones:
+            _transaction(connection, tombstones)
         return True
     values = {**parts, "rows": " UNION ALL ".join(sources)}
     if not repeats:

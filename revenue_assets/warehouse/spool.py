@@ -101,26 +101,11 @@ class Spool:
             + b"\n"
             for obj, stub in zip(objects, stubs, strict=True)
         )
-        seen = b"".join(
-            orjson.dumps(
-                {"id": obj["id"], "p": parent_id, "c": obj.get("created", obj.get("date"))}
-            )
-            + b"\n"
-            for obj in objects
-        )
+        ids = [obj["id"] for obj in objects]
+        created = [obj.get("created", obj.get("date")) for obj in objects]
+        seen = {table: (_seen_rows(ids, [parent_id] * len(ids), created), len(ids))}
         with self._lock:
-            self._wait_for_room()
-            spool_file = self._file(self._files, table, "objects")
-            spool_file.handle.write(lines)
-            spool_file.bytes += len(lines)
-            spool_file.lines += len(objects)
-            spool_file.stubs += sum(stubs)
-            for obj in objects:
-                spool_file.note(parent_id, obj["id"])
-            self.bytes_pending += len(lines)
-            seen_file = self._file(self._seen, table, "seen")
-            seen_file.handle.write(seen)
-            seen_file.lines += len(objects)
+            self._append(table, lines, ids, parent_id, seen, stubs=sum(stubs))
 
     def page(
         self,
@@ -142,33 +127,46 @@ class Spool:
         )
         # Newlines only appear between JSON tokens (inside strings they are escaped): blanks.
         line = head[:-1] + b',"page":' + bytes(body).replace(b"\n", b" ") + b"}\n"
-        seen = [(meta.ids, [parent_id] * len(meta), meta.created, table)]
+        # Seen ids per table: this page's objects, and the children embedded in them.
+        entries: dict[str, tuple[list, list, list]] = {
+            table: (list(meta.ids), [parent_id] * len(meta), list(meta.created))
+        }
         for embedded, child_table in (children or {}).items():
             for position, child_ids in enumerate(meta.children.get(embedded, [])):
-                if child_ids:
-                    owner = meta.ids[position]
-                    seen.append(
-                        (child_ids, [owner] * len(child_ids), [None] * len(child_ids), child_table)
-                    )
+                ids, parents, created = entries.setdefault(child_table, ([], [], []))
+                ids += child_ids
+                parents += [meta.ids[position]] * len(child_ids)
+                created += [None] * len(child_ids)
+        seen = {name: (_seen_rows(*entry), len(entry[0])) for name, entry in entries.items()}
         with self._lock:
-            self._wait_for_room()
-            spool_file = self._file(self._files, table, "objects")
-            spool_file.handle.write(line)
-            spool_file.bytes += len(line)
-            spool_file.lines += len(meta)
-            spool_file.pages += 1
-            self.bytes_pending += len(line)
-            for object_id in meta.ids:
-                spool_file.note(parent_id, object_id)
-            for ids, parents, created, seen_table in seen:
-                seen_file = self._file(self._seen, seen_table, "seen")
-                seen_file.handle.write(
-                    b"".join(
-                        orjson.dumps({"id": i, "p": p, "c": c}) + b"\n"
-                        for i, p, c in zip(ids, parents, created, strict=True)
-                    )
-                )
-                seen_file.lines += len(ids)
+            self._append(table, line, meta.ids, parent_id, seen, pages=1)
+
+    def _append(
+        self,
+        table: str,
+        data: bytes,
+        ids: list[str],
+        parent_id: str | None,
+        seen: dict[str, tuple[bytes, int]],
+        *,
+        stubs: int = 0,
+        pages: int = 0,
+    ) -> None:
+        """Write serialized objects of one table and the ids seen (the lock is held)."""
+        self._wait_for_room()
+        spool_file = self._file(self._files, table, "objects")
+        spool_file.handle.write(data)
+        spool_file.bytes += len(data)
+        spool_file.lines += len(ids)
+        spool_file.stubs += stubs
+        spool_file.pages += pages
+        self.bytes_pending += len(data)
+        for object_id in ids:
+            spool_file.note(parent_id, object_id)
+        for seen_table, (seen_rows, count) in seen.items():
+            seen_file = self._file(self._seen, seen_table, "seen")
+            seen_file.handle.write(seen_rows)
+            seen_file.lines += count
 
     def _wait_for_room(self) -> None:
         """Block (holding no lock while waiting) until the pending batch is under the cap."""
@@ -229,3 +227,11 @@ class Spool:
 def is_stub(obj: dict[str, Any]) -> bool:
     """A deletion stub: what retrieving a deleted object answers, `{id, object, deleted}`."""
     return bool(obj.get("deleted")) and len(obj) <= 3
+
+
+def _seen_rows(ids: list[str], parents: list[str | None], created: list[int | None]) -> bytes:
+    """Lines of a seen-ids file: id, parent id, created (serialized outside the lock)."""
+    return b"".join(
+        orjson.dumps({"id": i, "p": p, "c": c}) + b"\n"
+        for i, p, c in zip(ids, parents, created, strict=True)
+    )

@@ -246,9 +246,11 @@ def file_version(path: str | None) -> str:
     return digest.hexdigest()[:16]
 
 
-def _user_file(
-    key: dg.AssetKey, columns: list[dg.TableColumn], description: str, path_setting: str
-) -> dg.SourceAsset:
+# The RevenueResource setting holding each user-provided file's path.
+USER_FILE_SETTINGS = {PERSONS_KEY: "persons_path", GROUPS_KEY: "groups_path"}
+
+
+def _user_file(key: dg.AssetKey, columns: list[dg.TableColumn], description: str) -> dg.SourceAsset:
     """A file the user provides, observed by content hash: a change re-links customers."""
 
     @dg.observable_source_asset(
@@ -261,7 +263,7 @@ def _user_file(
         description=description,
     )
     def observe(revenue: RevenueResource) -> dg.DataVersion:
-        return dg.DataVersion(file_version(getattr(revenue, path_setting)))
+        return dg.DataVersion(file_version(getattr(revenue, USER_FILE_SETTINGS[key])))
 
     return observe
 
@@ -274,7 +276,6 @@ persons = _user_file(
     ],
     "Persons the user provides (REVENUE_ASSETS_PERSONS: CSV or Parquet with a `distinct_id` "
     "column and optionally `email`). Observed by content hash; a change re-links customers.",
-    "persons_path",
 )
 groups = _user_file(
     GROUPS_KEY,
@@ -284,5 +285,4 @@ groups = _user_file(
     ],
     "Groups the user provides (REVENUE_ASSETS_GROUPS: CSV or Parquet with a `group_key` "
     "column and optionally `name`). Observed by content hash.",
-    "groups_path",
 )

@@ -10,17 +10,14 @@ import json
 
 import dagster as dg
 
-from revenue_assets.defs.revenue.assets import file_version
+from revenue_assets.defs.revenue.assets import USER_FILE_SETTINGS, file_version
 from revenue_assets.defs.revenue.resources import RevenueResource
-from revenue_assets.defs.revenue.tables import GROUPS_KEY, PERSONS_KEY
-
-USER_FILES = {PERSONS_KEY: "persons_path", GROUPS_KEY: "groups_path"}
 
 
 @dg.sensor(
     name="user_files_changed",
     description="Observes the persons and groups files when their content changes.",
-    asset_selection=list(USER_FILES),
+    asset_selection=list(USER_FILE_SETTINGS),
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
@@ -30,10 +27,12 @@ def user_files_changed(
     seen = json.loads(context.cursor) if context.cursor else {}
     now = {
         key.to_user_string(): file_version(getattr(revenue, path))
-        for key, path in USER_FILES.items()
+        for key, path in USER_FILE_SETTINGS.items()
     }
     changed = [
-        key for key in USER_FILES if now[key.to_user_string()] != seen.get(key.to_user_string())
+        key
+        for key in USER_FILE_SETTINGS
+        if now[key.to_user_string()] != seen.get(key.to_user_string())
     ]
     if not changed:
         return dg.SensorResult(skip_reason="The persons and groups files are unchanged.")
