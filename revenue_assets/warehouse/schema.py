@@ -216,6 +216,11 @@ SYSTEM_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ),
 )
 
+# `_raw` is most of a table's bytes. zstd stores it in a third of the space of DuckDB's default
+# string compression and costs the writer less CPU (measured on a 68k-object sync: merges took
+# about 20% less CPU, the file was 49 MB instead of 134 MB). Tables created earlier keep theirs.
+_COMPRESSION = {"_raw": " USING COMPRESSION zstd"}
+
 
 @dataclass(frozen=True)
 class Column:
@@ -258,7 +263,9 @@ class TableSchema:
         if self.parent_column:
             lines += [f"{self.parent_column} VARCHAR NOT NULL", "_parent_created TIMESTAMPTZ"]
         lines += [c.definition() for c in self.columns]
-        lines += [f"{name} {type_}" for name, type_, _ in SYSTEM_COLUMNS]
+        lines += [
+            f"{name} {type_}{_COMPRESSION.get(name, '')}" for name, type_, _ in SYSTEM_COLUMNS
+        ]
         lines.append(f"PRIMARY KEY ({', '.join(self.key_columns)})")
         body = ",\n    ".join(lines)
         return f"CREATE TABLE IF NOT EXISTS {schema}.{self.name} (\n    {body}\n)"
