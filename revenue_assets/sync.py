@@ -26,9 +26,14 @@ from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted,
 from revenue_assets.warehouse.spool import Spool
 from revenue_assets.webhooks.inbox import Inbox
 
-# Measured on a 267k-object sync: 12 MB batches cost 14% more CPU (a checkpoint per merge), 64 MB
-# no less than 32 MB and 100 MB more memory.
-DEFAULT_FLUSH_BYTES = 32 * 1024 * 1024
+# The writer merges whenever it is free and at least DEFAULT_FLUSH_BYTES are spooled. While it
+# keeps up (a sync paced by the rate limit), batches stay small, so little is left to merge once
+# the last page has arrived: on a 267k-object sync at the live limit, the time from the last
+# page to the end fell from 1-2 s (32 MB batches) to 0.4-0.6 s. When fetching outpaces it (no
+# latency), batches grow on their own up to MAX_PENDING_BYTES, and fewer, larger merges cost
+# less CPU (12 MB batches measured 14% more CPU than 32 MB: each merge ends with a checkpoint).
+DEFAULT_FLUSH_BYTES = 8 * 1024 * 1024
+MAX_PENDING_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -138,7 +143,7 @@ def sync_tables(
             or not connection.execute(f"SELECT count(*) FROM {target.schema}.{name}").fetchone()[0]
         }
 
-    spool = Spool(max_pending_bytes=2 * flush_bytes)
+    spool = Spool(max_pending_bytes=max(MAX_PENDING_BYTES, 2 * flush_bytes))
     writer = _Writer(spool, target, flush_bytes, expect_new)
     writer.start()
     try:

@@ -48,9 +48,10 @@ class StripeResource(dg.ConfigurableResource):
     flush_mb: int = Field(
         default=DEFAULT_FLUSH_BYTES // 2**20,
         description=(
-            "Merge fetched objects into DuckDB whenever this much has been spooled. Each merge "
-            "ends with a checkpoint (a cost per merge), so fewer, larger batches cost less CPU; "
-            "upserts hold their batch in memory, so memory grows with it."
+            "Merge fetched objects into DuckDB whenever the writer is free and at least this "
+            "much has been spooled. Small batches leave little to merge after the last page; "
+            "when fetching outpaces merging, batches grow on their own (up to 64 MB, or twice "
+            "this), since each merge ends with a checkpoint and larger ones cost less CPU."
         ),
     )
 
