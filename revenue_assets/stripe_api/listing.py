@@ -6,9 +6,12 @@ of chains in flight instead:
 
 - consecutive partitions (months) form one window, so a sparse table costs one request for
   all of them, and years of empty months before the account's first object cost nothing;
-- a window whose first page shows many more pages to come is split: the rest of its time range
-  becomes several sub-windows listed concurrently, each split again by its own first page (the
-  objects of the boundary second keep the cursor, so nothing is listed twice or skipped);
+- a window is split when its pages show it would outlast the others, or while fewer windows
+  are being listed than requests could be in flight: the rest of its time range becomes
+  several sub-windows listed concurrently (the objects of the boundary second keep the cursor,
+  so nothing is listed twice or skipped). Every window ends on a partial page, a request that
+  brings less than a full page, so windows are split only when it pays: all of them then end
+  together, at the rate limit, with about as few partial pages as there are requests in flight;
 - embedded child lists (invoice lines, subscription items, credit note lines) that say
   `has_more` are paged through their own endpoint.
 
@@ -43,6 +46,14 @@ class Window:
     start: int
     end: int
     partitions: tuple[str, ...]
+
+
+@dataclass
+class _Chain:
+    """One window's sequence of pages, listed one after the other, and how many pages it is
+    expected to have left (from the density of its last page)."""
+
+    pages_left: float = 0.0
 
 
 class Sink(Protocol):
@@ -86,18 +97,22 @@ class Lister:
         sink: Sink,
         *,
         max_workers: int = 64,
-        split_factor: int = 8,
-        split_min_pages: int = 16,
+        max_split: int = 8,
+        min_part_pages: float = 4.0,
         on_progress: Callable[[str, int], None] | None = None,
     ) -> None:
+        """`max_split`: parts one window is split into at once; `min_part_pages`: the fewest
+        expected pages worth a window of their own (its partial last page costs a request)."""
         self.access = access
         self.sink = sink
         self.max_workers = max_workers
-        self.split_factor = split_factor
-        self.split_min_pages = split_min_pages
+        self.max_split = max_split
+        self.min_part_pages = min_part_pages
         self.on_progress = on_progress
         self._lock = threading.Lock()
         self._outstanding = 0
+        self._chains = 0  # windows being listed
+        self._pages_left = 0.0  # their expected pages, together
         self._done = threading.Event()
         self._pending: dict[tuple[str, str], int] = {}
         self._bounds: dict[str, tuple[int, int]] = {}
@@ -132,7 +147,9 @@ class Lister:
                     for key in window.partitions:
                         self._bounds[key] = (window.start, window.end)
                 for span in _spans(windows):
-                    self._schedule(table, span, None)
+                    with self._lock:
+                        self._chains += 1
+                    self._schedule(table, span, None, _Chain())
             self._task_done()
             self._done.wait()
         self._pool = None
@@ -144,9 +161,11 @@ class Lister:
 
     # -- scheduling ------------------------------------------------------------------------------
 
-    def _schedule(self, table: StripeTable, window: Window, cursor: str | None) -> None:
+    def _schedule(
+        self, table: StripeTable, window: Window, cursor: str | None, chain: _Chain
+    ) -> None:
         """List a window (from `cursor` on), holding its partitions open until it is done."""
-        self._submit(table.name, window.partitions, self._list_page, table, window, cursor)
+        self._submit(table.name, window.partitions, self._list_page, table, window, cursor, chain)
 
     def _submit(
         self, table: str, partitions: tuple[str, ...], fn: Callable[..., None], *args: Any
@@ -164,8 +183,7 @@ class Lister:
     ) -> None:
         result = self._results[table]
         try:
-            if result.error is None and self._fatal is None:
-                fn(*args)
+            fn(*args)
         except StripeAuthenticationError as error:
             result.error = error
             self._fatal = error
@@ -182,6 +200,10 @@ class Lister:
                     if self._pending[(table, key)] == 0 and result.error is None:
                         result.completed_partitions.add(key)
             self._task_done()
+
+    def _stopped(self, table: str) -> bool:
+        """Whether the table failed (its remaining tasks do nothing) or the key was rejected."""
+        return self._results[table].error is not None or self._fatal is not None
 
     def _task_done(self) -> None:
         with self._lock:
@@ -214,7 +236,23 @@ class Lister:
         )
         return Window(start, end, partitions)
 
-    def _list_page(self, table: StripeTable, window: Window, cursor: str | None) -> None:
+    def _list_page(
+        self, table: StripeTable, window: Window, cursor: str | None, chain: _Chain
+    ) -> None:
+        continued = False
+        try:
+            if not self._stopped(table.name):
+                continued = self._fetch_page(table, window, cursor, chain)
+        finally:
+            if not continued:  # the window is done (or failed)
+                with self._lock:
+                    self._chains -= 1
+                    self._pages_left -= chain.pages_left
+
+    def _fetch_page(
+        self, table: StripeTable, window: Window, cursor: str | None, chain: _Chain
+    ) -> bool:
+        """List one page of a window and schedule what follows; False when the window is done."""
         result = self._results[table.name]
         fetched = self.access.fetch(
             table.path, self._list_params(table, window, cursor), result.stats, parse=read_page
@@ -234,25 +272,42 @@ class Lister:
         if self.on_progress:
             self.on_progress(table.name, len(meta))
         if not meta.has_more or not meta.ids:
-            return
+            return False
         # A page without creation times (never seen) continues by cursor over the whole window.
         last_id, last_created = meta.ids[-1], int(meta.created[-1] or window.end - 1)
         remaining = last_created - window.start
         covered = max(1, window.end - last_created)
-        expected_pages = len(meta) * remaining / covered / PAGE_LIMIT
-        if remaining > 1 and expected_pages >= self.split_min_pages:
-            # Split the rest into sub-windows listed concurrently, each long enough that its
-            # last, partial page costs little; the newest keeps the cursor (same-second objects).
-            parts = max(2, min(self.split_factor, int(expected_pages * 2 // self.split_min_pages)))
-            edges = [window.start + (remaining * i) // parts for i in range(parts)] + [
-                last_created + 1
-            ]
-            for i in range(parts):
-                if edges[i + 1] > edges[i]:
-                    cursor = last_id if i == parts - 1 else None
-                    self._schedule(table, self._window(edges[i], edges[i + 1], window), cursor)
-        else:
-            self._schedule(table, self._window(window.start, last_created + 1, window), last_id)
+        pages_left = len(meta) * remaining / covered / PAGE_LIMIT
+        with self._lock:
+            self._pages_left += pages_left - chain.pages_left
+            parts = min(self._parts(pages_left), remaining)
+            chain.pages_left = pages_left / parts
+            self._chains += parts - 1
+        # The rest of the window in `parts` sub-windows, oldest first; the newest keeps the
+        # cursor (objects created in the same second as the last one listed).
+        edges = [window.start + (remaining * i) // parts for i in range(parts)]
+        edges.append(last_created + 1)
+        for i in range(parts):
+            part = self._window(edges[i], edges[i + 1], window)
+            if i == parts - 1:
+                self._schedule(table, part, last_id, chain)
+            else:
+                self._schedule(table, part, None, _Chain(pages_left / parts))
+        return True
+
+    def _parts(self, pages_left: float) -> int:
+        """Into how many windows to split one with `pages_left` to go (under the lock).
+
+        Split a window expected to outlast the others (more than twice its fair share of the
+        pages left), since the run ends with its last page; and, while fewer windows are being
+        listed than requests could be in flight, one long enough to be worth two."""
+        wanted = self.access.gate.limit  # rate limit x latency, with a margin
+        share = max(self.min_part_pages, self._pages_left / wanted)
+        parts = int(pages_left // share) if pages_left >= 2 * share else 1
+        if self._chains < wanted and pages_left >= 2 * self.min_part_pages:
+            idle = wanted - self._chains
+            parts = max(parts, min(idle + 1, int(pages_left // self.min_part_pages)))
+        return max(1, min(self.max_split, parts))
 
     def _children_beyond_embedded(
         self,
@@ -277,6 +332,8 @@ class Lister:
         parent_key: tuple[str, int],
         version: float,
     ) -> None:
+        if self._stopped(table.name):
+            return
         stats = self._results[table.name].child_stats[child.name]
         for fetched in list_children(self.access, child, parent_key[0], stats):
             self.sink.page(
