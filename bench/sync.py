@@ -213,7 +213,8 @@ def main(args: argparse.Namespace) -> None:
                 f"= {100 * rate / CEILING_OBJECTS_PER_S:.0f}% of the 10,000 objects/s ceiling (target 80%)"
             )
             print(
-                f"[ceiling] {ceiling['calls']:,} requests ({ceiling['calls'] / ceiling['wall_s']:.0f}/s), "
+                f"[ceiling] {ceiling['calls']:,} requests ({ceiling['calls'] / ceiling['wall_s']:.0f}/s, "
+                f"{ceiling['objects'] / ceiling['calls']:.1f} objects each), "
                 f"{ceiling['rate_limited']} answered 429, {ceiling['retries']} retried, "
                 f"server saw {after['requests'] - before['requests']:,} requests; "
                 f"errors: {ceiling['errors'] or 'none'}; peak RSS {ceiling['peak_rss_mb']:.0f} MB"

@@ -135,13 +135,13 @@ def sync_tables(
     names = [name for table in tables for name in (table.name, *table.child_names)]
     with warehouse_connection(target.database, timeout_s=target.lock_timeout_s) as connection:
         ensure_tables(connection, target.schema, names)
-        # New records (`since`) and empty tables get appends, not upserts (merge_files).
-        expect_new = {
+        empty = frozenset(
             name
             for name in names
-            if since is not None
-            or not connection.execute(f"SELECT count(*) FROM {target.schema}.{name}").fetchone()[0]
-        }
+            if not connection.execute(f"SELECT count(*) FROM {target.schema}.{name}").fetchone()[0]
+        )
+    # New records (`since`) and empty tables get appends, not upserts (merge_files).
+    expect_new = set(names) if since is not None else set(empty)
 
     spool = Spool(max_pending_bytes=max(MAX_PENDING_BYTES, 2 * flush_bytes))
     writer = _Writer(spool, target, flush_bytes, expect_new)
@@ -159,7 +159,7 @@ def sync_tables(
         writer.flush()
         outcomes = {name: _outcome(result) for name, result in results.items()}
         if since is None:
-            _mark_unlisted(target, spool, outcomes, partitions, run_started)
+            _mark_unlisted(target, spool, outcomes, partitions, run_started, skip=empty)
     finally:
         spool.close()
     if inbox is not None:
@@ -262,17 +262,29 @@ def _mark_unlisted(
     outcomes: dict[str, TableOutcome],
     partitions: list[Partition],
     run_started: datetime,
+    skip: frozenset[str],
 ) -> None:
-    """Mark rows of completely re-listed partitions that Stripe no longer returned."""
+    """Mark rows of completely re-listed partitions that Stripe no longer returned. Tables in
+    `skip` were empty when the sync started: every row they hold now is this run's, or newer."""
     by_key = {partition.key: partition for partition in partitions}
+    work = []  # (outcome, table, the parent table of a child table)
+    for outcome in outcomes.values():
+        if not outcome.ok or outcome.table.retention_days is not None:
+            continue
+        parent = outcome.table.name
+        for name, parent_name in [
+            (parent, None),
+            *((c, parent) for c in outcome.table.child_names),
+        ]:
+            if name not in skip:
+                work.append((outcome, name, parent_name))
+    if not work:
+        return
     seen = spool.seen_ids()
     empty = spool.directory / "empty.ndjson"
     empty.touch()
     with warehouse_connection(target.database, timeout_s=target.lock_timeout_s) as connection:
-        for name, outcome in outcomes.items():
-            table = outcome.table
-            if not outcome.ok or table.retention_days is not None:
-                continue
+        for outcome, name, parent in work:
             windows = [(by_key[key].start, by_key[key].end) for key in outcome.completed_partitions]
             outcome.marked_deleted[name] = mark_unlisted_deleted(
                 connection,
@@ -281,17 +293,8 @@ def _mark_unlisted(
                 seen=seen.get(name, empty),
                 windows=windows,
                 run_started=run_started,
+                parents_seen=seen.get(parent, empty) if parent else None,
             )
-            for child in table.child_names:
-                outcome.marked_deleted[child] = mark_unlisted_deleted(
-                    connection,
-                    target.schema,
-                    child,
-                    seen=seen.get(child, empty),
-                    windows=windows,
-                    run_started=run_started,
-                    parents_seen=seen.get(name, empty),
-                )
 
 
 def _count_rows(target: SyncTarget, outcomes: dict[str, TableOutcome]) -> None:
