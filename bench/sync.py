@@ -194,7 +194,8 @@ def main(args: argparse.Namespace) -> None:
             print(
                 f"[{label}] no latency, no limit: {cpu['objects']:,} objects in {cpu['wall_s']:.1f} s, "
                 f"CPU {cpu['cpu_s']:.1f} s = {per_10k:.2f} core-s per 10k objects "
-                f"(budget 1.0), peak RSS {cpu['peak_rss_mb']:.0f} MB (budget 1024)"
+                f"(budget 1.0), peak RSS {cpu['peak_rss_mb']:.0f} MB (budget 1024); "
+                f"errors: {cpu['errors'] or 'none'}"
             )
         if label == "small":
             continue

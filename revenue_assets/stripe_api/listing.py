@@ -280,7 +280,9 @@ class Lister:
         pages_left = len(meta) * remaining / covered / PAGE_LIMIT
         with self._lock:
             self._pages_left += pages_left - chain.pages_left
-            parts = min(self._parts(pages_left), remaining)
+            # At most one part per second of the range; none to split when the page ended in
+            # the window's first second (the rest of that second follows by cursor).
+            parts = max(1, min(self._parts(pages_left), remaining))
             chain.pages_left = pages_left / parts
             self._chains += parts - 1
         # The rest of the window in `parts` sub-windows, oldest first; the newest keeps the

@@ -79,3 +79,19 @@ def test_a_window_is_not_split_below_its_minimum_part(sandbox) -> None:
     windows = [r["created"] for r in requests if "starting_after" not in r]
     assert len(windows) == 1  # one span over every month, continued by cursor
     assert len(requests) == math.ceil(len(charges) / 100)
+
+
+def test_a_page_ending_in_the_windows_first_second_continues_there(sandbox) -> None:
+    """More than a page of objects created in one second, at the start of the window: the first
+    page ends in the window's first second, and the rest of that second follows by cursor."""
+    client = sandbox.client()
+    second = sandbox.world.now  # the sandbox clock stands still: every create is this second
+    created = {client.v1.customers.create({"email": f"c{i}@example.com"}).id for i in range(150)}
+    access = access_for(sandbox)
+    sink = CountingSink()
+    window = Window(second, second + 3600, ("now",))
+    result = Lister(access, sink).run([(TABLES_BY_NAME["customer"], [window])])
+
+    assert result["customer"].error is None
+    assert {object_id for _, object_id in sink.ids} == created
+    assert set(sink.ids.values()) == {1}
