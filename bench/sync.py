@@ -243,7 +243,7 @@ def _completeness(rows: dict[str, int], counts: dict[str, int]) -> None:
     missing = {
         table: (rows[table], counts.get(kinds.get(table, table), 0))
         for table in rows
-        if table != "event" and rows[table] != counts.get(kinds.get(table, table), 0)
+        if rows[table] != counts.get(kinds.get(table, table), 0)
     }
     print(f"[ceiling] completeness: {missing if missing else 'every object synced'}")
 
