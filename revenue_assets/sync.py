@@ -135,13 +135,13 @@ def sync_tables(
     names = [name for table in tables for name in (table.name, *table.child_names)]
     with warehouse_connection(target.database, timeout_s=target.lock_timeout_s) as connection:
         ensure_tables(connection, target.schema, names)
-        empty = frozenset(
+        empty_at_start = frozenset(
             name
             for name in names
             if not connection.execute(f"SELECT count(*) FROM {target.schema}.{name}").fetchone()[0]
         )
     # New records (`since`) and empty tables get appends, not upserts (merge_files).
-    expect_new = set(names) if since is not None else set(empty)
+    expect_new = set(names) if since is not None else set(empty_at_start)
 
     spool = Spool(max_pending_bytes=max(MAX_PENDING_BYTES, 2 * flush_bytes))
     writer = _Writer(spool, target, flush_bytes, expect_new)
@@ -159,7 +159,7 @@ def sync_tables(
         writer.flush()
         outcomes = {name: _outcome(result) for name, result in results.items()}
         if since is None:
-            _mark_unlisted(target, spool, outcomes, partitions, run_started, skip=empty)
+            _mark_unlisted(target, spool, outcomes, partitions, run_started, skip=empty_at_start)
     finally:
         spool.close()
     if inbox is not None:
