@@ -267,17 +267,13 @@ def _mark_unlisted(
     """Mark rows of completely re-listed partitions that Stripe no longer returned. Tables in
     `skip` were empty when the sync started: every row they hold now is this run's, or newer."""
     by_key = {partition.key: partition for partition in partitions}
-    work = []  # (outcome, table, the parent table of a child table)
+    work = []  # (outcome, table, its parent table when it is a child table)
     for outcome in outcomes.values():
         if not outcome.ok or outcome.table.retention_days is not None:
             continue
-        parent = outcome.table.name
-        for name, parent_name in [
-            (parent, None),
-            *((c, parent) for c in outcome.table.child_names),
-        ]:
-            if name not in skip:
-                work.append((outcome, name, parent_name))
+        table = outcome.table.name
+        pairs = [(table, None), *((child, table) for child in outcome.table.child_names)]
+        work += [(outcome, name, parent) for name, parent in pairs if name not in skip]
     if not work:
         return
     seen = spool.seen_ids()

@@ -48,8 +48,8 @@ def _quote_path(path: Path) -> str:
 
 def ensure_tables(connection: duckdb.DuckDBPyConnection, schema: str, tables: list[str]) -> None:
     """Create the schema and tables if missing, and bring older layouts up to date: add the
-    columns a newer version introduced, and store the nested objects earlier versions computed
-    from `_raw` as virtual columns (filled from `_raw`, so nothing needs re-syncing)."""
+    columns a newer version introduced, and turn the virtual columns of earlier versions (nested
+    objects computed from `_raw`) into stored ones, filled from `_raw`: nothing is re-synced."""
     connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     for name in tables:
         layout = table_schema(name)
