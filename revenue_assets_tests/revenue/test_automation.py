@@ -93,3 +93,25 @@ def test_editing_the_persons_file_requests_its_observation(tmp_path: Path) -> No
     edited = tick(first.cursor)
     assert [r.asset_selection for r in edited.run_requests] == [[PERSONS_KEY]]
     assert edited.run_requests[0].run_key != first.run_requests[0].run_key
+
+
+def test_the_location_runs_its_automation_by_default() -> None:
+    """Dagster's implicit automation sensor starts stopped; ours runs as soon as the location
+    loads and targets every asset and check that carries an automation condition."""
+    from revenue_assets.defs.automation import AUTOMATION_SENSOR_NAME
+
+    repository = defs.get_repository_def()
+    sensor = repository.get_sensor_def(AUTOMATION_SENSOR_NAME)
+    assert isinstance(sensor, dg.AutomationConditionSensorDefinition)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+    graph = repository.asset_graph
+    automated = {key for key in graph.get_all_asset_keys() if graph.get(key).automation_condition}
+    assert {table.key for table in TABLES} | {dg.AssetKey("revenue_dashboard")} <= automated
+    targeted = sensor.asset_selection.resolve(graph)
+    assert automated <= targeted
+    automated_checks = {
+        key for key in graph.asset_check_keys if graph.get(key).automation_condition is not None
+    }
+    assert automated_checks  # the finance checks run after each rebuild
+    assert automated_checks <= sensor.asset_selection.resolve_checks(graph)

@@ -1,0 +1,29 @@
+"""The sensor that runs the graph's declarative automation, running from the moment the code
+location loads.
+
+Dagster creates its implicit `default_automation_condition_sensor` stopped, so the revenue
+tables, their checks and the dashboard would only follow Stripe changes after a user found
+that toggle in the UI. Declaring the sensor here, with `default_status=RUNNING`, makes
+`dagster dev` keep everything downstream of the Stripe tables current with no click. It covers
+every asset and check that carries an automation condition (the Stripe tables carry none: their
+own sensors request them).
+"""
+
+import dagster as dg
+
+AUTOMATION_SENSOR_NAME = "revenue_automation"
+
+revenue_automation = dg.AutomationConditionSensorDefinition(
+    name=AUTOMATION_SENSOR_NAME,
+    target=dg.AssetSelection.all(include_sources=False),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=15,
+    description=(
+        "Running by default: rebuilds the revenue tables, their finance checks and the dashboard "
+        "whenever a Stripe table partition (however old) or a persons/groups file changes. "
+        "Evaluated every 15 s; a rebuild already in progress holds the next one back, so changes "
+        "arriving during a run are batched into the following one."
+    ),
+)
+
+defs = dg.Definitions(sensors=[revenue_automation])
