@@ -283,7 +283,7 @@ def _invoice_period(
             invoicing.mark_uncollectible(ledger, invoice)
         return invoice
     invoicing.finalize(ledger, invoice, recompute=False)
-    invoicing.pay(ledger, invoice, charge_metadata=charge_metadata)
+    invoicing.pay(ledger, invoice, charge_metadata=charge_metadata, automatic=True)
     return invoice
 
 
@@ -475,7 +475,7 @@ def cancel(
                 invoicing.invoice_item_line(ledger, invoice, item)
             invoicing.open_draft(ledger, invoice)
             invoicing.finalize(ledger, invoice)
-            invoicing.pay(ledger, invoice)
+            invoicing.pay(ledger, invoice, automatic=True)
     return subscription
 
 
@@ -668,7 +668,7 @@ def update(
             ledger.put(subscription)
             invoicing.open_draft(ledger, invoice)
             invoicing.finalize(ledger, invoice)
-            invoicing.pay(ledger, invoice)
+            invoicing.pay(ledger, invoice, automatic=True)
             ledger.emit(
                 "customer.subscription.updated",
                 subscription,

@@ -353,12 +353,29 @@ def finalize(ledger: Ledger, invoice: Obj, *, recompute: bool = True) -> Obj:
     return invoice
 
 
-def pay(ledger: Ledger, invoice: Obj, *, charge_metadata: Obj | None = None) -> Obj:
-    """Collect an open invoice: payment intent, charge, balance transaction, invoice payment."""
+def pay(
+    ledger: Ledger,
+    invoice: Obj,
+    *,
+    charge_metadata: Obj | None = None,
+    automatic: bool = False,
+) -> Obj:
+    """Collect an open invoice: payment intent, charge, balance transaction, invoice payment.
+
+    A declined card leaves the invoice open. Automatic collection (a subscription's own
+    invoices) records the failed attempt and puts the subscription past_due, as Stripe does;
+    paying through the API answers Stripe's 402 `card_declined` instead.
+    """
     if invoice["status"] != "open":
         raise _state_error(invoice, "pay")
     now = ledger.now
     amount = invoice["amount_remaining"]
+    if amount > 0 and payments.declines(ledger.get(invoice["customer"])):
+        if not automatic:
+            raise SandboxError(
+                402, "Your card was declined.", type="card_error", code="card_declined"
+            )
+        return _payment_failed(ledger, invoice, amount)
     if amount > 0:
         customer = ledger.get(invoice["customer"])
         description = {
@@ -397,7 +414,51 @@ def pay(ledger: Ledger, invoice: Obj, *, charge_metadata: Obj | None = None) -> 
     ledger.put(invoice)
     ledger.emit("invoice.paid", invoice)
     ledger.emit("invoice.payment_succeeded", invoice)
+    subscription = _subscription_of(ledger, invoice)
+    if (
+        subscription is not None
+        and subscription["status"] in ("past_due", "incomplete")
+        and subscription.get("latest_invoice") == invoice["id"]
+    ):
+        _set_subscription_status(ledger, subscription, "active")
     return invoice
+
+
+def _payment_failed(ledger: Ledger, invoice: Obj, amount: int) -> Obj:
+    """A declined automatic attempt: a failed charge, the invoice still open, the subscription
+    past_due (incomplete when its first invoice fails)."""
+    customer = ledger.get(invoice["customer"])
+    assert customer is not None
+    payments.failed_charge(
+        ledger,
+        customer,
+        amount,
+        invoice["currency"],
+        description=f"Invoice {invoice['number']}",
+        invoice_id=invoice["id"],
+    )
+    invoice["attempted"] = True
+    invoice["attempt_count"] = invoice["attempt_count"] + 1
+    ledger.put(invoice)
+    ledger.emit("invoice.payment_failed", invoice)
+    subscription = _subscription_of(ledger, invoice)
+    if subscription is not None and subscription["status"] in ("active", "trialing"):
+        first = invoice.get("billing_reason") == "subscription_create"
+        _set_subscription_status(ledger, subscription, "incomplete" if first else "past_due")
+    return invoice
+
+
+def _subscription_of(ledger: Ledger, invoice: Obj) -> Obj | None:
+    details = (invoice.get("parent") or {}).get("subscription_details") or {}
+    subscription_id = details.get("subscription")
+    return ledger.get(subscription_id) if subscription_id else None
+
+
+def _set_subscription_status(ledger: Ledger, subscription: Obj, status: str) -> None:
+    previous = {"status": subscription["status"]}
+    subscription["status"] = status
+    ledger.put(subscription)
+    ledger.emit("customer.subscription.updated", subscription, previous)
 
 
 def void(ledger: Ledger, invoice: Obj) -> Obj:

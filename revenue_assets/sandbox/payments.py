@@ -44,6 +44,16 @@ def card_of(customer: Obj | None) -> tuple[str, Obj]:
     return method, _card_details(zlib.crc32(customer["id"].encode()))
 
 
+# Stripe's test payment method that attaches to a customer but whose every charge is declined:
+# how a test account makes a renewal fail and its subscription go past_due.
+DECLINING_METHODS = frozenset({"pm_card_chargeCustomerFail"})
+
+
+def declines(customer: Obj | None) -> bool:
+    """Whether charging the customer's default payment method is declined."""
+    return customer is not None and card_of(customer)[0] in DECLINING_METHODS
+
+
 def book(
     ledger: Ledger,
     amount: int,
@@ -141,6 +151,54 @@ def create_charge(
     ledger.put(charge, parent=invoice_id)
     ledger.emit("charge.succeeded", charge)
     return charge, intent
+
+
+def failed_charge(
+    ledger: Ledger,
+    customer: Obj,
+    amount: int,
+    currency: str,
+    *,
+    description: str | None,
+    invoice_id: str | None = None,
+) -> Obj:
+    """A declined card charge: no money moved, so no balance transaction (`charge.failed`)."""
+    charge_id = ledger.ids.new("ch")
+    method, details = card_of(customer)
+    charge = shapes.charge(
+        charge_id,
+        amount,
+        currency,
+        ledger.now,
+        customer_id=customer["id"],
+        balance_transaction=None,
+        payment_intent_id=None,
+        payment_method=method,
+        method_details=details,
+        billing_name=customer.get("name"),
+        billing_email=customer.get("email"),
+        description=description,
+        receipt=ledger.ids.token(40),
+    )
+    charge.update(
+        amount_captured=0,
+        captured=False,
+        paid=False,
+        status="failed",
+        receipt_url=None,
+        failure_code="card_declined",
+        failure_message="Your card was declined.",
+        outcome=dict(
+            charge["outcome"],
+            network_status="declined_by_network",
+            reason="generic_decline",
+            seller_message="The bank did not return any further details with this decline.",
+            type="issuer_declined",
+        ),
+    )
+    ledger.put(charge, parent=invoice_id)
+    ledger.emit("charge.failed", charge)
+    return charge
 
 
 def refund_charge(

@@ -767,7 +767,7 @@ def charge(
     created: int,
     *,
     customer_id: str | None,
-    balance_transaction: str,
+    balance_transaction: str | None,
     payment_intent_id: str | None,
     payment_method: str,
     method_details: Obj,

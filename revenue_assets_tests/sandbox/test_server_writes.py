@@ -171,3 +171,40 @@ def test_oversized_body_is_refused_in_stripes_shape(sandbox: Sandbox) -> None:
     )
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+def test_a_declined_renewal_leaves_the_invoice_open_and_the_subscription_past_due(
+    sandbox: Sandbox,
+) -> None:
+    """Stripe's `pm_card_chargeCustomerFail` test card attaches, then every charge fails: the
+    renewal invoice stays open with a failed charge, the subscription goes past_due, paying it
+    through the API answers 402 card_declined, and it can be written off (uncollectible)."""
+    client = sandbox.client()
+    customer = client.v1.customers.create({"email": "late@example.com"})
+    subscription = client.v1.subscriptions.create(
+        {"customer": customer.id, "items": [{"price": a_recurring_price(sandbox)}]}
+    )
+    assert subscription.status == "active"
+    client.v1.customers.update(
+        customer.id, {"invoice_settings": {"default_payment_method": "pm_card_chargeCustomerFail"}}
+    )
+    before = sandbox.world.now
+    sandbox.world.advance(40 * 86_400)
+    renewed = client.v1.subscriptions.retrieve(subscription.id)
+    assert renewed.status == "past_due"
+    invoice = client.v1.invoices.retrieve(renewed.latest_invoice)
+    assert invoice.status == "open" and invoice.attempt_count == 1
+    assert invoice.status_transitions.finalized_at is not None
+    assert invoice.status_transitions.paid_at is None
+    failed = [c for c in client.v1.charges.list({"customer": customer.id}).data if not c.paid]
+    assert failed and failed[0].status == "failed" and failed[0].failure_code == "card_declined"
+    assert failed[0].balance_transaction is None
+    with pytest.raises(stripe.CardError) as declined:
+        client.v1.invoices.pay(invoice.id)
+    assert declined.value.code == "card_declined"
+    written_off = client.v1.invoices.mark_uncollectible(invoice.id)
+    assert written_off.status == "uncollectible"
+    assert written_off.status_transitions.marked_uncollectible_at >= invoice.created
+    types = event_types_since(client, before)
+    for expected in ("charge.failed", "invoice.payment_failed", "invoice.marked_uncollectible"):
+        assert expected in types
