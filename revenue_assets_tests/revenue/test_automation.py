@@ -51,6 +51,7 @@ def test_an_old_stripe_partition_requests_the_revenue_assets() -> None:
                 "revenue_item",
                 "deferred_revenue",
                 "mrr_history",
+                "customer_mrr_history",
                 "mrr",
                 "revenue_metrics",
                 "customer_link",

@@ -256,4 +256,5 @@ def test_finance_checks_pass(company) -> None:
         "deferred_balance_valid": True,
         "charges_reconcile": True,
         "mrr_movements_roll": True,
+        "mrr_bridge_reconciles": True,
     }

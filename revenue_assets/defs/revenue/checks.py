@@ -53,6 +53,13 @@ CHECKS: tuple[FinanceCheck, ...] = (
         "MRR rolls month to month: previous + movements = current, per subscription and per "
         "currency in total.",
     ),
+    FinanceCheck(
+        "mrr_bridge_reconciles",
+        "revenue_metrics",
+        "The MRR bridge reconciles each month: last month's MRR + new + expansion + "
+        "contraction + churn + reactivation + FX effect = this month's, per customer and in "
+        "total; customers' MRR sums to subscriptions'; new MRR exactly for new customers.",
+    ),
 )
 
 

@@ -245,7 +245,8 @@ TABLES: tuple[RevenueTable, ...] = (
         name="revenue_line",
         description=(
             "Every revenue movement once, net of discounts and undeferred: lines of paid invoices "
-            "(and of open ones, flagged `is_paid = false`, which only MRR reads), succeeded "
+            "(and of open, void and uncollectible ones, flagged `is_paid = false`, which only "
+            "MRR reads, as of each month end), succeeded "
             "charges without invoice (REVENUE_ASSETS_CHARGES_WITHOUT_INVOICE), refunds not made "
             "by a credit note, and credit note lines (negative). Invoice-level discounts not "
             "already on the lines are allocated by cumulative rounding. revenue_item, "
@@ -273,7 +274,8 @@ TABLES: tuple[RevenueTable, ...] = (
             subscription_item_id VARCHAR: Subscription item id.; price_id VARCHAR: Price id.;
             product_id VARCHAR; coupon VARCHAR; coupon_id VARCHAR; is_recurring BOOLEAN;
             is_proration BOOLEAN: A proration adjustment.;
-            is_paid BOOLEAN: Revenue (false: a line of an open invoice, for MRR only).;
+            is_paid BOOLEAN: Revenue (false: a line of an open, void or uncollectible invoice, for
+            MRR only).;
             created_at {TZ}; period_start {TZ}; period_end {TZ}; original_currency VARCHAR;
             gross_original_amount BIGINT: Before discounts, minor units.;
             discount_original_amount BIGINT: Discounts, minor units.;
@@ -343,13 +345,17 @@ TABLES: tuple[RevenueTable, ...] = (
             "Month-end MRR per customer and subscription with its movement (new, expansion, "
             "contraction, churn, reactivation, unchanged): the monthly-normalized recurring "
             "amount billed for the period covering the month end, net of discounts, prorations "
-            "included; 0 once ended or in a free trial."
+            "included; 0 once ended or in a free trial. Point in time: an invoice counts while "
+            "it was open or paid at the month end, from its status transitions, so a later "
+            "write-off or void does not rewrite a closed month."
         ),
         sql=("mrr_history",),
         deps=(
             revenue_key("revenue_line"),
             revenue_key("subscription"),
             revenue_key("exchange_rate"),
+            stripe_key("invoice"),
+            stripe_key("event"),
         ),
         columns_spec=f"""month DATE; source_label VARCHAR; customer_id VARCHAR;
             subscription_id VARCHAR; evaluated_at {TZ}; original_currency VARCHAR;
@@ -385,17 +391,18 @@ TABLES: tuple[RevenueTable, ...] = (
             revenue_key("revenue_line"),
             revenue_key("deferred_revenue"),
             revenue_key("mrr_history"),
+            revenue_key("customer_mrr_history"),
         ),
         columns_spec="""month DATE; currency VARCHAR; gross_revenue DECIMAL(38,6);
             refunds DECIMAL(38,6); net_revenue DECIMAL(38,6);
             recognized_revenue DECIMAL(38,6): Revenue recognized in the month (deferred_revenue).;
             deferred_revenue_balance DECIMAL(38,6): Deferred revenue at month end.;
             mrr DECIMAL(38,6); arr DECIMAL(38,6);
-            new_mrr DECIMAL(38,6): MRR of subscriptions starting to pay.;
-            expansion_mrr DECIMAL(38,6): Increases of paying subscriptions.;
+            new_mrr DECIMAL(38,6): MRR of customers paying for the first time.;
+            expansion_mrr DECIMAL(38,6): Increases of paying customers (a second subscription too).;
             contraction_mrr DECIMAL(38,6): Decreases (negative).;
             churned_mrr DECIMAL(38,6): MRR lost to churn (negative).;
-            reactivation_mrr DECIMAL(38,6): MRR of subscriptions paying again.;
+            reactivation_mrr DECIMAL(38,6): MRR of customers paying again after a month or more at 0.;
             fx_effect_mrr DECIMAL(38,6): Change due to exchange rates alone.;
             customers BIGINT: Customers with MRR > 0 at month end.;
             new_customers BIGINT: Customers paying for the first time.;
@@ -460,6 +467,31 @@ TABLES: tuple[RevenueTable, ...] = (
             mrr DECIMAL(38,6); arr DECIMAL(38,6)""",
         preview_columns=("group_key", "net_revenue", "mrr"),
         preview_order="net_revenue DESC",
+    ),
+    RevenueTable(
+        name="customer_mrr_history",
+        description=(
+            "Month-end MRR per customer with the customer's movement (new, expansion, "
+            "contraction, churn, reactivation, unchanged): a returning customer is a "
+            "reactivation and a second subscription an expansion, as Stripe's MRR report "
+            "classifies. The sum of the customer's subscriptions in mrr_history; "
+            "revenue_metrics' movements come from here."
+        ),
+        sql=("customer_mrr_history",),
+        deps=(revenue_key("mrr_history"), revenue_key("exchange_rate")),
+        columns_spec=f"""month DATE; source_label VARCHAR; customer_id VARCHAR;
+            evaluated_at {TZ}; original_currency VARCHAR; original_mrr BIGINT;
+            previous_original_mrr BIGINT: The customer's MRR last month end, minor units.;
+            original_mrr_change BIGINT: Signed change, minor units.;
+            movement VARCHAR: new, expansion, contraction, churn, reactivation or unchanged.;
+            subscriptions BIGINT: The customer's subscriptions with MRR > 0.;
+            currency VARCHAR; mrr DECIMAL(18,6);
+            previous_mrr DECIMAL(18,6): Last month's MRR in the base currency (its own rate).;
+            mrr_change DECIMAL(18,6): The movement, valued at this month end's rate.;
+            fx_effect DECIMAL(18,6): What the rate change did to last month's MRR.;
+            arr DECIMAL(18,6)""",
+        preview_columns=("month", "customer_id", "original_mrr", "movement"),
+        preview_order="month DESC",
     ),
 )
 

@@ -1,9 +1,13 @@
 -- `mrr_history`: month-end MRR per customer and subscription, with its movement.
--- MRR at an instant t = the monthly-normalized recurring amount billed (paid or open invoices)
--- for the service periods covering t, net of discounts: a line of a monthly price counts its
--- amount, weekly ×52/12, yearly ÷12, daily ×365/12, each divided by `interval_count`. A
--- proration line stands for the full-period rate it adds or removes (unit price × quantity,
--- scaled by its own discount), so an upgrade from 100 to 150 mid-period nets 100 − 100 + 150.
+-- MRR at an instant t = the monthly-normalized recurring amount billed for the service periods
+-- covering t, net of discounts: a line of a monthly price counts its amount, weekly ×52/12,
+-- yearly ÷12, daily ×365/12, each divided by `interval_count`. A proration line stands for the
+-- full-period rate it adds or removes (unit price × quantity, scaled by its own discount), so
+-- an upgrade from 100 to 150 mid-period nets 100 − 100 + 150.
+-- Billed means as of t, not as of now: a line counts while its invoice was open or paid at t,
+-- and stops counting from the instant it was voided or written off (marked uncollectible), so
+-- an invoice open at May's end and written off in June still counts in May. An invoice written
+-- off and paid later counts again from its payment.
 -- MRR is 0 once the subscription has ended and during a free trial; canceled, paused or unpaid
 -- periods have no billed line covering them and so count 0 too. t is each month's last second,
 -- or the evaluation time for the current month. All arithmetic is in exact integers (millionths
@@ -14,9 +18,50 @@ SELECT
     epoch(getvariable('as_of')::TIMESTAMPTZ)::BIGINT AS t,
     date_trunc('month', make_timestamp(epoch_us(getvariable('as_of')::TIMESTAMPTZ))) AS m;
 
+-- The instant each invoice stopped being billed (voided or written off) and, for one written
+-- off then paid, the instant it was billed again: from `status_transitions`; where a payload
+-- lacks the instant, from the event that announced it (events are kept 30 days); failing
+-- both, since always, which is all its current status can say. Invoices never voided nor
+-- written off have no row: billed throughout.
+CREATE OR REPLACE TEMP TABLE mrr_invoice_states AS
+WITH announced AS (
+    SELECT
+        object_id AS invoice_id,
+        min(epoch(created)) FILTER (WHERE type = 'invoice.voided')::BIGINT AS voided,
+        min(epoch(created)) FILTER (WHERE type = 'invoice.marked_uncollectible')::BIGINT
+            AS written_off,
+        max(epoch(created)) FILTER (WHERE type = 'invoice.paid')::BIGINT AS paid
+    FROM {stripe}.event
+    WHERE type IN ('invoice.voided', 'invoice.marked_uncollectible', 'invoice.paid')
+    GROUP BY ALL
+),
+transitions AS (
+    SELECT
+        i.id,
+        i.status,
+        least(
+            coalesce(TRY_CAST(i.status_transitions ->> '$.voided_at' AS BIGINT), a.voided),
+            coalesce(
+                TRY_CAST(i.status_transitions ->> '$.marked_uncollectible_at' AS BIGINT),
+                a.written_off
+            )
+        ) AS stopped,
+        coalesce(TRY_CAST(i.status_transitions ->> '$.paid_at' AS BIGINT), a.paid) AS paid
+    FROM {stripe}.invoice AS i
+    LEFT JOIN announced AS a ON a.invoice_id = i.id
+    WHERE NOT coalesce(i._deleted, false) AND i.status IN ('void', 'uncollectible', 'paid')
+)
+SELECT
+    id AS invoice_id,
+    coalesce(stopped, 0) AS stopped,
+    CASE WHEN status = 'paid' THEN coalesce(paid, stopped) END AS resumed
+FROM transitions
+WHERE status IN ('void', 'uncollectible') OR stopped IS NOT NULL;
+
 CREATE OR REPLACE TEMP TABLE mrr_lines AS
 WITH lines AS (
     SELECT
+        invoice_id,
         subscription_id,
         customer_id,
         original_currency,
@@ -38,6 +83,7 @@ WITH lines AS (
         AND period_end > period_start
 )
 SELECT
+    invoice_id,
     subscription_id,
     customer_id,
     original_currency,
@@ -62,10 +108,12 @@ SELECT
     END AS rate_micros
 FROM lines;
 
--- every month whose end (or the evaluation time) falls inside a line's period
+-- every month whose end (or the evaluation time) falls inside a line's period, while the
+-- line's invoice was billed
 CREATE OR REPLACE TEMP TABLE mrr_covered AS
 WITH months AS (
     SELECT
+        invoice_id,
         subscription_id,
         s,
         e,
@@ -85,9 +133,11 @@ instants AS (
     CROSS JOIN mrr_as_of AS a
     WHERE m.month_start <= a.m
 )
-SELECT subscription_id, month_start, sum(rate_micros) AS rate_micros
-FROM instants
-WHERE s <= instant AND instant < e
+SELECT i.subscription_id, i.month_start, sum(i.rate_micros) AS rate_micros
+FROM instants AS i
+LEFT JOIN mrr_invoice_states AS b ON b.invoice_id = i.invoice_id
+WHERE i.s <= i.instant AND i.instant < i.e
+    AND (b.invoice_id IS NULL OR i.instant < b.stopped OR b.resumed <= i.instant)
 GROUP BY ALL;
 
 CREATE OR REPLACE TEMP TABLE mrr_months AS

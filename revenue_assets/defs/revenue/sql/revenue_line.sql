@@ -1,5 +1,6 @@
 -- `revenue_line`: every revenue-relevant money movement once, net of discounts, undeferred.
---   kind 'invoice_line': a line of a paid (or, for MRR only, open) invoice;
+--   kind 'invoice_line': a line of a paid invoice (or, for MRR only, `is_paid` false, of an
+--                        open one, or of one voided or written off since it was open);
 --   kind 'charge':       a succeeded charge that no invoice paid (when enabled);
 --   kind 'refund':       a refund not issued through a credit note (negative);
 --   kind 'credit_note':  a line of a credit note on a paid invoice (negative).
@@ -19,7 +20,7 @@ SELECT
         THEN ref_id(discounts, '$[0]') ELSE discount ->> '$.id' END AS first_discount
 FROM {stripe}.invoice
 WHERE NOT coalesce(_deleted, false)
-    AND (status IN ('paid', 'open') OR (status IS NULL AND paid));
+    AND (status IN ('paid', 'open', 'uncollectible', 'void') OR (status IS NULL AND paid));
 
 CREATE OR REPLACE TEMP TABLE rl_prices AS
 SELECT

@@ -2,10 +2,13 @@
 --   gross_revenue: paid invoice lines and charges without invoice, by billing date;
 --   refunds: refunds and credit notes (a positive figure), net_revenue = gross − refunds;
 --   recognized_revenue / deferred_revenue_balance: from deferred_revenue (month, month end);
---   mrr, arr and the movements of mrr_history (signed: contraction and churn are negative);
---   fx_effect_mrr: what exchange-rate moves changed (mrr = previous mrr + movements + fx);
---   customers / subscriptions: those with MRR > 0 at month end; new = first paying month;
---   churned = paying last month, not this month; arpu = recognized_revenue / customers (the
+--   mrr, arr: month-end MRR of mrr_history, as of the month's last second;
+--   movements: customer_mrr_history's, classified per customer (signed: contraction and churn
+--   are negative), and fx_effect_mrr, what exchange-rate moves changed, from the same rows:
+--   mrr = previous mrr + movements + fx, which an asset check verifies;
+--   customers / subscriptions: those with MRR > 0 at month end; new = first paying month (the
+--   customers whose movement is new: new_mrr is theirs alone); churned = paying last month,
+--   not this month; arpu = recognized_revenue / customers (the
 --   month's revenue per paying customer: one-off revenue included, an annual plan a twelfth a
 --   month); customer_churn_rate = churned / customers of last month;
 --   ltv = arpu / customer_churn_rate, NULL when nobody churned.
@@ -32,37 +35,23 @@ mrr AS (
         month,
         sum(mrr) AS mrr,
         sum(arr) AS arr,
+        count(DISTINCT subscription_id) FILTER (WHERE original_mrr > 0) AS subscriptions
+    FROM {revenue}.mrr_history
+    GROUP BY ALL
+),
+customers AS (
+    SELECT
+        month,
         sum(mrr_change) FILTER (WHERE movement = 'new') AS new_mrr,
         sum(mrr_change) FILTER (WHERE movement = 'expansion') AS expansion_mrr,
         sum(mrr_change) FILTER (WHERE movement = 'contraction') AS contraction_mrr,
         sum(mrr_change) FILTER (WHERE movement = 'churn') AS churned_mrr,
         sum(mrr_change) FILTER (WHERE movement = 'reactivation') AS reactivation_mrr,
-        count(DISTINCT subscription_id) FILTER (WHERE original_mrr > 0) AS subscriptions
-    FROM {revenue}.mrr_history
-    GROUP BY ALL
-),
-customer_months AS (
-    SELECT customer_id, month, bool_or(original_mrr > 0) AS paying
-    FROM {revenue}.mrr_history
-    GROUP BY ALL
-),
-customer_flags AS (
-    SELECT
-        *,
-        coalesce(
-            lag(month) OVER w = month - INTERVAL 1 MONTH AND lag(paying) OVER w, false
-        ) AS paying_last_month,
-        min(month) FILTER (WHERE paying) OVER (PARTITION BY customer_id) AS first_paying_month
-    FROM customer_months
-    WINDOW w AS (PARTITION BY customer_id ORDER BY month)
-),
-customers AS (
-    SELECT
-        month,
-        count(*) FILTER (WHERE paying) AS customers,
-        count(*) FILTER (WHERE paying AND month = first_paying_month) AS new_customers,
-        count(*) FILTER (WHERE NOT paying AND paying_last_month) AS churned_customers
-    FROM customer_flags
+        sum(fx_effect) AS fx_effect_mrr,
+        count(DISTINCT customer_id) FILTER (WHERE original_mrr > 0) AS customers,
+        count(DISTINCT customer_id) FILTER (WHERE movement = 'new') AS new_customers,
+        count(DISTINCT customer_id) FILTER (WHERE movement = 'churn') AS churned_customers
+    FROM {revenue}.customer_mrr_history
     GROUP BY ALL
 ),
 calendar AS (
@@ -86,11 +75,12 @@ joined AS (
         coalesce(d.deferred_revenue_balance, 0) AS deferred_revenue_balance,
         coalesce(m.mrr, 0) AS mrr,
         coalesce(m.arr, 0) AS arr,
-        coalesce(m.new_mrr, 0) AS new_mrr,
-        coalesce(m.expansion_mrr, 0) AS expansion_mrr,
-        coalesce(m.contraction_mrr, 0) AS contraction_mrr,
-        coalesce(m.churned_mrr, 0) AS churned_mrr,
-        coalesce(m.reactivation_mrr, 0) AS reactivation_mrr,
+        coalesce(c.new_mrr, 0) AS new_mrr,
+        coalesce(c.expansion_mrr, 0) AS expansion_mrr,
+        coalesce(c.contraction_mrr, 0) AS contraction_mrr,
+        coalesce(c.churned_mrr, 0) AS churned_mrr,
+        coalesce(c.reactivation_mrr, 0) AS reactivation_mrr,
+        coalesce(c.fx_effect_mrr, 0) AS fx_effect_mrr,
         coalesce(m.subscriptions, 0) AS subscriptions,
         coalesce(c.customers, 0) AS customers,
         coalesce(c.new_customers, 0) AS new_customers,
@@ -123,8 +113,7 @@ SELECT
     CAST(contraction_mrr AS DECIMAL(38, 6)) AS contraction_mrr,
     CAST(churned_mrr AS DECIMAL(38, 6)) AS churned_mrr,
     CAST(reactivation_mrr AS DECIMAL(38, 6)) AS reactivation_mrr,
-    CAST(mrr - previous_mrr - new_mrr - expansion_mrr - contraction_mrr - churned_mrr
-        - reactivation_mrr AS DECIMAL(38, 6)) AS fx_effect_mrr,
+    CAST(fx_effect_mrr AS DECIMAL(38, 6)) AS fx_effect_mrr,
     customers,
     new_customers,
     churned_customers,
