@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -325,3 +326,69 @@ def test_the_finance_checks_catch_broken_data(tmp_path: Path) -> None:
     assert not outcomes["deferred_balance_valid"].passed
     assert not outcomes["mrr_movements_roll"].passed
     assert "ch_x" in outcomes["charges_reconcile"].metadata["first_violations"].value
+
+
+def test_an_unchanged_customer_moves_by_exactly_zero_in_a_converted_currency(
+    tmp_path: Path,
+) -> None:
+    """A customer with two unchanged ¥ subscriptions (¥1,234 and ¥5,678) at two month ends: each
+    subscription's MRR is converted and rounded to the millionth on its own, so their sum
+    (46.040307 on Feb 29, 2024) differs from the converted sum of ¥6,912 (46.040308). The
+    customer's movement is unchanged and exactly 0; the millionth goes to the FX effect, and the
+    bridge (previous + movement + FX = MRR) still holds to the millionth."""
+    from revenue_assets.defs.resources import WarehouseResource
+    from revenue_assets.defs.revenue.checks import CHECKS, run_check
+    from revenue_assets.defs.revenue.resources import RevenueResource
+    from revenue_assets.defs.revenue.warehouse import RevenueContext, revenue_connection, run
+
+    database = tmp_path / "warehouse.duckdb"
+    rows = RawRows()
+    rows.invoice("in_yen", [("il_yen", 1_000, True)], currency="jpy")  # the account uses ¥
+    rows.write(database)
+    built = Warehouse(database, utc(2024, 2, 29, 23, 59, 59))  # February is the last month
+    assert built.materialize().success
+    context = RevenueContext.build(
+        WarehouseResource(database=str(database)), RevenueResource(as_of="2024-02-29T23:59:59Z")
+    )
+    with revenue_connection(context) as connection:
+        connection.execute(
+            """INSERT INTO revenue_analytics.mrr_history
+                   (month, customer_id, subscription_id, evaluated_at, original_currency,
+                    original_mrr, previous_original_mrr, original_mrr_change, movement, mrr,
+                    mrr_change, arr)
+               SELECT m.month, 'cus_yen', s.id, m.instant, 'JPY', s.amount,
+                   CASE WHEN m.month = DATE '2024-01-01' THEN 0 ELSE s.amount END,
+                   CASE WHEN m.month = DATE '2024-01-01' THEN s.amount ELSE 0 END,
+                   CASE WHEN m.month = DATE '2024-01-01' THEN 'new' ELSE 'unchanged' END,
+                   CAST(s.amount * fx.minor_to_base AS DECIMAL(18, 6)), 0,
+                   CAST(12 * s.amount * fx.minor_to_base AS DECIMAL(18, 6))
+               FROM (VALUES ('sub_a', 1234), ('sub_b', 5678)) AS s(id, amount)
+               CROSS JOIN (VALUES (DATE '2024-01-01', TIMESTAMPTZ '2024-01-31 23:59:59+00'),
+                                  (DATE '2024-02-01', TIMESTAMPTZ '2024-02-29 23:59:59+00'))
+                   AS m(month, instant)
+               JOIN revenue_analytics.exchange_rate AS fx
+                   ON fx.currency = 'JPY' AND fx.date = CAST(m.month + INTERVAL 1 MONTH
+                       - INTERVAL 1 DAY AS DATE)"""
+        )
+        per_subscription = connection.execute(
+            "SELECT sum(mrr) FROM revenue_analytics.mrr_history WHERE month = '2024-02-01'"
+        ).fetchone()[0]
+        converted_sum = connection.execute(
+            "SELECT CAST(6912 * minor_to_base AS DECIMAL(18, 6)) FROM "
+            "revenue_analytics.exchange_rate WHERE currency = 'JPY' AND date = '2024-02-29'"
+        ).fetchone()[0]
+        assert per_subscription != converted_sum  # the case this test exists for
+        run(connection, "customer_mrr_history", context)
+        run(connection, "revenue_metrics", context)
+        february = connection.execute(
+            """SELECT movement, original_mrr_change, mrr_change, previous_mrr + fx_effect, mrr
+               FROM revenue_analytics.customer_mrr_history WHERE month = '2024-02-01'"""
+        ).fetchall()
+        metrics = connection.execute(
+            """SELECT new_mrr + expansion_mrr + contraction_mrr + churned_mrr + reactivation_mrr
+               FROM revenue_analytics.revenue_metrics WHERE month = '2024-02-01'"""
+        ).fetchone()[0]
+    assert february == [("unchanged", 0, Decimal("0"), per_subscription, per_subscription)]
+    assert metrics == 0
+    bridge = next(check for check in CHECKS if check.name == "mrr_bridge_reconciles")
+    assert run_check(bridge, context).passed

@@ -5,9 +5,11 @@
 -- whole MRR going to 0. The customer's MRR is the sum of its subscriptions' (mrr_history), per
 -- currency (Stripe bills a customer in one currency).
 -- Base currency: `mrr` is this month end's value and `previous_mrr` last month end's, each at
--- its own day's rate; the movement `mrr_change` is valued at this month's rate and `fx_effect`
--- is what the rate move did to last month's MRR, so previous_mrr + mrr_change + fx_effect =
--- mrr exactly.
+-- its own day's rate; the movement `mrr_change` is the change in the original currency valued
+-- at this month end's rate, and `fx_effect` the rest: what the rate move did to last month's
+-- MRR (plus the millionths by which rounding each subscription differs from rounding their
+-- sum), so previous_mrr + mrr_change + fx_effect = mrr exactly and an unchanged customer's
+-- movement is exactly 0.
 CREATE OR REPLACE TABLE {revenue}.customer_mrr_history AS
 WITH months AS (
     SELECT
@@ -65,9 +67,9 @@ SELECT
     getvariable('base_currency') AS currency,
     CAST(mrr AS DECIMAL(18, 6)) AS mrr,
     CAST(previous_mrr AS DECIMAL(18, 6)) AS previous_mrr,
-    CAST(mrr - base_amount(previous_original_mrr, minor_to_base) AS DECIMAL(18, 6)) AS mrr_change,
-    CAST(base_amount(previous_original_mrr, minor_to_base) - previous_mrr AS DECIMAL(18, 6))
-        AS fx_effect,
+    base_amount(original_mrr - previous_original_mrr, minor_to_base) AS mrr_change,
+    CAST(mrr - previous_mrr - base_amount(original_mrr - previous_original_mrr, minor_to_base)
+        AS DECIMAL(18, 6)) AS fx_effect,
     CAST(arr AS DECIMAL(18, 6)) AS arr
 FROM valued
 WHERE original_mrr > 0 OR previous_original_mrr > 0;
