@@ -246,3 +246,46 @@ def test_the_bridge_check_catches_a_broken_month(company, tmp_path: Path) -> Non
     assert not result.passed
     # March (start + movements ≠ end) only: April starts from March's end, which is unchanged
     assert result.metadata["violations"].value == 1
+
+
+def test_without_status_transitions_the_event_dates_the_void(company, tmp_path: Path) -> None:
+    """A payload lacking `voided_at` (older API versions): the `invoice.voided` event says when,
+    while Stripe still keeps it (30 days; the June sync no longer sees April's, so the test
+    puts back the one Stripe sent on Apr 3); without either, only the current status is known
+    and the invoice never counts (March drops to 0, the churn moves to March)."""
+    after: Warehouse = company["after"]
+    copy = tmp_path / "no_transitions.duckdb"
+    shutil.copy(after.database, copy)
+    invoice = company["open_invoices"]["Q"]
+    connection = duckdb.connect(str(copy))
+    connection.execute("SET TimeZone = 'UTC'")
+    voided_at = connection.execute(
+        "SELECT status_transitions ->> '$.voided_at' FROM stripe.invoice WHERE id = ?", [invoice]
+    ).fetchone()[0]
+    assert int(voided_at) == int(utc(2024, 4, 3).timestamp())
+    connection.execute(
+        "UPDATE stripe.invoice SET status_transitions = json_object('finalized_at', "
+        "status_transitions ->> '$.finalized_at') WHERE id = ?",
+        [invoice],
+    )
+    connection.execute(
+        """INSERT INTO stripe.event (id, type, created, object_id, object_type, _raw, _deleted)
+           VALUES ('evt_voided', 'invoice.voided', to_timestamp(?), ?, 'invoice', '{}', false)""",
+        [int(voided_at), invoice],
+    )
+    connection.close()
+    stripped = Warehouse(copy, after.as_of, dict(after.options))
+    assert stripped.materialize().success
+    history = customer_history(stripped, company["people"]["Q"])
+    assert history == customer_history(after, company["people"]["Q"])  # March: 10,000
+
+    connection = duckdb.connect(str(copy))
+    connection.execute("DELETE FROM stripe.event WHERE id = 'evt_voided'")
+    connection.close()
+    assert stripped.materialize().success
+    # Q: 100 in January and February; March's only line is on the void invoice: 0, churn
+    assert customer_history(stripped, company["people"]["Q"]) == [
+        (date(2024, 1, 1), 10_000, "new", 10_000),
+        (date(2024, 2, 1), 10_000, "unchanged", 0),
+        (date(2024, 3, 1), 0, "churn", -10_000),
+    ]
