@@ -289,3 +289,50 @@ def test_without_status_transitions_the_event_dates_the_void(company, tmp_path: 
         (date(2024, 2, 1), 10_000, "unchanged", 0),
         (date(2024, 3, 1), 0, "churn", -10_000),
     ]
+
+
+def test_without_ended_at_the_deletion_event_dates_the_end(company, tmp_path: Path) -> None:
+    """A canceled subscription's snapshot lacking `ended_at` (an older payload): its
+    `customer.subscription.deleted` event (Mar 10, still kept on Apr 1) says when it ended;
+    without it, `canceled_at` is all there is, and for R, canceled at period end, that is when
+    the cancellation was asked for (Feb 16): February would drop to 0."""
+    before: Warehouse = company["before"]
+    copy = tmp_path / "no_ended_at.duckdb"
+    shutil.copy(before.database, copy)
+    subscription = company["subs"]["R"]
+    connection = duckdb.connect(str(copy))
+    connection.execute("SET TimeZone = 'UTC'")
+    assert connection.execute(
+        "SELECT ended_at, canceled_at FROM stripe.subscription WHERE id = ?", [subscription]
+    ).fetchone() == (utc(2024, 3, 10, 9), utc(2024, 2, 16))
+    connection.execute(
+        "UPDATE stripe.subscription SET ended_at = NULL WHERE id = ?", [subscription]
+    )
+    deletions = connection.execute(
+        "SELECT count(*) FROM stripe.event WHERE type = 'customer.subscription.deleted' "
+        "AND object_id = ?",
+        [subscription],
+    ).fetchone()[0]
+    connection.close()
+    assert deletions == 1
+    stripped = Warehouse(copy, before.as_of, dict(before.options))
+    assert stripped.materialize().success
+    r = company["people"]["R"]
+    assert (
+        customer_history(stripped, r)
+        == customer_history(before, r)
+        == [
+            (date(2024, 1, 1), 10_000, "new", 10_000),
+            (date(2024, 2, 1), 10_000, "unchanged", 0),
+            (date(2024, 3, 1), 0, "churn", -10_000),
+        ]
+    )
+
+    connection = duckdb.connect(str(copy))
+    connection.execute("DELETE FROM stripe.event WHERE object_id = ?", [subscription])
+    connection.close()
+    assert stripped.materialize().success
+    assert customer_history(stripped, r) == [
+        (date(2024, 1, 1), 10_000, "new", 10_000),
+        (date(2024, 2, 1), 0, "churn", -10_000),
+    ]

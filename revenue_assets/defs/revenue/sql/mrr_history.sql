@@ -140,13 +140,31 @@ WHERE i.s <= i.instant AND i.instant < i.e
     AND (b.invoice_id IS NULL OR i.instant < b.stopped OR b.resumed <= i.instant)
 GROUP BY ALL;
 
+-- When each ended subscription ended: `ended_at`; where a snapshot lacks it, the
+-- `customer.subscription.deleted` event (kept 30 days); failing both, `canceled_at`, which for
+-- a cancellation at period end is when it was requested, earlier than the end.
+CREATE OR REPLACE TEMP TABLE mrr_endings AS
+WITH deleted AS (
+    SELECT object_id AS subscription_id, min(epoch(created))::BIGINT AS ended
+    FROM {stripe}.event
+    WHERE type = 'customer.subscription.deleted'
+    GROUP BY ALL
+)
+SELECT
+    s.id AS subscription_id,
+    coalesce(epoch(r.ended_at)::BIGINT, d.ended, epoch(s.ended_at)::BIGINT) AS ended
+FROM {revenue}.subscription AS s
+LEFT JOIN {stripe}.subscription AS r ON r.id = s.id
+LEFT JOIN deleted AS d ON d.subscription_id = s.id
+WHERE s.ended_at IS NOT NULL OR d.ended IS NOT NULL;
+
 CREATE OR REPLACE TEMP TABLE mrr_months AS
 WITH subscriptions AS (
     SELECT
         f.subscription_id,
         coalesce(s.customer_id, l.customer_id) AS customer_id,
         l.original_currency,
-        epoch(s.ended_at)::BIGINT AS ended,
+        x.ended,
         epoch(s.trial_start)::BIGINT AS trial_start,
         epoch(s.trial_end)::BIGINT AS trial_end,
         f.first_month,
@@ -165,6 +183,7 @@ WITH subscriptions AS (
         GROUP BY ALL
     ) AS l ON l.subscription_id = f.subscription_id
     LEFT JOIN {revenue}.subscription AS s ON s.id = f.subscription_id
+    LEFT JOIN mrr_endings AS x ON x.subscription_id = f.subscription_id
 ),
 calendar AS (
     -- from the first month with a covering line to the month after the last one (where MRR
