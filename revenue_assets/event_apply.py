@@ -101,7 +101,7 @@ def _apply_object(
             return
     outcome.objects += 1
     spool.objects(table.name, [snapshot], version=version, source=source)
-    parent_key = (snapshot["id"], created_of(table, snapshot))
+    parent_key = (snapshot["id"], table.created_of(snapshot))
     for child in table.children:
         embedded = snapshot.get(child.field) or {}
         entries = embedded.get("data") or []
@@ -121,16 +121,9 @@ def _apply_object(
 
 def _is_partial(table: StripeTable, snapshot: dict[str, Any]) -> bool:
     """A payload that cannot stand for the whole object (no `created`, or no child list)."""
-    if "id" not in snapshot or created_of(table, snapshot) is None:
+    if "id" not in snapshot or table.created_of(snapshot) is None:
         return True
     return any(not isinstance(snapshot.get(child.field), dict) for child in table.children)
-
-
-def created_of(table: StripeTable, snapshot: dict[str, Any]) -> int | None:
-    """When the object was created: `created`, or `date` where older API versions had only
-    that (invoices before 2019-03-14)."""
-    value = snapshot.get(table.created_field, snapshot.get("date"))
-    return int(value) if isinstance(value, int | float) else None
 
 
 def _retrieve(

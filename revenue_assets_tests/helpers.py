@@ -7,6 +7,8 @@ import os
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,12 @@ from typing import Any
 import duckdb
 import orjson
 
+from revenue_assets.sockets import bind
 from revenue_assets.stripe_api.client import RetryPolicy, StripeAccess
 from revenue_assets.stripe_api.tables import TABLES, StripeTable
 from revenue_assets.sync import Partition, SyncTarget, TableOutcome, month_partitions, sync_tables
+from revenue_assets.webhooks.receiver import ReceiverConfig
+from revenue_assets.webhooks.server import BackgroundReceiver
 
 # The sandbox's object kinds of the warehouse's child tables.
 CHILD_KINDS = {
@@ -130,6 +135,18 @@ def sandbox_objects(world: Any, kind: str) -> dict[str, dict[str, Any]]:
         obj["id"]: obj
         for obj in world.store.iter_objects(kind, world.account_id, include_deleted=False)
     }
+
+
+@contextmanager
+def sandbox_receiver(world: Any, state: Path) -> Iterator[BackgroundReceiver]:
+    """Our webhook receiver on a free port, storing into the inbox of `state`, registered as an
+    endpoint of the sandbox for every event type."""
+    sock = bind("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}/stripe/webhooks"
+    endpoint = world.create("webhook_endpoints", {"url": url, "enabled_events": ["*"]})
+    config = ReceiverConfig(state_path=state, env_secrets=(endpoint["secret"],))
+    with BackgroundReceiver(config, sock=sock) as receiver:
+        yield receiver
 
 
 def clean_env(**settings: str) -> dict[str, str]:

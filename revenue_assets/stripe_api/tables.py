@@ -1,14 +1,17 @@
 """The Stripe tables we sync, described once (DESIGN §3).
 
-Everything that differs between tables lives in this registry: the list endpoint, the filters a
-complete listing needs, the embedded child list and its own endpoint, the restricted-key permission
+Everything that differs between tables lives in this registry: the list endpoint, the field
+holding each object's creation time (partitions and `created[...]` filters follow it; invoice
+items call it `date`), the filters a complete listing needs, the embedded child list and its own endpoint, the restricted-key permission
 and the event types that touch the table. The asset factory, the sensors, the webhook
 registration and the sandbox all read it, so a new table is one entry here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,11 @@ class StripeTable:
     event_types: tuple[str, ...] = ()  # webhook event types whose payload is this object
     deletable: bool = False  # vanishes from lists once deleted; only events reveal it
     retention_days: int | None = None  # Stripe drops older objects: absence is not deletion
-    created_field: str = "created"  # the timestamp `created[...]` list filters apply to
+    # The object's creation time, which `created[...]` list filters apply to and partitions
+    # are cut by. Read it through `created_of`, never as `obj["created"]`.
+    created_field: str = "created"
+    # Its name in payloads of older API versions (events keep the version they were made with).
+    legacy_created_field: str | None = None
     # Object paths to expand. Discounts are only ids in current payloads and Stripe cannot list
     # them: expanded, they tell which coupon each discount applied (revenue_item's coupon).
     expand: tuple[str, ...] = ()
@@ -44,6 +51,16 @@ class StripeTable:
     def list_expand(self) -> dict[str, list[str]]:
         """The `expand` parameter of a list call (paths under `data.`)."""
         return {"expand": [f"data.{path}" for path in self.expand]} if self.expand else {}
+
+    def created_of(self, obj: Mapping[str, Any]) -> int | None:
+        """When `obj` (a payload of this table) was created, as a Unix time; None if it does not
+        say (a partial payload)."""
+        value = obj.get(self.created_field)
+        if value is None and self.legacy_created_field:
+            value = obj.get(self.legacy_created_field)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return int(value)
 
     @property
     def child_names(self) -> tuple[str, ...]:
@@ -89,6 +106,7 @@ TABLES: tuple[StripeTable, ...] = (
             ),
         ),
         expand=("discounts", "lines.data.discounts"),
+        legacy_created_field="date",  # renamed `created` in API version 2019-03-14
         event_types=(
             "invoice.created",
             "invoice.finalized",

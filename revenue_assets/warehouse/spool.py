@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from revenue_assets.stripe_api.pages import PageMeta
+from revenue_assets.stripe_api.tables import TABLES_BY_NAME
 
 
 @dataclass
@@ -102,7 +103,8 @@ class Spool:
             for obj, stub in zip(objects, stubs, strict=True)
         )
         ids = [obj["id"] for obj in objects]
-        created = [obj.get("created", obj.get("date")) for obj in objects]
+        registered = TABLES_BY_NAME.get(table)  # child tables: their parent carries the time
+        created = [registered.created_of(obj) if registered else None for obj in objects]
         seen = {table: (_seen_rows(ids, [parent_id] * len(ids), created), len(ids))}
         with self._lock:
             self._append(table, lines, ids, parent_id, seen, stubs=sum(stubs))

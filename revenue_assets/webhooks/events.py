@@ -4,7 +4,8 @@ The sensors group events by (table, partition) without parsing payloads, so the 
 that work here, at insert time: which synced table the event's object belongs to (by the
 object's own `object` field, which is stable across API versions: a `customer.subscription.*`
 event carries a `subscription`, a `charge.dispute.*` event a `dispute`) and the monthly
-partition of the object's `created`, the key the assets are partitioned by (DESIGN §3).
+partition of the object's creation time (its table's timestamp field), the key the assets are
+partitioned by.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class EventRow:
     object_id: str | None
     object_type: str | None
     table: str | None  # synced table (`stripe.<table>`), None when the object is not synced
-    partition_key: str | None  # "YYYY-MM-01" of the object's `created`, UTC
+    partition_key: str | None  # "YYYY-MM-01" of the object's creation time, UTC
 
 
 def partition_key(created: Any) -> str | None:
@@ -92,17 +93,8 @@ def summarize(event: Mapping[str, Any]) -> EventRow:
         object_id=_str_or_none(obj.get("id")),
         object_type=object_type,
         table=table.name if table else None,
-        partition_key=partition_key(_object_created(obj)) if table else None,
+        partition_key=partition_key(table.created_of(obj)) if table else None,
     )
-
-
-def _object_created(obj: Mapping[str, Any]) -> Any:
-    """The object's creation time. Invoices rendered before API version 2019-03-14 call it
-    `date` (renamed `created` since); events keep the version they were created with."""
-    created = obj.get("created")
-    if created is None and obj.get("object") == "invoice":
-        return obj.get("date")
-    return created
 
 
 def _is_int(value: Any) -> bool:

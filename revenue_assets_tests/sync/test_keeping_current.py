@@ -32,7 +32,7 @@ from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver
-from revenue_assets_tests.helpers import company_range, warehouse_rows
+from revenue_assets_tests.helpers import company_range, sandbox_receiver, warehouse_rows
 
 # A small company over a few months: every scenario first syncs it through Dagster.
 COMPANY = {"customers": 150, "months": 2}
@@ -124,11 +124,7 @@ def live(sandbox, tmp_path: Path):
 @pytest.fixture
 def receiver(live: Live):
     """Our webhook receiver, registered as an endpoint of the sandbox for every event type."""
-    sock = bind("127.0.0.1", 0)
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}/stripe/webhooks"
-    endpoint = live.world.create("webhook_endpoints", {"url": url, "enabled_events": ["*"]})
-    config = ReceiverConfig(state_path=live.state, env_secrets=(endpoint["secret"],))
-    with BackgroundReceiver(config, sock=sock) as rx:
+    with sandbox_receiver(live.world, live.state) as rx:
         yield rx
 
 

@@ -221,7 +221,7 @@ def _nothing_older(
             )
             continue
         older = page["data"]
-        created = older[0].get(table.created_field) if older else None  # invoiceitem: `date`
+        created = table.created_of(older[0]) if older else None
         found = datetime.fromtimestamp(created, UTC).isoformat() if created else "none"
         yield dg.AssetCheckResult(
             check_name=key.name,

@@ -95,7 +95,11 @@ def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
             return dg.SensorResult(skip_reason=f"Could not probe Stripe: {error}")
         if not page["data"]:
             return dg.SensorResult(skip_reason=f"No {table.name} created after {watermark}.")
-        newest = int(page["data"][0]["created"])
+        newest = table.created_of(page["data"][0])
+        if newest is None:
+            return dg.SensorResult(
+                skip_reason=f"The newest {table.name} Stripe listed has no `{table.created_field}`."
+            )
         if watermark is None:
             return dg.SensorResult(
                 skip_reason=f"Watermark set to the newest {table.name} ({newest}); "
