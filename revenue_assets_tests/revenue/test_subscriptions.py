@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 from currency_converter import CurrencyConverter
 
+from revenue_assets.dashboard.build import build_dashboard
+from revenue_assets_tests.dashboard.browser import visit
 from revenue_assets_tests.revenue.scenario import Scenario, Warehouse, utc
 
 MONTHS = [date(2024, m, 1) for m in range(1, 8)]
@@ -197,7 +200,7 @@ def test_three_decimal_currency_divides_by_1000_and_converts_at_stripes_settleme
     assert mrr == [(Decimal("32.258060"),)]
 
 
-def test_what_cannot_be_converted_is_counted_and_warned_about(company) -> None:
+def test_what_cannot_be_converted_is_counted_and_warned_about(company, tmp_path: Path) -> None:
     """As if the account settled in KWD itself (no `exchange_rate` on its balance transactions):
     nothing converts KWD, so the lines are counted, by currency, and a warning names KWD."""
     warehouse, subs = company
@@ -235,6 +238,20 @@ def test_what_cannot_be_converted_is_counted_and_warned_about(company) -> None:
         assert not evaluation.passed
         assert evaluation.severity == dg.AssetCheckSeverity.WARN
         assert evaluation.description == "Left out of the base-currency figures: KWD."
+        # the dashboard says the same, in a real browser
+        page = build_dashboard(
+            warehouse.database,
+            stripe_schema="stripe",
+            revenue_schema="revenue_analytics",
+            base_currency="USD",
+            output=tmp_path / "dashboard.html",
+        )
+        with visit(page.path) as seen:
+            note = seen.page.locator("[data-unconverted]")
+            assert note.get_attribute("data-unconverted") == "KWD"
+            text = " ".join(note.inner_text().split())
+        kwd = Decimal(lines[1]) / 1000
+        assert f"{lines[0]} revenue lines in KWD (KWD {kwd:.3f})" in text
     finally:
         connection = duckdb.connect(str(warehouse.database))
         try:

@@ -488,6 +488,72 @@ TABLES: tuple[RevenueTable, ...] = (
         preview_columns=("group_key", "net_revenue", "mrr"),
         preview_order="net_revenue DESC",
     ),
+    RevenueTable(
+        name="subscription_mrr",
+        description=(
+            "Current MRR per subscription the way Stripe Billing's dashboard computes it "
+            "(active and past_due subscriptions' licensed items × price normalized to a month, "
+            "net of the discounts active now, trials at 0) beside the invoice-based MRR of the "
+            "`mrr` view; subscription_mrr_difference explains every difference."
+        ),
+        sql=("subscription_mrr",),
+        deps=(
+            stripe_key("subscription"),
+            stripe_key("subscription_item"),
+            stripe_key("price"),
+            stripe_key("coupon"),
+            stripe_key("invoice"),
+            revenue_key("subscription"),
+            revenue_key("revenue_line"),
+            revenue_key("mrr"),
+            revenue_key("exchange_rate"),
+        ),
+        columns_spec=f"""subscription_id VARCHAR; customer_id VARCHAR;
+            status VARCHAR: Stripe status now.; original_currency VARCHAR;
+            list_original_mrr BIGINT: Licensed items' price × quantity a month, minor units.;
+            discount_original_mrr BIGINT: Discounts active now, a month (item and subscription).;
+            finite_discount_original_mrr BIGINT: The part of them from once or repeating
+            coupons (Stripe can be set to count only forever ones).;
+            stripe_original_mrr BIGINT: Stripe's MRR: list − discounts for an active or
+            past_due subscription out of trial, else 0.;
+            invoice_original_mrr BIGINT: Our invoice-based MRR now (the `mrr` view).;
+            invoice_discount_original_mrr BIGINT: Discounts of the invoice lines behind it, a
+            month.;
+            difference_original_mrr BIGINT: stripe_original_mrr − invoice_original_mrr.;
+            latest_invoice_status VARCHAR: Status of the subscription's latest invoice.;
+            currency VARCHAR;
+            stripe_mrr DECIMAL(18,6): Stripe's MRR in the base currency.;
+            invoice_mrr DECIMAL(18,6): Ours in the base currency.;
+            evaluated_at {TZ}""",
+        preview_columns=(
+            "subscription_id",
+            "status",
+            "stripe_original_mrr",
+            "invoice_original_mrr",
+        ),
+        preview_order="abs(difference_original_mrr) DESC, subscription_id",
+    ),
+    RevenueTable(
+        name="subscription_mrr_difference",
+        description=(
+            "Every subscription whose Stripe-style MRR differs from the invoice-based one, the "
+            "difference split into reasons (trial, not_active, unpaid_invoice, not_invoiced, "
+            "discount_changed, price_or_quantity_changed) whose amounts sum to it exactly."
+        ),
+        sql=("subscription_mrr_difference",),
+        deps=(revenue_key("subscription_mrr"), revenue_key("exchange_rate")),
+        columns_spec="""subscription_id VARCHAR; customer_id VARCHAR;
+            status VARCHAR: Stripe status now.;
+            reason VARCHAR: trial, not_active, unpaid_invoice, not_invoiced, discount_changed or
+            price_or_quantity_changed.;
+            original_currency VARCHAR;
+            original_amount BIGINT: This reason's part of Stripe's − our MRR, minor units.;
+            stripe_original_mrr BIGINT: Stripe's MRR of the subscription.;
+            invoice_original_mrr BIGINT: Ours.;
+            currency VARCHAR; amount DECIMAL(18,6): The part in the base currency.""",
+        preview_columns=("subscription_id", "reason", "original_amount"),
+        preview_order="abs(original_amount) DESC, subscription_id",
+    ),
 )
 
 TABLES_BY_NAME: dict[str, RevenueTable] = {table.name: table for table in TABLES}
