@@ -49,6 +49,31 @@ def minor_per_unit(currency: str) -> int:
 USD_RATE = {"usd": 1.0, "eur": 0.92, "gbp": 0.79, "jpy": 150.0, "kwd": 0.31, "cad": 1.37}
 
 
+# Stripe settles no account in Kuwaiti dinars (no Stripe country uses them): a payment in one is
+# converted into the account's settlement currency when booked, here the US dollar of the
+# sandbox's US accounts. Other currencies settle as they are (as if the account had a bank
+# account in each), which keeps their balances and payouts per currency.
+CONVERTED_ON_SETTLEMENT = frozenset({"kwd"})
+SETTLEMENT_CURRENCY = "usd"
+
+
+def settlement_rate(currency: str) -> float | None:
+    """Stripe's `exchange_rate` for booking `currency` (settlement units per unit, six decimals
+    as Stripe reports it), or None when the payment settles in its own currency."""
+    currency = currency.lower()
+    if currency not in CONVERTED_ON_SETTLEMENT:
+        return None
+    return round(USD_RATE[SETTLEMENT_CURRENCY] / USD_RATE[currency], 6)
+
+
+def settle(amount: int, currency: str, rate: float) -> int:
+    """`amount` minor units of `currency` in the settlement currency's minor units at `rate`,
+    rounded half away from zero (exact decimal arithmetic on the six-decimal rate)."""
+    micro_rate = round(rate * 1_000_000)
+    numerator = amount * micro_rate * minor_per_unit(SETTLEMENT_CURRENCY)
+    return round_half_up(numerator, minor_per_unit(currency) * 1_000_000)
+
+
 def from_usd_cents(cents: int, currency: str, nice: bool = True) -> int:
     """Convert a USD amount to a currency's minor units, rounded to a price-list-looking value."""
     major = cents / 100 * USD_RATE[currency]

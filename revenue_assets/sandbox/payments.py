@@ -82,10 +82,33 @@ def book(
         available_on=available,
         status=ledger.balance_status(available),
     )
+    _convert_for_settlement(txn)
     ledger.put(txn)
     if counts_for_payout:
         ledger.on_balance(txn)
     return txn
+
+
+def _convert_for_settlement(txn: Obj) -> None:
+    """A movement in a currency the account cannot hold is booked in its settlement currency:
+    amount, fee and net converted at the rate Stripe reports as `exchange_rate`."""
+    rate = money.settlement_rate(txn["currency"])
+    if rate is None:
+        return
+    presented = txn["currency"]
+    amount = money.settle(txn["amount"], presented, rate)
+    fee = money.settle(txn["fee"], presented, rate)
+    fee_details = [
+        dict(entry, amount=fee, currency=money.SETTLEMENT_CURRENCY) for entry in txn["fee_details"]
+    ]
+    txn.update(
+        amount=amount,
+        fee=fee,
+        fee_details=fee_details,
+        net=amount - fee,
+        currency=money.SETTLEMENT_CURRENCY,
+        exchange_rate=rate,
+    )
 
 
 def create_charge(

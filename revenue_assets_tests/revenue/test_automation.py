@@ -57,6 +57,8 @@ def test_an_old_stripe_partition_requests_the_revenue_assets() -> None:
                 "customer_link",
                 "persons_revenue",
                 "groups_revenue",
+                "subscription_mrr",
+                "subscription_mrr_difference",
             )
         }
         assert requested(after) == downstream

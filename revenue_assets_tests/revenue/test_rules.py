@@ -392,3 +392,30 @@ def test_an_unchanged_customer_moves_by_exactly_zero_in_a_converted_currency(
     assert metrics == 0
     bridge = next(check for check in CHECKS if check.name == "mrr_bridge_reconciles")
     assert run_check(bridge, context).passed
+
+
+def test_a_late_payment_is_recognized_from_its_payment_month(tmp_path: Path) -> None:
+    """Point in time: an invoice paid on Feb 10 was not revenue at January's end. January keeps
+    nothing; February catches up on January's share, and the deferral runs on from there."""
+    rows = RawRows()
+    rows.invoice("in_late", [("il_late", 1_000, True)])  # Jan 15 → Mar 15, 2024
+    database = tmp_path / "warehouse.duckdb"
+    rows.write(database)
+    paid_at = int(utc(2024, 2, 10).timestamp())
+    with warehouse_connection(database) as connection:
+        connection.execute(
+            "UPDATE stripe.invoice SET status_transitions = ? WHERE id = 'in_late'",
+            [json.dumps({"finalized_at": int(JAN_15.timestamp()), "paid_at": paid_at})],
+        )
+    built = Warehouse(database, utc(2024, 6, 1))
+    assert built.materialize().success
+    rows_found = built.rows(
+        """SELECT month, recognized_original_amount, deferred_original_amount
+           FROM revenue_analytics.deferred_revenue WHERE invoice_item_id = 'il_late'
+           ORDER BY month"""
+    )
+    # the schedule of il_d1 (284 / 483 / 233), January's 284 taken in February: 284 + 483
+    assert rows_found == [(date(2024, 2, 1), 767, 233), (date(2024, 3, 1), 233, 0)]
+    booked = built.rows("SELECT booked_at FROM revenue_analytics.revenue_line")
+    assert booked == [(utc(2024, 2, 10),)]
+    assert all(built.checks().values()), built.checks()

@@ -4,7 +4,8 @@ The company (clock from 2024-01-01, evaluated on 2024-07-15):
 - A: monthly $100 from 2024-01-10, upgraded to $150 on 2024-03-25 (prorated), canceled at
   period end in June: the issue's worked example;
 - B: an annual $1,200 plan from 2024-01-01;
-- C: ¥3,000 a month (zero-decimal); D: 10.000 KWD a month (three-decimal, no ECB rate);
+- C: ¥3,000 a month (zero-decimal); D: 10.000 KWD a month (three-decimal, no ECB rate: the
+  USD account settles it at Stripe's rate);
 - E: $10 a week; F: $300 every 3 months.
 """
 
@@ -12,10 +13,15 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
+import dagster as dg
+import duckdb
 import pytest
 from currency_converter import CurrencyConverter
 
+from revenue_assets.dashboard.build import build_dashboard
+from revenue_assets_tests.dashboard.browser import visit
 from revenue_assets_tests.revenue.scenario import Scenario, Warehouse, utc
 
 MONTHS = [date(2024, m, 1) for m in range(1, 8)]
@@ -156,7 +162,7 @@ def test_a_euro_base_currency_converts_every_row_at_its_date(company) -> None:
         assert warehouse.materialize(base_currency="USD").success
 
 
-def test_three_decimal_currency_divides_by_1000_and_is_not_converted_without_a_rate(
+def test_three_decimal_currency_divides_by_1000_and_converts_at_stripes_settlement_rate(
     company,
 ) -> None:
     warehouse, subs = company
@@ -168,11 +174,95 @@ def test_three_decimal_currency_divides_by_1000_and_is_not_converted_without_a_r
     assert items and all(i["original_amount"] == 10_000 for i in items)
     assert all(i["currency_aware_divider"] == 1000 for i in items)
     assert all(i["currency_aware_amount"] == Decimal("10.000") for i in items)
-    assert all(i["amount"] is None for i in items)  # the ECB publishes no KWD rate
+    # The ECB publishes no KWD rate; the USD account settled each payment at Stripe's rate:
+    # exchange_rate 3.225806 USD per KWD, so 10.000 KWD = 32.25806 USD (the balance
+    # transaction books 3,226 cents).
+    assert all(i["amount"] == Decimal("32.258060") for i in items)
+    settled = warehouse.rows(
+        """SELECT DISTINCT b.amount, b.currency, b.exchange_rate
+           FROM stripe.balance_transaction AS b JOIN stripe.charge AS c ON c.id = b.source
+           WHERE c.currency = 'kwd'"""
+    )
+    assert settled == [(3_226, "usd", 3.225806)]
+    sources = warehouse.rows(
+        "SELECT DISTINCT rate_source FROM revenue_analytics.revenue_line WHERE subscription_id = ?",
+        subs["D"],
+    )
+    assert sources == [("stripe_settlement",)]
     materialization = warehouse.result.asset_materializations_for_node(
         "revenue_analytics__revenue_line"
     )[0]
-    assert materialization.metadata["currencies_without_rate"].value == {"KWD": len(items)}
+    assert materialization.metadata["currencies_without_rate"].value == {}
+    # MRR converts at the last rate Stripe settled KWD at: 10.000 KWD = 32.258060 USD
+    mrr = warehouse.rows(
+        "SELECT mrr FROM revenue_analytics.mrr WHERE subscription_id = ?", subs["D"]
+    )
+    assert mrr == [(Decimal("32.258060"),)]
+
+
+def test_what_cannot_be_converted_is_counted_and_warned_about(company, tmp_path: Path) -> None:
+    """As if the account settled in KWD itself (no `exchange_rate` on its balance transactions):
+    nothing converts KWD, so the lines are counted, by currency, and a warning names KWD."""
+    warehouse, subs = company
+    connection = duckdb.connect(str(warehouse.database))
+    try:
+        connection.execute(
+            """CREATE TABLE stripe.kept_balance_transaction AS SELECT * FROM stripe.balance_transaction;
+               UPDATE stripe.balance_transaction AS b SET exchange_rate = NULL, currency = 'kwd'
+               FROM stripe.charge AS c WHERE c.id = b.source AND c.currency = 'kwd'"""
+        )
+    finally:
+        connection.close()
+    try:
+        assert warehouse.materialize().success
+        lines = warehouse.rows(
+            """SELECT count(*), sum(original_amount) FROM revenue_analytics.revenue_line
+               WHERE subscription_id = ? AND is_paid""",
+            subs["D"],
+        )[0]
+        assert lines[0] >= 6  # one invoice a month from January to July
+        metrics = warehouse.dicts(
+            """SELECT month, unconverted_lines, unconverted_original_amounts
+               FROM revenue_analytics.revenue_metrics ORDER BY month"""
+        )
+        feb = next(m for m in metrics if m["month"] == date(2024, 2, 1))
+        assert feb["unconverted_lines"] == 1  # February's 10.000 KWD invoice line
+        assert feb["unconverted_original_amounts"] == {"KWD": 10_000}
+        assert sum(m["unconverted_lines"] for m in metrics) == lines[0]
+        assert sum(m["unconverted_original_amounts"].get("KWD", 0) for m in metrics) == lines[1]
+        evaluation = next(
+            e
+            for e in warehouse.result.get_asset_check_evaluations()
+            if e.check_name == "revenue_fully_converted"
+        )
+        assert not evaluation.passed
+        assert evaluation.severity == dg.AssetCheckSeverity.WARN
+        assert evaluation.description == "Left out of the base-currency figures: KWD."
+        # the dashboard says the same, in a real browser
+        page = build_dashboard(
+            warehouse.database,
+            stripe_schema="stripe",
+            revenue_schema="revenue_analytics",
+            base_currency="USD",
+            output=tmp_path / "dashboard.html",
+        )
+        with visit(page.path) as seen:
+            note = seen.page.locator("[data-unconverted]")
+            assert note.get_attribute("data-unconverted") == "KWD"
+            text = " ".join(note.inner_text().split())
+        kwd = Decimal(lines[1]) / 1000
+        assert f"{lines[0]} revenue lines in KWD (KWD {kwd:.3f})" in text
+    finally:
+        connection = duckdb.connect(str(warehouse.database))
+        try:
+            connection.execute(
+                """DELETE FROM stripe.balance_transaction;
+                   INSERT INTO stripe.balance_transaction SELECT * FROM stripe.kept_balance_transaction;
+                   DROP TABLE stripe.kept_balance_transaction"""
+            )
+        finally:
+            connection.close()
+        assert warehouse.materialize().success
 
 
 def test_annual_line_is_deferred_into_twelve_equal_compatible_items(company) -> None:
@@ -257,4 +347,5 @@ def test_finance_checks_pass(company) -> None:
         "charges_reconcile": True,
         "mrr_movements_roll": True,
         "mrr_bridge_reconciles": True,
+        "revenue_fully_converted": True,
     }

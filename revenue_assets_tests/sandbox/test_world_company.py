@@ -169,11 +169,21 @@ def test_current_api_shapes(world: World) -> None:
 
 def test_every_charge_has_its_balance_transaction_and_refunds_reconcile(world: World) -> None:
     store = world.store
-    refunded = partial = disputed = 0
+    refunded = partial = disputed = converted = 0
+
+    def settled(amount: int, currency: str, txn: dict) -> bool:
+        """The transaction books `amount`: as is, or (a KWD payment: Stripe settles no account
+        in dinars) in the US account's dollars at the transaction's exchange_rate."""
+        if txn["exchange_rate"] is None:
+            return txn["currency"] == currency and txn["amount"] == amount
+        exact = amount / 1000 * txn["exchange_rate"] * 100  # fils → KWD → USD → cents
+        return (currency, txn["currency"]) == ("kwd", "usd") and abs(txn["amount"] - exact) <= 0.5
+
     for charge in _all(world, "charge"):
         txn = store.get(charge["balance_transaction"])
         assert txn is not None and txn["source"] == charge["id"] and txn["type"] == "charge"
-        assert txn["amount"] == charge["amount"]
+        assert settled(charge["amount"], charge["currency"], txn)
+        converted += txn["exchange_rate"] is not None
         assert txn["fee"] == sum(fee["amount"] for fee in txn["fee_details"]) > 0
         assert txn["net"] == txn["amount"] - txn["fee"]
         refunds = _children(store, charge["id"], "refund")
@@ -182,12 +192,14 @@ def test_every_charge_has_its_balance_transaction_and_refunds_reconcile(world: W
         assert charge["refunded"] == (charge["amount_refunded"] == charge["amount"])
         for refund in refunds:
             refund_txn = store.get(refund["balance_transaction"])
-            assert refund_txn is not None and refund_txn["amount"] == -refund["amount"]
+            assert refund_txn is not None and settled(
+                -refund["amount"], refund["currency"], refund_txn
+            )
             assert refund_txn["type"] == "refund"
         refunded += charge["refunded"]
         partial += 0 < charge["amount_refunded"] < charge["amount"]
         disputed += charge["disputed"]
-    assert refunded and partial and disputed
+    assert refunded and partial and disputed and converted
     for dispute in _all(world, "dispute"):
         txn = dispute["balance_transactions"][0]
         assert txn["amount"] == -dispute["amount"] and txn["fee"] > 0

@@ -21,6 +21,10 @@ class FinanceCheck:
     name: str
     asset: str
     description: str
+    # WARN: the figures are right for what they cover but incomplete (they say so)
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
+    # a violation's first column names it in the check's description (e.g. the currencies)
+    names_subjects: bool = False
 
 
 CHECKS: tuple[FinanceCheck, ...] = (
@@ -33,19 +37,30 @@ CHECKS: tuple[FinanceCheck, ...] = (
     FinanceCheck(
         "deferred_revenue_sums_to_lines",
         "deferred_revenue",
-        "Every revenue line's monthly recognition sums exactly to the line.",
+        "Every revenue line's monthly recognition (invoice lines, charges, refunds and credit "
+        "notes) sums exactly to the line.",
     ),
     FinanceCheck(
         "deferred_balance_valid",
         "deferred_revenue",
         "Deferred balances never go below zero (per line: never of the opposite sign; per "
-        "currency and month end: never negative) and are zero once a line's period has ended.",
+        "invoice line net of its credit notes and refunds, and per currency and month end: "
+        "never negative) and are zero once a line's period has ended.",
     ),
     FinanceCheck(
         "charges_reconcile",
         "charge",
         "Captured charges and succeeded refunds match their balance transactions, and each "
         "charge's amount_refunded matches its refunds.",
+    ),
+    FinanceCheck(
+        "revenue_fully_converted",
+        "revenue_metrics",
+        "Every revenue line is in the base-currency figures: none in a currency without an "
+        "ECB rate, a USD peg or a rate Stripe settled it at. A warning names the currencies "
+        "left out (their original amounts are in unconverted_original_amounts).",
+        severity=dg.AssetCheckSeverity.WARN,
+        names_subjects=True,
     ),
     FinanceCheck(
         "mrr_movements_roll",
@@ -78,7 +93,14 @@ def run_check(check: FinanceCheck, context: RevenueContext) -> dg.AssetCheckResu
             for row in rows[:SAMPLE_ROWS]
         )
         metadata["first_violations"] = dg.MetadataValue.md(f"{header}\n{body}")
-    return dg.AssetCheckResult(passed=not rows, metadata=metadata)
+    description = None
+    if rows and check.names_subjects:
+        subjects = ", ".join(str(row[0]) for row in rows)
+        metadata["subjects"] = subjects
+        description = f"Left out of the base-currency figures: {subjects}."
+    return dg.AssetCheckResult(
+        passed=not rows, severity=check.severity, metadata=metadata, description=description
+    )
 
 
 def finance_check(check: FinanceCheck) -> dg.AssetChecksDefinition:

@@ -126,13 +126,23 @@ TABLES: tuple[RevenueTable, ...] = (
             "day from "
             "2010 to fifteen years ahead (days without a publication carry the last known "
             "rate). USD-pegged currencies the ECB does not publish (AED, BHD, JOD, OMR, QAR, "
-            "SAR) are derived from the peg; others (KWD, TND…) have no rate."
+            "SAR) are derived from the peg; others (KWD, TND…) take the rate Stripe settled "
+            "the account's payments in them at (balance transactions' `exchange_rate`), from "
+            "the first such payment on."
         ),
         sql=("exchange_rate",),
         # the currencies to convert are those the account uses
         deps=tuple(
             stripe_key(name)
-            for name in ("charge", "invoice", "price", "subscription", "refund", "credit_note")
+            for name in (
+                "charge",
+                "invoice",
+                "price",
+                "subscription",
+                "refund",
+                "credit_note",
+                "balance_transaction",
+            )
         ),
         columns_spec="""currency VARCHAR: Currency (ISO code).;
             date DATE: Publication day.;
@@ -140,9 +150,9 @@ TABLES: tuple[RevenueTable, ...] = (
             to_base DECIMAL(38,12): Base-currency units per unit of the currency.;
             minor_to_base DOUBLE: Base-currency units per minor unit (to_base / divider).;
             base_currency VARCHAR: The base currency the factors convert into.;
-            source VARCHAR: ecb, usd_peg or identity.;
+            source VARCHAR: ecb, usd_peg, identity or stripe_settlement.;
             published_on DATE: The publication day whose rate applies (the last one on or
-            before `date`).""",
+            before `date`, for stripe_settlement the day of the settled payment).""",
         preview_columns=("currency", "date", "per_eur", "to_base"),
         preview_order="date DESC, currency",
     ),
@@ -266,6 +276,7 @@ TABLES: tuple[RevenueTable, ...] = (
             stripe_key("event"),
             revenue_key("charge"),
             revenue_key("exchange_rate"),
+            stripe_key("balance_transaction"),
         ),
         columns_spec=f"""kind VARCHAR;
             id VARCHAR: Line, charge, refund or credit note line id.;
@@ -286,7 +297,13 @@ TABLES: tuple[RevenueTable, ...] = (
             line stands for over a full period).;
             currency VARCHAR;
             minor_to_base DOUBLE: Base units per minor unit on created_at's date (NULL: no rate).;
-            amount DECIMAL(18,6): Net amount in the base currency at created_at.""",
+            amount DECIMAL(18,6): Net amount in the base currency at created_at.;
+            booked_at TIMESTAMP WITH TIME ZONE: When it became revenue as known then: the
+            invoice paid, the credit note issued (not before its invoice was paid), the charge or
+            refund made (NULL for lines of unpaid invoices).;
+            rate_source VARCHAR: Where the rate comes from: ecb, usd_peg, identity (the base
+            currency), stripe_settlement (the rate Stripe settled this payment, or last
+            settled the currency, at) or NULL (no rate: amount is NULL).""",
         preview_columns=("kind", "id", "customer_id", "created_at", "original_amount"),
         preview_order="created_at DESC",
     ),
@@ -323,11 +340,15 @@ TABLES: tuple[RevenueTable, ...] = (
         description=(
             "Accounting deferral: each paid revenue line recognized straight-line by the second "
             "over its service period, per calendar month, cent-exact (largest remainder), with "
-            "the deferred balance at each month end."
+            "the deferred balance at each month end, from the month it was booked (paid). "
+            "Credit notes and refunds reduce revenue in their issue month for the service "
+            "already recognized and the credited line's deferred balance (and later months) "
+            "for the rest, so a balance never goes below zero."
         ),
         sql=("deferred_revenue",),
         deps=(revenue_key("revenue_line"),),
-        columns_spec="""invoice_item_id VARCHAR: The revenue line (invoice line or charge).;
+        columns_spec="""invoice_item_id VARCHAR: The revenue line (invoice line, charge, refund
+            or credit note line).;
             kind VARCHAR; invoice_id VARCHAR; customer_id VARCHAR; subscription_id VARCHAR;
             product_id VARCHAR; month DATE; original_currency VARCHAR;
             line_original_amount BIGINT: The line's net amount, minor units.;
@@ -335,7 +356,9 @@ TABLES: tuple[RevenueTable, ...] = (
             deferred_original_amount BIGINT: Billed but not yet recognized at month end.;
             currency VARCHAR;
             amount DECIMAL(18,6): Recognized in the base currency (rate of the billing date).;
-            deferred_amount DECIMAL(18,6): Deferred balance in the base currency.""",
+            deferred_amount DECIMAL(18,6): Deferred balance in the base currency.;
+            credited_line_id VARCHAR: For a refund or credit note, the invoice line whose
+            deferral it reduces (NULL: a line, or a credit recognized at once).""",
         preview_columns=("invoice_item_id", "month", "recognized_original_amount"),
         preview_order="month DESC",
     ),
@@ -410,7 +433,11 @@ TABLES: tuple[RevenueTable, ...] = (
             subscriptions BIGINT: Subscriptions with MRR > 0.;
             arpu DECIMAL(38,6): recognized revenue of the month / paying customers.;
             customer_churn_rate DECIMAL(38,6): churned_customers / last month's customers.;
-            ltv DECIMAL(38,6): arpu / customer_churn_rate (NULL without churn).""",
+            ltv DECIMAL(38,6): arpu / customer_churn_rate (NULL without churn).;
+            unconverted_lines BIGINT: Revenue lines of the month without a base-currency amount
+            (no ECB rate and no rate Stripe settled them at), left out of the revenue figures.;
+            unconverted_original_amounts MAP(VARCHAR, BIGINT): Their original amounts by
+            currency, minor units.""",
         preview_columns=("month", "net_revenue", "mrr", "customers"),
         preview_order="month DESC",
     ),
@@ -492,6 +519,72 @@ TABLES: tuple[RevenueTable, ...] = (
             arr DECIMAL(18,6)""",
         preview_columns=("month", "customer_id", "original_mrr", "movement"),
         preview_order="month DESC",
+    ),
+    RevenueTable(
+        name="subscription_mrr",
+        description=(
+            "Current MRR per subscription the way Stripe Billing's dashboard computes it "
+            "(active and past_due subscriptions' licensed items × price normalized to a month, "
+            "net of the discounts active now, trials at 0) beside the invoice-based MRR of the "
+            "`mrr` view; subscription_mrr_difference explains every difference."
+        ),
+        sql=("subscription_mrr",),
+        deps=(
+            stripe_key("subscription"),
+            stripe_key("subscription_item"),
+            stripe_key("price"),
+            stripe_key("coupon"),
+            stripe_key("invoice"),
+            revenue_key("subscription"),
+            revenue_key("revenue_line"),
+            revenue_key("mrr"),
+            revenue_key("exchange_rate"),
+        ),
+        columns_spec=f"""subscription_id VARCHAR; customer_id VARCHAR;
+            status VARCHAR: Stripe status now.; original_currency VARCHAR;
+            list_original_mrr BIGINT: Licensed items' price × quantity a month, minor units.;
+            discount_original_mrr BIGINT: Discounts active now, a month (item and subscription).;
+            finite_discount_original_mrr BIGINT: The part of them from once or repeating
+            coupons (Stripe can be set to count only forever ones).;
+            stripe_original_mrr BIGINT: Stripe's MRR: list − discounts for an active or
+            past_due subscription out of trial, else 0.;
+            invoice_original_mrr BIGINT: Our invoice-based MRR now (the `mrr` view).;
+            invoice_discount_original_mrr BIGINT: Discounts of the invoice lines behind it, a
+            month.;
+            difference_original_mrr BIGINT: stripe_original_mrr − invoice_original_mrr.;
+            latest_invoice_status VARCHAR: Status of the subscription's latest invoice.;
+            currency VARCHAR;
+            stripe_mrr DECIMAL(18,6): Stripe's MRR in the base currency.;
+            invoice_mrr DECIMAL(18,6): Ours in the base currency.;
+            evaluated_at {TZ}""",
+        preview_columns=(
+            "subscription_id",
+            "status",
+            "stripe_original_mrr",
+            "invoice_original_mrr",
+        ),
+        preview_order="abs(difference_original_mrr) DESC, subscription_id",
+    ),
+    RevenueTable(
+        name="subscription_mrr_difference",
+        description=(
+            "Every subscription whose Stripe-style MRR differs from the invoice-based one, the "
+            "difference split into reasons (trial, not_active, unpaid_invoice, not_invoiced, "
+            "discount_changed, price_or_quantity_changed) whose amounts sum to it exactly."
+        ),
+        sql=("subscription_mrr_difference",),
+        deps=(revenue_key("subscription_mrr"), revenue_key("exchange_rate")),
+        columns_spec="""subscription_id VARCHAR; customer_id VARCHAR;
+            status VARCHAR: Stripe status now.;
+            reason VARCHAR: trial, not_active, unpaid_invoice, not_invoiced, discount_changed or
+            price_or_quantity_changed.;
+            original_currency VARCHAR;
+            original_amount BIGINT: This reason's part of Stripe's − our MRR, minor units.;
+            stripe_original_mrr BIGINT: Stripe's MRR of the subscription.;
+            invoice_original_mrr BIGINT: Ours.;
+            currency VARCHAR; amount DECIMAL(18,6): The part in the base currency.""",
+        preview_columns=("subscription_id", "reason", "original_amount"),
+        preview_order="abs(original_amount) DESC, subscription_id",
     ),
 )
 

@@ -4,7 +4,11 @@
 -- the USD-pegged currencies the ECB does not publish. Days without a publication (weekends,
 -- holidays, a discontinued currency, the future) carry the last known rate: `published_on`
 -- says which day's. Dense by day so that consumers join on (currency, date) with a plain hash
--- join. Tokens: {ecb_csv} (the bundled history, one column per currency), {pegs_csv}.
+-- join. A currency with neither an ECB rate nor a peg (KWD, TND…) takes the rate Stripe itself
+-- settled the account's payments in it at (a balance transaction's `exchange_rate`, times the
+-- settlement currency's own factor), the last one of each day, carried forward likewise
+-- (`stripe_settlement`); before its first settled payment it has no rate.
+-- Tokens: {ecb_csv} (the bundled history, one column per currency), {pegs_csv}.
 CREATE OR REPLACE TABLE {revenue}.exchange_rate AS
 WITH published AS (
     UNPIVOT (
@@ -59,6 +63,7 @@ used AS (
     UNION SELECT upper(currency) FROM {stripe}.subscription
     UNION SELECT upper(currency) FROM {stripe}.refund
     UNION SELECT upper(currency) FROM {stripe}.credit_note
+    UNION SELECT upper(currency) FROM {stripe}.balance_transaction
 ),
 currencies AS (
     SELECT currency, min(date) AS first_date
@@ -76,7 +81,7 @@ joined AS (
     FROM dense AS d
     LEFT JOIN converted AS r ON r.currency = d.currency AND r.date = d.date
 ),
-filled AS (
+published_filled AS (
     SELECT
         currency,
         date,
@@ -90,6 +95,47 @@ filled AS (
     -- the base currency converts to itself, published by the ECB or not
     SELECT getvariable('base_currency'), d.date, NULL, 1, 'identity', NULL
     FROM days AS d
+),
+presentments AS (
+    SELECT id, currency FROM {stripe}.charge
+    UNION ALL
+    SELECT id, currency FROM {stripe}.refund
+),
+settled_days AS (
+    SELECT
+        upper(p.currency) AS currency,
+        CAST(utc(b.created) AS DATE) AS date,
+        arg_max(
+            settled_minor_to_base(b.exchange_rate, f.to_base, p.currency)
+                * minor_divider(p.currency),
+            b.created
+        ) AS to_base
+    FROM {stripe}.balance_transaction AS b
+    JOIN presentments AS p ON p.id = b.source
+    JOIN published_filled AS f
+        ON f.currency = upper(b.currency) AND f.date = CAST(utc(b.created) AS DATE)
+    WHERE b.exchange_rate IS NOT NULL AND lower(b.currency) <> lower(p.currency)
+        AND upper(p.currency) NOT IN (SELECT currency FROM currencies)
+        AND upper(p.currency) <> getvariable('base_currency')
+    GROUP BY ALL
+),
+settled_filled AS (
+    SELECT
+        c.currency,
+        d.date,
+        NULL::DECIMAL(18, 6) AS per_eur,
+        CAST(last_value(r.to_base IGNORE NULLS) OVER w AS DECIMAL(38, 12)) AS to_base,
+        'stripe_settlement' AS source,
+        last_value(r.date IGNORE NULLS) OVER w AS published_on
+    FROM (SELECT currency, min(date) AS first_date FROM settled_days GROUP BY ALL) AS c
+    JOIN days AS d ON d.date >= c.first_date
+    LEFT JOIN settled_days AS r ON r.currency = c.currency AND r.date = d.date
+    WINDOW w AS (PARTITION BY c.currency ORDER BY d.date ROWS UNBOUNDED PRECEDING)
+),
+filled AS (
+    SELECT * FROM published_filled
+    UNION ALL BY NAME
+    SELECT * FROM settled_filled
 )
 SELECT
     currency,

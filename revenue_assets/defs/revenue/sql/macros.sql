@@ -65,3 +65,10 @@ CREATE OR REPLACE MACRO {revenue}.compat_months(kind, period_start, period_end) 
         )::INTEGER
         ELSE 1
     END;
+
+-- The base-currency value of one minor unit of `cur` as Stripe converted it when the account
+-- settled a payment in another currency: the balance transaction's `exchange_rate` (settlement
+-- units per unit of `cur`) times the settlement currency's own factor into the base currency
+-- (1 when the account settles in the base currency).
+CREATE OR REPLACE MACRO {revenue}.settled_minor_to_base(exchange_rate, settlement_to_base, cur) AS
+    exchange_rate * settlement_to_base::DOUBLE / {revenue}.minor_divider(cur);

@@ -4,7 +4,12 @@
 --   kind 'charge':       a succeeded charge that no invoice paid (when enabled);
 --   kind 'refund':       a refund not issued through a credit note (negative);
 --   kind 'credit_note':  a line of a credit note on a paid invoice (negative).
--- Amounts are integer minor units; `amount` is the base-currency value at `created_at`.
+-- Amounts are integer minor units; `amount` is the base-currency value at `created_at`: at the
+-- ECB (or USD-peg) rate of that day, else, for a currency the ECB lacks, at the rate Stripe
+-- itself settled the payment (or refund) at, from its balance transaction's `exchange_rate`.
+-- `booked_at` is when the line became revenue as it was known then: an invoice's lines when it
+-- was paid (`status_transitions.paid_at`), a credit note when issued (not before its invoice was
+-- paid), a charge or refund when made; the accounting deferral starts a line from it.
 -- revenue_item, deferred_revenue and mrr_history all derive from this one table.
 CREATE OR REPLACE TEMP TABLE rl_invoices AS
 SELECT
@@ -13,6 +18,7 @@ SELECT
     created,
     currency,
     coalesce(parent_subscription, subscription) AS subscription_id,
+    to_timestamp(TRY_CAST(status_transitions ->> '$.paid_at' AS BIGINT)) AS paid_at,
     -- current API: `status`; older payloads also carry `paid`
     CASE WHEN status IS NOT NULL THEN status = 'paid' ELSE coalesce(paid, false) END AS is_paid,
     amounts_sum(total_discount_amounts) AS total_discount,
@@ -74,6 +80,7 @@ SELECT
     l.invoice_id,
     i.customer AS customer_id,
     i.created AS created_at,
+    i.paid_at AS invoice_paid_at,
     i.is_paid,
     l.amount,
     coalesce(l.currency, i.currency) AS currency,
@@ -154,6 +161,30 @@ FROM (
     FROM rl_weighted
 );
 
+-- The balance transaction of the charge that paid each invoice (the last one that succeeded).
+CREATE OR REPLACE TEMP TABLE rl_invoice_settlement AS
+SELECT invoice_id, arg_max(balance_transaction_id, timestamp) AS balance_transaction
+FROM {revenue}.charge
+WHERE invoice_id IS NOT NULL AND status = 'succeeded' AND balance_transaction_id IS NOT NULL
+GROUP BY ALL;
+
+-- Payments and refunds Stripe converted into the account's settlement currency, with the rate
+-- it applied, as a factor from the presentment currency's minor unit to the base currency.
+CREATE OR REPLACE TEMP TABLE rl_settlement_rate AS
+SELECT
+    b.id AS balance_transaction,
+    upper(p.currency) AS currency,
+    settled_minor_to_base(b.exchange_rate, s.to_base, p.currency) AS minor_to_base
+FROM {stripe}.balance_transaction AS b
+JOIN (
+    SELECT id, currency FROM {stripe}.charge
+    UNION ALL
+    SELECT id, currency FROM {stripe}.refund
+) AS p ON p.id = b.source
+JOIN {revenue}.exchange_rate AS s
+    ON s.currency = upper(b.currency) AND s.date = CAST(utc(b.created) AS DATE)
+WHERE b.exchange_rate IS NOT NULL AND lower(b.currency) <> lower(p.currency);
+
 CREATE OR REPLACE TABLE {revenue}.revenue_line AS
 WITH invoice_lines AS (
     SELECT
@@ -181,13 +212,17 @@ WITH invoice_lines AS (
         coalesce(p.interval, l.legacy_interval) AS interval,
         coalesce(p.interval_count, l.legacy_interval_count, 1) AS interval_count,
         -- the full-period amount a proration line stands for (unit price × quantity)
-        coalesce(l.unit_amount, p.unit_amount) * coalesce(l.quantity, 1) AS full_period_amount
+        coalesce(l.unit_amount, p.unit_amount) * coalesce(l.quantity, 1) AS full_period_amount,
+        CASE WHEN l.is_paid THEN coalesce(l.invoice_paid_at, l.created_at) END AS booked_at,
+        st.balance_transaction AS settled_by
     FROM rl_lines AS l
+    LEFT JOIN rl_invoice_settlement AS st ON st.invoice_id = l.invoice_id
     LEFT JOIN rl_allocation AS a ON a.id = l.id
     LEFT JOIN rl_prices AS p ON p.id = l.price_id
 ),
 paid_invoices AS (
-    SELECT id, customer, subscription_id FROM rl_invoices WHERE is_paid
+    SELECT id, customer, subscription_id, coalesce(paid_at, created) AS paid_at
+    FROM rl_invoices WHERE is_paid
 ),
 charges AS (
     SELECT
@@ -213,7 +248,9 @@ charges AS (
         c.original_amount,
         NULL AS interval,
         NULL AS interval_count,
-        NULL AS full_period_amount
+        NULL AS full_period_amount,
+        c.timestamp AS booked_at,
+        c.balance_transaction_id AS settled_by
     FROM {revenue}.charge AS c
     WHERE getvariable('include_charges_without_invoice')
         AND c.invoice_id IS NULL AND c.status = 'succeeded' AND c.original_amount > 0
@@ -255,7 +292,9 @@ refunds AS (
         -r.amount AS original_amount,
         NULL AS interval,
         NULL AS interval_count,
-        NULL AS full_period_amount
+        NULL AS full_period_amount,
+        r.created AS booked_at,
+        r.balance_transaction AS settled_by
     FROM {stripe}.refund AS r
     JOIN {revenue}.charge AS c ON c.id = r.charge
     LEFT JOIN paid_invoices AS pi ON pi.id = c.invoice_id
@@ -274,11 +313,19 @@ notes AS (
         coalesce(n.customer, pi.customer) AS customer_id,
         pi.subscription_id,
         coalesce(n.effective_at, n.created) AS created_at,
+        -- a credit note issued before its invoice was paid adjusts what was paid
+        greatest(coalesce(n.effective_at, n.created), pi.paid_at) AS booked_at,
+        coalesce(rb.balance_transaction, st.balance_transaction) AS settled_by,
         n.currency,
         coalesce(n.total_excluding_tax, n.subtotal - coalesce(n.discount_amount, 0), n.amount)
             AS net_total
     FROM {stripe}.credit_note AS n
     JOIN paid_invoices AS pi ON pi.id = n.invoice
+    LEFT JOIN rl_invoice_settlement AS st ON st.invoice_id = n.invoice
+    LEFT JOIN {stripe}.refund AS rb ON rb.id = CASE
+        WHEN n.refunds IS NOT NULL AND n.refunds::VARCHAR <> '[]' THEN ref_id(n.refunds, '$[0].refund')
+        ELSE ref_id(n._raw, '$.refund')
+    END
     WHERE NOT coalesce(n._deleted, false) AND coalesce(n.status, 'issued') <> 'void'
 ),
 credit_notes AS (
@@ -308,7 +355,9 @@ credit_notes AS (
             AS original_amount,
         NULL AS interval,
         NULL AS interval_count,
-        NULL AS full_period_amount
+        NULL AS full_period_amount,
+        n.booked_at,
+        n.settled_by
     FROM notes AS n
     LEFT JOIN {stripe}.credit_note_line_item AS li
         ON li.credit_note_id = n.id AND NOT coalesce(li._deleted, false)
@@ -347,9 +396,22 @@ SELECT
     a.interval_count::INTEGER AS interval_count,
     a.full_period_amount::DECIMAL(38, 6) AS full_period_original_amount,
     getvariable('base_currency') AS currency,
-    fx.minor_to_base,
-    base_amount(a.original_amount, fx.minor_to_base) AS amount
+    rate.minor_to_base,
+    base_amount(a.original_amount, rate.minor_to_base) AS amount,
+    a.booked_at,
+    rate.source AS rate_source
 FROM all_lines AS a
 LEFT JOIN discount_coupon AS dc ON dc.discount_id = a.discount_id
 LEFT JOIN {revenue}.exchange_rate AS fx
-    ON fx.currency = upper(a.currency) AND fx.date = CAST(utc(a.created_at) AS DATE);
+    ON fx.currency = upper(a.currency) AND fx.date = CAST(utc(a.created_at) AS DATE)
+LEFT JOIN rl_settlement_rate AS sr
+    ON sr.balance_transaction = a.settled_by AND sr.currency = upper(a.currency)
+-- a published (or pegged) rate first; else the rate Stripe settled this very payment at; else
+-- the last rate Stripe settled the currency at (exchange_rate's `stripe_settlement` rows)
+CROSS JOIN LATERAL (
+    SELECT
+        CASE WHEN fx.source IN ('ecb', 'usd_peg', 'identity') OR sr.minor_to_base IS NULL
+            THEN fx.minor_to_base ELSE sr.minor_to_base END AS minor_to_base,
+        CASE WHEN fx.source IN ('ecb', 'usd_peg', 'identity') OR sr.minor_to_base IS NULL
+            THEN fx.source ELSE 'stripe_settlement' END AS source
+) AS rate;

@@ -11,7 +11,11 @@
 --   not this month; arpu = recognized_revenue / customers (the
 --   month's revenue per paying customer: one-off revenue included, an annual plan a twelfth a
 --   month); customer_churn_rate = churned / customers of last month;
---   ltv = arpu / customer_churn_rate, NULL when nobody churned.
+--   ltv = arpu / customer_churn_rate, NULL when nobody churned;
+--   unconverted_lines / unconverted_original_amounts: revenue lines booked in the month that
+--   have no base-currency amount (a currency with neither an ECB rate nor a rate Stripe settled
+--   it at), so the month's revenue figures leave them out: how many, and their original amounts
+--   (minor units) by currency. Never silently partial: an asset check warns while any exist.
 CREATE OR REPLACE TABLE {revenue}.revenue_metrics AS
 WITH as_of AS (
     SELECT CAST(date_trunc('month', getvariable('as_of')::TIMESTAMPTZ) AS DATE) AS m
@@ -28,6 +32,24 @@ revenue AS (
 deferral AS (
     SELECT month, sum(amount) AS recognized_revenue, sum(deferred_amount) AS deferred_revenue_balance
     FROM {revenue}.deferred_revenue
+    GROUP BY ALL
+),
+unconverted AS (
+    SELECT
+        month,
+        sum(lines)::BIGINT AS lines,
+        map_from_entries(list({'key': original_currency, 'value': amount} ORDER BY original_currency))
+            AS amounts
+    FROM (
+        SELECT
+            CAST(date_trunc('month', created_at) AS DATE) AS month,
+            original_currency,
+            count(*) AS lines,
+            sum(original_amount)::BIGINT AS amount
+        FROM {revenue}.revenue_line
+        WHERE is_paid AND amount IS NULL AND original_amount <> 0
+        GROUP BY ALL
+    )
     GROUP BY ALL
 ),
 mrr AS (
@@ -84,12 +106,15 @@ joined AS (
         coalesce(m.subscriptions, 0) AS subscriptions,
         coalesce(c.customers, 0) AS customers,
         coalesce(c.new_customers, 0) AS new_customers,
-        coalesce(c.churned_customers, 0) AS churned_customers
+        coalesce(c.churned_customers, 0) AS churned_customers,
+        coalesce(u.lines, 0) AS unconverted_lines,
+        coalesce(u.amounts, MAP {}::MAP(VARCHAR, BIGINT)) AS unconverted_original_amounts
     FROM calendar AS k
     LEFT JOIN revenue AS r ON r.month = k.month
     LEFT JOIN deferral AS d ON d.month = k.month
     LEFT JOIN mrr AS m ON m.month = k.month
     LEFT JOIN customers AS c ON c.month = k.month
+    LEFT JOIN unconverted AS u ON u.month = k.month
 ),
 with_previous AS (
     SELECT
@@ -122,6 +147,8 @@ SELECT
     decimal_div(churned_customers, previous_customers) AS customer_churn_rate,
     CASE WHEN churned_customers > 0 AND previous_customers > 0
         THEN decimal_div(recognized_revenue * previous_customers, customers * churned_customers)
-    END AS ltv
+    END AS ltv,
+    unconverted_lines,
+    unconverted_original_amounts
 FROM with_previous
 ORDER BY month;
