@@ -276,7 +276,7 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
         cpu_before = tree_cpu(dagster.pid)
         load_before = os.getloadavg()
         total = int(args.minutes * 60 * args.rate)
-        t0 = time.monotonic()
+        t0, stream_started = time.monotonic(), time.time()
         for n in range(total):
             time.sleep(max(0.0, t0 + n / args.rate - time.monotonic()))
             if n % 2 == 0:
@@ -326,7 +326,7 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
             if change.raw_at is not None:
                 change.revenue_at = first_after(revenue, change.raw_at)
                 change.dashboard_at = first_after(dashboard, change.raw_at)
-        in_stream = [(s, e) for s, e in revenue if s >= time.time() - stream_s - args.drain - 60]
+        in_stream = [(s, e) for s, e in revenue if s >= stream_started]
         rebuild_s = [e - s for s, e in in_stream]
         statuses: dict[str, int] = {}
         for record in instance.get_run_records():
@@ -368,7 +368,8 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
             result[name] = (None, None, None, missing)
     if rebuild_s:
         print(
-            f"  revenue rebuilds during the stream: {len(rebuild_s)}, run start -> revenue_metrics "
+            f"  revenue rebuilds started from the stream on: {len(rebuild_s)}, run start -> "
+            "revenue_metrics "
             f"p50 {statistics.median(rebuild_s):.1f} s, max {max(rebuild_s):.1f} s"
         )
     queued = [q for _, q, _ in backlog.samples]
