@@ -71,6 +71,7 @@ class Settings:
     groups_path: Path | None
     include_charges_without_invoice: bool
     webhook_secret: str | None
+    clock_file: Path | None = None
 
     @property
     def rate_limit(self) -> float:
@@ -194,6 +195,13 @@ class Settings:
         if webhook_secret is not None and not webhook_secret.startswith("whsec_"):
             problems.append("STRIPE_WEBHOOK_SECRET must be an endpoint signing secret (whsec_…).")
 
+        clock = get("REVENUE_ASSETS_CLOCK_FILE")
+        clock_file = Path(clock) if clock else None
+        if clock_file is not None and clock_file.is_dir():
+            problems.append(
+                f"REVENUE_ASSETS_CLOCK_FILE={clock} is a directory; it must name a file."
+            )
+
         if problems:
             raise ConfigError(problems)
         return cls(
@@ -211,6 +219,7 @@ class Settings:
             groups_path=groups_path,
             include_charges_without_invoice=include_charges.lower() in ("true", "1", "yes"),
             webhook_secret=webhook_secret,
+            clock_file=clock_file,
         )
 
 
@@ -247,3 +256,17 @@ def sync_start_from_env() -> str:
     except ConfigError:
         # Definitions must still load so the UI can show the problem; runs re-validate.
         return DEFAULT_SYNC_START
+
+
+# Months past the current one that monthly partitions reach while a clock file is set: a
+# sandbox clock may run that far ahead of the wall clock (`revenue-assets demo --live`).
+CLOCK_AHEAD_MONTHS = 2
+
+
+def partition_end_offset_from_env() -> int:
+    """How many partitions past the last complete month exist, read at definition time: the
+    current month, plus CLOCK_AHEAD_MONTHS when the evaluation clock comes from a clock file
+    (objects of a sandbox ahead of the wall clock must land in a partition)."""
+    return 1 + (
+        CLOCK_AHEAD_MONTHS if os.environ.get("REVENUE_ASSETS_CLOCK_FILE", "").strip() else 0
+    )

@@ -60,3 +60,30 @@ def test_secrets_are_masked_everywhere() -> None:
     text = redact("Invalid API Key provided: sk_test_51HxYzAbCdEfGh and whsec_abcdefghijkl")
     assert "51HxYzAbCdEfGh" not in text and "abcdefghijkl" not in text
     assert "sk_test_****EfGh" in text
+
+
+def test_a_clock_file_sets_the_evaluation_time(tmp_path, monkeypatch) -> None:
+    """A sandbox clock ahead of the wall clock (the live demo): MRR is evaluated at the time
+    the file holds, read at each run; partitions reach two months further."""
+    from datetime import UTC, datetime
+
+    from revenue_assets.defs.revenue.resources import RevenueResource
+    from revenue_assets.settings import partition_end_offset_from_env
+
+    clock = tmp_path / "clock"
+    settings = Settings.from_env({"REVENUE_ASSETS_CLOCK_FILE": str(clock)}, require_key=False)
+    revenue = RevenueResource.from_settings(settings)
+    before = datetime.now(UTC)
+    assert revenue.evaluation_time() >= before  # no file yet: the wall clock
+    clock.write_text("1900000000\n")
+    assert revenue.evaluation_time() == datetime.fromtimestamp(1_900_000_000, UTC)
+    clock.write_text("soon")
+    with pytest.raises(ValueError, match="REVENUE_ASSETS_CLOCK_FILE"):
+        revenue.evaluation_time()
+    with pytest.raises(ConfigError, match="directory"):
+        Settings.from_env({"REVENUE_ASSETS_CLOCK_FILE": str(tmp_path)}, require_key=False)
+
+    monkeypatch.delenv("REVENUE_ASSETS_CLOCK_FILE", raising=False)
+    assert partition_end_offset_from_env() == 1
+    monkeypatch.setenv("REVENUE_ASSETS_CLOCK_FILE", str(clock))
+    assert partition_end_offset_from_env() == 3

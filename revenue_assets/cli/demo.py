@@ -32,6 +32,8 @@ from typing import Any, TextIO
 import click
 from rich.console import Console
 
+from revenue_assets.demo.company_life import write_clock_file
+
 DEFAULT_DIR = Path("data/demo")
 DEFAULT_PORT = 12111  # the port `revenue-assets sandbox serve` uses by default
 # Catch the company up with the wall clock when it lags by more than this (see module doc).
@@ -83,6 +85,11 @@ class DemoPaths:
         return self.root / "last_sync.json"
 
     @property
+    def clock(self) -> Path:
+        """The company's clock (Unix seconds), which the revenue layer evaluates at."""
+        return self.root / "company_clock"
+
+    @property
     def log(self) -> Path:
         """Dagster's own run log of the last demo (the terminal shows progress only)."""
         return self.root / "dagster.log"
@@ -117,6 +124,40 @@ class DemoPaths:
 )
 @click.option("--resync", is_flag=True, help="Re-list every Stripe table even if unchanged.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the dashboard in a browser.")
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Then keep the company living (changes every few seconds, webhooks to the receiver) "
+    "under `dagster dev`, until Ctrl-C.",
+)
+@click.option(
+    "--speed",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="With --live: simulated minutes per real second of the company's clock.",
+)
+@click.option(
+    "--every",
+    default=6.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="With --live: mean real seconds between two actions of the company's app.",
+)
+@click.option(
+    "--ui-port",
+    default=3000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="With --live: port of the Dagster UI (another free one if taken; 0: any).",
+)
+@click.option(
+    "--webhook-port",
+    default=8787,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="With --live: port of the webhook receiver (another free one if taken; 0: any).",
+)
 def demo(
     directory: str,
     customers: int,
@@ -125,8 +166,17 @@ def demo(
     port: int,
     resync: bool,
     open_browser: bool,
+    live: bool,
+    speed: float,
+    every: float,
+    ui_port: int,
+    webhook_port: int,
 ) -> None:
-    """Run the whole product offline on a generated company: sandbox, sync, revenue, dashboard."""
+    """Run the whole product offline on a generated company: sandbox, sync, revenue, dashboard.
+
+    With --live, it then stays up: the company keeps changing on an accelerated clock, its
+    webhooks reach the receiver, and `dagster dev` keeps the warehouse and the dashboard current
+    by itself; Ctrl-C stops every process it started."""
     started = time.monotonic()
     out = Console(highlight=False, soft_wrap=True)
     paths = DemoPaths(Path(directory).resolve())
@@ -139,6 +189,8 @@ def demo(
     try:
         first_month = company_first_month(paths.company)
         env = demo_environment(paths, sandbox, first_month)
+        write_clock_file(paths.clock, sandbox.world.now)
+        quiet_instance(paths.dagster_home)
         for name in FOREIGN_SETTINGS:
             os.environ.pop(name, None)
         os.environ.update(env, STRIPE_RATE_LIMIT=DEMO_RATE_LIMIT)
@@ -156,22 +208,36 @@ def demo(
                 ok = full_sync(console)
         if ok:
             write_marker(paths, account, clock, sandbox.world.spec)
+        elapsed = time.monotonic() - started
+        if not ok:
+            out.print(f"[red]The demo failed[/] after {elapsed:,.0f} s; Dagster's log: {paths.log}")
+            sys.exit(1)
+        dashboard = dashboard_summary(out)
+        if dashboard is None:
+            out.print(f"[red]No dashboard was materialized[/]; Dagster's log: {paths.log}")
+            sys.exit(1)
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(Path(dashboard).as_uri())
+        if live:
+            from revenue_assets.demo.live import LiveDemo
+
+            out.print(f"Synced and built in {elapsed:,.1f} s.")
+            LiveDemo(
+                paths,
+                sandbox,
+                speed=speed,
+                every=every,
+                ui_port=ui_port,
+                webhook_port=webhook_port,
+                out=out,
+                seed=seed,
+            ).run()
+            return
     finally:
         sandbox.close()
-
-    elapsed = time.monotonic() - started
-    if not ok:
-        out.print(f"[red]The demo failed[/] after {elapsed:,.0f} s; Dagster's log: {paths.log}")
-        sys.exit(1)
-    dashboard = dashboard_summary(out)
-    if dashboard is None:
-        out.print(f"[red]No dashboard was materialized[/]; Dagster's log: {paths.log}")
-        sys.exit(1)
     print_instructions(out, paths, env, dashboard, port=sandbox.port, elapsed=elapsed)
-    if open_browser:
-        import webbrowser
-
-        webbrowser.open(Path(dashboard).as_uri())
 
 
 def start_sandbox(paths: DemoPaths, spec: Any, port: int, out: Console) -> tuple[Any, int]:
@@ -244,7 +310,9 @@ def company_first_month(company: Path) -> str:
 
 
 def demo_environment(paths: DemoPaths, sandbox: Any, first_month: str) -> dict[str, str]:
-    """The settings that point revenue_assets at the demo (also printed for `dagster dev`)."""
+    """The settings that point revenue_assets at the demo (also printed for `dagster dev`).
+    The revenue layer evaluates at the company's clock, which `--live` runs ahead of the wall
+    clock."""
     return {
         "DAGSTER_HOME": str(paths.dagster_home),
         "STRIPE_API_KEY": sandbox.secret_key,
@@ -254,7 +322,16 @@ def demo_environment(paths: DemoPaths, sandbox: Any, first_month: str) -> dict[s
         "REVENUE_ASSETS_SYNC_START": first_month,
         "REVENUE_ASSETS_PERSONS": str(paths.persons),
         "REVENUE_ASSETS_GROUPS": str(paths.groups),
+        "REVENUE_ASSETS_CLOCK_FILE": str(paths.clock),
     }
+
+
+def quiet_instance(dagster_home: Path) -> None:
+    """The demo's Dagster instance sends no telemetry: the demo stays offline."""
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    config = dagster_home / "dagster.yaml"
+    if not config.is_file() or not config.read_text().strip():
+        config.write_text("telemetry:\n  enabled: false\n")
 
 
 def write_people_files(world: Any, paths: DemoPaths) -> None:

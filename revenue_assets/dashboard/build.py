@@ -3,12 +3,18 @@
 The warehouse is read under its file lock (DuckDB allows one process per file), held only for
 the queries; rendering and writing happen after it is released. The page is written to a
 temporary file and renamed over the old one, so a browser never opens half a page.
+
+Beside the page, a one-line script (the build stamp) names the build the page holds. The open
+page loads that script every few seconds (a local file, the only request it makes): when it
+names another build, the page reloads, so a dashboard left open follows the rebuilds the
+daemon makes. The stamp is written after the page, so a reload always finds the new page.
 """
 
 from __future__ import annotations
 
 import os
 import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,16 +85,28 @@ def build_dashboard(
         mrr_evaluated_at=data.mrr_evaluated_at,
         generated_at=datetime.now(UTC),
     )
-    html = render_page(data, freshness)
     path = Path(output) if output is not None else dashboard_path(database)
+    stamp = stamp_path(path)
+    build_id = uuid.uuid4().hex
+    html = render_page(data, freshness, build_id=build_id, build_stamp=stamp.name)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".dashboard-", suffix=".html", dir=path.parent)
+    _write_atomically(path, html)
+    _write_atomically(stamp, f"window.dashboardBuilt && window.dashboardBuilt({build_id!r});\n")
+    return DashboardPage(path, data, freshness, path.stat().st_size)
+
+
+def stamp_path(page: Path) -> Path:
+    """The build stamp of a page: `<page name>.build.js` beside it."""
+    return page.with_name(page.stem + ".build.js")
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=".dashboard-", suffix=path.suffix, dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(html)
+            file.write(text)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    return DashboardPage(path, data, freshness, path.stat().st_size)

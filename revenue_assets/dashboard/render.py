@@ -129,8 +129,16 @@ def customer_rows(data: DashboardData) -> list[dict[str, str]]:
     ]
 
 
-def render_page(data: DashboardData, freshness: Freshness, *, title: str = "Revenue") -> str:
-    """The whole page as one HTML string."""
+def render_page(
+    data: DashboardData,
+    freshness: Freshness,
+    *,
+    title: str = "Revenue",
+    build_id: str = "",
+    build_stamp: str | None = None,
+) -> str:
+    """The whole page as one HTML string. With `build_stamp` (the file name of the stamp
+    written beside the page), the page reloads itself once the stamp names another build."""
     latest = data.latest
     return (
         environment()
@@ -155,5 +163,7 @@ def render_page(data: DashboardData, freshness: Freshness, *, title: str = "Reve
                 "Page built": formatting.moment(freshness.generated_at),
             },
             plotly_js=plotly_bundle(),
+            build_id=build_id,
+            build_stamp=build_stamp,
         )
     )

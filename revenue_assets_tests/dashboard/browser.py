@@ -85,6 +85,32 @@ def screenshot(page: Any, output: Path) -> Path:
     return output
 
 
+def asset_graph_screenshot(browser: Any, ui_url: str, output: Path) -> list[str]:
+    """The whole asset graph in the Dagster UI at `ui_url`, every group expanded, saved to
+    `output`; returns the asset names the graph shows."""
+    page = browser.new_page(viewport={"width": 1600, "height": 2000})
+    try:
+        page.goto(f"{ui_url}/asset-groups", wait_until="networkidle", timeout=120_000)
+        skip = page.get_by_role("button", name="Skip")  # the UI's first-visit community dialog
+        if skip.count():
+            skip.click()
+        page.wait_for_selector("text=revenue_analytics", timeout=60_000)
+        page.locator("body").press("Alt+e")  # the graph's "Expand all groups"
+        page.get_by_text("Hide navigation").click()
+        page.locator('[aria-label="panel_show_right"]').last.click()  # the assets tree
+        page.wait_for_selector("text=revenue_metrics", timeout=60_000)
+        for _ in range(3):
+            page.locator('[aria-label="zoom_out"]').first.click()
+        page.wait_for_timeout(2_000)
+        names = page.eval_on_selector_all(
+            "svg foreignObject div", "nodes => nodes.map(n => n.textContent.trim())"
+        )
+        screenshot(page, output)
+        return names
+    finally:
+        page.close()
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)

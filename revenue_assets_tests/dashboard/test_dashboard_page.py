@@ -7,6 +7,7 @@ asset wrote is then opened from disk in headless Chromium.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,7 +21,7 @@ import orjson
 import pytest
 
 from revenue_assets.dashboard import formatting
-from revenue_assets.dashboard.build import dashboard_path
+from revenue_assets.dashboard.build import build_dashboard, dashboard_path, stamp_path
 from revenue_assets.dashboard.render import HEADLINES, TILES
 from revenue_assets.definitions import defs
 from revenue_assets.defs.dashboard.assets import KEY
@@ -179,7 +180,37 @@ def test_the_page_loads_offline_without_errors_or_requests(built: Built, browser
     seen = browser_visit["seen"]
     assert seen.console_errors == []
     assert seen.page_errors == []
-    assert seen.requests == [built.page.resolve().as_uri()]
+    # the page itself, then only its build stamp beside it (polled to reload when rebuilt)
+    page, *polls = seen.requests
+    assert page == built.page.resolve().as_uri()
+    stamp = stamp_path(built.page).resolve().as_uri()
+    assert polls and {url.split("?", 1)[0] for url in polls} == {stamp}
+
+
+def test_an_open_page_reloads_itself_when_rebuilt(built: Built, browser, tmp_path: Path) -> None:
+    page = tmp_path / "revenue_dashboard.html"
+    page.write_bytes(built.page.read_bytes())
+    stamp_path(page).write_bytes(stamp_path(built.page).read_bytes())
+    with visit(page, browser) as seen:
+        first = seen.page.get_attribute("body", "data-build")
+        assert first and first in stamp_path(page).read_text()
+        time.sleep(4)  # a few polls of an unchanged stamp: no reload
+        assert seen.page.get_attribute("body", "data-build") == first
+        build_dashboard(
+            built.database,
+            stripe_schema="stripe",
+            revenue_schema="revenue_analytics",
+            base_currency="USD",
+            output=page,
+        )
+        seen.page.wait_for_function(
+            "first => document.body.dataset.build && document.body.dataset.build !== first",
+            arg=first,
+            timeout=20_000,
+        )
+        seen.page.wait_for_selector("body[data-charts=ready]", timeout=60_000)
+        assert seen.page.get_attribute("body", "data-build") in stamp_path(page).read_text()
+        assert seen.console_errors == [] and seen.page_errors == []
 
 
 def test_every_tile_has_a_drawn_chart(browser_visit) -> None:

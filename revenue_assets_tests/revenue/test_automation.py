@@ -118,3 +118,37 @@ def test_the_location_runs_its_automation_by_default() -> None:
     }
     assert automated_checks  # the finance checks run after each rebuild
     assert automated_checks <= sensor.asset_selection.resolve_checks(graph)
+
+
+def test_a_stripe_run_in_progress_does_not_hold_the_rebuild_back(monkeypatch) -> None:
+    """Under a steady stream of webhooks some Stripe partition is always being written: the
+    revenue layer must still rebuild after an update (it reads the raw tables as they are; the
+    run in progress, once done, requests the next rebuild)."""
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_automation")  # the job's resources need one
+    revenue_keys = {table.key for table in TABLES}
+    selection = dg.AssetSelection.assets(*revenue_keys)
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=selection
+        )
+        for key in revenue_keys:
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+        settled = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=selection, cursor=first.cursor
+        )
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=stripe_key("invoice"), partition="2019-03-01")
+        )
+        # meanwhile a webhook run writes a customer partition, still going
+        job = defs.resolve_implicit_global_asset_job_def()
+        instance.create_run_for_job(
+            job,
+            asset_selection=frozenset({stripe_key("customer")}),
+            tags={"dagster/partition": "2019-04-01"},
+            status=dg.DagsterRunStatus.STARTED,
+        )
+        after = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=selection, cursor=settled.cursor
+        )
+        assert {revenue_key("revenue_line"), revenue_key("customer")} <= requested(after)
+        assert revenue_key("revenue_metrics") in requested(after)

@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 import stripe
 
+from revenue_assets.definitions import defs
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe import sensors
 from revenue_assets.defs.stripe.assets import stripe_tables
@@ -404,3 +405,35 @@ def test_webhook_health_check_fails_when_deliveries_do_not_verify(live: Live) ->
     ]
     assert not evaluation.passed  # ...and the check says so, instead of "0 rows, success"
     assert "STRIPE_WEBHOOK_SECRET" in evaluation.metadata["problems"].value
+
+
+def test_events_arriving_while_a_run_is_queued_go_in_one_run(
+    live: Live, receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under a steady stream, one run per tick queues faster than runs start: while a table's
+    webhook run waits in the queue, newer events wait too, then go in one run together."""
+    customers = store_objects(live.world, "customer")[:3]
+    customer_webhooks = [s for s in WEBHOOK_SENSORS if s.name == "customer_webhooks"]
+    live.world.update("customers", customers[0]["id"], {"metadata": {"batch": "first"}})
+    assert live.sandbox.wait_for_deliveries(timeout=30)
+    first = live.tick(customer_webhooks)
+    assert len(first) == 1
+    monkeypatch.setenv("STRIPE_API_KEY", live.sandbox.secret_key)  # the job's resources
+    job = defs.resolve_implicit_global_asset_job_def()
+    queued = live.instance.create_run_for_job(
+        job,
+        asset_selection=frozenset(first[0].asset_selection),
+        tags={**first[0].tags, "dagster/partition": first[0].partition_key},
+        status=dg.DagsterRunStatus.NOT_STARTED,  # created, not launched yet
+    )
+    for customer in customers[1:]:
+        live.world.update("customers", customer["id"], {"metadata": {"batch": "second"}})
+    assert live.sandbox.wait_for_deliveries(timeout=30)
+    assert live.tick(customer_webhooks) == []  # held back while the first run waits
+    live.instance.report_run_canceled(queued)  # the run left the queue
+    second = live.tick(customer_webhooks)
+    # both changes in the next run (one per partition touched)
+    assert second and len({r.partition_key for r in second}) == len(second)
+    live.run([*first, *second])
+    for customer, batch in zip(customers, ("first", "second", "second"), strict=True):
+        assert live.row("customer", customer["id"])["_raw"]["metadata"]["batch"] == batch
