@@ -24,6 +24,12 @@ from revenue_assets.cli.common import dagster_instance, load_settings
 # Dagster's console logger shows every event at DEBUG; the bars and the summary say it better.
 # The run's full event log stays in the instance (and the UI).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster writes one ASSET_MATERIALIZATION_PLANNED event per asset and partition before a
+# partition-range run starts, each its own SQLite transaction: 18 assets over 26 months took
+# half of a small sync's 78 s on a loaded machine. With this option it writes one per asset,
+# naming the range (41 s). The price: if the run fails, its partitions show as missing rather
+# than failed in the UI; the CLI prints the failure itself.
+PLANNED_EVENTS_OPTION = "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS"
 
 
 @dataclass
@@ -93,6 +99,7 @@ def run_sync(settings, tables, *, downstream: bool, console: Console) -> bool:
 
     keys = [table_key(name) for t in tables for name in (t.name, *t.child_names)]
     partition_keys = _partitions_with_data(settings, tables, console)
+    os.environ.setdefault(PLANNED_EVENTS_OPTION, "true")
     instance = dagster_instance()
     console.print(
         f"Syncing {len(tables)} Stripe table(s) over {len(partition_keys)} monthly partitions "
