@@ -433,10 +433,16 @@ def list_children(
 
 
 def oldest_bound(
-    access: StripeAccess, table: StripeTable, low: int, high: int, stats: RequestStats
+    access: StripeAccess,
+    table: StripeTable,
+    low: int,
+    high: int,
+    stats: RequestStats,
+    precision_s: int = 86_400,
 ) -> int:
-    """A time at most a day before the oldest object of `table` in [low, high) (`high` if
-    there is none), found by bisection with `limit=1` probes: ~log2(days) requests."""
+    """A time at most `precision_s` before the oldest object of `table` in [low, high) (`high`
+    if there is none), found by bisection with `limit=1` probes: ~log2(range / precision)
+    requests, one after the other."""
 
     def exists_before(moment: int) -> bool:
         page = access.get(
@@ -451,7 +457,7 @@ def oldest_bound(
     lo, hi = low, high
     if not exists_before(high):
         return high
-    while hi - lo > 86_400:
+    while hi - lo > precision_s:
         middle = (lo + hi) // 2
         if exists_before(middle):
             hi = middle
