@@ -16,6 +16,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from revenue_assets.stripe_api.ratelimit import OperationLimits
+
 DEFAULT_API_BASE = "https://api.stripe.com"
 DEFAULT_DUCKDB = "data/revenue_assets.duckdb"
 DEFAULT_STATE = "data/revenue_assets_state.sqlite"
@@ -24,8 +26,14 @@ DEFAULT_BASE_CURRENCY = "USD"
 DEFAULT_GROUP_KEY = "posthog_group_key"
 STRIPE_LAUNCH = date(2011, 1, 1)
 
-# Requests per second Stripe allows by key mode (DESIGN §7).
+# Requests per second Stripe allows an account, by key mode.
 RATE_LIMITS = {"live": 100.0, "test": 25.0}
+# What a sync takes by default. The budget is the account's, shared with its own app (checkout,
+# customer pages): Stripe's advice is to keep background jobs to a subset of the maximum so that
+# live charges still succeed. Half of a live account's 100 req/s leaves the app 50, about twice
+# what a busy SaaS backend sends, and loses little: a first sync of one big table is bound by its
+# 25 req/s endpoint limit anyway. Test mode has no production traffic, so a sync takes it all.
+DEFAULT_SHARES = {"live": 50.0, "test": 25.0}
 
 _KEY_PATTERN = re.compile(r"^(sk|rk)_(live|test)_[A-Za-z0-9_]+$")
 _PREFIX_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
@@ -61,6 +69,7 @@ class Settings:
     stripe_account_id: str | None
     stripe_api_base: str
     stripe_rate_limit: float | None
+    stripe_endpoint_rate_limit: OperationLimits
     duckdb_path: Path
     state_path: Path
     table_prefix: str | None
@@ -75,10 +84,17 @@ class Settings:
 
     @property
     def rate_limit(self) -> float:
-        """Requests per second for this key: the override, else Stripe's limit for its mode."""
+        """The most a sync may take, requests per second: the override, else the account's
+        whole limit for the key's mode (what `--max` takes)."""
         if self.stripe_rate_limit is not None:
             return self.stripe_rate_limit
         return RATE_LIMITS[key_mode(self.stripe_api_key or "sk_test_")]
+
+    @property
+    def sync_rate(self) -> float:
+        """What a sync takes by default, requests per second: the override, else the share of
+        the account's limit that leaves its own app room."""
+        return sync_rate(self.stripe_api_key or "sk_test_", self.stripe_rate_limit)
 
     @property
     def stripe_schema(self) -> str:
@@ -129,8 +145,19 @@ class Settings:
             rate_limit = parse_rate_limit(raw_rate)
         except ValueError:
             problems.append(
-                f"STRIPE_RATE_LIMIT={raw_rate!r} must be 'live', 'test' or a positive "
-                "number of requests per second."
+                f"STRIPE_RATE_LIMIT={raw_rate!r} must be 'live' (the whole live limit, "
+                "100), 'test' (25) or a positive number of requests per second."
+            )
+
+        endpoint_limits = OperationLimits()
+        raw_endpoints = get("STRIPE_ENDPOINT_RATE_LIMIT")
+        try:
+            endpoint_limits = OperationLimits.parse(raw_endpoints)
+        except ValueError as error:
+            problems.append(
+                f"STRIPE_ENDPOINT_RATE_LIMIT={raw_endpoints!r}: {error}. Give requests per "
+                "second per operation (Stripe's default is 25), 'off', and overrides for limits "
+                "Stripe raised, e.g. '25,GET /v1/charges=50'."
             )
 
         duckdb_path = Path(get("REVENUE_ASSETS_DUCKDB", DEFAULT_DUCKDB) or DEFAULT_DUCKDB)
@@ -209,6 +236,7 @@ class Settings:
             stripe_account_id=account_id,
             stripe_api_base=api_base,
             stripe_rate_limit=rate_limit,
+            stripe_endpoint_rate_limit=endpoint_limits,
             duckdb_path=duckdb_path,
             state_path=state_path,
             table_prefix=prefix,
@@ -242,6 +270,12 @@ def parse_rate_limit(raw: str | None) -> float | None:
     if rate <= 0:
         raise ValueError(raw)
     return rate
+
+
+def sync_rate(api_key: str, override: float | None) -> float:
+    """Requests per second a sync takes: `override` (STRIPE_RATE_LIMIT), else the default
+    share of the key's mode."""
+    return override if override is not None else DEFAULT_SHARES[key_mode(api_key)]
 
 
 def stripe_schema(table_prefix: str | None) -> str:

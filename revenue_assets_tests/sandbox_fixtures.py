@@ -39,7 +39,15 @@ DEFAULT_COMPANY: dict[str, Any] = {"seed": 42, "customers": 800, "months": 12}
 
 __all__ = ["DeliveryOptions", "Sandbox", "SandboxFactory", "WebhookReceiver", "company_spec"]
 
-SERVER_OPTIONS = ("latency_ms", "rate_limit", "faults", "webhooks", "fault_seed")
+SERVER_OPTIONS = (
+    "latency_ms",
+    "rate_limit",
+    "endpoint_limit",
+    "app_traffic",
+    "faults",
+    "webhooks",
+    "fault_seed",
+)
 
 
 def company_spec(**overrides: Any) -> Any:
@@ -105,7 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "sandbox(**options): options of the function-scoped `sandbox` fixture: company "
         "(customers, months, seed, connected_accounts, ...) and server (latency_ms, rate_limit, "
-        "faults, webhooks, fault_seed).",
+        "endpoint_limit, app_traffic, faults, webhooks, fault_seed).",
     )
 
 

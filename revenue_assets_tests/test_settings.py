@@ -87,3 +87,54 @@ def test_a_clock_file_sets_the_evaluation_time(tmp_path, monkeypatch) -> None:
     assert partition_end_offset_from_env() == 1
     monkeypatch.setenv("REVENUE_ASSETS_CLOCK_FILE", str(clock))
     assert partition_end_offset_from_env() == 3
+
+
+@pytest.mark.parametrize(
+    ("key", "share"), [("rk_live_abc123def456", 50.0), ("sk_test_abc123def456", 25.0)]
+)
+def test_a_live_sync_takes_a_share_of_the_limit_unless_told_otherwise(
+    key: str, share: float
+) -> None:
+    settings = Settings.from_env({"STRIPE_API_KEY": key})
+    assert settings.sync_rate == share  # live: half of 100, the rest is the app's
+    whole = Settings.from_env({"STRIPE_API_KEY": key, "STRIPE_RATE_LIMIT": "live"})
+    assert whole.sync_rate == whole.rate_limit == 100.0
+    assert Settings.from_env({"STRIPE_API_KEY": key, "STRIPE_RATE_LIMIT": "7"}).sync_rate == 7
+
+
+def test_endpoint_limits_default_to_stripes_and_take_overrides() -> None:
+    key = {"STRIPE_API_KEY": "rk_live_abc123def456"}
+    limits = Settings.from_env(key).stripe_endpoint_rate_limit
+    assert limits.rate_for("GET /v1/charges") == 25.0
+    raised = Settings.from_env(
+        {**key, "STRIPE_ENDPOINT_RATE_LIMIT": "30,GET /v1/charges=80"}
+    ).stripe_endpoint_rate_limit
+    assert raised.rate_for("GET /v1/charges") == 80.0
+    assert raised.rate_for("GET /v1/invoices/{id}/lines") == 30.0
+    off = Settings.from_env({**key, "STRIPE_ENDPOINT_RATE_LIMIT": "off"})
+    assert off.stripe_endpoint_rate_limit.rate_for("GET /v1/charges") is None
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("fast", "not a number"),
+        ("-5", "negative"),
+        ("charges=50", "is not an operation"),
+        ("GET /v1/charges=lots", "not a number"),
+    ],
+)
+def test_a_wrong_endpoint_limit_says_what_to_write(value: str, hint: str) -> None:
+    env = {"STRIPE_API_KEY": "rk_live_abc123def456", "STRIPE_ENDPOINT_RATE_LIMIT": value}
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env)
+    (problem,) = raised.value.problems
+    assert problem.startswith("STRIPE_ENDPOINT_RATE_LIMIT=") and hint in problem
+    assert "GET /v1/charges=50" in problem  # an example of the right form
+
+
+def test_a_wrong_rate_limit_names_the_choices() -> None:
+    env = {"STRIPE_API_KEY": "rk_live_abc123def456", "STRIPE_RATE_LIMIT": "0"}
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env(env)
+    assert "'live'" in raised.value.problems[0] and "positive" in raised.value.problems[0]

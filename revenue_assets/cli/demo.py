@@ -38,12 +38,14 @@ DEFAULT_DIR = Path("data/demo")
 DEFAULT_PORT = 12111  # the port `revenue-assets sandbox serve` uses by default
 # Catch the company up with the wall clock when it lags by more than this (see module doc).
 CLOCK_TOLERANCE_S = 600
-# The demo's own sync may go faster than Stripe's test-mode limit: the sandbox runs unlimited.
+# The demo's own sync may go faster than Stripe's test-mode limits: the sandbox runs unlimited.
 DEMO_RATE_LIMIT = "200"
+DEMO_ENDPOINT_RATE_LIMIT = "off"
 # Settings of a real account that must not leak into the demo (it reads the sandbox only).
 FOREIGN_SETTINGS = (
     "STRIPE_ACCOUNT_ID",
     "STRIPE_RATE_LIMIT",
+    "STRIPE_ENDPOINT_RATE_LIMIT",
     "STRIPE_WEBHOOK_SECRET",
     "REVENUE_ASSETS_TABLE_PREFIX",
 )
@@ -193,7 +195,11 @@ def demo(
         quiet_instance(paths.dagster_home)
         for name in FOREIGN_SETTINGS:
             os.environ.pop(name, None)
-        os.environ.update(env, STRIPE_RATE_LIMIT=DEMO_RATE_LIMIT)
+        os.environ.update(
+            env,
+            STRIPE_RATE_LIMIT=DEMO_RATE_LIMIT,
+            STRIPE_ENDPOINT_RATE_LIMIT=DEMO_ENDPOINT_RATE_LIMIT,
+        )
         write_people_files(sandbox.world, paths)
         account, clock = sandbox.world.account_id, sandbox.world.now
         synced = not resync and already_synced(paths, account, unchanged_since)

@@ -10,7 +10,7 @@ import time
 import click
 
 from revenue_assets.sandbox.faults import FaultSpec, parse_latency
-from revenue_assets.sandbox.ratelimit import RatePolicy
+from revenue_assets.sandbox.ratelimit import EndpointPolicy, RatePolicy
 
 FAULTS_HELP = (
     "Random failures per API request (see 'Fault SPEC' above); 'off' disables. Changeable at "
@@ -64,9 +64,30 @@ def sandbox() -> None:
     show_default=True,
     metavar="auto|live|test|N|off",
     callback=lambda _c, _p, v: _check(RatePolicy.parse, v),
-    help="Token bucket per key: auto follows each key's mode (live 100 req/s, test 25 req/s); "
-    "live or test applies that preset to every key; N req/s; off. Excess gets Stripe's 429 "
-    "with Stripe-Rate-Limited-Reason.",
+    help="Global token bucket per key: auto follows each key's mode (live 100 req/s, test 25 "
+    "req/s); live or test applies that preset to every key; N req/s; off. Excess gets Stripe's "
+    "429 with Stripe-Rate-Limited-Reason: global-rate.",
+)
+@click.option(
+    "--endpoint-limit",
+    default="25",
+    show_default=True,
+    metavar="N[,OPERATION=M...]|off",
+    callback=lambda _c, _p, v: _check(EndpointPolicy.parse, v),
+    help="Token bucket per key and operation, as Stripe's per-endpoint limits (25 req/s unless "
+    "raised): N req/s for every operation, overrides such as '25,GET /v1/charges=100', or off. "
+    "Requests count against the global bucket too; excess gets 429 with "
+    "Stripe-Rate-Limited-Reason: endpoint-rate.",
+)
+@click.option(
+    "--app-traffic",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    metavar="N",
+    help="The account's own app: N req/s (Poisson) on the live key against the same limits, "
+    "its own 429s counted at GET /_sandbox/counters (app_traffic). Changeable at runtime: "
+    "POST /_sandbox/app_traffic rate=N.",
 )
 @click.option(
     "--faults",
@@ -110,6 +131,8 @@ def serve(
     data: str | None,
     latency_ms: str | None,
     rate_limit: str,
+    endpoint_limit: str,
+    app_traffic: float,
     faults: str | None,
     fault_seed: int | None,
     webhook_duplicates: float,
@@ -124,8 +147,8 @@ def serve(
     key (sk_live_…, same data, live rate limit under --rate-limit auto) and a restricted
     read-only key (rk_test_…). Private routes (secret keys only): GET /_sandbox/counters,
     GET /_sandbox/info, POST /_sandbox/clock seconds=N, POST /_sandbox/keys permissions[]=…,
-    POST /_sandbox/faults faults=SPEC latency_ms=LO-HI, POST /_sandbox/rate_limit rate_limit=…,
-    POST /_sandbox/webhooks duplicates=P reorder_ms=N.
+    POST /_sandbox/faults faults=SPEC latency_ms=LO-HI, POST /_sandbox/rate_limit rate_limit=… endpoint_limit=…,
+    POST /_sandbox/app_traffic rate=N, POST /_sandbox/webhooks duplicates=P reorder_ms=N.
 
     \b
     Fault SPEC: KIND:PROBABILITY[,KIND:PROBABILITY...] per API request, e.g.
@@ -158,6 +181,8 @@ def serve(
         port=port,
         latency_ms=latency_ms,
         rate_limit=rate_limit,
+        endpoint_limit=endpoint_limit,
+        app_traffic=app_traffic,
         faults=faults,
         fault_seed=fault_seed,
         webhooks=DeliveryOptions(
@@ -193,7 +218,8 @@ def _banner(info: dict, sandbox_) -> None:  # type: ignore[no-untyped-def,type-a
         f"  live key     {info['live_key']}",
         f"  read key     {info['read_key']}   (restricted, read-only)",
         f"  connected    {', '.join(info['connected_account_ids']) or '-'}   (Stripe-Account header)",
-        f"  rate limit   {app.limiter.policy.describe()}",
+        f"  rate limit   {app.limiter.policy.describe()}; endpoints {app.limiter.endpoints.describe()}",
+        f"  app traffic  {app.app_traffic.rate:g} req/s on the live key",
         f"  faults       {app.misbehaviour.spec}   latency {_latency(app.misbehaviour.latency)}",
         "",
         f"  curl -u {info['secret_key']}: '{info['base_url']}/v1/customers?limit=3'",

@@ -18,11 +18,10 @@ from revenue_assets.defs.revenue.resources import RevenueResource
 from revenue_assets.settings import (
     DEFAULT_API_BASE,
     DEFAULT_STATE,
-    RATE_LIMITS,
     ConfigError,
     Settings,
-    key_mode,
     stripe_schema,
+    sync_rate,
 )
 from revenue_assets.stripe_api.client import RetryPolicy, StripeAccess
 from revenue_assets.sync import DEFAULT_FLUSH_BYTES
@@ -42,7 +41,17 @@ class StripeResource(dg.ConfigurableResource):
     api_base: str = Field(default=DEFAULT_API_BASE, description="API base URL.")
     rate_limit: float | None = Field(
         default=None,
-        description="Requests per second; default from the key's mode (live 100, test 25).",
+        description=(
+            "Requests per second the sync takes of the account's limit; default by the key's "
+            "mode: live 50 of 100 (the rest is the app's), test all 25."
+        ),
+    )
+    endpoint_rate_limit: str = Field(
+        default="25",
+        description=(
+            "Requests per second per operation (Stripe's endpoint limit, 25 unless raised), "
+            "'off', or with overrides, e.g. '25,GET /v1/charges=50'."
+        ),
     )
     max_in_flight: int = Field(default=64, description="Concurrent requests at most.")
     flush_mb: int = Field(
@@ -56,7 +65,7 @@ class StripeResource(dg.ConfigurableResource):
     )
 
     def effective_rate_limit(self) -> float:
-        return self.rate_limit or RATE_LIMITS[key_mode(self.api_key)]
+        return sync_rate(self.api_key, self.rate_limit)
 
     def access(self, *, quick: bool = False) -> StripeAccess:
         """A client for this run. Validates the settings first, with one message per problem.
@@ -67,9 +76,10 @@ class StripeResource(dg.ConfigurableResource):
             "STRIPE_API_KEY": self.api_key,
             "STRIPE_ACCOUNT_ID": self.account_id or "",
             "STRIPE_API_BASE": self.api_base,
+            "STRIPE_ENDPOINT_RATE_LIMIT": self.endpoint_rate_limit,
         }
         try:
-            Settings.from_env(env)
+            settings = Settings.from_env(env)
         except ConfigError as error:
             raise dg.Failure(description=str(error)) from None
         return StripeAccess(
@@ -77,6 +87,7 @@ class StripeResource(dg.ConfigurableResource):
             api_base=self.api_base,
             account_id=self.account_id,
             rate_limit=self.effective_rate_limit(),
+            operation_limits=settings.stripe_endpoint_rate_limit,
             max_in_flight=self.max_in_flight,
             **({"retry": QUICK_RETRY, "timeout_s": 15.0} if quick else {}),
         )
@@ -124,6 +135,7 @@ def default_resources(settings: Settings | None = None) -> dict[str, dg.Configur
             account_id=settings.stripe_account_id,
             api_base=settings.stripe_api_base,
             rate_limit=settings.stripe_rate_limit,
+            endpoint_rate_limit=str(settings.stripe_endpoint_rate_limit),
         ),
         "warehouse": WarehouseResource(
             database=str(settings.duckdb_path), table_prefix=settings.table_prefix

@@ -3,7 +3,8 @@
 Tests and benchmarks assert on what the sandbox saw (how many requests a sync made, how many
 429s it absorbed, whether a fault really happened), so every API request is counted once here.
 Keys are recorded masked, paths as route templates (`/v1/customers/{id}`) so the counters stay
-small however many objects are fetched.
+small however many objects are fetched. 429s are counted by `Stripe-Rate-Limited-Reason` and by
+operation; the app-traffic load's outcomes are reported beside these (`app_traffic`).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Counters:
             self.by_version: Counter[str] = Counter()  # the Stripe-Version header sent
             self.by_account: Counter[str] = Counter()  # the Stripe-Account header sent
             self.rate_limited = 0
+            self.rate_limited_by_reason: Counter[str] = Counter()  # Stripe-Rate-Limited-Reason
+            self.rate_limited_by_path: Counter[str] = Counter()
             self.faults: Counter[str] = Counter()
             self.deliveries: Counter[str] = Counter()
 
@@ -39,6 +42,7 @@ class Counters:
         status: int,
         version: str | None = None,
         account: str | None = None,
+        reason: str | None = None,
     ) -> None:
         with self._lock:
             self.requests += 1
@@ -49,6 +53,8 @@ class Counters:
             self.by_account[account or "(none)"] += 1
             if status == 429:
                 self.rate_limited += 1
+                self.rate_limited_by_reason[reason or "(none)"] += 1
+                self.rate_limited_by_path[route] += 1
 
     def fault(self, kind: str) -> None:
         with self._lock:
@@ -68,6 +74,8 @@ class Counters:
                 "by_version": dict(self.by_version),
                 "by_account": dict(self.by_account),
                 "rate_limited": self.rate_limited,
+                "rate_limited_by_reason": dict(self.rate_limited_by_reason),
+                "rate_limited_by_path": dict(self.rate_limited_by_path),
                 "faults": dict(self.faults),
                 "deliveries": dict(self.deliveries),
             }

@@ -84,6 +84,8 @@ class Sandbox:
         keys: KeyRing | None = None,
         latency_ms: Any = None,
         rate_limit: Any = None,
+        endpoint_limit: Any = None,
+        app_traffic: float = 0.0,
         faults: Any = None,
         webhooks: DeliveryOptions | None = None,
         fault_seed: int | None = None,
@@ -95,6 +97,8 @@ class Sandbox:
             world,
             self.keys,
             rate_limit=rate_limit,
+            endpoint_limit=endpoint_limit,
+            app_traffic=app_traffic,
             faults=faults,
             latency_ms=latency_ms,
             webhooks=webhooks,
@@ -122,6 +126,8 @@ class Sandbox:
         port: int = 0,
         latency_ms: Any = None,
         rate_limit: Any = None,
+        endpoint_limit: Any = None,
+        app_traffic: float = 0.0,
         faults: Any = None,
         webhooks: DeliveryOptions | None = None,
         fault_seed: int | None = None,
@@ -131,7 +137,8 @@ class Sandbox:
         """Serve a World (or a company generated from a CompanySpec) in a background thread.
 
         `latency_ms`: (lo, hi) or "lo-hi"; `rate_limit`: None/"off", "auto", "live", "test" or
-        req/s; `faults`: a SPEC string or {kind: probability} (see faults.py). A World made
+        req/s; `endpoint_limit`: None/"off", req/s per operation, or "25,GET /v1/charges=50";
+        `app_traffic`: req/s of the account's own app on the live key; `faults`: a SPEC string or {kind: probability} (see faults.py). A World made
         here is closed with the sandbox; a World passed in only when `owns_world=True`.
         """
         generate = world_or_spec is None or not hasattr(world_or_spec, "store")
@@ -144,6 +151,8 @@ class Sandbox:
             keys=keys,
             latency_ms=latency_ms,
             rate_limit=rate_limit,
+            endpoint_limit=endpoint_limit,
+            app_traffic=app_traffic,
             faults=faults,
             webhooks=webhooks,
             fault_seed=fault_seed,
@@ -262,18 +271,23 @@ class Sandbox:
         """Change fault rates and/or latency at runtime ("off" clears faults)."""
         self.app.misbehaviour.configure(faults, latency_ms)
 
-    def set_rate_limit(self, rate_limit: Any) -> None:
-        self.app.limiter.configure(rate_limit)
+    def set_rate_limit(self, rate_limit: Any = None, endpoint_limit: Any = None) -> None:
+        """Change the global and/or per-operation limits (None leaves one unchanged)."""
+        self.app.limiter.configure(rate_limit, endpoint_limit)
+
+    def set_app_traffic(self, rate: float) -> None:
+        """Requests per second of the account's own app (0 stops it)."""
+        self.app.app_traffic.configure(rate)
 
     def set_webhooks(self, **changes: Any) -> None:
         """Change webhook delivery options at runtime (duplicates=, reorder_ms=, ...)."""
         self.app.delivery.configure(**changes)
 
     def counters(self) -> dict[str, Any]:
-        return self.app.counters.snapshot()
+        return self.app.counters_snapshot()
 
     def reset_counters(self) -> None:
-        self.app.counters.reset()
+        self.app.reset_counters()
 
     def wait_for_deliveries(self, timeout: float = 10.0) -> bool:
         """Wait until every webhook delivery so far succeeded or was given up."""
@@ -315,6 +329,8 @@ class SandboxProcess:
         port: int = 0,
         latency_ms: str | None = None,
         rate_limit: str | None = "off",
+        endpoint_limit: str | None = "off",
+        app_traffic: float = 0.0,
         faults: str | None = None,
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
@@ -334,6 +350,10 @@ class SandboxProcess:
             args += ["--latency-ms", latency_ms]
         if rate_limit:
             args += ["--rate-limit", rate_limit]
+        if endpoint_limit:
+            args += ["--endpoint-limit", endpoint_limit]
+        if app_traffic:
+            args += ["--app-traffic", str(app_traffic)]
         if faults:
             args += ["--faults", faults]
         args += list(extra_args)
@@ -391,8 +411,13 @@ class SandboxProcess:
     def set_faults(self, faults: str | None = None, latency_ms: str | None = None) -> None:
         self.control("POST", "faults", faults=faults, latency_ms=latency_ms)
 
-    def set_rate_limit(self, rate_limit: str) -> None:
-        self.control("POST", "rate_limit", rate_limit=rate_limit)
+    def set_rate_limit(
+        self, rate_limit: str | None = None, endpoint_limit: str | None = None
+    ) -> None:
+        self.control("POST", "rate_limit", rate_limit=rate_limit, endpoint_limit=endpoint_limit)
+
+    def set_app_traffic(self, rate: float) -> None:
+        self.control("POST", "app_traffic", rate=rate)
 
     def close(self) -> None:
         self._http.close()

@@ -7,12 +7,13 @@ millisecond); writes go to the World on one worker thread, so a long `advance` o
 never stalls reads and the World sees one writer at a time.
 
 Around every `/v1` request, in Stripe's order: latency (simulated network), authentication
-(401), rate limit (429), random 500/503, the account (`Stripe-Account`, 403), the endpoint's
+(401), rate limits (429: the key's global limit, then the operation's), random 500/503, the account (`Stripe-Account`, 403), the endpoint's
 restricted-key permission (403), the handler; then, on the way out, the post-handling faults
 (connection reset mid-body, truncated body). Every error has Stripe's JSON shape.
 
 Private routes under `/_sandbox` (secret keys only) expose counters, the clock, restricted key
-creation and runtime changes of faults, latency, rate limit and webhook delivery options.
+creation and runtime changes of faults, latency, rate limits, the app-traffic load and webhook
+delivery options.
 """
 
 from __future__ import annotations
@@ -34,17 +35,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from revenue_assets.sandbox.apptraffic import AppTraffic
 from revenue_assets.sandbox.auth import ApiKey, KeyRing, permission_for
 from revenue_assets.sandbox.counters import Counters
 from revenue_assets.sandbox.delivery import DeliveryOptions, WebhookDelivery
 from revenue_assets.sandbox.errors import SandboxError, invalid, missing
 from revenue_assets.sandbox.faults import FAULT_BODIES, Misbehaviour, reset_mid_body, truncate
 from revenue_assets.sandbox.forms import Params, as_list, parse_query
-from revenue_assets.sandbox.ratelimit import (
-    RATE_LIMITED_BODY,
-    RATE_LIMITED_REASON,
-    RateLimiter,
-)
+from revenue_assets.sandbox.ratelimit import RATE_LIMITED_BODY, RateLimiter
 from revenue_assets.sandbox.store import Page
 
 log = logging.getLogger(__name__)
@@ -262,6 +260,8 @@ class SandboxApp:
         keys: KeyRing,
         *,
         rate_limit: Any = None,
+        endpoint_limit: Any = None,
+        app_traffic: float = 0.0,
         faults: Any = None,
         latency_ms: Any = None,
         webhooks: DeliveryOptions | None = None,
@@ -271,7 +271,13 @@ class SandboxApp:
         self.store = world.store
         self.keys = keys
         self.counters = Counters()
-        self.limiter = RateLimiter(rate_limit)
+        self.limiter = RateLimiter(rate_limit, endpoint_limit)
+        # The app's own traffic uses the live secret key, as the account's backend would.
+        self.app_traffic = AppTraffic(
+            lambda operation: self.limiter.check(keys.live_key, True, operation),
+            app_traffic,
+            seed=fault_seed,
+        )
         self.misbehaviour = Misbehaviour(faults, latency_ms, seed=fault_seed)
         self.delivery = WebhookDelivery(world, self.counters, webhooks)
         self.api_version = _pinned_api_version()
@@ -298,6 +304,7 @@ class SandboxApp:
         self.delivery.start()
 
     def close(self) -> None:
+        self.app_traffic.close()
         self.delivery.close()
         self._writer.shutdown(wait=True, cancel_futures=True)
 
@@ -331,8 +338,9 @@ class SandboxApp:
             key = self.keys.authenticate(request.headers.get("authorization"))
             key_label = key.masked
             headers["Stripe-Version"] = self._version(request.headers.get("stripe-version"))
-            if not self.limiter.allow(key.key, key.livemode):
-                headers["Stripe-Rate-Limited-Reason"] = RATE_LIMITED_REASON
+            reason = self.limiter.check(key.key, key.livemode, route)
+            if reason is not None:
+                headers["Stripe-Rate-Limited-Reason"] = reason
                 reply = Reply(429, RATE_LIMITED_BODY, route)
             else:
                 fault = self.misbehaviour.draw()
@@ -352,6 +360,7 @@ class SandboxApp:
             reply.status,
             version=request.headers.get("stripe-version"),
             account=request.headers.get("stripe-account"),
+            reason=headers.get("Stripe-Rate-Limited-Reason"),
         )
         headers.update(reply.headers)
         if fault == "truncate":
@@ -708,10 +717,10 @@ class SandboxApp:
 
     async def _control(self, method: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
         if name == "counters" and method == "GET":
-            return self.counters.snapshot()
+            return self.counters_snapshot()
         if name == "counters" and method == "DELETE":
-            self.counters.reset()
-            return self.counters.snapshot()
+            self.reset_counters()
+            return self.counters_snapshot()
         if name == "info" and method == "GET":
             return self.info()
         if name == "clock" and method == "GET":
@@ -731,8 +740,12 @@ class SandboxApp:
             return self.misbehaviour.describe()
         if name == "rate_limit" and method in ("GET", "POST"):
             if method == "POST":
-                self.limiter.configure(params.get("rate_limit"))
-            return {"rate_limit": self.limiter.policy.describe()}
+                self.limiter.configure(params.get("rate_limit"), params.get("endpoint_limit"))
+            return self.limiter.describe()
+        if name == "app_traffic" and method in ("GET", "POST"):
+            if method == "POST":
+                self.app_traffic.configure(float(params.get("rate", 0)))
+            return self.app_traffic.snapshot()
         if name == "webhooks" and method in ("GET", "POST"):
             if method == "POST":
                 changes = {
@@ -747,6 +760,14 @@ class SandboxApp:
                 "recent": list(self.delivery.log)[-100:],
             }
         raise _unrecognized(method, f"/_sandbox/{name}")
+
+    def counters_snapshot(self) -> dict[str, Any]:
+        """The API's counters and, apart, the app-traffic load's own outcomes."""
+        return {**self.counters.snapshot(), "app_traffic": self.app_traffic.snapshot()}
+
+    def reset_counters(self) -> None:
+        self.counters.reset()
+        self.app_traffic.reset()
 
     async def advance_clock(self, params: dict[str, Any]) -> dict[str, Any]:
         if "to" in params:
@@ -764,7 +785,8 @@ class SandboxApp:
             "connected_account_ids": list(self.world.connected_account_ids),
             "now": self.world.now,
             **self.keys.as_dict(),
-            "rate_limit": self.limiter.policy.describe(),
+            **self.limiter.describe(),
+            "app_traffic": self.app_traffic.rate,
             **self.misbehaviour.describe(),
             "api_version": self.api_version,
         }

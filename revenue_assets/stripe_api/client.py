@@ -6,8 +6,10 @@ moves hundreds of thousands of objects. The SDK still builds every request (auth
 `Stripe-Version`, `Stripe-Account`, encoding of nested parameters) and maps error bodies to its
 exception types.
 
-Retries: the SDK never retries a 429, so we do: 429s with back-off and jitter for as long as a
-sync needs (never fail a sync on 429); 5xx, 409, connection resets and truncated or malformed
+Retries: the SDK never retries a 429, so we do: a 429 makes the pacer yield (it halves the rate
+of the limiter Stripe names, see ratelimit.py) and the request is retried after a short jittered
+delay, for as long as a sync needs (a sync never fails on 429; a sensor gives up after a
+budget); 5xx, 409, connection resets and truncated or malformed
 bodies a bounded number of times. 401 and 403 are final and raise errors that say what to do.
 """
 
@@ -32,7 +34,12 @@ from revenue_assets.stripe_api.errors import (
     StripeRequestError,
     StripeUnavailableError,
 )
-from revenue_assets.stripe_api.ratelimit import ConcurrencyGate, RateLimiter
+from revenue_assets.stripe_api.ratelimit import (
+    ConcurrencyGate,
+    OperationLimits,
+    Pacer,
+    operation_of,
+)
 from revenue_assets.stripe_api.transport import Urllib3Client
 
 T = TypeVar("T")
@@ -75,7 +82,7 @@ class RetryPolicy:
     """How long to keep trying. 429s get a time budget; other transient failures a count."""
 
     max_attempts: int = 10  # 5xx, 409, resets, truncated bodies
-    rate_limited_budget_s: float = 900.0  # a sync keeps going through long 429 storms
+    rate_limited_budget_s: float | None = None  # None: a sync never gives up on 429
     base_delay_s: float = 0.25
     max_delay_s: float = 20.0
 
@@ -120,13 +127,18 @@ class StripeAccess:
         api_base: str = "https://api.stripe.com",
         account_id: str | None = None,
         rate_limit: float = 25.0,
+        operation_limits: OperationLimits | str | None = None,
         max_in_flight: int = 64,
         timeout_s: float = 80.0,
         retry: RetryPolicy | None = None,
     ) -> None:
+        """`rate_limit`: our global budget (requests per second); `operation_limits`: each
+        operation's own (25 req/s unless given, as Stripe's default endpoint limit)."""
         self._masked_key = mask_key(api_key)
         self.account_id = account_id
-        self.limiter = RateLimiter(rate_limit)
+        if not isinstance(operation_limits, OperationLimits):
+            operation_limits = OperationLimits.parse(operation_limits)
+        self.pacer = Pacer(rate_limit, operation_limits)
         self.gate = ConcurrencyGate(rate_limit, max_in_flight)
         self.retry = retry or RetryPolicy()
         http_client = Urllib3Client(timeout_s=timeout_s, max_connections=max_in_flight)
@@ -158,15 +170,22 @@ class StripeAccess:
         stats: RequestStats | None = None,
         *,
         parse: Callable[[memoryview], T] = parse_json,  # type: ignore[assignment]
+        paced: bool = False,
     ) -> Fetched[T]:
         """GET with the body read by `parse` (a ValueError means a truncated or malformed body:
-        retried), the raw body, and Stripe's clock at the answer (a snapshot's version)."""
+        retried), the raw body, and Stripe's clock at the answer (a snapshot's version).
+        `paced`: the caller already took the first request's tokens from the pacer."""
         stats = stats or RequestStats()
+        operation = operation_of(path)
         failures = 0  # transient failures other than 429, bounded by max_attempts
-        rate_limited = 0  # 429s, bounded by a time budget instead
+        rate_limited = 0  # 429s, bounded by a time budget (if any) instead
         rate_limited_since: float | None = None
         while True:
-            stats.add(throttle_seconds=self.limiter.acquire(), calls=1)
+            if paced:
+                paced = False
+                stats.add(calls=1)
+            else:
+                stats.add(throttle_seconds=self.pacer.acquire(operation), calls=1)
             failure: str
             try:
                 body, status, headers = self._request(path, params)
@@ -182,21 +201,26 @@ class StripeAccess:
                         stats.add(bytes=len(body))
                         return Fetched(data, _server_time(headers), body)
                 elif status == 429:
+                    reason = headers.get("Stripe-Rate-Limited-Reason")
                     stats.add(rate_limited=1)
+                    # Everyone yields: the pacer shrinks the rate of the limiter Stripe named.
+                    self.pacer.rate_limited(operation, reason)
                     now = time.monotonic()
                     rate_limited_since = rate_limited_since or now
-                    if now - rate_limited_since > self.retry.rate_limited_budget_s:
+                    budget = self.retry.rate_limited_budget_s
+                    if budget is not None and now - rate_limited_since > budget:
                         raise StripeUnavailableError(
                             f"GET {path}: Stripe kept answering 429 (rate limited, reason "
-                            f"{headers.get('Stripe-Rate-Limited-Reason', 'unknown')}) for "
-                            f"{self.retry.rate_limited_budget_s:.0f} s; lower STRIPE_RATE_LIMIT "
-                            "or stop other clients of this account."
+                            f"{reason or 'unknown'}) for {budget:.0f} s; lower "
+                            "STRIPE_RATE_LIMIT or stop other clients of this account."
                         )
-                    # Everyone backs off a little; this request waits its own jittered delay.
-                    self.limiter.pause(10.0 / self.limiter.rate)
                     stats.add(retries=1)
                     rate_limited += 1
-                    time.sleep(self.retry.delay(min(rate_limited, 8)))
+                    # A short jittered wait of its own; the pacer does the rest of the spacing.
+                    delay = self.retry.delay(min(rate_limited, 4))
+                    self.pacer.record_wait(delay)
+                    stats.add(throttle_seconds=delay)
+                    time.sleep(delay)
                     continue
                 elif status in _RETRYABLE_STATUS:
                     failure = f"HTTP {status}"
@@ -224,6 +248,8 @@ class StripeAccess:
             return response
         finally:
             self.gate.release(latency)
+            if latency is not None:
+                self.pacer.set_latency(self.gate.latency)
 
     def _raise_final(self, path: str, body: bytes | memoryview, status: int, headers: Any) -> None:
         """Turn a non-retryable error response into an actionable exception."""

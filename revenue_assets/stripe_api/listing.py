@@ -1,4 +1,4 @@
-"""Concurrent listing of Stripe tables over `created` windows, at the rate limit's pace.
+"""Concurrent listing of Stripe tables over `created` windows, at the rate limits' pace.
 
 Stripe lists newest first with a cursor, so one window is a sequential chain of pages: at 300 ms
 a page, one chain moves ~330 objects/s however fast the account's rate limit is. We keep dozens
@@ -15,6 +15,12 @@ of chains in flight instead:
 - embedded child lists (invoice lines, subscription items, credit note lines) that say
   `has_more` are paged through their own endpoint.
 
+Stripe limits each operation (one table's list) to 25 requests per second besides the global
+budget, so one table can use at most a quarter of a live account's 100. Requests queue per
+operation and go out in turn over the tables that can send (scheduler.py): the global budget
+stays full while enough tables have pages left, and a table is split into no more windows than
+its own limit keeps busy, so the last big table runs at its operation's limit without 429s.
+
 Every page goes straight to a sink (the spool on disk), so memory stays bounded whatever the
 account size. A table whose key lacks a permission fails alone; a rejected key stops everything.
 """
@@ -24,7 +30,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,6 +39,8 @@ from revenue_assets.stripe_api.errors import (
     StripeAuthenticationError,
 )
 from revenue_assets.stripe_api.pages import PageMeta, read_page
+from revenue_assets.stripe_api.ratelimit import operation_of
+from revenue_assets.stripe_api.scheduler import PacedPool
 from revenue_assets.stripe_api.tables import ChildTable, StripeTable
 
 PAGE_LIMIT = 100
@@ -112,13 +119,14 @@ class Lister:
         self._lock = threading.Lock()
         self._outstanding = 0
         self._chains = 0  # windows being listed
+        self._table_chains: dict[str, int] = {}  # ... of each table
         self._pages_left = 0.0  # their expected pages, together
         self._done = threading.Event()
         self._pending: dict[tuple[str, str], int] = {}
         self._bounds: dict[str, tuple[int, int]] = {}
         self._results: dict[str, TableResult] = {}
         self._fatal: StripeAuthenticationError | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: PacedPool | None = None
 
     # -- public ----------------------------------------------------------------------------------
 
@@ -133,7 +141,7 @@ class Lister:
         for table, _ in plans:
             for child in table.children:
                 self._results[table.name].child_stats[child.name] = RequestStats()
-        with ThreadPoolExecutor(self.max_workers, thread_name_prefix="stripe-list") as pool:
+        with PacedPool(self.access.pacer, self.max_workers) as pool:
             self._pool = pool
             # Scheduling counts as outstanding work: early tasks finishing before the last
             # first task is submitted must not look like the end of the run.
@@ -148,7 +156,7 @@ class Lister:
                         self._bounds[key] = (window.start, window.end)
                 for span in _spans(windows):
                     with self._lock:
-                        self._chains += 1
+                        self._add_chains(table.name, 1)
                     self._schedule(table, span, None, _Chain())
             self._task_done()
             self._done.wait()
@@ -165,18 +173,33 @@ class Lister:
         self, table: StripeTable, window: Window, cursor: str | None, chain: _Chain
     ) -> None:
         """List a window (from `cursor` on), holding its partitions open until it is done."""
-        self._submit(table.name, window.partitions, self._list_page, table, window, cursor, chain)
+        self._submit(
+            table.name,
+            window.partitions,
+            operation_of(table.path),
+            self._list_page,
+            table,
+            window,
+            cursor,
+            chain,
+        )
 
     def _submit(
-        self, table: str, partitions: tuple[str, ...], fn: Callable[..., None], *args: Any
+        self,
+        table: str,
+        partitions: tuple[str, ...],
+        operation: str,
+        fn: Callable[..., None],
+        *args: Any,
     ) -> None:
-        """Run a task; the partitions it covers complete only once every such task is done."""
+        """Run a task once `operation` may send; the partitions it covers complete only once
+        every such task is done."""
         with self._lock:
             self._outstanding += 1
             for key in partitions:
                 self._pending[(table, key)] = self._pending.get((table, key), 0) + 1
         assert self._pool is not None
-        self._pool.submit(self._run_task, table, partitions, fn, *args)
+        self._pool.submit(operation, self._run_task, table, partitions, fn, *args)
 
     def _run_task(
         self, table: str, partitions: tuple[str, ...], fn: Callable[..., None], *args: Any
@@ -246,8 +269,13 @@ class Lister:
         finally:
             if not continued:  # the window is done (or failed)
                 with self._lock:
-                    self._chains -= 1
+                    self._add_chains(table.name, -1)
                     self._pages_left -= chain.pages_left
+
+    def _add_chains(self, table: str, count: int) -> None:
+        """Windows being listed, in all and per table (under the lock)."""
+        self._chains += count
+        self._table_chains[table] = self._table_chains.get(table, 0) + count
 
     def _fetch_page(
         self, table: StripeTable, window: Window, cursor: str | None, chain: _Chain
@@ -255,7 +283,11 @@ class Lister:
         """List one page of a window and schedule what follows; False when the window is done."""
         result = self._results[table.name]
         fetched = self.access.fetch(
-            table.path, self._list_params(table, window, cursor), result.stats, parse=read_page
+            table.path,
+            self._list_params(table, window, cursor),
+            result.stats,
+            parse=read_page,
+            paced=True,
         )
         meta, version = fetched.data, fetched.server_time
         result.stats.add(pages=1, objects=len(meta))
@@ -282,9 +314,9 @@ class Lister:
             self._pages_left += pages_left - chain.pages_left
             # At most one part per second of the range; none to split when the page ended in
             # the window's first second (the rest of that second follows by cursor).
-            parts = max(1, min(self._parts(pages_left), remaining))
+            parts = max(1, min(self._parts(table, pages_left), remaining))
             chain.pages_left = pages_left / parts
-            self._chains += parts - 1
+            self._add_chains(table.name, parts - 1)
         # The rest of the window in `parts` sub-windows, oldest first; the newest keeps the
         # cursor (objects created in the same second as the last one listed).
         edges = [window.start + (remaining * i) // parts for i in range(parts)]
@@ -297,19 +329,24 @@ class Lister:
                 self._schedule(table, part, None, _Chain(pages_left / parts))
         return True
 
-    def _parts(self, pages_left: float) -> int:
+    def _parts(self, table: StripeTable, pages_left: float) -> int:
         """Into how many windows to split one with `pages_left` to go (under the lock).
 
         Split a window expected to outlast the others (more than twice its fair share of the
         pages left), since the run ends with its last page; and, while fewer windows are being
-        listed than requests could be in flight, one long enough to be worth two."""
-        wanted = self.access.gate.limit  # rate limit x latency, with a margin
+        listed than requests could be in flight, one long enough to be worth two. Never into
+        more windows than the table's own operation limit keeps busy: more would only wait
+        for its tokens and end in extra partial pages."""
+        gate = self.access.gate
+        wanted = gate.limit  # rate limit x latency, with a margin
+        own = gate.wanted(self.access.pacer.operation_rate(operation_of(table.path)))
+        room = own - self._table_chains.get(table.name, 0)  # windows the table may add
         share = max(self.min_part_pages, self._pages_left / wanted)
         parts = int(pages_left // share) if pages_left >= 2 * share else 1
         if self._chains < wanted and pages_left >= 2 * self.min_part_pages:
             idle = wanted - self._chains
             parts = max(parts, min(idle + 1, int(pages_left // self.min_part_pages)))
-        return max(1, min(self.max_split, parts))
+        return max(1, min(self.max_split, parts, room + 1))
 
     def _children_beyond_embedded(
         self,
@@ -324,7 +361,14 @@ class Lister:
         for position in meta.children_more.get(child.field, []):
             parent_key = (meta.ids[position], int(meta.created[position] or 0))
             self._submit(
-                table.name, partitions, self._list_children, table, child, parent_key, version
+                table.name,
+                partitions,
+                operation_of(child.path),
+                self._list_children,
+                table,
+                child,
+                parent_key,
+                version,
             )
 
     def _list_children(
@@ -337,7 +381,7 @@ class Lister:
         if self._stopped(table.name):
             return
         stats = self._results[table.name].child_stats[child.name]
-        for fetched in list_children(self.access, child, parent_key[0], stats):
+        for fetched in list_children(self.access, child, parent_key[0], stats, paced=True):
             self.sink.page(
                 child.name, fetched.body, fetched.data, version=version, parent=parent_key
             )
@@ -356,7 +400,12 @@ def _spans(windows: list[Window]) -> list[Window]:
 
 
 def list_children(
-    access: StripeAccess, child: ChildTable, parent_id: str, stats: RequestStats
+    access: StripeAccess,
+    child: ChildTable,
+    parent_id: str,
+    stats: RequestStats,
+    *,
+    paced: bool = False,
 ) -> Iterator[Fetched[PageMeta]]:
     """Every page of a parent's children from the child endpoint, from the first: the endpoint
     need not list them in the embedded list's order (subscription items come newest first),
@@ -370,7 +419,10 @@ def list_children(
             params[child.parent_param] = parent_id
         if cursor:
             params["starting_after"] = cursor
-        fetched = access.fetch(child.path.format(id=parent_id), params, stats, parse=read_page)
+        fetched = access.fetch(
+            child.path.format(id=parent_id), params, stats, parse=read_page, paced=paced
+        )
+        paced = False  # the scheduler paced the first page only
         meta = fetched.data
         stats.add(pages=1, objects=len(meta))
         if meta.ids:
@@ -381,10 +433,16 @@ def list_children(
 
 
 def oldest_bound(
-    access: StripeAccess, table: StripeTable, low: int, high: int, stats: RequestStats
+    access: StripeAccess,
+    table: StripeTable,
+    low: int,
+    high: int,
+    stats: RequestStats,
+    precision_s: int = 86_400,
 ) -> int:
-    """A time at most a day before the oldest object of `table` in [low, high) (`high` if
-    there is none), found by bisection with `limit=1` probes: ~log2(days) requests."""
+    """A time at most `precision_s` before the oldest object of `table` in [low, high) (`high`
+    if there is none), found by bisection with `limit=1` probes: ~log2(range / precision)
+    requests, one after the other."""
 
     def exists_before(moment: int) -> bool:
         page = access.get(
@@ -399,7 +457,7 @@ def oldest_bound(
     lo, hi = low, high
     if not exists_before(high):
         return high
-    while hi - lo > 86_400:
+    while hi - lo > precision_s:
         middle = (lo + hi) // 2
         if exists_before(middle):
             hi = middle

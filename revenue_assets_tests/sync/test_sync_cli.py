@@ -47,6 +47,9 @@ def test_sync_fills_the_warehouse_like_the_dagster_cli_does(
     assert "Stripe tables" in result.stderr and "FAILED" not in result.stderr
     for table in ("charge", "invoice", "invoice_line_item", "subscription_item"):
         assert table in result.stderr
+    # The run's pace and what Stripe refused, from the run's pacing tag.
+    pacing = " ".join(result.stderr.split("Stripe API:", 1)[1].split()[:14])
+    assert "req/s of a 500 req/s budget; 0 answered 429" in pacing, pacing
     database = tmp_path / "warehouse.duckdb"
     assert warehouse_rows(database, "charge")
     # The runs are in the persistent instance the UI reads.

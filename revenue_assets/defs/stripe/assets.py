@@ -7,6 +7,7 @@ one after the other with idle tails. A table that fails (a missing permission) f
 others are materialized and the step then fails, naming what to grant.
 """
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -19,6 +20,7 @@ from revenue_assets.defs.resources import StateResource, StripeResource, Warehou
 from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import ALL_SPECS, table_key
 from revenue_assets.stripe_api.errors import StripeAuthenticationError, StripePermissionError
+from revenue_assets.stripe_api.ratelimit import PacingStats
 from revenue_assets.stripe_api.tables import TABLES, StripeTable
 from revenue_assets.sync import (
     SyncTarget,
@@ -85,11 +87,12 @@ def stripe_tables(
         f"{stripe.effective_rate_limit():g} req/s"
         + (f", objects created after {since}" if since is not None else "")
     )
+    access = stripe.access()
     try:
         with state.inbox() as inbox:
             if config.mode == "events":
                 outcomes = apply_events(
-                    stripe.access(),
+                    access,
                     target,
                     inbox,
                     tables,
@@ -99,7 +102,7 @@ def stripe_tables(
                 )
             else:
                 outcomes = sync_tables(
-                    stripe.access(),
+                    access,
                     target,
                     tables,
                     partitions,
@@ -111,6 +114,8 @@ def stripe_tables(
                 )
     except StripeAuthenticationError as error:
         raise dg.Failure(description=str(error)) from None
+    finally:
+        _record_pacing(context, access.pacer.stats())
 
     failures = []
     for outcome in outcomes.values():
@@ -149,6 +154,32 @@ def _results(
                 "partitions_completed": len(outcome.completed_partitions),
             },
         )
+
+
+PACING_TAG = "revenue_assets/pacing"
+
+
+def _record_pacing(context: dg.AssetExecutionContext, stats: PacingStats) -> None:
+    """The run's pacing figures, as a run tag (shown with the run in the UI, read by the CLI's
+    summary) and a log line: requests, effective rate against the budget, 429s by reason and
+    operation, seconds spent waiting for the limits."""
+    figures = {
+        "requests": stats.requests,
+        "effective_req_per_s": round(stats.effective_rate, 2),
+        "budget_req_per_s": stats.rate,
+        "lowest_req_per_s": round(stats.lowest_rate, 2),
+        "rate_limited_429": stats.rate_limited,
+        "rate_limited_by_reason": stats.rate_limited_by_reason,
+        "rate_limited_by_operation": stats.rate_limited_by_operation,
+        "wait_s": round(stats.wait_s, 2),
+    }
+    context.instance.add_run_tags(context.run_id, {PACING_TAG: json.dumps(figures)})
+    context.log.info(
+        f"Stripe API: {stats.requests} requests at {stats.effective_rate:.1f} req/s "
+        f"(budget {stats.rate:g}), {stats.rate_limited} answered 429"
+        + (f" {stats.rate_limited_by_reason}" if stats.rate_limited else "")
+        + f", lowest pace {stats.lowest_rate:.1f} req/s"
+    )
 
 
 def _failure_message(outcome: TableOutcome) -> str:
