@@ -12,7 +12,10 @@ from the sandbox (clock 2024-01-10 → evaluated 2024-03-15).
   `price_or_quantity_changed`;
 - written_off: $100 a month, collection paused (invoices marked uncollectible) from March 1st:
   the March 10th invoice was written off, so no invoice covers now and ours is 0; the
-  subscription is still active, so Stripe's is 100: +100 `unpaid_invoice`.
+  subscription is still active, so Stripe's is 100: +100 `unpaid_invoice`;
+- past_due: $100 a month whose card declines from March on: the March 10th invoice stays open
+  and the subscription past_due. Stripe counts a past_due subscription; the open invoice covers
+  now, so ours says 100 as well: no difference.
 """
 
 from __future__ import annotations
@@ -41,7 +44,14 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, dict[s
     pending = s.subscribe(s.customer(), p100)
     subs["pending"] = pending["id"]
     subs["written_off"] = s.subscribe(s.customer(), p100)["id"]
+    declining = s.customer()
+    subs["past_due"] = s.subscribe(declining, p100)["id"]
     s.advance_to(utc(2024, 3, 1))
+    s.update(
+        "customers",
+        declining["id"],
+        {"invoice_settings": {"default_payment_method": "pm_card_chargeCustomerFail"}},
+    )
     subs["trial"] = s.subscribe(s.customer(), p100, trial_period_days=30)["id"]
     s.update(
         "subscriptions",
@@ -76,12 +86,14 @@ def test_stripes_mrr_beside_ours(company) -> None:
         "ended_discount": ("active", 10_000, 9_000),  # 120,000 / 12; (120,000 − 12,000) / 12
         "pending": ("active", 15_000, 10_000),
         "written_off": ("active", 10_000, 0),
+        "past_due": ("past_due", 10_000, 10_000),
     }
     forever = rows[subs["forever"]]
     assert (forever["list_original_mrr"], forever["discount_original_mrr"]) == (5_000, 1_000)
     assert forever["finite_discount_original_mrr"] == 0
     assert rows[subs["ended_discount"]]["invoice_discount_original_mrr"] == 1_000  # 12,000 / 12
     assert rows[subs["written_off"]]["latest_invoice_status"] == "uncollectible"
+    assert rows[subs["past_due"]]["latest_invoice_status"] == "open"
     assert rows[subs["pending"]]["stripe_mrr"] == Decimal("150")
 
 
