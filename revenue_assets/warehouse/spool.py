@@ -21,6 +21,7 @@ nothing goes to the system's temporary directory, which may be small (a RAM disk
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import shutil
@@ -55,6 +56,21 @@ class SpoolFile:
             self.repeats = True
         else:
             self.keys.add(key)
+
+
+class SpoolError(RuntimeError):
+    """The spool cannot be written (a full disk, most often): one message saying where, and
+    what to do. Nothing is lost: what was merged stays, the rest is fetched again."""
+
+    @classmethod
+    def writing(cls, path: Path, error: OSError) -> SpoolError:
+        advice = (
+            "free space there, or point REVENUE_ASSETS_STATE to a disk with room (the spool "
+            "lives beside it)"
+            if error.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "check that this folder is writable"
+        )
+        return cls(f"Cannot write the spool {path}: {error.strerror or error}; {advice}.")
 
 
 SPOOL_FOLDER = "spool"
@@ -226,7 +242,7 @@ class Spool:
         """Write serialized objects of one table and the ids seen (the lock is held)."""
         self._wait_for_room()
         spool_file = self._file(self._files, table, "objects")
-        spool_file.handle.write(data)
+        _write(spool_file, data)
         spool_file.bytes += len(data)
         spool_file.lines += len(ids)
         spool_file.stubs += stubs
@@ -236,7 +252,7 @@ class Spool:
             spool_file.note(parent_id, object_id)
         for seen_table, (seen_rows, count) in seen.items():
             seen_file = self._file(self._seen, seen_table, "seen")
-            seen_file.handle.write(seen_rows)
+            _write(seen_file, seen_rows)
             seen_file.lines += count
 
     def _wait_for_room(self) -> None:
@@ -267,7 +283,7 @@ class Spool:
         with self._lock:
             closed = {}
             for table, spool_file in self._files.items():
-                spool_file.handle.close()
+                _close(spool_file)
                 spool_file.keys = set()  # only `repeats` matters from here on
                 if spool_file.lines:
                     closed[table] = spool_file
@@ -283,14 +299,18 @@ class Spool:
         """Files of the ids seen per table so far (flushed, safe to read while writing goes on)."""
         with self._lock:
             for spool_file in self._seen.values():
-                spool_file.handle.flush()
+                try:
+                    spool_file.handle.flush()
+                except OSError as error:
+                    raise SpoolError.writing(spool_file.path, error) from error
             return {table: f.path for table, f in self._seen.items() if f.lines}
 
     def close(self) -> None:
         """Remove every spool file (after the run, or after a failure: the run re-fetches)."""
         with self._lock:
             for spool_file in [*self._files.values(), *self._seen.values()]:
-                spool_file.handle.close()
+                with contextlib.suppress(OSError):  # removed next: what it holds is moot
+                    spool_file.handle.close()
             self._files, self._seen = {}, {}
             if self._owner is None:
                 return
@@ -299,6 +319,21 @@ class Spool:
             finally:
                 os.close(self._owner)  # after the removal: no one may take it half removed
                 self._owner = None
+
+
+def _write(spool_file: SpoolFile, data: bytes) -> None:
+    try:
+        spool_file.handle.write(data)
+    except OSError as error:  # the OS names no file for a write: say which
+        raise SpoolError.writing(spool_file.path, error) from error
+
+
+def _close(spool_file: SpoolFile) -> None:
+    """Close a file (its last buffered bytes are written now, and may not fit)."""
+    try:
+        spool_file.handle.close()
+    except OSError as error:
+        raise SpoolError.writing(spool_file.path, error) from error
 
 
 def is_stub(obj: dict[str, Any]) -> bool:

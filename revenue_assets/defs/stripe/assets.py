@@ -29,7 +29,7 @@ from revenue_assets.sync import (
     month_partitions,
     sync_tables,
 )
-from revenue_assets.warehouse.spool import spool_root
+from revenue_assets.warehouse.spool import SpoolError, spool_root
 
 
 class StripeSyncConfig(dg.Config):
@@ -117,6 +117,8 @@ def stripe_tables(
                 )
     except StripeAuthenticationError as error:
         raise dg.Failure(description=str(error)) from None
+    except SpoolError as error:  # the full disk's OSError stays in the run's logs
+        raise dg.Failure(description=str(error)) from error
     finally:
         _record_pacing(context, access.pacer.stats())
 
