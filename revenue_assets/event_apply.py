@@ -27,7 +27,7 @@ from revenue_assets.stripe_api.listing import list_children
 from revenue_assets.stripe_api.tables import StripeTable
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.warehouse.merge import merge_files
-from revenue_assets.warehouse.spool import Spool
+from revenue_assets.warehouse.spool import Spool, spool_root
 from revenue_assets.webhooks.inbox import Inbox, InboxEvent
 
 # `_source` of rows written from events, by how the event reached the inbox.
@@ -62,7 +62,7 @@ def apply_pending_events(
     for event in pending:
         by_object[event.object_id or event.event_id].append(event)
 
-    spool = Spool()
+    spool = Spool(spool_root(inbox.path))
     try:
         for events in by_object.values():
             _apply_object(access, spool, table, events, outcome)
@@ -159,7 +159,7 @@ def append_inbox_events(
 ) -> int:
     """Keep inbox events created in `windows` in `stripe.event`: the change history, also for
     objects no table syncs and beyond Stripe's 30 days. Returns how many events were written."""
-    spool = Spool()
+    spool = Spool(spool_root(inbox.path))
     written = 0
     try:
         cursor = after_seq

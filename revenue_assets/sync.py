@@ -23,7 +23,7 @@ from revenue_assets.stripe_api.listing import Lister, TableResult, Window, oldes
 from revenue_assets.stripe_api.tables import StripeTable
 from revenue_assets.warehouse.connection import MERGE_CONFIG, warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted, merge_files
-from revenue_assets.warehouse.spool import Spool
+from revenue_assets.warehouse.spool import SPOOL_FOLDER, Spool
 from revenue_assets.webhooks.inbox import Inbox
 
 # The writer merges whenever it is free and at least DEFAULT_FLUSH_BYTES are spooled. While it
@@ -67,11 +67,17 @@ class TableOutcome:
 
 @dataclass
 class SyncTarget:
-    """Where synced rows go: a DuckDB file and the schema of the raw tables."""
+    """Where synced rows go: a DuckDB file and the schema of the raw tables; and where fetched
+    pages wait for their merge (`spool_root`: the state directory's, else beside the file)."""
 
     database: Path
     schema: str = "stripe"
     lock_timeout_s: float = 900.0
+    spool_root: Path | None = None
+
+    @property
+    def spools(self) -> Path:
+        return self.spool_root or self.database.parent / SPOOL_FOLDER
 
 
 class _Writer(threading.Thread):
@@ -143,7 +149,7 @@ def sync_tables(
     # New records (`since`) and empty tables get appends, not upserts (merge_files).
     expect_new = set(names) if since is not None else set(empty_at_start)
 
-    spool = Spool(max_pending_bytes=max(MAX_PENDING_BYTES, 2 * flush_bytes))
+    spool = Spool(target.spools, max_pending_bytes=max(MAX_PENDING_BYTES, 2 * flush_bytes))
     writer = _Writer(spool, target, flush_bytes, expect_new)
     writer.start()
     try:

@@ -47,6 +47,11 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """revenue_assets: your Stripe account as a Dagster asset graph on DuckDB."""
+    """revenue_assets: your Stripe account as a Dagster asset graph on DuckDB.
+
+    \b
+    Exit codes: 0 done; 1 a run or a check failed (one line per cause on stderr; the
+    traceback with `sync --verbose`, or in the run's logs in the UI); 2 the settings or the
+    command line are wrong."""
     # Dagster flags the beta APIs we rely on at import; a user of the command cannot act on it.
     warnings.filterwarnings("ignore", message=r".*is currently in beta")

@@ -33,8 +33,18 @@ def dagster_home() -> Path:
 
 
 def dagster_instance():
-    """The persistent Dagster instance at `dagster_home()`."""
+    """The persistent Dagster instance at `dagster_home()`, after marking the runs that died
+    (their process is gone) failed: the UI would show them running forever."""
     import dagster as dg
 
+    from revenue_assets.run_health import fail_dead_runs
+
     dagster_home()
-    return dg.DagsterInstance.get()
+    instance = dg.DagsterInstance.get()
+    for run_id, pid in fail_dead_runs(instance):
+        click.echo(
+            f"Run {run_id} was still shown as running, but its process (pid {pid}) is gone: "
+            "marked it failed.",
+            err=True,
+        )
+    return instance

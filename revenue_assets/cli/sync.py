@@ -21,9 +21,11 @@ from rich.table import Table
 
 from revenue_assets.cli.common import dagster_instance, load_settings
 
-# Dagster's console logger shows every event at DEBUG; the bars and the summary say it better.
-# The run's full event log stays in the instance (and the UI).
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# Dagster's console logger shows every event at DEBUG, and a failure as a traceback of a hundred
+# lines; the bars, the summary and one line per failure say it better. The run's full event log,
+# tracebacks included, stays in the instance (and the UI); --verbose shows them here too.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+VERBOSE = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 # Dagster writes one ASSET_MATERIALIZATION_PLANNED event per asset and partition before a
 # partition-range run starts, each its own SQLite transaction: 18 assets over 26 months took
 # half of a small sync's 78 s on a loaded machine. With this option it writes one per asset,
@@ -60,8 +62,20 @@ class TableLine:
     help="Take the account's whole rate limit (live 100 req/s) instead of the default share "
     "(live 50): for a first sync at a quiet hour. Same as STRIPE_RATE_LIMIT=live.",
 )
-def sync(tables: tuple[str, ...], no_downstream: bool, take_all: bool) -> None:
-    """Sync every Stripe table over all partitions into DuckDB, then rebuild what depends on them."""
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Also print Dagster's warnings and the full traceback of a failure (always in the "
+    "run's logs in the UI).",
+)
+def sync(tables: tuple[str, ...], no_downstream: bool, take_all: bool, verbose: bool) -> None:
+    """Sync every Stripe table over all partitions into DuckDB, then rebuild what depends on them.
+
+    \b
+    Exit codes: 0 every table synced and every check passed; 1 a sync or a rebuild failed, or a
+    check failed (one line per cause); 2 the settings or the command line are wrong (nothing
+    was run)."""
     settings = load_settings()
     if take_all:
         if settings.stripe_rate_limit is not None:
@@ -82,11 +96,19 @@ def sync(tables: tuple[str, ...], no_downstream: bool, take_all: bool) -> None:
             f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES_BY_NAME)}"
         )
     chosen = [TABLES_BY_NAME[name] for name in tables] if tables else list(TABLES)
-    ok = run_sync(settings, chosen, downstream=not no_downstream, console=Console(stderr=True))
+    ok = run_sync(
+        settings,
+        chosen,
+        downstream=not no_downstream,
+        console=Console(stderr=True),
+        verbose=verbose,
+    )
     sys.exit(0 if ok else 1)
 
 
-def run_sync(settings, tables, *, downstream: bool, console: Console) -> bool:
+def run_sync(
+    settings, tables, *, downstream: bool, console: Console, verbose: bool = False
+) -> bool:
     """Materialize `tables` over every partition with data, then (optionally) everything
     downstream, through Dagster in this process. Prints progress and a summary; True if all
     materializations succeeded and no check failed. Reads the code location's resources,
@@ -107,6 +129,7 @@ def run_sync(settings, tables, *, downstream: bool, console: Console) -> bool:
         f"{settings.sync_rate:g} req/s of the account's {settings.rate_limit:g}"
     )
 
+    run_config = VERBOSE if verbose else QUIET
     assets = [*defs.assets, *defs.asset_checks]
     resources = defs.resources
     lines = {name: TableLine() for t in tables for name in (t.name, *t.child_names)}
@@ -131,7 +154,7 @@ def run_sync(settings, tables, *, downstream: bool, console: Console) -> bool:
                     "dagster/asset_partition_range_end": partition_keys[-1],
                     "trigger": "revenue_assets_sync",
                 },
-                run_config=QUIET,
+                run_config=run_config,
                 raise_on_error=False,
             )
         for task in tasks.values():
@@ -151,10 +174,12 @@ def run_sync(settings, tables, *, downstream: bool, console: Console) -> bool:
                 resources=resources,
                 selection=selection,
                 tags={"trigger": "revenue_assets_sync"},
-                run_config=QUIET,
+                run_config=run_config,
                 raise_on_error=False,
             )
             failed = _report_downstream(console, downstream_result)
+            for line in failure_lines(downstream_result, verbose):
+                console.print(line, style="red", markup=False, highlight=False, soft_wrap=True)
             downstream_ok = downstream_result.success and not failed
 
     failed_checks = _print_summary(console, lines, result)
@@ -167,9 +192,8 @@ def run_sync(settings, tables, *, downstream: bool, console: Console) -> bool:
         "`DAGSTER_HOME=… dagster dev -w workspace.yaml`)."
     )
     if not ok:
-        failure = _failure_text(result)
-        if failure:
-            console.print(f"[red]{failure}[/]")
+        for line in failure_lines(result, verbose):
+            console.print(line, style="red", markup=False, highlight=False, soft_wrap=True)
     return all_ok
 
 
@@ -301,10 +325,27 @@ def _report_downstream(console: Console, result) -> int:
     return len(failed)
 
 
-def _failure_text(result) -> str:
+def failure_lines(result, verbose: bool = False) -> list[str]:
+    """One line per cause of the run's failed steps: the message our code raised to say what
+    happened, where and what to do (a `dg.Failure`); for anything else, the exception's own
+    first line with where to find its traceback. Each cause once."""
+    lines: list[str] = []
     for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            error = event.event_specific_data.error
-            user_error = error.cause if error and error.cause else error
-            return user_error.message.strip() if user_error else ""
-    return ""
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        error = event.event_specific_data.error
+        if error is None:
+            continue
+        user_error = error.cause or error  # a step's error wraps what the op raised
+        if error.cls_name == "Failure" or user_error.cls_name == "Failure":
+            found = (error if error.cls_name == "Failure" else user_error).message.strip()
+            found = found.removeprefix("dagster._core.definitions.events.Failure: ")
+            candidates = found.splitlines()
+        else:
+            while user_error.cause is not None:
+                user_error = user_error.cause
+            first = user_error.message.strip().splitlines()[0] if user_error.message else ""
+            where = "above" if verbose else "with --verbose, or in the run's logs in the UI"
+            candidates = [f"{event.step_key} failed: {first} (the traceback: {where})"]
+        lines += [line for line in candidates if line.strip() and line not in lines]
+    return lines

@@ -65,6 +65,21 @@ def webhooks() -> None:
     "crashes (one fsync per group commit). normal: survives the receiver being killed, not "
     "an OS crash; for disks where fsync is slow.",
 )
+@click.option(
+    "--read-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a request (headers and body) has to arrive whole; slower clients get 408.",
+)
+@click.option(
+    "--max-connections",
+    default=4096,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Connections held at once (fewer if the open-file limit is lower). Beyond it, the "
+    "oldest connection still sending its request is closed to make room.",
+)
 @click.option("--ssl-certfile", type=click.Path(exists=True, dir_okay=False))
 @click.option("--ssl-keyfile", type=click.Path(exists=True, dir_okay=False))
 @click.option(
@@ -82,6 +97,8 @@ def serve(
     tolerance: int,
     lock_timeout: float,
     synchronous: str,
+    read_timeout: float,
+    max_connections: int,
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
     log_level: str,
@@ -109,6 +126,8 @@ def serve(
         tolerance_s=tolerance,
         lock_timeout_s=lock_timeout,
         synchronous=synchronous.upper(),
+        read_timeout_s=read_timeout,
+        max_connections=max_connections,
     )
 
     def ready(url: str, receiver: Any) -> None:
@@ -118,6 +137,7 @@ def serve(
                 "pid": os.getpid(),
                 "state": str(settings.state_path),
                 "secrets": receiver.verifier.source.describe,
+                "max_connections": receiver.connections.max_connections,
             }
             click.echo(json.dumps(info))
         else:

@@ -42,6 +42,7 @@ from revenue_assets.stripe_api.pages import PageMeta, read_page
 from revenue_assets.stripe_api.ratelimit import operation_of
 from revenue_assets.stripe_api.scheduler import PacedPool
 from revenue_assets.stripe_api.tables import ChildTable, StripeTable
+from revenue_assets.warehouse.spool import SpoolError
 
 PAGE_LIMIT = 100
 
@@ -207,7 +208,7 @@ class Lister:
         result = self._results[table]
         try:
             fn(*args)
-        except StripeAuthenticationError as error:
+        except (StripeAuthenticationError, SpoolError) as error:  # every table would fail
             result.error = error
             self._fatal = error
         except StripeAccessError as error:

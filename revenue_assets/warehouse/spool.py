@@ -9,10 +9,21 @@ listing goes on into new ones.
 Besides the objects, the spool keeps the ids a full listing saw (small files kept for the whole
 run): after the run, rows of a completely listed partition that Stripe no longer returned are
 marked deleted.
+
+Each spool is a directory of its own under `<state directory>/spool/`, removed when the run
+ends, whatever the outcome. A run killed outright (kill -9, a lost machine) cannot remove its
+own, so each new spool first removes those no live process holds: the owner keeps an
+exclusive lock on a file inside its directory for its whole life, and the kernel drops that
+lock when the process dies, however it dies. Nothing a crash leaves survives the next run;
+nothing goes to the system's temporary directory, which may be small (a RAM disk) or shared.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import os
 import shutil
 import tempfile
 import threading
@@ -47,20 +58,94 @@ class SpoolFile:
             self.keys.add(key)
 
 
+class SpoolError(RuntimeError):
+    """The spool cannot be written (a full disk, most often): one message saying where, and
+    what to do. Nothing is lost: what was merged stays, the rest is fetched again."""
+
+    @classmethod
+    def writing(cls, path: Path, error: OSError) -> SpoolError:
+        advice = (
+            "free space there, or point REVENUE_ASSETS_STATE to a disk with room (the spool "
+            "lives beside it)"
+            if error.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "check that this folder is writable"
+        )
+        return cls(f"Cannot write the spool {path}: {error.strerror or error}; {advice}.")
+
+
+SPOOL_FOLDER = "spool"
+_OWNER_LOCK = ".owner.lock"  # held by the spool's process for the spool's life
+_ROOT_LOCK = ".creating.lock"  # held while a spool is created or the dead ones are removed
+
+
+def spool_root(state_path: Path) -> Path:
+    """Where the spools live: beside the state file (the state directory)."""
+    return Path(state_path).parent / SPOOL_FOLDER
+
+
+def remove_abandoned(root: Path) -> list[Path]:
+    """Remove the spool directories under `root` whose process is gone; return them."""
+    removed = []
+    with _root_locked(root):
+        for directory in root.iterdir():
+            if not directory.is_dir():
+                continue
+            owner = _lock_owner(directory)
+            if owner is None:
+                continue  # alive
+            try:
+                shutil.rmtree(directory, ignore_errors=True)
+            finally:
+                os.close(owner)
+            removed.append(directory)
+    return removed
+
+
+@contextlib.contextmanager
+def _root_locked(root: Path):
+    """Creating a spool and removing dead ones exclude each other: a directory is never seen
+    between its creation and its owner's lock."""
+    root.mkdir(parents=True, exist_ok=True)
+    handle = os.open(root / _ROOT_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)
+
+
+def _lock_owner(directory: Path) -> int | None:
+    """A descriptor holding `directory`'s owner lock if no process held it (the owner died),
+    else None. A directory without its lock file is a crash's too (creation is atomic)."""
+    handle = os.open(directory / _OWNER_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(handle)
+        return None
+    return handle
+
+
 class Spool:
-    """Thread-safe NDJSON spool files, one per table, in a private temporary directory."""
+    """Thread-safe NDJSON spool files, one per table, in a directory this process owns."""
 
     def __init__(
         self,
-        directory: Path | None = None,
+        root: Path,
         *,
         source: str = "list",
         max_pending_bytes: int | None = None,
     ) -> None:
-        """`max_pending_bytes`: writers wait while this much awaits a merge. Fetching can
-        outpace merging (no latency, a fast network); the cap keeps each merge's batch, and
-        with it the merge's memory, bounded."""
-        self.directory = Path(tempfile.mkdtemp(prefix="revenue-assets-spool-", dir=directory))
+        """`root`: the spools' folder (`spool_root`). `max_pending_bytes`: writers wait while
+        this much awaits a merge. Fetching can outpace merging (no latency, a fast network);
+        the cap keeps each merge's batch, and with it the merge's memory, bounded."""
+        root = Path(root)
+        remove_abandoned(root)
+        with _root_locked(root):
+            self.directory = Path(tempfile.mkdtemp(prefix="run-", dir=root))
+            owner = _lock_owner(self.directory)
+        assert owner is not None  # a fresh directory has no other owner
+        self._owner = owner
         self.source = source
         self.max_pending_bytes = max_pending_bytes
         self._lock = threading.Lock()
@@ -157,7 +242,7 @@ class Spool:
         """Write serialized objects of one table and the ids seen (the lock is held)."""
         self._wait_for_room()
         spool_file = self._file(self._files, table, "objects")
-        spool_file.handle.write(data)
+        _write(spool_file, data)
         spool_file.bytes += len(data)
         spool_file.lines += len(ids)
         spool_file.stubs += stubs
@@ -167,7 +252,7 @@ class Spool:
             spool_file.note(parent_id, object_id)
         for seen_table, (seen_rows, count) in seen.items():
             seen_file = self._file(self._seen, seen_table, "seen")
-            seen_file.handle.write(seen_rows)
+            _write(seen_file, seen_rows)
             seen_file.lines += count
 
     def _wait_for_room(self) -> None:
@@ -198,7 +283,7 @@ class Spool:
         with self._lock:
             closed = {}
             for table, spool_file in self._files.items():
-                spool_file.handle.close()
+                _close(spool_file)
                 spool_file.keys = set()  # only `repeats` matters from here on
                 if spool_file.lines:
                     closed[table] = spool_file
@@ -214,16 +299,41 @@ class Spool:
         """Files of the ids seen per table so far (flushed, safe to read while writing goes on)."""
         with self._lock:
             for spool_file in self._seen.values():
-                spool_file.handle.flush()
+                try:
+                    spool_file.handle.flush()
+                except OSError as error:
+                    raise SpoolError.writing(spool_file.path, error) from error
             return {table: f.path for table, f in self._seen.items() if f.lines}
 
     def close(self) -> None:
         """Remove every spool file (after the run, or after a failure: the run re-fetches)."""
         with self._lock:
             for spool_file in [*self._files.values(), *self._seen.values()]:
-                spool_file.handle.close()
+                with contextlib.suppress(OSError):  # removed next: what it holds is moot
+                    spool_file.handle.close()
             self._files, self._seen = {}, {}
-        shutil.rmtree(self.directory, ignore_errors=True)
+            if self._owner is None:
+                return
+            try:
+                shutil.rmtree(self.directory, ignore_errors=True)
+            finally:
+                os.close(self._owner)  # after the removal: no one may take it half removed
+                self._owner = None
+
+
+def _write(spool_file: SpoolFile, data: bytes) -> None:
+    try:
+        spool_file.handle.write(data)
+    except OSError as error:  # the OS names no file for a write: say which
+        raise SpoolError.writing(spool_file.path, error) from error
+
+
+def _close(spool_file: SpoolFile) -> None:
+    """Close a file (its last buffered bytes are written now, and may not fit)."""
+    try:
+        spool_file.handle.close()
+    except OSError as error:
+        raise SpoolError.writing(spool_file.path, error) from error
 
 
 def is_stub(obj: dict[str, Any]) -> bool:

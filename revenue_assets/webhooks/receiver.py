@@ -6,9 +6,10 @@
 Answers, in the order the checks run:
 - 413 when the body exceeds `max_body_bytes` (checked on Content-Length, then while reading).
 - 400 when `Stripe-Signature` is missing, does not verify with any accepted secret (the SDK's
-  `WebhookSignature.verify_header`), or is older than the tolerance (300 s): counted in the
-  state file as signature failures, so a wrong secret shows up in `webhooks status` and fails
-  the health check instead of syncing nothing quietly. Nothing is stored.
+  `WebhookSignature.verify_header`), or is dated more than the tolerance (300 s) before or
+  after the receiver's clock: counted in the state file as signature failures, so a wrong
+  secret shows up in `webhooks status` and fails the health check instead of syncing nothing
+  quietly. Nothing is stored.
 - 400 when the verified body is not a Stripe event (malformed JSON, missing fields).
 - 200 once the event is committed to the inbox (a duplicate is a 200 too: Stripe must stop
   retrying it), with an empty body and `x-inbox: stored|duplicate`; 503 when it cannot be
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +38,11 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from revenue_assets.stripe_api.errors import redact
+from revenue_assets.webhooks.connections import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_READ_TIMEOUT_S,
+    ConnectionLimits,
+)
 from revenue_assets.webhooks.events import InvalidEvent, parse_event
 from revenue_assets.webhooks.inbox import (
     MALFORMED,
@@ -46,6 +51,7 @@ from revenue_assets.webhooks.inbox import (
     SIGNATURE_STREAK,
     Inbox,
 )
+from revenue_assets.webhooks.log_limiter import LogLimiter
 from revenue_assets.webhooks.secrets import SecretSource, resolve_secrets
 from revenue_assets.webhooks.signature import (
     OK,
@@ -76,24 +82,8 @@ class ReceiverConfig:
     lock_timeout_s: float = 5.0  # how long a commit waits for another writer of the file
     secret_refresh_s: float = 10.0  # re-read stored secrets at most this often, on failures
     synchronous: str = "FULL"  # FULL: an acknowledged event survives power loss (statedb.py)
-
-
-class _LogLimiter:
-    """At most one warning per `interval_s` for a flood of rejected deliveries."""
-
-    def __init__(self, interval_s: float = 10.0) -> None:
-        self.interval_s = interval_s
-        self._last = 0.0
-        self._suppressed = 0
-
-    def warning(self, message: str, *args: Any) -> None:
-        now = time.monotonic()
-        if now - self._last < self.interval_s:
-            self._suppressed += 1
-            return
-        suffix = f" (+{self._suppressed} similar suppressed)" if self._suppressed else ""
-        self._last, self._suppressed = now, 0
-        log.warning(message + suffix, *args)
+    max_connections: int = DEFAULT_MAX_CONNECTIONS  # fewer when the open-file limit is lower
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # for a request to arrive whole
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -122,7 +112,8 @@ class Receiver:
         self.verifier = SignatureVerifier(
             source, config.tolerance_s, reload, config.secret_refresh_s
         )
-        self._rejections = _LogLimiter()
+        self._rejections = LogLimiter(log)
+        self.connections = ConnectionLimits(config.max_connections, config.read_timeout_s)
         # A commit waits at most lock_timeout_s for the file; a batch may queue behind one.
         self._store_timeout_s = 3 * config.lock_timeout_s + 5
         self.ready_callbacks: list[Callable[[], None]] = []
@@ -253,6 +244,10 @@ class Receiver:
             if status.batches
             else None,
             "max_commit_ms": round(status.max_commit_seconds * 1000, 3),
+            "connections": len(self.connections.open),
+            "max_connections": self.connections.max_connections,
+            "slow_clients_cut": self.connections.timed_out + self.connections.displaced,
+            "connections_refused": self.connections.refused,
         }
         return _json(200 if status.healthy else 503, body)
 

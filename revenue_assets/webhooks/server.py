@@ -1,6 +1,7 @@
 """Serving the receiver with uvicorn: in the foreground (the CLI), or on a background thread
 (tests, the demo). httptools parses HTTP and uvloop runs the loop when installed; the socket
 is bound before the server starts, so port 0 gives a free port whose URL is known up front.
+What a client may hold (time, a place among the connections) is bounded by connections.py.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 import uvicorn
 
 from revenue_assets.sockets import bind, url_of
+from revenue_assets.webhooks.connections import connection_cap
 from revenue_assets.webhooks.receiver import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -31,9 +33,11 @@ def uvicorn_config(
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
 ) -> uvicorn.Config:
+    limits = receiver.connections
+    limits.max_connections = connection_cap(receiver.config.max_connections)
     return uvicorn.Config(
         receiver.app,
-        http="httptools",
+        http=limits.protocol(),  # httptools, with a deadline per request and a connection cap
         loop="auto",  # uvloop when installed
         lifespan="on",
         interface="asgi3",  # a bound method: uvicorn's detection would guess ASGI2

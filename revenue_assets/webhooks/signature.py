@@ -4,7 +4,10 @@ accepted signing secret.
 Stripe signs `"<t>.<body>"` with HMAC-SHA256 and sends `t=<unix>,v1=<hex>[,v1=<hex>…]`:
 during a secret roll it signs with both the old and the new secret, and any one matching
 signature is enough. A signature older than the tolerance (300 s) may be a replay and is
-refused. The verdict says why a delivery was refused, for the counters and the 400's body.
+refused; so is one dated more than the tolerance ahead of this machine's clock, which the SDK
+lets through (it checks the age only backwards): a signature dated an hour ahead would stay
+replayable for an hour and five minutes. The verdict says why a delivery was refused, for the
+counters and the 400's body.
 """
 
 from __future__ import annotations
@@ -23,7 +26,14 @@ from revenue_assets.webhooks.secrets import SecretSource
 
 log = logging.getLogger(__name__)
 
-OK, STALE, INVALID, MISSING, UNDECODABLE = "ok", "stale", "invalid", "missing", "undecodable"
+OK, STALE, FUTURE, INVALID, MISSING, UNDECODABLE = (
+    "ok",
+    "stale",
+    "future",
+    "invalid",
+    "missing",
+    "undecodable",
+)
 
 
 class SignatureVerifier:
@@ -47,7 +57,7 @@ class SignatureVerifier:
         self._reloaded_at = time.monotonic()
 
     def verify(self, payload: bytes, header: str | None) -> str:
-        """OK, or why not: MISSING, STALE, INVALID, UNDECODABLE (body is not UTF-8)."""
+        """OK, or why not: MISSING, STALE, FUTURE, INVALID, UNDECODABLE (body is not UTF-8)."""
         if not header:
             return MISSING
         verdict = self._verify(payload, header)
@@ -60,7 +70,7 @@ class SignatureVerifier:
             for secret in self.source.secrets:
                 with contextlib.suppress(SignatureVerificationError):
                     WebhookSignature.verify_header(payload, header, secret, self.tolerance_s)
-                    return OK
+                    return FUTURE if self._from_the_future(header) else OK
             # Not accepted. Only to say why: does a secret match when the age is ignored?
             for secret in self.source.secrets:
                 with contextlib.suppress(SignatureVerificationError):
@@ -69,6 +79,15 @@ class SignatureVerifier:
         except UnicodeDecodeError:
             return UNDECODABLE
         return INVALID
+
+    def _from_the_future(self, header: str) -> bool:
+        """Whether a verified header is dated more than the tolerance ahead of our clock."""
+        signed_at = next(
+            int(value)
+            for key, _, value in (item.partition("=") for item in header.split(","))
+            if key == "t"
+        )
+        return signed_at > time.time() + self.tolerance_s
 
     def _maybe_reload(self) -> bool:
         """Re-read the stored secrets if due; True if they changed."""
@@ -91,4 +110,6 @@ SIGNATURE_ERRORS = {
     MISSING: "missing Stripe-Signature header",
     INVALID: "signature verification failed",
     STALE: "signature timestamp outside the tolerance",
+    FUTURE: "signature timestamp ahead of the receiver's clock by more than the tolerance "
+    "(check the clock of the machine running the receiver)",
 }

@@ -16,7 +16,7 @@ import pytest
 from revenue_assets.defs.revenue.assets import file_version
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.warehouse.merge import merge_spool
-from revenue_assets.warehouse.spool import Spool
+from revenue_assets.warehouse.spool import SPOOL_FOLDER, Spool
 from revenue_assets_tests.revenue.scenario import Scenario, Warehouse, utc
 
 LEGACY_VERSION = "2024-06-20"
@@ -144,7 +144,7 @@ def overwrite_with_legacy_shapes(scenario: Scenario, database: Path) -> None:
         return list(world.store.iter_objects(kind, world.account_id, include_deleted=False))
 
     version = time.time() + 3600
-    spool = Spool(source="event")
+    spool = Spool(database.parent / SPOOL_FOLDER, source="event")
     try:
         parents: dict[str, int] = {}
         for kind in ("invoice", "subscription", "charge"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -64,7 +65,14 @@ def signed(body: bytes, secret: str = SECRET, timestamp: int | None = None) -> d
 class ReceiverProcess:
     """`revenue-assets webhooks serve --port 0 --json` as a child process."""
 
-    def __init__(self, state: Path, env: dict[str, str] | None = None, *args: str) -> None:
+    def __init__(
+        self,
+        state: Path,
+        env: dict[str, str] | None = None,
+        *args: str,
+        open_files: tuple[int, int] | None = None,
+    ) -> None:
+        """`open_files`: the (soft, hard) descriptor limit the receiver starts with."""
         command = [sys.executable, "-m", "revenue_assets.cli.webhooks", "serve"]
         command += ["--port", "0", "--json", "--log-level", "warning", *args]
         self.process = subprocess.Popen(
@@ -73,6 +81,11 @@ class ReceiverProcess:
             stderr=subprocess.PIPE,
             text=True,
             env={**os.environ, "REVENUE_ASSETS_STATE": str(state), **(env or {})},
+            preexec_fn=(
+                (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, open_files))
+                if open_files
+                else None
+            ),
         )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()

@@ -29,6 +29,7 @@ from revenue_assets.sync import (
     month_partitions,
     sync_tables,
 )
+from revenue_assets.warehouse.spool import SpoolError, spool_root
 
 
 class StripeSyncConfig(dg.Config):
@@ -79,7 +80,9 @@ def stripe_tables(
 ) -> Iterator[dg.MaterializeResult]:
     tables = selected_tables(context.selected_asset_keys)
     partitions = month_partitions(context.partition_keys)
-    target = SyncTarget(Path(warehouse.database), warehouse.stripe_schema)
+    target = SyncTarget(
+        Path(warehouse.database), warehouse.stripe_schema, spool_root=spool_root(Path(state.path))
+    )
     since = config.since if config.mode == "new" else None
     context.log.info(
         f"{config.mode}: {', '.join(t.name for t in tables)} over {len(partitions)} "
@@ -114,6 +117,8 @@ def stripe_tables(
                 )
     except StripeAuthenticationError as error:
         raise dg.Failure(description=str(error)) from None
+    except SpoolError as error:  # the full disk's OSError stays in the run's logs
+        raise dg.Failure(description=str(error)) from error
     finally:
         _record_pacing(context, access.pacer.stats())
 
