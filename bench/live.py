@@ -122,6 +122,104 @@ def first_after(materialized: list[tuple[float, float]], seen: float) -> float |
     return min(done) if done else None
 
 
+def run_kind(tags: dict[str, str]) -> str:
+    """What requested a run: a Stripe sensor (by table), the automation, or something else."""
+    if "stripe_table" in tags:
+        return f"stripe {tags.get('trigger', '?')} {tags['stripe_table']}"
+    if tags.get("dagster/from_automation_condition") or "automation" in tags.get(
+        "dagster/sensor_name", ""
+    ):
+        return "automation"
+    return tags.get("dagster/sensor_name") or "other"
+
+
+def run_profile(instance, since: float) -> list[dict]:
+    """Where each run created after `since` spent its time, from the instance's event log:
+    queued (created -> dequeued), launch (dequeued -> RUN_START: a fresh process importing the
+    definitions), steps (each step's start -> end), finish (last step -> run end)."""
+    import dagster as dg
+
+    found = []
+    for record in instance.get_run_records(dg.RunsFilter(created_after=_utc(since))):
+        run = record.dagster_run
+        times: dict[str, float] = {}
+        steps: dict[str, list[float]] = {}
+        for entry in instance.all_logs(run.run_id):
+            event = entry.dagster_event
+            if event is None:
+                continue
+            kind = event.event_type_value
+            if kind in (
+                "PIPELINE_DEQUEUED",
+                "PIPELINE_START",
+                "PIPELINE_SUCCESS",
+                "PIPELINE_FAILURE",
+            ):
+                times.setdefault(kind, entry.timestamp)
+            elif kind in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE") and event.step_key:
+                steps.setdefault(event.step_key, []).append(entry.timestamp)
+        created = record.create_timestamp.timestamp()
+        dequeued = times.get("PIPELINE_DEQUEUED", created)
+        started = times.get("PIPELINE_START")
+        ended = times.get("PIPELINE_SUCCESS") or times.get("PIPELINE_FAILURE")
+        step_s = {key: max(ts) - min(ts) for key, ts in steps.items()}
+        last_step = max((max(ts) for ts in steps.values()), default=started)
+        found.append(
+            {
+                "kind": run_kind(run.tags),
+                "status": run.status.value,
+                "created": created,
+                "queued": dequeued - created,
+                "launch": (started - dequeued) if started else None,
+                "steps": step_s,
+                "step_total": sum(step_s.values()),
+                "finish": (ended - last_step) if ended and last_step else None,
+                "total": (ended - created) if ended else None,
+            }
+        )
+    return found
+
+
+def _utc(timestamp: float):
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def print_profile(profile: list[dict]) -> None:
+    """Per kind of run: how many, and the median of each phase."""
+    by_kind: dict[str, list[dict]] = {}
+    for run in profile:
+        by_kind.setdefault(run["kind"], []).append(run)
+
+    def med(values: list[float | None]) -> str:
+        known = [v for v in values if v is not None]
+        return f"{statistics.median(known):5.1f}" if known else "    -"
+
+    print("  runs created during the stream, median seconds per phase:")
+    print(
+        f"    {'kind':<34} {'runs':>4} {'queued':>6} {'launch':>6} {'steps':>6} {'finish':>6} {'total':>6}"
+    )
+    for kind, runs in sorted(by_kind.items(), key=lambda item: -len(item[1])):
+        print(
+            f"    {kind:<34} {len(runs):>4} {med([r['queued'] for r in runs])} "
+            f"{med([r['launch'] for r in runs])} {med([r['step_total'] for r in runs])} "
+            f"{med([r['finish'] for r in runs])} {med([r['total'] for r in runs])}"
+        )
+    automation = [r for r in profile if r["kind"] == "automation"]
+    slowest: dict[str, float] = {}
+    for run in automation:
+        for step, seconds in run["steps"].items():
+            slowest.setdefault(step, 0.0)
+            slowest[step] += seconds / len(automation)
+    if slowest:
+        top = sorted(slowest.items(), key=lambda item: -item[1])[:8]
+        print(
+            "    automation runs' slowest steps (mean s): "
+            + ", ".join(f"{step} {seconds:.1f}" for step, seconds in top)
+        )
+
+
 def run_size(args: argparse.Namespace, lines: int) -> dict:
     import dagster as dg
     import stripe
@@ -138,7 +236,8 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
     from revenue_assets.warehouse.connection import warehouse_connection
 
     work = Path(tempfile.mkdtemp(prefix="bench-live-"))
-    atexit.register(shutil.rmtree, work, True)
+    if not args.keep:
+        atexit.register(shutil.rmtree, work, True)
     database, state, home = work / "w.duckdb", work / "state.sqlite", work / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
@@ -328,6 +427,7 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
                 change.dashboard_at = first_after(dashboard, change.raw_at)
         in_stream = [(s, e) for s, e in revenue if s >= stream_started]
         rebuild_s = [e - s for s, e in in_stream]
+        profile = run_profile(instance, stream_started)
         statuses: dict[str, int] = {}
         for record in instance.get_run_records():
             statuses[record.dagster_run.status.value] = (
@@ -381,6 +481,7 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
             f"{end_backlog[1]} queued, {end_backlog[2]} running"
         )
     print(f"  runs by status at the end: {statuses}")
+    print_profile(profile)
     cpu = {role: cpu_after.get(role, 0.0) - cpu_before.get(role, 0.0) for role in cpu_after}
     total_cpu = sum(cpu.values())
     print(
@@ -398,6 +499,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=1.0, help="changes per second")
     parser.add_argument("--customers", type=int, default=200, help="of the sandbox company")
+    parser.add_argument("--keep", action="store_true", help="keep the warehouse and instance")
     parser.add_argument("--drain", type=float, default=180.0, help="seconds after the stream")
     args = parser.parse_args()
     warnings.filterwarnings("ignore")

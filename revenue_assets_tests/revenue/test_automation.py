@@ -152,3 +152,50 @@ def test_a_stripe_run_in_progress_does_not_hold_the_rebuild_back(monkeypatch) ->
         )
         assert {revenue_key("revenue_line"), revenue_key("customer")} <= requested(after)
         assert revenue_key("revenue_metrics") in requested(after)
+
+
+def test_a_change_during_a_rebuild_gets_a_rebuild_of_its_own() -> None:
+    """A rebuild reads the raw tables when its step starts and is recorded when it ends: a
+    Stripe change landing in between is not in it, so it must request the next rebuild (and
+    that one, with nothing new, none after it)."""
+    revenue_keys = {table.key for table in TABLES}
+    selection = dg.AssetSelection.assets(*revenue_keys)
+
+    def evaluate(instance, cursor):
+        return dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=selection, cursor=cursor
+        )
+
+    def rebuilt(instance, keys) -> None:
+        for key in keys:
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+
+    with dg.instance_for_test() as instance:
+        first = evaluate(instance, None)
+        rebuilt(instance, revenue_keys)
+        settled = evaluate(instance, first.cursor)
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=stripe_key("invoice"), partition="2019-03-01")
+        )
+        requested_tick = evaluate(instance, settled.cursor)
+        assert revenue_key("revenue_line") in requested(requested_tick)
+        # the rebuild starts; a webhook run lands another invoice change; the rebuild ends
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=stripe_key("invoice"), partition="2019-04-01")
+        )
+        rebuilt(instance, requested(requested_tick))
+        after = evaluate(instance, requested_tick.cursor)
+        assert revenue_key("revenue_line") in requested(after)
+        rebuilt(instance, requested(after))
+        # the tables below follow the rebuilt revenue_line, then nothing more is requested
+        reached: set[dg.AssetKey] = set(requested(after))
+        cursor = after.cursor
+        for _ in range(5):
+            result = evaluate(instance, cursor)
+            cursor = result.cursor
+            if not requested(result):
+                break
+            reached |= requested(result)
+            rebuilt(instance, requested(result))
+        assert requested(result) == set()
+        assert {revenue_key("revenue_metrics"), revenue_key("mrr_history")} <= reached

@@ -65,9 +65,20 @@ REBUILD_ON_UPSTREAM_CHANGE: dg.AutomationCondition = (
         # built once when missing, first evaluation included (`since_last_handled` would
         # reset on the first evaluation and never build a new deployment)
         dg.AutomationCondition.missing().newly_true().since(_HANDLED).with_label("missing")
+        # A Stripe (or user file) change counts until the next request, not until the next
+        # materialization: a rebuild reads the raw tables when its step starts and is recorded
+        # when it ends, so a change landing in between would otherwise be taken as included.
+        | dg.AutomationCondition.any_deps_match(dg.AutomationCondition.newly_updated())
+        .allow(_PARTITIONED_AND_SOURCES)
+        # (newly_requested alone: an `|` would drop the timing that lets a change seen on the
+        # same tick as the request, but made after it, still count)
+        .since(dg.AutomationCondition.newly_requested())
+        .with_label("any Stripe partition updated since the last request")
+        # revenue tables upstream are written by the same run, before this one reads them
         | dg.AutomationCondition.any_deps_updated()
+        .ignore(_PARTITIONED_AND_SOURCES)
         .since_last_handled()
-        .with_label("any upstream partition updated")
+        .with_label("any upstream revenue table updated")
     )
     & ~dg.AutomationCondition.any_deps_missing().ignore(_PARTITIONED_AND_SOURCES)
     & ~dg.AutomationCondition.any_deps_in_progress().ignore(_PARTITIONED_AND_SOURCES)
