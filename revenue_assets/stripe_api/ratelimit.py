@@ -18,51 +18,6 @@ from collections import Counter
 from dataclasses import dataclass
 
 
-class RateLimiter:
-    """A thread-safe token bucket: `acquire()` blocks until a request may be sent."""
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be positive")
-        self.rate = rate
-        # A burst of ~5% of a second keeps the average at the limit without clumping requests
-        # that a server-side bucket would count together.
-        self.capacity = burst if burst is not None else max(1.0, rate * 0.05)
-        self._tokens = self.capacity
-        self._updated = time.monotonic()
-        self._paused_until = 0.0
-        self._lock = threading.Lock()
-
-    def acquire(self) -> float:
-        """Wait for a token. Returns the seconds spent waiting."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = time.monotonic()
-                if now >= self._paused_until:
-                    self._tokens = min(
-                        self.capacity, self._tokens + (now - self._updated) * self.rate
-                    )
-                    self._updated = now
-                    if self._tokens >= 1.0:
-                        self._tokens -= 1.0
-                        return waited
-                    delay = (1.0 - self._tokens) / self.rate
-                else:
-                    delay = self._paused_until - now
-            time.sleep(delay)
-            waited += delay
-
-    def pause(self, seconds: float) -> None:
-        """Hold every caller for `seconds` (after a 429) and restart with an empty bucket."""
-        with self._lock:
-            until = time.monotonic() + seconds
-            if until > self._paused_until:
-                self._paused_until = until
-                self._tokens = 0.0
-                self._updated = until
-
-
 class ConcurrencyGate:
     """Caps requests in flight near what the rate limit can use: rate x latency (Little's law).
 
