@@ -77,25 +77,9 @@ class ChildProcess:
             self.process.wait(timeout=1)
 
 
-def group_members(group: int) -> list[int]:
-    """Pids of live (not zombie) processes whose process group is `group` (Linux /proc)."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == group and state != "Z":
-            members.append(int(entry.name))
-    return members
-
-
-def descendants(pid: int) -> list[int]:
-    """Pids of every live process below `pid` (children, their children, ...)."""
-    parents: dict[int, list[int]] = {}
+def _live_processes() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every live, not zombie, process (Linux /proc)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -104,7 +88,20 @@ def descendants(pid: int) -> list[int]:
         except OSError:
             continue
         if fields[0] != "Z":
-            parents.setdefault(int(fields[1]), []).append(int(entry.name))
+            found.append((int(entry.name), int(fields[1]), int(fields[2])))
+    return found
+
+
+def group_members(group: int) -> list[int]:
+    """Pids of live processes whose process group is `group`."""
+    return [pid for pid, _, pgrp in _live_processes() if pgrp == group]
+
+
+def descendants(pid: int) -> list[int]:
+    """Pids of every live process below `pid` (children, their children, ...)."""
+    parents: dict[int, list[int]] = {}
+    for child, parent, _ in _live_processes():
+        parents.setdefault(parent, []).append(child)
     found, todo = [], [pid]
     while todo:
         for child in parents.get(todo.pop(), []):
