@@ -226,14 +226,14 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
 
     from bench.revenue import generate
     from bench.sync import company_span, months
+    from revenue_assets.catalog.tables import TABLES
     from revenue_assets.demo.processes import ChildProcess
+    from revenue_assets.ingest.sync import SyncTarget, month_partitions, sync_tables
     from revenue_assets.sandbox.runner import SandboxProcess
     from revenue_assets.sandbox.world import CompanySpec
-    from revenue_assets.sockets import bind
     from revenue_assets.stripe_api.client import StripeAccess
-    from revenue_assets.stripe_api.tables import TABLES
-    from revenue_assets.sync import SyncTarget, month_partitions, sync_tables
     from revenue_assets.warehouse.connection import warehouse_connection
+    from revenue_assets.webhooks.sockets import bind
 
     work = Path(tempfile.mkdtemp(prefix="bench-live-"))
     if not args.keep:

@@ -1,5 +1,5 @@
 """Benchmark: rebuild time of every revenue asset over warehouses of 250k, 500k and 1M invoice
-lines (issue 5: ≤ 15 s at 1M, growing linearly).
+lines (target: ≤ 15 s at 1M, growing linearly).
 
 Raw Stripe tables are generated directly in DuckDB (`bench/revenue_raw.sql`: typed columns as
 schema.py lays them out and a realistic `_raw` object; no HTTP), then every revenue asset is
@@ -25,13 +25,11 @@ from pathlib import Path
 
 import dagster as dg
 
-from revenue_assets.defs.resources import WarehouseResource
+from revenue_assets.catalog.tables import ALL_TABLE_NAMES
+from revenue_assets.defs.resources import RevenueResource, WarehouseResource, revenue_context
 from revenue_assets.defs.revenue.assets import REVENUE_ASSETS
 from revenue_assets.defs.revenue.checks import CHECKS, run_check
-from revenue_assets.defs.revenue.resources import RevenueResource
-from revenue_assets.defs.revenue.tables import TABLES
-from revenue_assets.defs.revenue.warehouse import RevenueContext
-from revenue_assets.stripe_api.tables import ALL_TABLE_NAMES
+from revenue_assets.revenue.tables import TABLES
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables
 
@@ -90,7 +88,7 @@ def rebuild(database: Path) -> tuple[float, float, dict[str, tuple[float, int]]]
 
 
 def checks(database: Path) -> tuple[float, dict[str, bool]]:
-    context = RevenueContext.build(
+    context = revenue_context(
         WarehouseResource(database=str(database)), RevenueResource(as_of=AS_OF.isoformat())
     )
     started = time.perf_counter()

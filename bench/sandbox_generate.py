@@ -1,4 +1,4 @@
-"""Benchmark: how fast the sandbox generates its company (issue 2 item 7: 100k customers, 1M+
+"""Benchmark: how fast the sandbox generates its company (target: 100k customers, 1M+
 objects, under two minutes, bounded memory, on a 2-core machine).
 
 Generates a company with `World.generate` into a file and prints wall time per phase (customers

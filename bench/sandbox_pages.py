@@ -1,4 +1,4 @@
-"""Benchmark: how many list pages of 100 objects per second the sandbox serves (issue 2 item 7).
+"""Benchmark: how many list pages of 100 objects per second the sandbox serves.
 
 Starts the sandbox as a subprocess with a generated company (its own CPU accounting), then
 pages through lists with several concurrent keep-alive clients and prints the generation time,

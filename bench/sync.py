@@ -92,9 +92,9 @@ def listable_counts(data: Path, account: str) -> dict[str, int]:
 
 
 def child(args: argparse.Namespace) -> None:
+    from revenue_assets.catalog.tables import TABLES
+    from revenue_assets.ingest.sync import SyncTarget, month_partitions, sync_tables
     from revenue_assets.stripe_api.client import StripeAccess
-    from revenue_assets.stripe_api.tables import TABLES
-    from revenue_assets.sync import SyncTarget, month_partitions, sync_tables
 
     access = StripeAccess(
         args.key, api_base=args.base_url, rate_limit=args.rate, operation_limits="off"
@@ -158,8 +158,8 @@ def run_child(sandbox, key: str, rate: float, partitions: list[str], database: P
 
 def baseline(sandbox, key: str, seconds: float) -> tuple[int, float]:
     """Objects/s of plain sequential cursor paging (every table newest first, one at a time)."""
+    from revenue_assets.catalog.tables import TABLES
     from revenue_assets.stripe_api.client import StripeAccess
-    from revenue_assets.stripe_api.tables import TABLES
 
     access = StripeAccess(key, api_base=sandbox.base_url, rate_limit=100.0, operation_limits="off")
     objects, started = 0, time.monotonic()

@@ -1,4 +1,4 @@
-"""Benchmark: from a Stripe change to its row in DuckDB, under `dagster dev` (issue 4).
+"""Benchmark: from a Stripe change to its row in DuckDB, under `dagster dev`.
 
 Everything runs as a user would run it, each in its own process: the sandbox (Stripe), our
 webhook receiver (`revenue-assets webhooks serve`), and `dagster dev -w workspace.yaml` with
@@ -39,12 +39,12 @@ def wait_for(predicate, timeout: float, interval: float = 0.25) -> bool:
 
 def main(args: argparse.Namespace) -> None:
     from bench.sync import company_span, months
+    from revenue_assets.catalog.tables import TABLES
+    from revenue_assets.ingest.sync import SyncTarget, month_partitions, sync_tables
     from revenue_assets.sandbox.runner import SandboxProcess
     from revenue_assets.sandbox.world import CompanySpec
-    from revenue_assets.sockets import bind
     from revenue_assets.stripe_api.client import StripeAccess
-    from revenue_assets.stripe_api.tables import TABLES
-    from revenue_assets.sync import SyncTarget, month_partitions, sync_tables
+    from revenue_assets.webhooks.sockets import bind
 
     work = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     atexit.register(shutil.rmtree, work, True)  # a run leaves gigabytes otherwise

@@ -1,4 +1,4 @@
-"""Benchmark: the webhook receiver (issue 4, "Performance and reliability").
+"""Benchmark: the webhook receiver.
 
 Target: ≥ 1,000 events/s sustained with p99 acknowledgement < 50 ms on loopback, where an
 acknowledgement is a 200 sent only after the event is committed (synchronous=FULL) to the inbox.
@@ -46,7 +46,7 @@ import stripe
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from revenue_assets.webhooks.inbox import Inbox  # noqa: E402
+from revenue_assets.state.store import StateStore  # noqa: E402
 
 SECRET = "whsec_benchmark0123456789abcdefABCDEF"
 FIXTURES = ROOT / "revenue_assets" / "sandbox" / "stripe_fixtures.json"
@@ -324,7 +324,7 @@ def main() -> None:
         process.terminate()
         process.wait(timeout=30)
 
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         acknowledged = tally.acknowledged + max_tally.acknowledged
         stored = {row.event_id for row in inbox.read_after(0, 10_000_000, with_payload=False)}
         missing = [event_id for event_id in acknowledged if event_id not in stored]

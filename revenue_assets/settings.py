@@ -1,4 +1,4 @@
-"""Configuration (DESIGN §2): every setting in one place, read from the environment and validated
+"""Configuration: every setting in one place, read from the environment and validated
 once, with one clear message per problem.
 
 Dagster resources are built from the same environment variables through `dg.EnvVar`, so the UI
@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from revenue_assets.catalog.keys import key_mode, mask_key
 from revenue_assets.stripe_api.ratelimit import OperationLimits
 
 DEFAULT_API_BASE = "https://api.stripe.com"
@@ -46,19 +47,6 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
         super().__init__("Configuration problems:\n" + "\n".join(f"  - {p}" for p in problems))
-
-
-def key_mode(api_key: str) -> str:
-    """'live' or 'test', from the key's prefix (sk_live_…, rk_test_…)."""
-    return "live" if api_key.split("_")[1:2] == ["live"] else "test"
-
-
-def mask_key(secret: str) -> str:
-    """A key as safe to show: its prefix and last four characters only."""
-    if len(secret) <= 12:
-        return "****"
-    prefix = "_".join(secret.split("_")[:2])
-    return f"{prefix}_****{secret[-4:]}"
 
 
 @dataclass(frozen=True)
@@ -279,7 +267,7 @@ def sync_rate(api_key: str, override: float | None) -> float:
 
 
 def stripe_schema(table_prefix: str | None) -> str:
-    """Schema of the raw Stripe tables: `stripe`, or `stripe_<prefix>` (DESIGN §3)."""
+    """Schema of the raw Stripe tables: `stripe`, or `stripe_<prefix>`."""
     return f"stripe_{table_prefix}" if table_prefix else "stripe"
 
 

@@ -16,12 +16,19 @@ from typing import Any
 import duckdb
 import orjson
 
-from revenue_assets.sockets import bind
+from revenue_assets.catalog.months import keys_between
+from revenue_assets.catalog.tables import TABLES, StripeTable
+from revenue_assets.ingest.sync import (
+    Partition,
+    SyncTarget,
+    TableOutcome,
+    month_partitions,
+    sync_tables,
+)
 from revenue_assets.stripe_api.client import RetryPolicy, StripeAccess
-from revenue_assets.stripe_api.tables import TABLES, StripeTable
-from revenue_assets.sync import Partition, SyncTarget, TableOutcome, month_partitions, sync_tables
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver
+from revenue_assets.webhooks.sockets import bind
 
 # The sandbox's object kinds of the warehouse's child tables.
 CHILD_KINDS = {
@@ -33,19 +40,10 @@ REPO = Path(__file__).resolve().parents[1]
 FAST_RETRY = RetryPolicy(base_delay_s=0.01, max_delay_s=0.2, rate_limited_budget_s=120)
 
 
-def months_between(first: datetime, last: datetime) -> list[str]:
-    """Monthly partition keys from `first`'s month to `last`'s month, inclusive."""
-    keys, year, month = [], first.year, first.month
-    while (year, month) <= (last.year, last.month):
-        keys.append(f"{year:04d}-{month:02d}-01")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return keys
-
-
 def sandbox_partitions(sandbox: Any, start: str = "2011-01-01") -> list[Partition]:
     """Every monthly partition from `start` to the sandbox clock's month."""
     now = datetime.fromtimestamp(sandbox.world.now, UTC)
-    return month_partitions(months_between(datetime.fromisoformat(start), now))
+    return month_partitions(keys_between(datetime.fromisoformat(start), now))
 
 
 def company_range(sandbox: Any) -> tuple[str, str]:
@@ -57,7 +55,7 @@ def company_range(sandbox: Any) -> tuple[str, str]:
         oldest = connection.execute("SELECT min(created) FROM objects WHERE created > 0").fetchone()
     finally:
         connection.close()
-    keys = months_between(
+    keys = keys_between(
         datetime.fromtimestamp(oldest[0], UTC), datetime.fromtimestamp(sandbox.world.now, UTC)
     )
     return keys[0], keys[-1]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from revenue_assets.settings import ConfigError, Settings, mask_key
+from revenue_assets.catalog.keys import mask_key
+from revenue_assets.settings import ConfigError, Settings
 from revenue_assets.stripe_api.errors import redact
 
 
@@ -67,7 +68,7 @@ def test_a_clock_file_sets_the_evaluation_time(tmp_path, monkeypatch) -> None:
     the file holds, read at each run; partitions reach two months further."""
     from datetime import UTC, datetime
 
-    from revenue_assets.defs.revenue.resources import RevenueResource
+    from revenue_assets.defs.resources import RevenueResource
     from revenue_assets.settings import partition_end_offset_from_env
 
     clock = tmp_path / "clock"

@@ -29,7 +29,7 @@ def dashboard(open_browser: bool, output: Path | None) -> None:
     from revenue_assets.dashboard.build import build_dashboard, dashboard_path
     from revenue_assets.dashboard.formatting import money, month
     from revenue_assets.dashboard.queries import DashboardDataMissing
-    from revenue_assets.defs.revenue.warehouse import revenue_schema
+    from revenue_assets.revenue.runner import revenue_schema
 
     if not settings.duckdb_path.is_file():
         click.secho(

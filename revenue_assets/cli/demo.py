@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import click
 from rich.console import Console
 
+from revenue_assets.catalog.months import month_key
 from revenue_assets.demo.company_life import write_clock_file
 
 DEFAULT_DIR = Path("data/demo")
@@ -311,8 +312,7 @@ def company_first_month(company: Path) -> str:
         ).fetchone()
     finally:
         connection.close()
-    first = datetime.fromtimestamp(oldest[0] or time.time(), UTC)
-    return f"{first.year:04d}-{first.month:02d}-01"
+    return month_key(datetime.fromtimestamp(oldest[0] or time.time(), UTC))
 
 
 def demo_environment(paths: DemoPaths, sandbox: Any, first_month: str) -> dict[str, str]:
@@ -342,7 +342,7 @@ def quiet_instance(dagster_home: Path) -> None:
 
 def write_people_files(world: Any, paths: DemoPaths) -> None:
     """The product-analytics side of the demo: the persons behind the account's customers and
-    their groups, as the CSV files `customer_link` matches against (DESIGN §5)."""
+    their groups, as the CSV files `customer_link` matches against."""
     persons = [p for p in world.persons() if p["account"] == world.account_id]
     with paths.persons.open("w", newline="") as file:
         writer = csv.writer(file)
@@ -393,9 +393,9 @@ def dagster_output_to(log: Path) -> Iterator[Console]:
 
 def full_sync(console: Console) -> bool:
     """Every Stripe table over every partition with data, then every downstream asset."""
+    from revenue_assets.catalog.tables import TABLES
     from revenue_assets.cli.sync import run_sync
     from revenue_assets.settings import Settings
-    from revenue_assets.stripe_api.tables import TABLES
 
     return run_sync(Settings.from_env(), list(TABLES), downstream=True, console=console)
 

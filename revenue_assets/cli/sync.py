@@ -83,12 +83,12 @@ def sync(tables: tuple[str, ...], no_downstream: bool, take_all: bool, verbose: 
                 f"--max takes the whole limit, but STRIPE_RATE_LIMIT={os.environ['STRIPE_RATE_LIMIT']} "
                 "sets the rate already: drop one of them."
             )
-        from revenue_assets.settings import key_mode
+        from revenue_assets.catalog.keys import key_mode
 
         # The code location's resources read the environment when the definitions load.
         os.environ["STRIPE_RATE_LIMIT"] = key_mode(settings.stripe_api_key or "")
         settings = load_settings()
-    from revenue_assets.stripe_api.tables import TABLES, TABLES_BY_NAME
+    from revenue_assets.catalog.tables import TABLES, TABLES_BY_NAME
 
     unknown = [name for name in tables if name not in TABLES_BY_NAME]
     if unknown:
@@ -115,9 +115,9 @@ def run_sync(
     which come from the environment (`settings` must be the same environment's)."""
     import dagster as dg
 
-    from revenue_assets import progress
     from revenue_assets.definitions import defs
     from revenue_assets.defs.stripe.specs import table_key
+    from revenue_assets.ingest import progress
 
     keys = [table_key(name) for t in tables for name in (t.name, *t.child_names)]
     partition_keys = _partitions_with_data(settings, tables, console)
@@ -201,9 +201,9 @@ def _partitions_with_data(settings, tables, console: Console) -> list[str]:
     """All partitions from the account's oldest object on. Earlier ones are empty: running them
     would only write thousands of Dagster events (one per table and month since 2011)."""
     from revenue_assets.defs.stripe.partitions import monthly_partitions
+    from revenue_assets.ingest.sync import account_start, month_partitions
     from revenue_assets.stripe_api.client import StripeAccess
     from revenue_assets.stripe_api.errors import StripeAccessError
-    from revenue_assets.sync import account_start, month_partitions
 
     keys = monthly_partitions.get_partition_keys()
     every = month_partitions(keys)

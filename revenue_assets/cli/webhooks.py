@@ -207,7 +207,7 @@ def register(url: str, enable: bool, secret: str | None, recreate: bool) -> None
     Types the endpoint already receives are kept. The signing secret, which Stripe returns only
     when it creates an endpoint, is stored in the state file (mode 0600).
     """
-    from revenue_assets.webhooks.inbox import Inbox
+    from revenue_assets.state.store import StateStore
     from revenue_assets.webhooks.registration import (
         RegistrationError,
         register_endpoint,
@@ -220,7 +220,7 @@ def register(url: str, enable: bool, secret: str | None, recreate: bool) -> None
     if urlsplit(url).scheme == "http" and urlsplit(url).hostname not in ("localhost", "127.0.0.1"):
         click.secho("Note: Stripe requires an HTTPS URL for live mode endpoints.", fg="yellow")
     try:
-        with Inbox(settings.state_path) as inbox:
+        with StateStore(settings.state_path) as inbox:
             result = register_endpoint(
                 stripe_client(settings),
                 inbox,
@@ -281,8 +281,8 @@ def status(url: str | None, offline: bool, as_json: bool) -> None:
     Exits 1 when something needs attention: failing health, or an endpoint that is missing,
     disabled or lacks event types.
     """
+    from revenue_assets.state.store import StateStore
     from revenue_assets.webhooks.health import webhook_health
-    from revenue_assets.webhooks.inbox import Inbox
     from revenue_assets.webhooks.registration import (
         RegistrationError,
         endpoint_views,
@@ -292,7 +292,7 @@ def status(url: str | None, offline: bool, as_json: bool) -> None:
 
     settings = load_settings(require_key=False)
     now = time.time()
-    with Inbox(settings.state_path) as inbox:
+    with StateStore(settings.state_path) as inbox:
         health = inbox.health()
         report = webhook_health(health, now=now)
         source = resolve_secrets(_env_secrets(settings), inbox)

@@ -52,9 +52,9 @@ def last_webhook_at(state_path: str | Path | None) -> float | None:
     A missing state file is not created just to say so."""
     if state_path is None or not Path(state_path).is_file():
         return None
-    from revenue_assets.webhooks.inbox import Inbox
+    from revenue_assets.state.store import StateStore
 
-    inbox = Inbox(state_path)
+    inbox = StateStore(state_path)
     try:
         return inbox.health().last_webhook_at
     finally:

@@ -11,7 +11,7 @@ from decimal import Decimal
 
 # Currencies whose symbol reads unambiguously; others show their ISO code.
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩"}
-# Zero-decimal currencies (DESIGN §5): no fractional digits when displayed.
+# Zero-decimal currencies: no fractional digits when displayed.
 ZERO_DECIMAL = {
     "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
     "XAF", "XOF", "XPF",

@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-SQL_DIR = Path(__file__).parent / "sql"
+from revenue_assets.warehouse.sql_files import SqlFiles
+
+SQL = SqlFiles(Path(__file__).parent / "sql")
 TOP_CUSTOMERS = 10
 # The revenue tables the page reads; missing ones mean the revenue layer was never built.
 REQUIRED_TABLES = (
@@ -52,17 +53,6 @@ class DashboardData:
     def latest(self) -> dict[str, Any] | None:
         """The newest month of `revenue_metrics` (the current, possibly partial, month)."""
         return self.months[-1] if self.months else None
-
-
-@cache
-def sql_file(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text()
-
-
-def render_sql(name: str, *, stripe_schema: str, revenue_schema: str) -> str:
-    """The statement of `sql/<name>.sql` with its schema tokens replaced (identifiers cannot be
-    bound as parameters; both names are validated settings)."""
-    return sql_file(name).replace("{revenue}", revenue_schema).replace("{stripe}", stripe_schema)
 
 
 def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -114,7 +104,7 @@ def load(
         )
 
     def query(name: str, **params: Any) -> list[dict[str, Any]]:
-        sql = render_sql(name, stripe_schema=stripe_schema, revenue_schema=revenue_schema)
+        sql = SQL.render(name, stripe=stripe_schema, revenue=revenue_schema)
         return _dicts(connection.execute(sql, params or None))
 
     months = query("metrics")

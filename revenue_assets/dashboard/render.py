@@ -64,7 +64,7 @@ HEADLINES: tuple[tuple[str, str, str], ...] = (
 
 @dataclass(frozen=True)
 class Freshness:
-    """How current the page's data is (DESIGN §6: last sync, last webhook)."""
+    """How current the page's data is (last sync, last webhook)."""
 
     last_sync: datetime | None
     last_webhook: float | None

@@ -1,4 +1,4 @@
-"""Resources shared by the domains, configured from the environment (DESIGN §2).
+"""Resources shared by the domains, configured from the environment.
 
 Secrets come in through `dg.EnvVar`, so the UI shows the variable's name, never its value.
 Non-secret settings with defaults are read when the definitions load.
@@ -8,25 +8,29 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
-from revenue_assets.defs.revenue.resources import RevenueResource
+from revenue_assets.ingest.sync import DEFAULT_FLUSH_BYTES
+from revenue_assets.revenue.clock import read_clock_file
+from revenue_assets.revenue.runner import RevenueContext, revenue_schema
 from revenue_assets.settings import (
     DEFAULT_API_BASE,
+    DEFAULT_BASE_CURRENCY,
+    DEFAULT_GROUP_KEY,
     DEFAULT_STATE,
     ConfigError,
     Settings,
     stripe_schema,
     sync_rate,
 )
+from revenue_assets.state.store import StateStore
 from revenue_assets.stripe_api.client import RetryPolicy, StripeAccess
-from revenue_assets.sync import DEFAULT_FLUSH_BYTES
 from revenue_assets.warehouse.connection import DEFAULT_LOCK_TIMEOUT_S, warehouse_connection
-from revenue_assets.webhooks.inbox import Inbox
 
 QUICK_RETRY = RetryPolicy(max_attempts=2, rate_limited_budget_s=10.0, base_delay_s=0.2)
 
@@ -117,12 +121,74 @@ class StateResource(dg.ConfigurableResource):
     path: str = Field(default=DEFAULT_STATE)
 
     @contextmanager
-    def inbox(self) -> Iterator[Inbox]:
-        inbox = Inbox(self.path)
+    def store(self) -> Iterator[StateStore]:
+        inbox = StateStore(self.path)
         try:
             yield inbox
         finally:
             inbox.close()
+
+
+class RevenueResource(dg.ConfigurableResource):
+    """How revenue is computed and reported: currency, options, linkage files, evaluation time."""
+
+    base_currency: str = Field(
+        default=DEFAULT_BASE_CURRENCY,
+        description="Reporting currency (REVENUE_ASSETS_BASE_CURRENCY).",
+    )
+    include_charges_without_invoice: bool = Field(
+        default=True,
+        description="Count succeeded charges that no invoice paid as revenue items.",
+    )
+    group_key: str = Field(
+        default=DEFAULT_GROUP_KEY,
+        description="Metadata key holding a customer's group key (REVENUE_ASSETS_GROUP_KEY).",
+    )
+    persons_path: str | None = Field(
+        default=None, description="CSV or Parquet file of persons (REVENUE_ASSETS_PERSONS)."
+    )
+    groups_path: str | None = Field(
+        default=None, description="CSV or Parquet file of groups (REVENUE_ASSETS_GROUPS)."
+    )
+    as_of: str | None = Field(
+        default=None,
+        description=(
+            "Evaluate MRR and month ranges at this ISO instant instead of now (for replays, "
+            "tests and sandboxes whose clock is not the wall clock)."
+        ),
+    )
+    clock_file: str | None = Field(
+        default=None,
+        description=(
+            "A file holding the Unix time to evaluate at, read at each run "
+            "(REVENUE_ASSETS_CLOCK_FILE): for a sandbox whose clock runs ahead of the wall "
+            "clock, like `revenue-assets demo --live`, which writes its company's clock there. "
+            "Ignored while missing or empty; `as_of` wins when both are set."
+        ),
+    )
+    memory_limit: str = Field(
+        default="4GB",
+        description="DuckDB memory limit while rebuilding (the sync's own limit is lower).",
+    )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RevenueResource:
+        return cls(
+            base_currency=settings.base_currency,
+            include_charges_without_invoice=settings.include_charges_without_invoice,
+            group_key=settings.group_key,
+            persons_path=str(settings.persons_path) if settings.persons_path else None,
+            groups_path=str(settings.groups_path) if settings.groups_path else None,
+            clock_file=str(settings.clock_file) if settings.clock_file else None,
+        )
+
+    def evaluation_time(self) -> datetime:
+        """The instant MRR is evaluated at and the last month reported (UTC)."""
+        if self.as_of:
+            moment = datetime.fromisoformat(self.as_of)
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        clock = read_clock_file(self.clock_file) if self.clock_file else None
+        return clock or datetime.now(UTC)
 
 
 def default_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
@@ -143,3 +209,20 @@ def default_resources(settings: Settings | None = None) -> dict[str, dg.Configur
         "state": StateResource(path=str(settings.state_path)),
         "revenue": RevenueResource.from_settings(settings),
     }
+
+
+def revenue_context(warehouse: WarehouseResource, revenue: RevenueResource) -> RevenueContext:
+    """What one run of the revenue layer's SQL needs, resolved once from both resources."""
+    return RevenueContext(
+        database=warehouse.database,
+        stripe_schema=warehouse.stripe_schema,
+        revenue_schema=revenue_schema(warehouse.table_prefix),
+        base_currency=revenue.base_currency.upper(),
+        include_charges_without_invoice=revenue.include_charges_without_invoice,
+        group_key=revenue.group_key,
+        as_of=revenue.evaluation_time(),
+        persons_path=revenue.persons_path,
+        groups_path=revenue.groups_path,
+        lock_timeout_s=warehouse.lock_timeout_s,
+        memory_limit=revenue.memory_limit,
+    )

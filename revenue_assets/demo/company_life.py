@@ -15,7 +15,6 @@ within a day of that edge, its clock slows to real time, and the app keeps actin
 
 from __future__ import annotations
 
-import calendar
 import os
 import random
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any
 import requests
 import stripe
 
+from revenue_assets.catalog.months import add_months, month_bounds, month_key
 from revenue_assets.settings import CLOCK_AHEAD_MONTHS
 
 DAY = 86_400
@@ -53,9 +53,8 @@ LAST_NAMES = ("Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Thompson", 
 def partitions_edge(wall: float) -> int:
     """The first second after the last monthly partition while a clock file is set (the end
     of the month CLOCK_AHEAD_MONTHS after the wall clock's, UTC)."""
-    now = datetime.fromtimestamp(wall, UTC)
-    months = now.year * 12 + now.month - 1 + CLOCK_AHEAD_MONTHS + 1
-    return calendar.timegm((months // 12, months % 12 + 1, 1, 0, 0, 0))
+    this_month = month_key(datetime.fromtimestamp(wall, UTC))
+    return month_bounds(add_months(this_month, CLOCK_AHEAD_MONTHS))[1]
 
 
 def write_clock_file(path: Path, clock: int) -> None:

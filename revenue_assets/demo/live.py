@@ -41,7 +41,7 @@ UNFINISHED = ("QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING")
 
 def free_port(preferred: int, host: str = "127.0.0.1") -> int:
     """`preferred` when nothing listens there, else any free port (0: any free port)."""
-    from revenue_assets.sockets import bind
+    from revenue_assets.webhooks.sockets import bind
 
     for port in (preferred, 0) if preferred else (0,):
         try:
@@ -123,7 +123,7 @@ class LiveDemo:
         """Register the receiver as the company's endpoint (removing those of earlier runs),
         then start it: it reads the signing secret the registration stored."""
         from revenue_assets.settings import Settings
-        from revenue_assets.webhooks.inbox import Inbox
+        from revenue_assets.state.store import StateStore
         from revenue_assets.webhooks.registration import register_endpoint, stripe_client
 
         # The port of the last session when free: its endpoint is then kept as it is.
@@ -135,7 +135,7 @@ class LiveDemo:
         for endpoint in client.v1.webhook_endpoints.list({"limit": 100}).auto_paging_iter():
             if endpoint.url != self.receiver_url:
                 client.v1.webhook_endpoints.delete(endpoint.id)
-        with Inbox(settings.state_path) as inbox:
+        with StateStore(settings.state_path) as inbox:
             register_endpoint(client, inbox, self.receiver_url)
         self._save(receiver_port=port)
         receiver = self._spawn(

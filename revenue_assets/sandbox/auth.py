@@ -15,8 +15,8 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from revenue_assets.catalog.tables import TABLES
 from revenue_assets.sandbox.errors import SandboxError
-from revenue_assets.stripe_api.tables import TABLES
 
 # Resource segment of the URL (`/v1/<resource>`) -> base permission name, without `_read`.
 PERMISSIONS: dict[str, str] = {

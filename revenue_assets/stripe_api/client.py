@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 import orjson
 import stripe
 
-from revenue_assets.settings import mask_key
+from revenue_assets.catalog.keys import mask_key
 from revenue_assets.stripe_api.errors import (
     StripeAuthenticationError,
     StripePermissionError,

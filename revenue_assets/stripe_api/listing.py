@@ -33,16 +33,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from revenue_assets.catalog.pages import PageMeta, read_page
+from revenue_assets.catalog.tables import ChildTable, StripeTable
 from revenue_assets.stripe_api.client import Fetched, RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import (
     StripeAccessError,
     StripeAuthenticationError,
 )
-from revenue_assets.stripe_api.pages import PageMeta, read_page
 from revenue_assets.stripe_api.ratelimit import operation_of
 from revenue_assets.stripe_api.scheduler import PacedPool
-from revenue_assets.stripe_api.tables import ChildTable, StripeTable
-from revenue_assets.warehouse.spool import SpoolError
 
 PAGE_LIMIT = 100
 
@@ -65,7 +64,12 @@ class _Chain:
 
 
 class Sink(Protocol):
-    """Where fetched pages go. Called from many threads at once."""
+    """Where fetched pages go. Called from many threads at once.
+
+    `fatal_errors`: what the sink raises when it cannot take pages at all (a full disk): every
+    table would fail the same way, so listing stops at the first instead of trying them all."""
+
+    fatal_errors: tuple[type[Exception], ...]
 
     def page(
         self,
@@ -208,7 +212,7 @@ class Lister:
         result = self._results[table]
         try:
             fn(*args)
-        except (StripeAuthenticationError, SpoolError) as error:  # every table would fail
+        except (StripeAuthenticationError, *self.sink.fatal_errors) as error:
             result.error = error
             self._fatal = error
         except StripeAccessError as error:

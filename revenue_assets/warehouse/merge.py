@@ -14,11 +14,12 @@ from typing import Any
 import duckdb
 import orjson
 
-from revenue_assets.stripe_api.tables import CHILD_TABLES, TABLES_BY_NAME
-from revenue_assets.warehouse.schema import SYSTEM_COLUMNS, TableSchema, table_schema
+from revenue_assets.catalog.tables import CHILD_TABLES, TABLES_BY_NAME
+from revenue_assets.warehouse.schema import TableSchema, table_schema
 from revenue_assets.warehouse.spool import SpoolFile
+from revenue_assets.warehouse.sql_files import SqlFiles
 
-SQL_DIR = Path(__file__).parent / "sql"
+SQL = SqlFiles(Path(__file__).parent / "sql")
 SPOOL_COLUMNS = (
     "{o: 'JSON', page: 'STRUCT(data JSON[])', p: 'VARCHAR', pc: 'BIGINT', v: 'DOUBLE', s: 'VARCHAR', "
     "d: 'BOOLEAN', t: 'BOOLEAN'}"
@@ -35,11 +36,6 @@ _TRANSFORM_TYPES = {
     "DOUBLE": "DOUBLE",
     "JSON": "JSON",
 }
-
-
-@cache
-def sql_template(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text()
 
 
 def _quote_path(path: Path) -> str:
@@ -191,8 +187,11 @@ def merge_spool(
     tombstones = []
     if spool is not None and spool.stubs:
         tombstones.append(
-            sql_template("tombstones").format(
-                target=parts["target"], spool=_quote_path(spool.path), spool_columns=SPOOL_COLUMNS
+            SQL.render(
+                "tombstones",
+                target=parts["target"],
+                spool=_quote_path(spool.path),
+                spool_columns=SPOOL_COLUMNS,
             )
         )
     if not sources:
@@ -202,14 +201,14 @@ def merge_spool(
     values = {**parts, "rows": " UNION ALL ".join(sources)}
     if not repeats:
         values["qualify"] = ""
-    merge = sql_template("merge")
     if insert_first:
         try:
-            _transaction(connection, [merge.format(**{**values, "on_conflict": ""}), *tombstones])
+            merge = SQL.render("merge", **{**values, "on_conflict": ""})
+            _transaction(connection, [merge, *tombstones])
             return True
         except duckdb.ConstraintException:
             pass  # an object is already there: upsert the batch
-    _transaction(connection, [merge.format(**values), *tombstones])
+    _transaction(connection, [SQL.render("merge", **values), *tombstones])
     return not insert_first
 
 
@@ -225,8 +224,8 @@ def _transaction(connection: duckdb.DuckDBPyConnection, statements: list[str]) -
 
 
 def _rows(template: str, spool: SpoolFile, **values: str) -> str:
-    return sql_template(template).format(
-        spool=_quote_path(spool.path), spool_columns=SPOOL_COLUMNS, **values
+    return SQL.render(
+        template, spool=_quote_path(spool.path), spool_columns=SPOOL_COLUMNS, **values
     )
 
 
@@ -289,15 +288,12 @@ def mark_unlisted_deleted(
     if layout.parent_column:
         if parents_seen is None:
             return 0
-        sql = sql_template("mark_unlisted_children_deleted").format(
-            parent_column=layout.parent_column, parents_seen=_quote_path(parents_seen), **common
+        sql = SQL.render(
+            "mark_unlisted_children_deleted",
+            parent_column=layout.parent_column,
+            parents_seen=_quote_path(parents_seen),
+            **common,
         )
     else:
-        sql = sql_template("mark_unlisted_deleted").format(
-            created_column=layout.partition_column, **common
-        )
+        sql = SQL.render("mark_unlisted_deleted", created_column=layout.partition_column, **common)
     return connection.execute(sql).fetchone()[0]
-
-
-def system_column_descriptions() -> dict[str, str]:
-    return {name: description for name, _, description in SYSTEM_COLUMNS}

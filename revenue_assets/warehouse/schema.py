@@ -1,4 +1,4 @@
-"""Column layout of the raw `stripe.<table>` tables (DESIGN §3).
+"""Column layout of the raw `stripe.<table>` tables.
 
 Each table has `id`, the object's scalar fields as typed columns, nested objects as JSON, the
 whole object as `_raw` (so fields Stripe adds later survive) and the bookkeeping columns
@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from revenue_assets.stripe_api.tables import CHILD_TABLES, TABLES_BY_NAME
+from revenue_assets.catalog.tables import CHILD_TABLES, TABLES_BY_NAME
 
 _COLUMNS: dict[str, str] = {
     "charge": """

@@ -33,8 +33,8 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from revenue_assets.stripe_api.pages import PageMeta
-from revenue_assets.stripe_api.tables import TABLES_BY_NAME
+from revenue_assets.catalog.pages import PageMeta
+from revenue_assets.catalog.tables import TABLES_BY_NAME
 
 
 @dataclass
@@ -128,6 +128,8 @@ def _lock_owner(directory: Path) -> int | None:
 
 class Spool:
     """Thread-safe NDJSON spool files, one per table, in a directory this process owns."""
+
+    fatal_errors = (SpoolError,)  # a spool that cannot be written fails every table alike
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""Stripe webhooks, from the HTTP edge to the event inbox (DESIGN §4).
+"""Stripe webhooks, from the HTTP edge to the event inbox.
 
     receiver.py      the ASGI app: cap, verify, store durably, then answer 200 (or why not)
     signature.py     Stripe-Signature checked with the SDK against every accepted secret

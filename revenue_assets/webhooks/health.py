@@ -1,6 +1,6 @@
 """One verdict on webhook health, for `webhooks status` and the Dagster asset check.
 
-The failure this exists for (DESIGN §8): a wrong signing secret makes every delivery fail
+The failure this exists for: a wrong signing secret makes every delivery fail
 verification, the receiver answers 400, nothing reaches the inbox, and every run "succeeds"
 with 0 rows. So the check fails when deliveries keep failing verification: several failures
 in a row since the last verified delivery (one forged request from the internet is not enough)
@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from revenue_assets.webhooks.inbox import Inbox, InboxHealth
+from revenue_assets.state.store import InboxHealth, StateStore
 
 DEFAULT_FAILURE_STREAK = 3  # Stripe retries quickly at first: a wrong secret reaches it fast
 DEFAULT_FAILURE_WINDOW_S = 24 * 3600
@@ -31,7 +31,7 @@ class HealthReport:
 
 
 def webhook_health(
-    inbox: Inbox | InboxHealth,
+    inbox: StateStore | InboxHealth,
     *,
     now: float | None = None,
     failure_streak: int = DEFAULT_FAILURE_STREAK,
@@ -39,7 +39,7 @@ def webhook_health(
     stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
 ) -> HealthReport:
     """Judge the inbox's health counters (see the module docstring for the rules)."""
-    health = inbox.health() if isinstance(inbox, Inbox) else inbox
+    health = inbox.health() if isinstance(inbox, StateStore) else inbox
     now = time.time() if now is None else now
     reasons: list[str] = []
 

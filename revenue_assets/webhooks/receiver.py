@@ -1,4 +1,4 @@
-"""The webhook receiver: Stripe's deliveries in, durable inbox rows out (DESIGN §4, issue 4).
+"""The webhook receiver: Stripe's deliveries in, durable inbox rows out.
 
     POST /<any path>   a Stripe delivery
     GET  /healthz      200 while events can be stored, 503 while they cannot
@@ -37,19 +37,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from revenue_assets.state.events import InvalidEvent, parse_event
+from revenue_assets.state.store import (
+    MALFORMED,
+    OVERSIZED,
+    SIGNATURE_FAILURES,
+    SIGNATURE_STREAK,
+    StateStore,
+)
 from revenue_assets.stripe_api.errors import redact
 from revenue_assets.webhooks.connections import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_READ_TIMEOUT_S,
     ConnectionLimits,
-)
-from revenue_assets.webhooks.events import InvalidEvent, parse_event
-from revenue_assets.webhooks.inbox import (
-    MALFORMED,
-    OVERSIZED,
-    SIGNATURE_FAILURES,
-    SIGNATURE_STREAK,
-    Inbox,
 )
 from revenue_assets.webhooks.log_limiter import LogLimiter
 from revenue_assets.webhooks.secrets import SecretSource, resolve_secrets
@@ -129,8 +129,8 @@ class Receiver:
         else:
             await self.starlette(scope, receive, send)
 
-    def _open_inbox(self) -> Inbox:
-        return Inbox(
+    def _open_inbox(self) -> StateStore:
+        return StateStore(
             self.config.state_path,
             busy_timeout_s=self.config.lock_timeout_s,
             synchronous=self.config.synchronous,
@@ -258,7 +258,7 @@ def create_receiver(config: ReceiverConfig) -> Receiver:
     source = SecretSource(tuple(config.env_secrets), "STRIPE_WEBHOOK_SECRET")
     if not source.secrets:
         try:
-            with Inbox(config.state_path, busy_timeout_s=config.lock_timeout_s) as inbox:
+            with StateStore(config.state_path, busy_timeout_s=config.lock_timeout_s) as inbox:
                 source = resolve_secrets((), inbox)
         except Exception as error:
             inbox_error = error

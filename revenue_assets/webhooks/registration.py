@@ -1,4 +1,4 @@
-"""`webhooks register` and `webhooks status`: the endpoint on Stripe's side (DESIGN §4).
+"""`webhooks register` and `webhooks status`: the endpoint on Stripe's side.
 
 Registration is a reconciliation, safe to repeat: find the endpoint by URL, create it if there
 is none, otherwise add the event types of the synced tables that it lacks. It never removes a
@@ -19,10 +19,10 @@ from typing import Any
 
 import stripe
 
+from revenue_assets.catalog.tables import TABLES, StripeTable
 from revenue_assets.settings import Settings
+from revenue_assets.state.store import StateStore
 from revenue_assets.stripe_api.errors import redact
-from revenue_assets.stripe_api.tables import TABLES, StripeTable
-from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets.webhooks.secrets import (
     ENDPOINT_ID_KEY,
     ENDPOINT_URL_KEY,
@@ -137,7 +137,7 @@ def list_endpoints(client: stripe.StripeClient) -> list[dict[str, Any]]:
 
 def register_endpoint(
     client: stripe.StripeClient,
-    inbox: Inbox,
+    inbox: StateStore,
     url: str,
     *,
     enable: bool = False,
@@ -278,7 +278,7 @@ def secret_help(url: str) -> str:
 
 
 def endpoint_views(
-    client: stripe.StripeClient, inbox: Inbox | None, url: str | None = None
+    client: stripe.StripeClient, inbox: StateStore | None, url: str | None = None
 ) -> list[EndpointView]:
     """Endpoints to show in `status`: the URL's, else the one we registered, else all."""
     required = required_event_types()

@@ -1,6 +1,6 @@
 """Which endpoint signing secrets the receiver accepts, and where they come from.
 
-Order of precedence (issue 4): STRIPE_WEBHOOK_SECRET overrides the stored secret. The variable
+Order of precedence: STRIPE_WEBHOOK_SECRET overrides the stored secret. The variable
 may list several secrets separated by commas or spaces, for a roll: while Stripe signs with both
 the old and the new secret (its header then carries two `v1=` signatures), either verifies.
 
@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from revenue_assets.webhooks.inbox import Inbox
+from revenue_assets.state.store import StateStore
 
 SECRET_KEY = "webhook.secret"
 PREVIOUS_SECRET_KEY = "webhook.previous_secret"
@@ -50,7 +50,7 @@ def parse_secrets(raw: str | None) -> list[str]:
     return list(dict.fromkeys(secrets))
 
 
-def stored_secrets(inbox: Inbox, now: float | None = None) -> list[str]:
+def stored_secrets(inbox: StateStore, now: float | None = None) -> list[str]:
     """The stored secret, then the previous one while its grace period lasts."""
     now = time.time() if now is None else now
     secrets = []
@@ -65,7 +65,7 @@ def stored_secrets(inbox: Inbox, now: float | None = None) -> list[str]:
 
 
 def store_secret(
-    inbox: Inbox,
+    inbox: StateStore,
     secret: str,
     *,
     endpoint_id: str | None = None,
@@ -101,7 +101,7 @@ class SecretSource:
         return f"{count} signing secret{'s' if count != 1 else ''} from {self.origin}"
 
 
-def resolve_secrets(env_secrets: Sequence[str], inbox: Inbox | None) -> SecretSource:
+def resolve_secrets(env_secrets: Sequence[str], inbox: StateStore | None) -> SecretSource:
     """The environment's secrets if any, else the stored ones, else none."""
     if env_secrets:
         return SecretSource(tuple(env_secrets), "STRIPE_WEBHOOK_SECRET")

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 
 import uvicorn
 
-from revenue_assets.sockets import bind, url_of
 from revenue_assets.webhooks.connections import connection_cap
 from revenue_assets.webhooks.receiver import (
     DEFAULT_HOST,
@@ -23,6 +22,7 @@ from revenue_assets.webhooks.receiver import (
     ReceiverConfig,
     create_receiver,
 )
+from revenue_assets.webhooks.sockets import bind, url_of
 
 
 def uvicorn_config(

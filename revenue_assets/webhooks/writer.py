@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from revenue_assets.webhooks.events import EventRow
-from revenue_assets.webhooks.inbox import SIGNATURE_STREAK, Inbox
+from revenue_assets.state.events import EventRow
+from revenue_assets.state.store import SIGNATURE_STREAK, StateStore
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +67,11 @@ def _expire(future: asyncio.Future[bool]) -> None:
 class GroupCommitWriter:
     """Stores events from many requests in shared transactions, on one thread."""
 
-    def __init__(self, open_inbox: Callable[[], Inbox], *, max_batch: int = 1000) -> None:
+    def __init__(self, open_inbox: Callable[[], StateStore], *, max_batch: int = 1000) -> None:
         self._open_inbox = open_inbox
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Item | dict[str, int] | None] = queue.SimpleQueue()
-        self._inbox: Inbox | None = None
+        self._inbox: StateStore | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
         self.status = WriterStatus()

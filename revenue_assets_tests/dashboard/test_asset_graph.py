@@ -7,7 +7,7 @@ import dagster as dg
 
 from revenue_assets.definitions import defs
 from revenue_assets.defs.dashboard.assets import KEY, READS
-from revenue_assets.defs.revenue.tables import TABLES, revenue_key
+from revenue_assets.revenue.tables import TABLES, revenue_key
 
 LAYER = {"stripe": 0, "files": 0, "revenue_analytics": 1, "revenue_dashboard": 2}
 

@@ -25,9 +25,13 @@ from revenue_assets.dashboard.build import build_dashboard, dashboard_path, stam
 from revenue_assets.dashboard.render import HEADLINES, TILES
 from revenue_assets.definitions import defs
 from revenue_assets.defs.dashboard.assets import KEY
-from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
-from revenue_assets.defs.revenue.resources import RevenueResource
-from revenue_assets.webhooks.inbox import Inbox
+from revenue_assets.defs.resources import (
+    RevenueResource,
+    StateResource,
+    StripeResource,
+    WarehouseResource,
+)
+from revenue_assets.state.store import StateStore
 from revenue_assets_tests.dashboard.browser import chromium, screenshot, visit
 from revenue_assets_tests.helpers import clean_env, company_range, run_cli
 
@@ -113,7 +117,7 @@ def built(sandbox_session, tmp_path_factory: pytest.TempPathFactory) -> Built:
             params={"limit": 1},
             auth=(sandbox_session.secret_key, ""),
         ).json()
-        inbox = Inbox(state)
+        inbox = StateStore(state)
         try:
             inbox.add(orjson.dumps(page["data"][0]), "webhook", received_at=WEBHOOK_AT)
         finally:

@@ -1,1 +1,1 @@
-"""Tests of the revenue layer (issue 5)."""
+"""Tests of the revenue layer."""

@@ -20,15 +20,15 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from revenue_assets.defs.resources import WarehouseResource
+from revenue_assets.catalog.months import keys_between
+from revenue_assets.catalog.tables import TABLES
+from revenue_assets.defs.resources import RevenueResource, WarehouseResource
 from revenue_assets.defs.revenue.assets import REVENUE_ASSETS
 from revenue_assets.defs.revenue.checks import REVENUE_CHECKS
-from revenue_assets.defs.revenue.resources import RevenueResource
+from revenue_assets.ingest.sync import month_partitions
 from revenue_assets.sandbox.runner import Sandbox
 from revenue_assets.sandbox.world import CompanySpec, World
-from revenue_assets.stripe_api.tables import TABLES
-from revenue_assets.sync import month_partitions
-from revenue_assets_tests.helpers import months_between, sync_sandbox
+from revenue_assets_tests.helpers import sync_sandbox
 
 # The raw tables the revenue layer reads (payouts, disputes and pending invoice items it does not).
 REVENUE_INPUTS = [t for t in TABLES if t.name not in ("payout", "dispute", "invoiceitem")]
@@ -151,7 +151,7 @@ class Scenario:
 
     def sync(self, database: Path) -> Path:
         """Sync the company into `database` over HTTP with the real sync engine."""
-        keys = months_between(self.start, self.now)
+        keys = keys_between(self.start, self.now)
         with Sandbox.start(self.world) as sandbox:
             outcomes = sync_sandbox(
                 sandbox, database, tables=REVENUE_INPUTS, partitions=month_partitions(keys)

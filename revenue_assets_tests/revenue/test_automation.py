@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 
 from revenue_assets.definitions import defs
-from revenue_assets.defs.revenue.tables import TABLES, revenue_key, stripe_key
+from revenue_assets.revenue.tables import TABLES, revenue_key, stripe_key
 
 
 def requested(result: Any) -> set[dg.AssetKey]:
@@ -75,9 +75,9 @@ def test_an_old_stripe_partition_requests_the_revenue_assets() -> None:
 
 def test_editing_the_persons_file_requests_its_observation(tmp_path: Path) -> None:
     """Observable sources are observed only when asked: the sensor asks when a file changes."""
-    from revenue_assets.defs.revenue.resources import RevenueResource
+    from revenue_assets.defs.resources import RevenueResource
     from revenue_assets.defs.revenue.sensors import user_files_changed
-    from revenue_assets.defs.revenue.tables import GROUPS_KEY, PERSONS_KEY
+    from revenue_assets.revenue.tables import GROUPS_KEY, PERSONS_KEY
 
     persons, groups = tmp_path / "persons.csv", tmp_path / "groups.csv"
     persons.write_text("distinct_id,email\nu1,a@example.com\n")

@@ -21,8 +21,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from revenue_assets.defs.resources import revenue_context
 from revenue_assets.defs.revenue.checks import CHECKS, run_check
-from revenue_assets.defs.revenue.warehouse import RevenueContext
 from revenue_assets_tests.revenue.scenario import Scenario, Warehouse, utc
 
 FAILING_CARD = "pm_card_chargeCustomerFail"  # Stripe's test card: attaches, charges fail
@@ -240,7 +240,7 @@ def test_the_bridge_check_catches_a_broken_month(company, tmp_path: Path) -> Non
     connection.close()
     broken = Warehouse(copy, after.as_of, dict(after.options))
     resources = broken.resources()
-    context = RevenueContext.build(resources["warehouse"], resources["revenue"])
+    context = revenue_context(resources["warehouse"], resources["revenue"])
     check = next(c for c in CHECKS if c.name == "mrr_bridge_reconciles")
     result = run_check(check, context)
     assert not result.passed

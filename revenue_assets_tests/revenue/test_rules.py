@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from revenue_assets.defs.revenue.tables import TABLES_BY_NAME
+from revenue_assets.revenue.tables import TABLES_BY_NAME
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets_tests.revenue.scenario import Warehouse, utc
 
@@ -77,7 +77,7 @@ class RawRows:
             )
 
     def write(self, database: Path) -> None:
-        from revenue_assets.stripe_api.tables import ALL_TABLE_NAMES
+        from revenue_assets.catalog.tables import ALL_TABLE_NAMES
         from revenue_assets.warehouse.merge import ensure_tables
 
         with warehouse_connection(database) as connection:
@@ -236,7 +236,7 @@ MONEY = [
     "currency_aware_divider",
     "currency_aware_amount",
 ]
-# DESIGN §5: the columns of the product we replace, so its users' queries keep working.
+# The columns of the product we replace, so its users' queries keep working.
 COMPATIBLE_COLUMNS = {
     "charge": ["id", "source_label", "timestamp", "customer_id", "invoice_id", *MONEY],
     "customer": [
@@ -282,10 +282,8 @@ def test_view_row_counts_are_counted_without_computing_the_view(warehouse: Wareh
 def test_the_finance_checks_catch_broken_data(tmp_path: Path) -> None:
     """Each check fails on the defect it exists for (a missing line, a deferral that does not
     add up, MRR that does not roll), naming the culprit."""
-    from revenue_assets.defs.resources import WarehouseResource
+    from revenue_assets.defs.resources import RevenueResource, WarehouseResource, revenue_context
     from revenue_assets.defs.revenue.checks import CHECKS, run_check
-    from revenue_assets.defs.revenue.resources import RevenueResource
-    from revenue_assets.defs.revenue.warehouse import RevenueContext
 
     rows = RawRows()
     rows.invoice("in_ok", [("il_ok", 1_000, True)])
@@ -316,7 +314,7 @@ def test_the_finance_checks_catch_broken_data(tmp_path: Path) -> None:
             "INSERT INTO stripe.balance_transaction (id, amount, currency, source, _deleted)"
             " VALUES ('txn_x', 900, 'usd', 'ch_x', false)"
         )
-    context = RevenueContext.build(
+    context = revenue_context(
         WarehouseResource(database=str(database)), RevenueResource(as_of="2025-06-01T00:00:00Z")
     )
     outcomes = {check.name: run_check(check, context) for check in CHECKS}
@@ -336,10 +334,9 @@ def test_an_unchanged_customer_moves_by_exactly_zero_in_a_converted_currency(
     (46.040307 on Feb 29, 2024) differs from the converted sum of ¥6,912 (46.040308). The
     customer's movement is unchanged and exactly 0; the millionth goes to the FX effect, and the
     bridge (previous + movement + FX = MRR) still holds to the millionth."""
-    from revenue_assets.defs.resources import WarehouseResource
+    from revenue_assets.defs.resources import RevenueResource, WarehouseResource, revenue_context
     from revenue_assets.defs.revenue.checks import CHECKS, run_check
-    from revenue_assets.defs.revenue.resources import RevenueResource
-    from revenue_assets.defs.revenue.warehouse import RevenueContext, revenue_connection, run
+    from revenue_assets.revenue.runner import revenue_connection, run
 
     database = tmp_path / "warehouse.duckdb"
     rows = RawRows()
@@ -347,7 +344,7 @@ def test_an_unchanged_customer_moves_by_exactly_zero_in_a_converted_currency(
     rows.write(database)
     built = Warehouse(database, utc(2024, 2, 29, 23, 59, 59))  # February is the last month
     assert built.materialize().success
-    context = RevenueContext.build(
+    context = revenue_context(
         WarehouseResource(database=str(database)), RevenueResource(as_of="2024-02-29T23:59:59Z")
     )
     with revenue_connection(context) as connection:

@@ -1,4 +1,4 @@
-"""Keeping tables current (issue 4, DESIGN §4), end to end: the sandbox's signed deliveries reach
+"""Keeping tables current, end to end: the sandbox's signed deliveries reach
 our receiver, the webhook sensors turn the inbox into partition runs, and the runs bring DuckDB
 to Stripe's newest state. Also: the Events API pull, the cursor sensors, the 30-day gap and the
 webhook health check."""
@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 import stripe
 
+from revenue_assets.catalog.tables import TABLES_BY_NAME
 from revenue_assets.definitions import defs
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe import sensors
@@ -27,12 +28,11 @@ from revenue_assets.defs.stripe.sensors import (
 )
 from revenue_assets.sandbox.delivery import DeliveryOptions
 from revenue_assets.sandbox.errors import SandboxError
-from revenue_assets.sockets import bind
-from revenue_assets.stripe_api.tables import TABLES_BY_NAME
+from revenue_assets.state.store import StateStore
 from revenue_assets.warehouse.connection import warehouse_connection
-from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver
+from revenue_assets.webhooks.sockets import bind
 from revenue_assets_tests.helpers import company_range, sandbox_receiver, warehouse_rows
 
 # A small company over a few months: every scenario first syncs it through Dagster.
@@ -97,7 +97,7 @@ class Live:
 
     def wait_for_inbox(self, count: int, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
-        with Inbox(self.state) as inbox:
+        with StateStore(self.state) as inbox:
             while inbox.count() < count:
                 assert time.monotonic() < deadline, f"only {inbox.count()} of {count} events"
                 time.sleep(0.05)
@@ -203,7 +203,7 @@ def test_cancel_refund_payment_and_delete_reach_duckdb_within_one_tick(
     new_refunds = [r for r in refunds.values() if r["charge"] == charge["id"] and r["amount"] > 0]
     assert "webhook" in {r["_source"] for r in new_refunds}
     # Every event is kept in the change history.
-    with Inbox(live.state) as inbox:
+    with StateStore(live.state) as inbox:
         event_ids = {e.event_id for e in inbox.read_after(0, limit=10_000, with_payload=False)}
     assert event_ids <= set(warehouse_rows(live.database, "event"))
     # A second tick has nothing left to do.
@@ -295,7 +295,7 @@ def test_truncated_and_partial_payloads_are_completed_from_stripe(live: Live) ->
             "id": event_id, "object": "event", "type": "invoice.updated", "created": created,
             "api_version": stripe.api_version, "data": {"object": obj}, "livemode": False,
         }  # fmt: skip
-        with Inbox(live.state) as inbox:
+        with StateStore(live.state) as inbox:
             assert inbox.add(json.dumps(event).encode(), "webhook")
         live.run(live.tick(invoice_webhooks))
 
@@ -318,7 +318,7 @@ def test_events_api_pull_keeps_tables_current_without_a_webhook(live: Live) -> N
     customer = store_objects(live.world, "customer")[1]
     live.world.update("customers", customer["id"], {"email": "pulled@example.com"})
     assert live.tick(pull) == []
-    with Inbox(live.state) as inbox:
+    with StateStore(live.state) as inbox:
         pulled = inbox.read_after(0, with_payload=False)
     assert pulled and {e.source for e in pulled} == {"events_api"}
     live.run(live.tick(WEBHOOK_SENSORS))
@@ -336,7 +336,7 @@ def test_the_pull_goes_on_when_its_cursor_event_is_gone(live: Live) -> None:
         {"id": "evt_expired_long_ago", "created": since, "pulled_at": time.time()}
     )
     assert live.tick([stripe_events_pull]) == []
-    with Inbox(live.state) as inbox:
+    with StateStore(live.state) as inbox:
         pulled = inbox.read_after(0, with_payload=False)
     assert [e.object_id for e in pulled] == [customer["id"]]
     cursor = json.loads(live.cursors["stripe_events_pull"])
@@ -384,7 +384,7 @@ def test_webhook_health_check_fails_when_deliveries_do_not_verify(live: Live) ->
             )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            with Inbox(live.state) as inbox:
+            with StateStore(live.state) as inbox:
                 if inbox.health().signature_failures_since_success >= 3:
                     break
             time.sleep(0.05)

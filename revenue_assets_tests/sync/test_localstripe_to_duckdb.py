@@ -1,6 +1,6 @@
 """A third-party fake Stripe (localstripe) delivers its own signed webhooks, in its older API
 shape (2017-08-15), to our receiver; the webhook sensors' runs apply them to DuckDB, re-fetching
-from localstripe where the order of same-second events is unknowable (issue 4)."""
+from localstripe where the order of same-second events is unknowable."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import dagster as dg
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.assets import stripe_tables
 from revenue_assets.defs.stripe.sensors import WEBHOOK_SENSORS
-from revenue_assets.webhooks.inbox import Inbox
+from revenue_assets.state.store import StateStore
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver
 from revenue_assets_tests.helpers import warehouse_rows
@@ -35,7 +35,7 @@ def test_localstripe_webhooks_in_an_older_shape_reach_duckdb(localstripe, tmp_pa
             "/v1/subscriptions", data={"customer": customer["id"], "items[0][plan]": "pro"}
         ).json()
         localstripe.post(f"/v1/customers/{customer['id']}", data={"name": "Ada Lovelace"})
-        with Inbox(state) as inbox:
+        with StateStore(state) as inbox:
             assert wait_until(lambda: inbox.count() >= 9, timeout=30)
 
     resources = {

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from revenue_assets.catalog.tables import TABLES_BY_NAME
 from revenue_assets.settings import DEFAULT_SHARES
 from revenue_assets.stripe_api.ratelimit import OperationLimits, Pacer, operation_of
-from revenue_assets.stripe_api.tables import TABLES_BY_NAME
 from revenue_assets_tests.helpers import (
     access_for,
     sync_sandbox,

@@ -19,10 +19,10 @@ from typing import Any
 import dagster as dg
 import pytest
 
+from revenue_assets.catalog.tables import TABLES, StripeTable
 from revenue_assets.definitions import defs
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.assets import stripe_tables
-from revenue_assets.stripe_api.tables import TABLES, StripeTable
 from revenue_assets_tests.helpers import sandbox_receiver, warehouse_rows
 
 World = Any

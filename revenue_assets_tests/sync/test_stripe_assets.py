@@ -14,15 +14,15 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from revenue_assets.catalog.months import keys_between
+from revenue_assets.catalog.tables import TABLES
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.assets import stripe_tables
 from revenue_assets.defs.stripe.checks import stripe_table_checks
-from revenue_assets.stripe_api.tables import TABLES
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.warehouse.schema import table_schema
 from revenue_assets_tests.helpers import (
     company_range,
-    months_between,
     warehouse_rows,
     warehouse_snapshot,
 )
@@ -68,7 +68,7 @@ def test_materialize_every_table_with_metadata_and_passing_checks(sandbox_sessio
             materialized.setdefault(m.asset_key.path[-1], []).append(m)
         assert set(materialized) == set(ALL_TABLES)
         # One materialization per partition of the range (single-run backfill).
-        months = len(months_between(datetime.fromisoformat(first), datetime.fromisoformat(last)))
+        months = len(keys_between(datetime.fromisoformat(first), datetime.fromisoformat(last)))
         assert all(len(ms) == months for ms in materialized.values())
         charge = materialized["charge"][0].metadata
         assert charge["dagster/row_count"].value == len(warehouse_rows(database, "charge"))
@@ -164,7 +164,7 @@ def _materialize_script(sandbox, database: Path, partition: str, **stripe_option
 def test_two_concurrent_runs_on_one_duckdb_file_both_succeed(sandbox, tmp_path):
     database = tmp_path / "w.duckdb"
     first, last = company_range(sandbox)
-    months = months_between(datetime.fromisoformat(first), datetime.fromisoformat(last))
+    months = keys_between(datetime.fromisoformat(first), datetime.fromisoformat(last))
     scripts = [
         _materialize_script(sandbox, database, f"tags={range_tags(first, months[-3])!r}"),
         _materialize_script(sandbox, database, f"tags={range_tags(months[-4], last)!r}"),

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import stripe
 
-from revenue_assets.stripe_api.tables import TABLES
+from revenue_assets.catalog.tables import TABLES
+from revenue_assets.state.store import StateStore
 from revenue_assets.warehouse.connection import warehouse_connection
-from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets_tests.helpers import (
     REPO,
     clean_env,
@@ -152,12 +152,12 @@ def test_sync_applies_the_events_waiting_in_the_inbox(sandbox_session, tmp_path:
         "created": world.now + 3600, "api_version": stripe.api_version,
         "data": {"object": changed}, "livemode": False,
     }  # fmt: skip
-    with Inbox(tmp_path / "state.sqlite") as inbox:
+    with StateStore(tmp_path / "state.sqlite") as inbox:
         assert inbox.add(json.dumps(event).encode(), "webhook")
     assert run_cli("sync", "--no-downstream", env=env).returncode == 0
     row = warehouse_rows(tmp_path / "warehouse.duckdb", "customer")[customer["id"]]
     assert row["_raw"]["metadata"] == {"from": "the inbox"} and row["_source"] == "webhook"
-    with Inbox(tmp_path / "state.sqlite") as inbox:
+    with StateStore(tmp_path / "state.sqlite") as inbox:
         assert inbox.get("evt_waiting").applied_at is not None
 
 

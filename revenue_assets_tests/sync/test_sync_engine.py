@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import stripe
 
+from revenue_assets.catalog.tables import TABLES, TABLES_BY_NAME
+from revenue_assets.state.store import StateStore
 from revenue_assets.stripe_api.errors import StripeAuthenticationError
-from revenue_assets.stripe_api.tables import TABLES, TABLES_BY_NAME
 from revenue_assets.warehouse.connection import warehouse_connection
-from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets_tests.helpers import (
     CHILD_KINDS,
     access_for,
@@ -232,7 +232,7 @@ def test_a_sync_applies_the_events_waiting_in_the_inbox(sandbox, tmp_path: Path)
         for e in sandbox.world.store.iter_objects("event", sandbox.world.account_id)
         if e["type"] == "customer.updated" and e["data"]["object"]["id"] == customer
     ]
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         inbox.add_many([event], "events_api")
         # The list sees the update too; the event's own version must not lose to it.
         outcomes = sync_sandbox(sandbox, database, inbox=inbox)

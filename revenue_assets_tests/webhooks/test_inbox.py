@@ -10,8 +10,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from revenue_assets.webhooks.events import InvalidEvent, partition_key, summarize
-from revenue_assets.webhooks.inbox import SIGNATURE_FAILURES, SIGNATURE_STREAK, Inbox
+from revenue_assets.catalog.months import key_of_timestamp
+from revenue_assets.state.events import InvalidEvent, summarize
+from revenue_assets.state.store import SIGNATURE_FAILURES, SIGNATURE_STREAK, StateStore
 from revenue_assets.webhooks.secrets import (
     SecretError,
     parse_secrets,
@@ -23,12 +24,12 @@ from revenue_assets_tests.webhooks.helpers import OTHER_SECRET, SECRET, event, p
 
 
 @pytest.fixture
-def inbox(tmp_path: Path) -> Inbox:
-    with Inbox(tmp_path / "state.sqlite") as opened:
+def inbox(tmp_path: Path) -> StateStore:
+    with StateStore(tmp_path / "state.sqlite") as opened:
         yield opened
 
 
-def test_duplicates_give_one_row_and_the_first_copy_wins(inbox: Inbox) -> None:
+def test_duplicates_give_one_row_and_the_first_copy_wins(inbox: StateStore) -> None:
     assert inbox.add(payload("evt_1"), "webhook") is True
     assert inbox.add(payload("evt_1"), "webhook") is False
     assert inbox.add_many([event("evt_1"), payload("evt_2")], "events_api") == 1
@@ -41,7 +42,7 @@ def test_duplicates_give_one_row_and_the_first_copy_wins(inbox: Inbox) -> None:
     assert rows[0].payload == payload("evt_1")  # the raw bytes as received
 
 
-def test_columns_map_object_to_table_and_partition(inbox: Inbox) -> None:
+def test_columns_map_object_to_table_and_partition(inbox: StateStore) -> None:
     inbox.add_many(
         [
             # a subscription event carries a subscription: table by data.object.object
@@ -86,9 +87,9 @@ def test_columns_map_object_to_table_and_partition(inbox: Inbox) -> None:
     old_invoice = rows["evt_old_invoice"]
     assert (old_invoice.table, old_invoice.partition_key) == ("invoice", "2024-01-01")
     assert old_invoice.api_version == "2017-08-15"
-    assert partition_key(1_704_067_200) == "2024-01-01"  # midnight UTC belongs to its month
-    assert partition_key(1_704_067_199) == "2023-12-01"
-    assert partition_key(True) is None and partition_key("1704067200") is None
+    assert key_of_timestamp(1_704_067_200) == "2024-01-01"  # midnight UTC belongs to its month
+    assert key_of_timestamp(1_704_067_199) == "2023-12-01"
+    assert key_of_timestamp(True) is None and key_of_timestamp("1704067200") is None
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_columns_map_object_to_table_and_partition(inbox: Inbox) -> None:
         [1, 2],
     ],
 )
-def test_invalid_events_are_refused(inbox: Inbox, bad: object) -> None:
+def test_invalid_events_are_refused(inbox: StateStore, bad: object) -> None:
     with pytest.raises(InvalidEvent):
         inbox.add(orjson.dumps(bad), "webhook")
     with pytest.raises(InvalidEvent):  # one bad event in a batch stores nothing
@@ -114,7 +115,7 @@ def test_invalid_events_are_refused(inbox: Inbox, bad: object) -> None:
         summarize({"id": "evt", "type": "t", "created": True, "data": {"object": {}}})
 
 
-def test_cursor_reads_pending_order_and_mark_applied(inbox: Inbox) -> None:
+def test_cursor_reads_pending_order_and_mark_applied(inbox: StateStore) -> None:
     # Arrival order differs from event order: pending() orders by event created, then seq.
     inbox.add(payload("evt_b", object_id="cus_1", created=200), "webhook")
     inbox.add(payload("evt_a", object_id="cus_1", created=100), "webhook")
@@ -156,10 +157,10 @@ def test_cursor_reads_pending_order_and_mark_applied(inbox: Inbox) -> None:
 
 def test_concurrent_writers_on_one_file_lose_nothing(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
-    Inbox(path).close()
+    StateStore(path).close()
 
     def write(worker: int) -> None:
-        with Inbox(path) as own:
+        with StateStore(path) as own:
             for n in range(50):
                 own.add(payload(f"evt_{n % 25}_{worker % 2}"), "webhook")
                 own.add_many([event(f"evt_pull_{worker}_{n}")], "events_api")
@@ -169,7 +170,7 @@ def test_concurrent_writers_on_one_file_lose_nothing(tmp_path: Path) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    with Inbox(path) as check:
+    with StateStore(path) as check:
         assert check.count() == 50 + 4 * 50
         seqs = [r.seq for r in check.read_after(0, limit=10_000)]
         assert seqs == sorted(seqs)
@@ -177,20 +178,20 @@ def test_concurrent_writers_on_one_file_lose_nothing(tmp_path: Path) -> None:
 
 def test_state_file_and_companions_are_private(tmp_path: Path) -> None:
     path = tmp_path / "nested" / "state.sqlite"
-    with Inbox(path) as inbox:
+    with StateStore(path) as inbox:
         inbox.add(payload("evt_1"), "webhook")
         store_secret(inbox, SECRET, endpoint_id="we_1", url="https://x.test/hook")
         for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
             assert stat.S_IMODE(os.stat(name).st_mode) == 0o600, name
     # A file created loosely by hand is tightened, never loosened.
     loose = tmp_path / "loose.sqlite"
-    Inbox(loose).close()
+    StateStore(loose).close()
     os.chmod(loose, 0o644)
-    Inbox(loose).close()
+    StateStore(loose).close()
     assert stat.S_IMODE(os.stat(loose).st_mode) == 0o600
 
 
-def test_secrets_env_overrides_stored_and_previous_has_grace(inbox: Inbox) -> None:
+def test_secrets_env_overrides_stored_and_previous_has_grace(inbox: StateStore) -> None:
     assert resolve_secrets((), inbox).origin == "none"
     store_secret(inbox, SECRET, endpoint_id="we_1")
     assert stored_secrets(inbox) == [SECRET]
@@ -205,7 +206,7 @@ def test_secrets_env_overrides_stored_and_previous_has_grace(inbox: Inbox) -> No
     assert "sk_test_oops" not in str(raised.value)
 
 
-def test_counters(inbox: Inbox) -> None:
+def test_counters(inbox: StateStore) -> None:
     inbox.bump({SIGNATURE_FAILURES: 2, SIGNATURE_STREAK: 2}, at=10.0)
     assert inbox.counter(SIGNATURE_FAILURES).value == 2
     health = inbox.health()

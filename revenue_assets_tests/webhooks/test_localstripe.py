@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from revenue_assets.sockets import bind
-from revenue_assets.webhooks.events import partition_key
-from revenue_assets.webhooks.inbox import Inbox
+from revenue_assets.catalog.months import key_of_timestamp
+from revenue_assets.state.store import StateStore
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver
+from revenue_assets.webhooks.sockets import bind
 from revenue_assets_tests.webhooks.helpers import OTHER_SECRET, SECRET, wait_until
 
 
@@ -119,7 +119,7 @@ def test_localstripe_deliveries_in_an_older_shape_are_stored_and_mapped(
             "payment_intent.succeeded": ("payment_intent", None),
             "customer.subscription.created": ("subscription", "subscription"),
         }
-        with Inbox(state) as inbox:
+        with StateStore(state) as inbox:
             assert wait_until(lambda: inbox.count() >= len(expected), timeout=30)
             # the forged copies were refused (one per event); give the last ones a moment
             assert wait_until(lambda: inbox.health().signature_failures >= len(expected))
@@ -136,7 +136,7 @@ def test_localstripe_deliveries_in_an_older_shape_are_stored_and_mapped(
         assert "request" not in event and "pending_webhooks" not in event  # the older envelope
         assert (row.account, row.livemode, row.source) == (None, False, "webhook")
         assert row.object_id == obj["id"]
-        expected_partition = partition_key(obj["created"]) if row.table else None
+        expected_partition = key_of_timestamp(obj["created"]) if row.table else None
         assert row.partition_key == expected_partition
     by_type = {row.type: row for row in rows}
     assert by_type["customer.created"].object_id == customer["id"]

@@ -15,8 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from revenue_assets.state.store import StateStore
 from revenue_assets.webhooks.health import webhook_health
-from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets.webhooks.receiver import ReceiverConfig, ReceiverError
 from revenue_assets.webhooks.secrets import store_secret
 from revenue_assets.webhooks.server import BackgroundReceiver
@@ -45,7 +45,7 @@ def receiver(state: Path, **options: object) -> Iterator[tuple[BackgroundReceive
 
 
 def rows(state: Path) -> list[str]:
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         return [row.event_id for row in inbox.read_after(0, limit=100_000)]
 
 
@@ -56,7 +56,7 @@ def test_signed_delivery_is_stored_once_and_duplicates_are_acknowledged(state: P
         again = client.post("/", content=body, headers=signed(body))
     assert (first.status_code, first.headers["x-inbox"], first.content) == (200, "stored", b"")
     assert (again.status_code, again.headers["x-inbox"]) == (200, "duplicate")
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         [row] = inbox.read_after(0)
         assert (row.event_id, row.table, row.source, row.payload) == (
             "evt_1",
@@ -99,7 +99,7 @@ def test_forged_stale_oversized_and_malformed_store_nothing(state: Path) -> None
     assert (malformed.status_code, not_event.status_code, undecodable.status_code) == (400,) * 3
     assert fresh.status_code == 200
     assert rows(state) == ["evt_x"]  # only the fresh one
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         health = inbox.health()
     assert health.signature_failures == 5 and health.last_signature_failure_at is not None
     assert health.signature_failures_since_success == 0  # the fresh delivery verified
@@ -123,13 +123,13 @@ def test_rolling_secrets(state: Path) -> None:
 
 
 def test_stored_secret_and_a_new_one_without_restart(state: Path) -> None:
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         store_secret(inbox, SECRET, endpoint_id="we_1")
     with receiver(state, env_secrets=(), secret_refresh_s=0.0) as (rx, client):
         assert rx.receiver.verifier.source.origin == "state file"
         body = payload("evt_a")
         assert client.post("/", content=body, headers=signed(body)).status_code == 200
-        with Inbox(state) as inbox:  # `register --recreate` stores a new secret meanwhile
+        with StateStore(state) as inbox:  # `register --recreate` stores a new secret meanwhile
             store_secret(inbox, OTHER_SECRET, endpoint_id="we_2", grace_s=0)
         body = payload("evt_b")
         response = client.post("/", content=body, headers=signed(body, OTHER_SECRET))
@@ -138,7 +138,7 @@ def test_stored_secret_and_a_new_one_without_restart(state: Path) -> None:
 
 
 def test_the_environment_secret_overrides_the_stored_one(state: Path) -> None:
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         store_secret(inbox, OTHER_SECRET, endpoint_id="we_1")
     with receiver(state, env_secrets=(SECRET,), secret_refresh_s=0.0) as (rx, client):
         assert rx.receiver.verifier.source.origin == "STRIPE_WEBHOOK_SECRET"
@@ -154,7 +154,7 @@ def test_without_any_secret_the_receiver_refuses_to_start(state: Path) -> None:
 
 
 def test_locked_inbox_answers_503_then_recovers(state: Path) -> None:
-    Inbox(state).close()
+    StateStore(state).close()
     body = payload("evt_locked")
     with receiver(state, lock_timeout_s=0.2) as (_, client):
         holder = sqlite3.connect(state, isolation_level=None)
@@ -188,7 +188,7 @@ def _make_writable(path: Path) -> None:
 
 
 def test_unwritable_inbox_answers_503_and_heals_without_restart(state: Path) -> None:
-    Inbox(state).close()  # schema in place, WAL checkpointed away on close
+    StateStore(state).close()  # schema in place, WAL checkpointed away on close
     _make_unwritable(state)
     body = payload("evt_ro")
     try:
@@ -226,7 +226,7 @@ def test_health_fails_on_a_wrong_secret_and_recovers(state: Path) -> None:
             bad = payload(f"evt_bad{n}")
             response = client.post("/", content=bad, headers=signed(bad, OTHER_SECRET))
             assert response.status_code == 400
-        with Inbox(state) as inbox:
+        with StateStore(state) as inbox:
             # Failures are counted by the writer thread, after the 400 went out.
             assert wait_until(lambda: inbox.health().signature_failures == 3)
             failing = webhook_health(inbox)
@@ -234,7 +234,7 @@ def test_health_fails_on_a_wrong_secret_and_recovers(state: Path) -> None:
             assert "3 webhook deliveries in a row failed" in failing.reasons[0]
             assert failing.metrics["signature_failures"] == 3
         assert client.post("/", content=body, headers=signed(body)).status_code == 200
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         assert webhook_health(inbox).passed
         # A backlog nobody applies is the other failure.
         stuck = webhook_health(inbox, now=time.time() + 3600)

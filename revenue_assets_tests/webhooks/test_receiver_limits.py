@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from revenue_assets.webhooks.inbox import Inbox
+from revenue_assets.state.store import StateStore
 from revenue_assets_tests.webhooks.helpers import SECRET, ReceiverProcess, payload, signed
 
 SLOW_CLIENTS = 1_100
@@ -40,7 +40,7 @@ def test_a_signature_dated_beyond_the_tolerance_ahead_is_refused(tmp_path: Path)
     assert refused.status_code == 400
     assert "ahead of the receiver's clock" in refused.json()["error"]
     assert accepted.status_code == 200
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         assert [row.event_id for row in inbox.read_after(0)] == ["evt_skewed"]
         assert inbox.health().signature_failures == 1
 
@@ -172,5 +172,5 @@ def test_slow_clients_cannot_starve_valid_deliveries(tmp_path: Path) -> None:
         assert health["status"] == "ok" and health["stored"] == VALID_DELIVERIES
         assert health["slow_clients_cut"] >= SLOW_CLIENTS
     assert "Too many open files" not in "".join(rx.stderr)
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         assert len(inbox.read_after(0, limit=1_000)) == VALID_DELIVERIES

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import requests
 
-from revenue_assets.webhooks.inbox import Inbox
+from revenue_assets.state.store import StateStore
 from revenue_assets_tests.webhooks.helpers import SECRET, ReceiverProcess, payload, signed
 
 
@@ -66,7 +66,7 @@ def test_sigkill_mid_burst_loses_no_acknowledged_event(tmp_path: Path) -> None:
     cut_offs = [_burst_then_kill(state, cycle, acknowledged) for cycle in range(3)]
     assert all(cut_offs), "each kill should land while requests are in flight"
     assert len(acknowledged) >= 900
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         stored = {row.event_id for row in inbox.read_after(0, limit=1_000_000)}
     missing = set(acknowledged) - stored
     assert not missing, f"{len(missing)} acknowledged events lost"

@@ -15,16 +15,16 @@ import pytest
 import stripe
 from click.testing import CliRunner, Result
 
+from revenue_assets.catalog.months import key_of_timestamp
 from revenue_assets.cli.webhooks import webhooks
 from revenue_assets.sandbox.delivery import DeliveryOptions, sign
-from revenue_assets.sockets import bind, url_of
-from revenue_assets.webhooks.events import partition_key
+from revenue_assets.state.store import StateStore
 from revenue_assets.webhooks.health import webhook_health
-from revenue_assets.webhooks.inbox import Inbox
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.registration import required_event_types
 from revenue_assets.webhooks.secrets import store_secret, stored_secrets
 from revenue_assets.webhooks.server import BackgroundReceiver
+from revenue_assets.webhooks.sockets import bind, url_of
 from revenue_assets_tests.webhooks.helpers import OTHER_SECRET, wait_until
 
 # Stripe's backoff, shortened so that a failing delivery is retried within the test.
@@ -70,7 +70,7 @@ def test_register_then_real_deliveries_land_once_with_table_and_partition(
     [endpoint] = [e for e in client.v1.webhook_endpoints.list().data if e.url == url]
     assert sorted(endpoint.enabled_events) == required_event_types()
     assert endpoint.api_version == stripe.api_version
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         assert stored_secrets(inbox) == [sb.world.webhook_secret(endpoint.id)]
 
     sb.set_webhooks(duplicates=1.0)  # every delivery twice: at-least-once, for real
@@ -89,17 +89,17 @@ def test_register_then_real_deliveries_land_once_with_table_and_partition(
     log = [entry for entry in sb.app.delivery.log if entry["endpoint"] == endpoint.id]
     delivered = Counter(entry["event"] for entry in log if entry["status"] == 200)
     assert delivered and set(delivered.values()) == {2}
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         rows = inbox.read_after(0)
     assert sorted(row.event_id for row in rows) == sorted(delivered)  # one row per event
     by_type = {row.type: row for row in rows}
     canceled = by_type["customer.subscription.deleted"]
     assert (canceled.table, canceled.object_id) == ("subscription", subscription.id)
-    assert canceled.partition_key == partition_key(subscription.created)
-    assert canceled.partition_key != partition_key(canceled.created)  # the object's month
+    assert canceled.partition_key == key_of_timestamp(subscription.created)
+    assert canceled.partition_key != key_of_timestamp(canceled.created)  # the object's month
     deleted = by_type["customer.deleted"]
     assert (deleted.table, deleted.object_id, deleted.is_deleted) == ("customer", customer.id, True)
-    assert deleted.partition_key == partition_key(customer.created)
+    assert deleted.partition_key == key_of_timestamp(customer.created)
     assert {row.source for row in rows} == {"webhook"}
     assert {row.api_version for row in rows} == {stripe.api_version}
     assert all(row.event()["id"] == row.event_id for row in rows)
@@ -110,7 +110,7 @@ def test_wrong_secret_fails_health_until_the_right_one_is_stored(sb: Any, tmp_pa
     delivery fails verification, nothing is stored, health says so; storing the endpoint's
     secret heals it without a restart (Stripe's retries then land)."""
     state = tmp_path / "state.sqlite"
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         store_secret(inbox, OTHER_SECRET)
     client = sb.client()
     old_event = client.v1.events.list(params={"limit": 1}).data[0]
@@ -120,7 +120,7 @@ def test_wrong_secret_fails_health_until_the_right_one_is_stored(sb: Any, tmp_pa
             params={"url": url, "enabled_events": ["customer.created", "customer.updated"]}
         )
         customer = client.v1.customers.create(params={"email": "bob@example.com"})
-        with Inbox(state) as inbox:
+        with StateStore(state) as inbox:
             assert wait_until(lambda: inbox.health().signature_failures >= 3)
             assert inbox.count() == 0
             report = webhook_health(inbox)
@@ -147,7 +147,7 @@ def test_wrong_secret_fails_health_until_the_right_one_is_stored(sb: Any, tmp_pa
         )
         assert stale.status_code == 400 and "tolerance" in stale.json()["error"]
 
-    with Inbox(state) as inbox:
+    with StateStore(state) as inbox:
         [row] = inbox.read_after(0)
         assert (row.type, row.object_id) == ("customer.created", customer.id)
         assert inbox.get(old_event.id) is None
@@ -202,7 +202,7 @@ def test_reconcile_keeps_extra_types_enables_and_reports_status(sb: Any, tmp_pat
     assert recreated.exit_code == 0, recreated.output
     [new] = [e for e in client.v1.webhook_endpoints.list().data if e.url == url]
     assert new.id != endpoint.id and set(extras) <= set(new.enabled_events)
-    with Inbox(state) as inbox:  # the new secret, and the old one for a grace period
+    with StateStore(state) as inbox:  # the new secret, and the old one for a grace period
         assert stored_secrets(inbox) == [sb.world.webhook_secret(new.id), secret]
 
 

@@ -13,11 +13,10 @@ import dagster as dg
 from revenue_assets.dashboard.build import DashboardPage, build_dashboard, dashboard_path
 from revenue_assets.dashboard.formatting import moment
 from revenue_assets.dashboard.queries import DashboardDataMissing, headline
-from revenue_assets.defs.resources import StateResource, WarehouseResource
+from revenue_assets.defs.resources import RevenueResource, StateResource, WarehouseResource
 from revenue_assets.defs.revenue.assets import REBUILD_ON_UPSTREAM_CHANGE
-from revenue_assets.defs.revenue.resources import RevenueResource
-from revenue_assets.defs.revenue.tables import revenue_key
-from revenue_assets.defs.revenue.warehouse import revenue_schema
+from revenue_assets.revenue.runner import revenue_schema
+from revenue_assets.revenue.tables import revenue_key
 
 GROUP = "dashboard"
 KEY = dg.AssetKey(["revenue_dashboard"])

@@ -1,1 +1,1 @@
-"""The revenue layer (DESIGN §5): managed views, deferral, MRR, metrics and customer linkage."""
+"""The revenue layer: managed views, deferral, MRR, metrics and customer linkage."""

@@ -23,9 +23,15 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from revenue_assets.defs.resources import WarehouseResource
-from revenue_assets.defs.revenue.resources import RevenueResource
-from revenue_assets.defs.revenue.tables import (
+from revenue_assets.defs.resources import RevenueResource, WarehouseResource, revenue_context
+from revenue_assets.revenue.fx import extract_ecb_history, write_pegs
+from revenue_assets.revenue.runner import (
+    RevenueContext,
+    load_people_files,
+    revenue_connection,
+    run,
+)
+from revenue_assets.revenue.tables import (
     GROUP,
     GROUPS_KEY,
     PERSONS_KEY,
@@ -33,13 +39,6 @@ from revenue_assets.defs.revenue.tables import (
     RevenueTable,
     revenue_key,
 )
-from revenue_assets.defs.revenue.warehouse import (
-    RevenueContext,
-    load_people_files,
-    revenue_connection,
-    run,
-)
-from revenue_assets.revenue.fx import extract_ecb_history, write_pegs
 
 # `eager()` adapted to unpartitioned assets over partitioned Stripe tables. eager() waits until
 # no dependency is missing, and a monthly partitioned Stripe table always has partitions never
@@ -87,7 +86,7 @@ REBUILD_ON_UPSTREAM_CHANGE: dg.AutomationCondition = (
 
 PREVIEW_ROWS = 10
 OWNERS = ["team:data"]
-# The views compatible with the product we replace (DESIGN §5), tagged apart from the revenue
+# The views compatible with the product we replace, tagged apart from the revenue
 # tables in the UI (`layer` tag): `charge` and `revenue_item` are DuckDB views, the others are
 # materialized for speed but keep the views' columns.
 MANAGED_VIEWS = frozenset({"charge", "customer", "product", "subscription", "revenue_item", "mrr"})
@@ -182,10 +181,7 @@ def build_table(
     seconds = time.perf_counter() - started
     target = context.table(table.name)
     count_sql = table.row_count_sql or f"SELECT count(*) FROM {target}"
-    count_sql = count_sql.replace("{stripe}", context.stripe_schema).replace(
-        "{revenue}", context.revenue_schema
-    )
-    row_count = connection.execute(count_sql).fetchone()[0]
+    row_count = connection.execute(context.fill(count_sql)).fetchone()[0]
     metadata: dict[str, Any] = {
         "dagster/row_count": row_count,
         "dagster/table_name": target,
@@ -224,13 +220,13 @@ def revenue_asset(table: RevenueTable) -> dg.AssetsDefinition:
         metadata={
             "dagster/column_schema": table.column_schema(),
             "dagster/table_name": f"revenue_analytics.{table.name}",
-            "sql": dg.MetadataValue.path(f"revenue_assets/defs/revenue/sql/{table.sql[-1]}.sql"),
+            "sql": dg.MetadataValue.path(f"revenue_assets/revenue/sql/{table.sql[-1]}.sql"),
         },
     )
     def _build(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, revenue: RevenueResource
     ) -> dg.MaterializeResult:
-        settings = RevenueContext.build(warehouse, revenue)
+        settings = revenue_context(warehouse, revenue)
         with revenue_connection(settings) as connection:
             metadata = build_table(connection, table, settings)
         unconverted = metadata.get("currencies_without_rate")

@@ -1,4 +1,4 @@
-"""Asset checks a finance person would run on the revenue layer (issue 5, item 8).
+"""Asset checks a finance person would run on the revenue layer.
 
 Each check is a query in `sql/checks/` returning the violations (nothing when all is well);
 the check fails with their count and the first few as a table.
@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from revenue_assets.defs.resources import WarehouseResource
-from revenue_assets.defs.revenue.resources import RevenueResource
-from revenue_assets.defs.revenue.tables import revenue_key
-from revenue_assets.defs.revenue.warehouse import RevenueContext, render, revenue_connection
+from revenue_assets.defs.resources import RevenueResource, WarehouseResource, revenue_context
+from revenue_assets.revenue.runner import RevenueContext, render, revenue_connection
+from revenue_assets.revenue.tables import revenue_key
 
 SAMPLE_ROWS = 10
 
@@ -113,7 +112,7 @@ def finance_check(check: FinanceCheck) -> dg.AssetChecksDefinition:
         automation_condition=dg.AutomationCondition.any_deps_updated().since_last_handled(),
     )
     def _check(warehouse: WarehouseResource, revenue: RevenueResource) -> dg.AssetCheckResult:
-        return run_check(check, RevenueContext.build(warehouse, revenue))
+        return run_check(check, revenue_context(warehouse, revenue))
 
     return _check
 

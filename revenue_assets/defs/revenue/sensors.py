@@ -10,8 +10,8 @@ import json
 
 import dagster as dg
 
+from revenue_assets.defs.resources import RevenueResource
 from revenue_assets.defs.revenue.assets import USER_FILE_SETTINGS, file_version
-from revenue_assets.defs.revenue.resources import RevenueResource
 
 
 @dg.sensor(

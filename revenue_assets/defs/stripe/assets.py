@@ -15,20 +15,20 @@ from typing import Literal
 import dagster as dg
 from pydantic import Field
 
-from revenue_assets import progress
+from revenue_assets.catalog.tables import TABLES, StripeTable
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import ALL_SPECS, table_key
-from revenue_assets.stripe_api.errors import StripeAuthenticationError, StripePermissionError
-from revenue_assets.stripe_api.ratelimit import PacingStats
-from revenue_assets.stripe_api.tables import TABLES, StripeTable
-from revenue_assets.sync import (
+from revenue_assets.ingest import progress
+from revenue_assets.ingest.sync import (
     SyncTarget,
     TableOutcome,
     apply_events,
     month_partitions,
     sync_tables,
 )
+from revenue_assets.stripe_api.errors import StripeAuthenticationError, StripePermissionError
+from revenue_assets.stripe_api.ratelimit import PacingStats
 from revenue_assets.warehouse.spool import SpoolError, spool_root
 
 
@@ -92,7 +92,7 @@ def stripe_tables(
     )
     access = stripe.access()
     try:
-        with state.inbox() as inbox:
+        with state.store() as inbox:
             if config.mode == "events":
                 outcomes = apply_events(
                     access,

@@ -21,12 +21,12 @@ from typing import Any
 
 import dagster as dg
 
+from revenue_assets.catalog.tables import CHILD_TABLES, TABLES, TABLES_BY_NAME
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import table_key
 from revenue_assets.stripe_api.errors import StripeAccessError
-from revenue_assets.stripe_api.tables import CHILD_TABLES, TABLES, TABLES_BY_NAME
-from revenue_assets.warehouse.merge import sql_template
+from revenue_assets.warehouse.merge import SQL as WAREHOUSE_SQL
 from revenue_assets.webhooks.health import webhook_health
 
 NO_DUPLICATES = "no_duplicate_ids"
@@ -131,7 +131,7 @@ def stripe_table_checks(
     if older:
         yield from _nothing_older(stripe, older)
     if any(key.name == WEBHOOK_HEALTH for key in selected):
-        with state.inbox() as inbox:
+        with state.store() as inbox:
             report = webhook_health(inbox)
         yield dg.AssetCheckResult(
             check_name=WEBHOOK_HEALTH,
@@ -177,7 +177,7 @@ def _has_parent(connection, schema: str, child: str, key: dg.AssetCheckKey) -> d
 
 
 def _invoice_totals(connection, schema: str, key: dg.AssetCheckKey) -> dg.AssetCheckResult:
-    sql = sql_template("check_invoice_totals").format(schema=schema)
+    sql = WAREHOUSE_SQL.render("check_invoice_totals", schema=schema)
     mismatches = connection.execute(sql).fetchall()
     checked = connection.execute(
         f"SELECT count(*) FROM {schema}.invoice WHERE NOT _deleted"

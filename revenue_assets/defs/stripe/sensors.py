@@ -29,20 +29,20 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from revenue_assets.catalog.months import key_of_timestamp, keys_between_timestamps
+from revenue_assets.catalog.tables import TABLES, StripeTable
 from revenue_assets.defs.resources import StateResource, StripeResource
 from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import table_key
-from revenue_assets.stripe_api.errors import StripeAccessError, StripeRequestError
-from revenue_assets.stripe_api.tables import TABLES, StripeTable
-from revenue_assets.webhooks.events import partition_key
-from revenue_assets.webhooks.inbox import Inbox, PendingPartition
+from revenue_assets.ingest.events_pull import pull_forward
+from revenue_assets.state.store import PendingPartition, StateStore
+from revenue_assets.stripe_api.errors import StripeAccessError
 
 # Objects become visible in lists a little after their `created` second: re-fetch this much.
 OVERLAP_S = 120
 NEW_RECORDS_INTERVAL_S = 60
 WEBHOOK_INTERVAL_S = 5
 EVENTS_PULL_INTERVAL_S = 30
-EVENTS_PULL_MAX_PAGES = 20
 EVENTS_RETENTION_S = 30 * 86_400
 RETRY_AFTER_S = 300
 
@@ -60,14 +60,8 @@ def table_selection(table: StripeTable) -> list[dg.AssetKey]:
 
 def partition_keys_between(start: int, end: int) -> list[str]:
     """Monthly partition keys whose months overlap unix times [start, end] (existing ones only)."""
-    first = datetime.fromtimestamp(start, UTC)
-    last = datetime.fromtimestamp(end, UTC)
-    keys, year, month = [], first.year, first.month
-    while (year, month) <= (last.year, last.month):
-        keys.append(f"{year:04d}-{month:02d}-01")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
     valid = set(monthly_partitions.get_partition_keys())
-    return [key for key in keys if key in valid]
+    return [key for key in keys_between_timestamps(start, end) if key in valid]
 
 
 def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
@@ -149,7 +143,7 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
             )
         cursor = int(context.cursor or 0)
         valid = set(monthly_partitions.get_partition_keys())
-        with state.inbox() as inbox:
+        with state.store() as inbox:
             events = inbox.read_after(
                 cursor, limit=50_000, table=None if history else table.name, with_payload=False
             )
@@ -157,7 +151,7 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
         newest_seq: dict[str, int] = defaultdict(int)
         outside = 0
         for event in events:
-            key = partition_key(event.created) if history else event.partition_key
+            key = key_of_timestamp(event.created) if history else event.partition_key
             if key in valid:
                 newest_seq[key] = max(newest_seq[key], event.seq)
             else:
@@ -204,7 +198,7 @@ def _run_waiting_to_start(instance: dg.DagsterInstance, table: StripeTable) -> b
 
 
 def _stalled_partitions(
-    inbox: Inbox, table: StripeTable, cursor: int, valid: set[str]
+    inbox: StateStore, table: StripeTable, cursor: int, valid: set[str]
 ) -> list[PendingPartition]:
     """Partitions whose events a run was already requested for (seq <= cursor) and that are
     still unapplied RETRY_AFTER_S after they arrived."""
@@ -268,64 +262,14 @@ def stripe_events_pull(
             )
         if time.time() - cursor.get("pulled_at", time.time()) > EVENTS_RETENTION_S:
             return _relist_after_gap(context, cursor)
-        pulled, cursor = _pull_forward(access, state, cursor)
+        with state.store() as inbox:
+            pulled, cursor = pull_forward(access, inbox, cursor)
     except (StripeAccessError, dg.Failure) as error:
         return dg.SensorResult(skip_reason=f"Could not pull events: {error}")
     if not pulled:
         return dg.SensorResult(skip_reason="No new events.", cursor=json.dumps(cursor))
     context.log.info(f"Pulled {pulled} event(s) into the inbox.")
     return dg.SensorResult(cursor=json.dumps(cursor))
-
-
-def _pull_forward(access, state: StateResource, cursor: dict) -> tuple[int, dict]:
-    """Events newer than the cursor, oldest page first (`ending_before` walks toward newer).
-    Once the cursor's event is gone (Stripe keeps 30 days: a quiet account), the events created
-    since it are listed by `created` instead, so the pull never stalls on a vanished id."""
-    pulled = 0
-    with state.inbox() as inbox:
-        if not cursor.get("id"):
-            return _pull_since(access, inbox, cursor)
-        for _ in range(EVENTS_PULL_MAX_PAGES):
-            try:
-                page = access.get(
-                    "/v1/events", {"limit": 100, "ending_before": cursor["id"]}, expect_list=True
-                )
-            except StripeRequestError:
-                if pulled:
-                    raise
-                return _pull_since(access, inbox, cursor)
-            events = page["data"]
-            if not events:
-                break
-            inbox.add_many(events, "events_api")
-            pulled += len(events)
-            cursor = {"id": events[0]["id"], "created": events[0]["created"]}
-            if not page.get("has_more"):
-                break
-    return pulled, {**cursor, "pulled_at": time.time()}
-
-
-def _pull_since(access, inbox: Inbox, cursor: dict) -> tuple[int, dict]:
-    """Every event created since the cursor's second (newest first; the inbox drops those it
-    already has). Without any, the cursor keeps its time and loses its id."""
-    pulled, newest, after = 0, None, None
-    while True:
-        params: dict = {"limit": 100, "created": {"gte": cursor["created"]}}
-        if after:
-            params["starting_after"] = after
-        page = access.get("/v1/events", params, expect_list=True)
-        events = page["data"]
-        if not events:
-            break
-        newest = newest or events[0]
-        inbox.add_many(events, "events_api")
-        pulled += len(events)
-        if not page.get("has_more"):
-            break
-        after = events[-1]["id"]
-    if newest is None:
-        return 0, {"created": cursor["created"], "pulled_at": time.time()}
-    return pulled, {"id": newest["id"], "created": newest["created"], "pulled_at": time.time()}
 
 
 def _relist_after_gap(context: dg.SensorEvaluationContext, cursor: dict) -> dg.SensorResult:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from revenue_assets.stripe_api.tables import TABLES, StripeTable
+from revenue_assets.catalog.tables import TABLES, StripeTable
 from revenue_assets.warehouse.schema import SYSTEM_COLUMNS, table_schema
 
 GROUP = "stripe"

@@ -7,7 +7,7 @@ FROM (
     SELECT unnest(page.data) AS parent, v, s
     FROM read_json(
         '{spool}', format = 'newline_delimited',
-        columns = {{page: 'STRUCT(data STRUCT(id VARCHAR, {created} BIGINT, {field} STRUCT(data JSON[], has_more BOOLEAN))[])', v: 'DOUBLE', s: 'VARCHAR'}}
+        columns = {page: 'STRUCT(data STRUCT(id VARCHAR, {created} BIGINT, {field} STRUCT(data JSON[], has_more BOOLEAN))[])', v: 'DOUBLE', s: 'VARCHAR'}
     )
     WHERE page IS NOT NULL
 ) AS parents

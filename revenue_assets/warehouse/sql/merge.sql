@@ -2,7 +2,7 @@
 -- As an upsert (with the ON CONFLICT clause below), a row is only replaced by a snapshot at
 -- least as new (`_version`): webhooks and events arrive out of order, and a list fetched before
 -- an event must not undo it. Without it, a plain append of objects not yet in the table (a first
--- sync), which costs a fraction of the upsert. Deletion stubs (`{{id, object, deleted: true}}`)
+-- sync), which costs a fraction of the upsert. Deletion stubs (`{id, object, deleted: true}`)
 -- carry no fields and are applied by tombstones.sql instead.
 INSERT INTO {target} ({columns})
 SELECT {expressions}

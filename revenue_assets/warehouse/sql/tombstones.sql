@@ -1,4 +1,4 @@
--- Apply deletion stubs (a retrieve of a deleted object answers only `{{id, object, deleted}}`):
+-- Apply deletion stubs (a retrieve of a deleted object answers only `{id, object, deleted}`):
 -- keep the row's last known fields and mark it deleted, unless a newer snapshot exists.
 UPDATE {target}
 SET _deleted = true, _version = to_timestamp(stub.v), _source = stub.s, _synced_at = now()

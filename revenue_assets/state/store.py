@@ -1,4 +1,4 @@
-"""The event inbox: every Stripe event we have received, once, in arrival order (DESIGN §4).
+"""The event inbox: every Stripe event we have received, once, in arrival order.
 
 Contract with the sensors and runs (they build on exactly this):
 
@@ -14,8 +14,8 @@ Contract with the sensors and runs (they build on exactly this):
   and `mark_applied(seqs)` records that it did.
 - Timestamps (`received_at`, `applied_at`, counters' `last_at`) are Unix seconds (float).
 
-Every `Inbox` owns one SQLite connection, used under a lock, so an instance may be shared by the
-threads of one process; other processes open their own `Inbox` on the same file.
+Every `StateStore` owns one SQLite connection, used under a lock, so an instance may be shared by the
+threads of one process; other processes open their own `StateStore` on the same file.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from typing import Any, Literal
 
 import orjson
 
-from revenue_assets.webhooks import statedb
-from revenue_assets.webhooks.events import EventRow, InvalidEvent, parse_event, summarize
+from revenue_assets.state import statedb
+from revenue_assets.state.events import EventRow, InvalidEvent, parse_event, summarize
 
 Source = Literal["webhook", "events_api"]
 SOURCES: tuple[str, ...] = ("webhook", "events_api")
@@ -128,7 +128,7 @@ class InboxHealth:
     oversized_payloads: int
 
 
-class Inbox:
+class StateStore:
     """The event inbox in the state file. See the module docstring for the contract."""
 
     def __init__(
@@ -153,7 +153,7 @@ class Inbox:
                 self._closed = True
                 self._connection.close()
 
-    def __enter__(self) -> Inbox:
+    def __enter__(self) -> StateStore:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -532,10 +532,10 @@ __all__ = [
     "SIGNATURE_STREAK",
     "SOURCES",
     "Counter",
-    "Inbox",
     "InboxEvent",
     "InboxHealth",
     "InvalidEvent",
     "PendingPartition",
     "Source",
+    "StateStore",
 ]

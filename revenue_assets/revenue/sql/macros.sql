@@ -2,7 +2,7 @@
 -- (which use them) work from any DuckDB client, without our Python. Statements that build
 -- tables find them through the search path; view definitions name the schema.
 
--- Minor units per major unit, as Stripe counts them (DESIGN §5).
+-- Minor units per major unit, as Stripe counts them.
 CREATE OR REPLACE MACRO {revenue}.minor_divider(cur) AS
     CASE
         WHEN upper(cur) IN ('BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF',

@@ -14,18 +14,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from pathlib import Path
 
 import duckdb
 
-from revenue_assets.defs.resources import WarehouseResource
-from revenue_assets.defs.revenue.resources import RevenueResource
-from revenue_assets.stripe_api.tables import ALL_TABLE_NAMES
+from revenue_assets.catalog.tables import ALL_TABLE_NAMES
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables
+from revenue_assets.warehouse.sql_files import SqlFiles, fill
 
-SQL_DIR = Path(__file__).parent / "sql"
+SQL = SqlFiles(Path(__file__).parent / "sql")
 REVENUE_SCHEMA = "revenue_analytics"
 
 
@@ -50,22 +48,6 @@ class RevenueContext:
     lock_timeout_s: float
     memory_limit: str
 
-    @classmethod
-    def build(cls, warehouse: WarehouseResource, revenue: RevenueResource) -> RevenueContext:
-        return cls(
-            database=warehouse.database,
-            stripe_schema=warehouse.stripe_schema,
-            revenue_schema=revenue_schema(warehouse.table_prefix),
-            base_currency=revenue.base_currency.upper(),
-            include_charges_without_invoice=revenue.include_charges_without_invoice,
-            group_key=revenue.group_key,
-            as_of=revenue.evaluation_time(),
-            persons_path=revenue.persons_path,
-            groups_path=revenue.groups_path,
-            lock_timeout_s=warehouse.lock_timeout_s,
-            memory_limit=revenue.memory_limit,
-        )
-
     @property
     def source_label(self) -> str:
         """The compatible views' `source_label`: which Stripe account (schema) a row came from."""
@@ -74,27 +56,25 @@ class RevenueContext:
     def table(self, name: str) -> str:
         return f"{self.revenue_schema}.{name}"
 
+    def tokens(self) -> dict[str, str]:
+        """The placeholders every revenue statement may use."""
+        return {
+            "stripe": self.stripe_schema,
+            "revenue": self.revenue_schema,
+            # Views cannot read session variables: they get these two as literals. Both are
+            # validated identifiers (a three-letter code, a schema name), safe to quote.
+            "base_currency": _literal(self.base_currency),
+            "source_label": _literal(self.source_label),
+        }
 
-@cache
-def sql_file(name: str) -> str:
-    return (SQL_DIR / f"{name}.sql").read_text()
+    def fill(self, text: str) -> str:
+        """A one-line statement kept in Python, with its schema placeholders replaced."""
+        return fill(text, self.tokens())
 
 
 def render(name: str, context: RevenueContext, **tokens: str) -> str:
-    """The statement(s) of `sql/<name>.sql` with schema (and file) tokens replaced."""
-    text = sql_file(name)
-    replacements = {
-        "stripe": context.stripe_schema,
-        "revenue": context.revenue_schema,
-        # Views cannot read session variables: they get these two as literals. Both are
-        # validated identifiers (a three-letter code, a schema name), safe to quote.
-        "base_currency": _literal(context.base_currency),
-        "source_label": _literal(context.source_label),
-        **tokens,
-    }
-    for token, value in replacements.items():
-        text = text.replace("{" + token + "}", value)
-    return text
+    """The statement(s) of `sql/<name>.sql` with its placeholders replaced."""
+    return SQL.render(name, **{**context.tokens(), **tokens})
 
 
 def _literal(value: str) -> str:

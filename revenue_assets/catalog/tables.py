@@ -1,4 +1,4 @@
-"""The Stripe tables we sync, described once (DESIGN §3).
+"""The Stripe tables we sync, described once.
 
 Everything that differs between tables lives in this registry: the list endpoint, the field
 holding each object's creation time (partitions and `created[...]` filters follow it; invoice

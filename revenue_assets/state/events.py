@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from revenue_assets.stripe_api.tables import table_for_object
+from revenue_assets.catalog.months import key_of_timestamp
+from revenue_assets.catalog.tables import table_for_object
 
 MAX_ID_LENGTH = 255
 
@@ -40,17 +40,6 @@ class EventRow:
     object_type: str | None
     table: str | None  # synced table (`stripe.<table>`), None when the object is not synced
     partition_key: str | None  # "YYYY-MM-01" of the object's creation time, UTC
-
-
-def partition_key(created: Any) -> str | None:
-    """The monthly partition key (`YYYY-MM-01`, UTC) of a Unix timestamp; None if there is none."""
-    if not _is_int(created):
-        return None
-    try:
-        moment = datetime.fromtimestamp(created, UTC)
-    except (OverflowError, OSError, ValueError):
-        return None
-    return f"{moment.year:04d}-{moment.month:02d}-01"
 
 
 def parse_event(payload: bytes) -> tuple[dict[str, Any], EventRow]:
@@ -93,7 +82,7 @@ def summarize(event: Mapping[str, Any]) -> EventRow:
         object_id=_str_or_none(obj.get("id")),
         object_type=object_type,
         table=table.name if table else None,
-        partition_key=partition_key(table.created_of(obj)) if table else None,
+        partition_key=key_of_timestamp(table.created_of(obj)) if table else None,
     )
 
 

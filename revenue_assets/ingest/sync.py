@@ -16,15 +16,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from revenue_assets.event_apply import append_inbox_events, apply_pending_events
+from revenue_assets.catalog.months import month_bounds
+from revenue_assets.catalog.tables import StripeTable
+from revenue_assets.ingest.event_apply import append_inbox_events, apply_pending_events
+from revenue_assets.state.store import StateStore
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeAccessError, StripePermissionError
 from revenue_assets.stripe_api.listing import Lister, TableResult, Window, oldest_bound
-from revenue_assets.stripe_api.tables import StripeTable
 from revenue_assets.warehouse.connection import MERGE_CONFIG, warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted, merge_files
 from revenue_assets.warehouse.spool import SPOOL_FOLDER, Spool
-from revenue_assets.webhooks.inbox import Inbox
 
 # The writer merges whenever it is free and at least DEFAULT_FLUSH_BYTES are spooled. While it
 # keeps up (a sync paced by the rate limit), batches stay small, so little is left to merge once
@@ -127,14 +128,14 @@ def sync_tables(
     flush_bytes: int = DEFAULT_FLUSH_BYTES,
     max_workers: int = 64,
     on_progress: Callable[[str, int], None] | None = None,
-    inbox: Inbox | None = None,
+    inbox: StateStore | None = None,
 ) -> dict[str, TableOutcome]:
     """List `tables` over `partitions` into the warehouse, then apply their pending events.
 
     `since=None` is a full re-list: afterwards, rows of completely listed partitions that Stripe
     no longer returned are marked `_deleted`. With `since` (a watermark, unix seconds), only
     objects created after it are fetched and nothing is marked. With an `inbox`, the pending
-    events of the listed partitions are applied last (DESIGN §3), so a sync without the daemon
+    events of the listed partitions are applied last, so a sync without the daemon
     ends as current as one with it.
     """
     run_started = datetime.now(UTC)
@@ -181,7 +182,7 @@ def sync_tables(
 def apply_events(
     access: StripeAccess,
     target: SyncTarget,
-    inbox: Inbox,
+    inbox: StateStore,
     tables: list[StripeTable],
     partitions: list[Partition],
     *,
@@ -216,7 +217,7 @@ def apply_events(
 def _apply(
     access: StripeAccess,
     target: SyncTarget,
-    inbox: Inbox,
+    inbox: StateStore,
     outcome: TableOutcome,
     partitions: list[Partition],
     after_seq: int = 0,
@@ -328,13 +329,4 @@ def account_start(access: StripeAccess, tables: list[StripeTable], start: int, e
 
 def month_partitions(keys: list[str]) -> list[Partition]:
     """Partitions for monthly keys (YYYY-MM-DD, first of month), UTC."""
-    partitions = []
-    for key in keys:
-        start = datetime.fromisoformat(key).replace(tzinfo=UTC)
-        end = (
-            start.replace(year=start.year + 1, month=1)
-            if start.month == 12
-            else start.replace(month=start.month + 1)
-        )
-        partitions.append(Partition(key, int(start.timestamp()), int(end.timestamp())))
-    return partitions
+    return [Partition(key, *month_bounds(key)) for key in keys]

@@ -1,4 +1,4 @@
-"""Applying inbox events to the raw tables (DESIGN §4).
+"""Applying inbox events to the raw tables.
 
 Webhooks arrive at least once and in any order, and events keep the API version they were
 created in. For each object, the newest snapshot wins (by event `created`); when two events of
@@ -21,14 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from revenue_assets.catalog.tables import StripeTable
+from revenue_assets.state.store import InboxEvent, StateStore
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeRequestError
 from revenue_assets.stripe_api.listing import list_children
-from revenue_assets.stripe_api.tables import StripeTable
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.warehouse.merge import merge_files
 from revenue_assets.warehouse.spool import Spool, spool_root
-from revenue_assets.webhooks.inbox import Inbox, InboxEvent
 
 # `_source` of rows written from events, by how the event reached the inbox.
 ROW_SOURCE = {"webhook": "webhook", "events_api": "event"}
@@ -49,7 +49,7 @@ def apply_pending_events(
     access: StripeAccess,
     database: Any,
     schema: str,
-    inbox: Inbox,
+    inbox: StateStore,
     table: StripeTable,
     partition_keys: Iterable[str],
 ) -> ApplyOutcome:
@@ -151,7 +151,7 @@ def _retrieve(
 def append_inbox_events(
     database: Any,
     schema: str,
-    inbox: Inbox,
+    inbox: StateStore,
     windows: list[tuple[int, int]],
     *,
     after_seq: int = 0,

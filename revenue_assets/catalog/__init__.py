@@ -1,0 +1,1 @@
+"""What we know of Stripe itself, shared by every layer: its tables, its months, its keys."""

@@ -1,0 +1,1 @@
+"""Getting Stripe's data into the warehouse: full listings, events applied, the Events API pull."""

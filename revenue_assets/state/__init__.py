@@ -1,0 +1,1 @@
+"""The local state store (SQLite): received events, webhook secrets, sync cursors."""
