@@ -58,15 +58,6 @@ class StripeResource(dg.ConfigurableResource):
         ),
     )
     max_in_flight: int = Field(default=64, description="Concurrent requests at most.")
-    flush_mb: int = Field(
-        default=DEFAULT_FLUSH_BYTES // 2**20,
-        description=(
-            "Merge fetched objects into DuckDB whenever the writer is free and at least this "
-            "much has been spooled. Small batches leave little to merge after the last page; "
-            "when fetching outpaces merging, batches grow on their own (up to 64 MB, or twice "
-            "this), since each merge ends with a checkpoint and larger ones cost less CPU."
-        ),
-    )
 
     def effective_rate_limit(self) -> float:
         return sync_rate(self.api_key, self.rate_limit)
@@ -103,7 +94,19 @@ class WarehouseResource(DuckDBResource):
     table_prefix: str | None = Field(
         default=None, description="Prefix so several accounts share one warehouse."
     )
-    lock_timeout_s: float = Field(default=DEFAULT_LOCK_TIMEOUT_S)
+    lock_timeout_s: float = Field(
+        default=DEFAULT_LOCK_TIMEOUT_S,
+        description="Seconds a write waits for the warehouse's file lock before failing.",
+    )
+    flush_mb: int = Field(
+        default=DEFAULT_FLUSH_BYTES // 2**20,
+        description=(
+            "Merge fetched objects into DuckDB whenever the writer is free and at least this "
+            "much has been spooled. Small batches leave little to merge after the last page; "
+            "when fetching outpaces merging, batches grow on their own (up to 64 MB, or twice "
+            "this), since each merge ends with a checkpoint and larger ones cost less CPU."
+        ),
+    )
 
     @property
     def stripe_schema(self) -> str:

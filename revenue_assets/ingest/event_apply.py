@@ -26,7 +26,7 @@ from revenue_assets.state.store import InboxEvent, StateStore
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeRequestError
 from revenue_assets.stripe_api.listing import list_children
-from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets.warehouse.connection import DEFAULT_LOCK_TIMEOUT_S, warehouse_connection
 from revenue_assets.warehouse.merge import merge_files
 from revenue_assets.warehouse.spool import Spool, spool_root
 
@@ -52,6 +52,8 @@ def apply_pending_events(
     inbox: StateStore,
     table: StripeTable,
     partition_keys: Iterable[str],
+    *,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
 ) -> ApplyOutcome:
     """Apply the unapplied inbox events of `table` in these partitions."""
     pending = [event for key in partition_keys for event in inbox.pending(table.name, key)]
@@ -67,7 +69,7 @@ def apply_pending_events(
         for events in by_object.values():
             _apply_object(access, spool, table, events, outcome)
         files = spool.rotate()
-        with warehouse_connection(database) as connection:
+        with warehouse_connection(database, timeout_s=lock_timeout_s) as connection:
             merge_files(connection, schema, files)  # the callers created the tables
     finally:
         spool.close()
@@ -156,6 +158,7 @@ def append_inbox_events(
     *,
     after_seq: int = 0,
     through_seq: int | None = None,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
 ) -> int:
     """Keep inbox events created in `windows` in `stripe.event`: the change history, also for
     objects no table syncs and beyond Stripe's 30 days. Returns how many events were written."""
@@ -177,7 +180,7 @@ def append_inbox_events(
             cursor = batch[-1].seq
         files = spool.rotate()
         if files:
-            with warehouse_connection(database) as connection:
+            with warehouse_connection(database, timeout_s=lock_timeout_s) as connection:
                 merge_files(connection, schema, files)
     finally:
         spool.close()

@@ -23,7 +23,11 @@ from revenue_assets.state.store import StateStore
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeAccessError, StripePermissionError
 from revenue_assets.stripe_api.listing import Lister, TableResult, Window, oldest_bound
-from revenue_assets.warehouse.connection import MERGE_CONFIG, warehouse_connection
+from revenue_assets.warehouse.connection import (
+    DEFAULT_LOCK_TIMEOUT_S,
+    MERGE_CONFIG,
+    warehouse_connection,
+)
 from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted, merge_files
 from revenue_assets.warehouse.spool import SPOOL_FOLDER, Spool
 
@@ -73,7 +77,7 @@ class SyncTarget:
 
     database: Path
     schema: str = "stripe"
-    lock_timeout_s: float = 900.0
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
     spool_root: Path | None = None
 
     @property
@@ -233,10 +237,17 @@ def _apply(
             [(p.start, p.end) for p in partitions],
             after_seq=after_seq,
             through_seq=through_seq,
+            lock_timeout_s=target.lock_timeout_s,
         )
         return
     applied = apply_pending_events(
-        access, target.database, target.schema, inbox, outcome.table, [p.key for p in partitions]
+        access,
+        target.database,
+        target.schema,
+        inbox,
+        outcome.table,
+        [p.key for p in partitions],
+        lock_timeout_s=target.lock_timeout_s,
     )
     outcome.events_applied = applied.events
     outcome.refetched = applied.refetched

@@ -19,7 +19,7 @@ from revenue_assets.catalog.tables import TABLES
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.assets import stripe_tables
 from revenue_assets.defs.stripe.checks import stripe_table_checks
-from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets.warehouse.connection import lock_path, warehouse_connection
 from revenue_assets.warehouse.schema import table_schema
 from revenue_assets_tests.helpers import (
     company_range,
@@ -108,6 +108,43 @@ def test_restricted_key_fails_only_that_table_naming_the_permission(sandbox_sess
     assert {"charge", "invoice", "invoice_line_item", "customer"} <= materialized
 
 
+def test_the_warehouse_lock_timeout_reaches_the_raw_writes(sandbox_session, tmp_path):
+    """A run whose writes wait for the warehouse's lock gives up after the resource's
+    `lock_timeout_s`, not after the 15-minute default: the setting reaches the sync's merges."""
+    database = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from filelock import FileLock; "
+            f"lock = FileLock({str(lock_path(database))!r}); lock.acquire(); print('held', flush=True); "
+            "time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        resources = resources_for(sandbox_session, database)
+        resources["warehouse"] = WarehouseResource(database=str(database), lock_timeout_s=2.0)
+        started = time.monotonic()
+        result = dg.materialize(
+            [stripe_tables],
+            resources=resources,
+            selection=[dg.AssetKey(["stripe", "product"])],
+            tags=range_tags(*company_range(sandbox_session)),
+            raise_on_error=False,
+        )
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "lock" in failure.event_specific_data.error.to_string().lower()
+    assert waited < 120, f"the run waited {waited:.0f} s for the lock instead of 2 s"
+
+
 def test_wrong_key_fails_fast_without_leaking_it(sandbox_session, tmp_path):
     first, last = company_range(sandbox_session)
     started = time.monotonic()
@@ -139,8 +176,14 @@ def rows_written(database: Path) -> int:
         )
 
 
-def _materialize_script(sandbox, database: Path, partition: str, **stripe_options) -> str:
+def _materialize_script(
+    sandbox, database: Path, partition: str, flush_mb: int | None = None, **stripe_options
+) -> str:
     options = {"rate_limit": 1000.0, **stripe_options}
+    warehouse = {
+        "database": str(database),
+        **({"flush_mb": flush_mb} if flush_mb is not None else {}),
+    }
     return textwrap.dedent(
         f"""
         import dagster as dg
@@ -150,7 +193,7 @@ def _materialize_script(sandbox, database: Path, partition: str, **stripe_option
             [stripe_tables],
             resources={{
                 "stripe": StripeResource(api_key={sandbox.secret_key!r}, api_base={sandbox.base_url!r}, **{options!r}),
-                "warehouse": WarehouseResource(database={str(database)!r}),
+                "warehouse": WarehouseResource(**{warehouse!r}),
                 "state": StateResource(path={str(database.with_suffix(".sqlite"))!r}),
             }},
             {partition},

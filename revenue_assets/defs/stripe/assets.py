@@ -81,7 +81,10 @@ def stripe_tables(
     tables = selected_tables(context.selected_asset_keys)
     partitions = month_partitions(context.partition_keys)
     target = SyncTarget(
-        Path(warehouse.database), warehouse.stripe_schema, spool_root=spool_root(Path(state.path))
+        Path(warehouse.database),
+        warehouse.stripe_schema,
+        lock_timeout_s=warehouse.lock_timeout_s,
+        spool_root=spool_root(Path(state.path)),
     )
     since = config.since if config.mode == "new" else None
     context.log.info(
@@ -111,7 +114,7 @@ def stripe_tables(
                     partitions,
                     since=since,
                     max_workers=stripe.max_in_flight,
-                    flush_bytes=stripe.flush_mb * 1024 * 1024,
+                    flush_bytes=warehouse.flush_mb * 1024 * 1024,
                     on_progress=progress.report,
                     inbox=inbox,
                 )
