@@ -9,20 +9,17 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+from revenue_assets.catalog.currencies import minor_digits
+
 # Currencies whose symbol reads unambiguously; others show their ISO code.
 SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "INR": "₹", "KRW": "₩"}
-# Zero-decimal currencies: no fractional digits when displayed.
-ZERO_DECIMAL = {
-    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
-    "XAF", "XOF", "XPF",
-}  # fmt: skip
 
 Number = Decimal | int | float
 
 
 def digits(currency: str) -> int:
-    """Fractional digits to show for an amount in `currency`."""
-    return 0 if currency.upper() in ZERO_DECIMAL else 2
+    """Fractional digits to show for an amount in `currency`: those of its minor unit."""
+    return minor_digits(currency)
 
 
 def prefix(currency: str) -> str:

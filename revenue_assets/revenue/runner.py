@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from revenue_assets.catalog.currencies import THREE_DECIMAL, ZERO_DECIMAL, sql_list
 from revenue_assets.catalog.tables import ALL_TABLE_NAMES
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables
@@ -65,6 +66,8 @@ class RevenueContext:
             # validated identifiers (a three-letter code, a schema name), safe to quote.
             "base_currency": _literal(self.base_currency),
             "source_label": _literal(self.source_label),
+            "zero_decimal_currencies": sql_list(ZERO_DECIMAL),
+            "three_decimal_currencies": sql_list(THREE_DECIMAL),
         }
 
     def fill(self, text: str) -> str:

@@ -407,7 +407,8 @@ TABLES: tuple[RevenueTable, ...] = (
         description=(
             "Monthly metrics in the base currency: gross, refunds, net, recognized and deferred "
             "revenue; MRR, ARR and movements; customers (new, churned), subscriptions, ARPU, "
-            "customer churn rate and LTV."
+            "customer churn rate and LTV. Beside it, the view `unconverted_revenue`: the "
+            "revenue left out for want of a rate, per currency."
         ),
         sql=("revenue_metrics",),
         deps=(

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,20 +61,11 @@ STILL_LISTED_AFTER_DELETED = frozenset({"customer.subscription.deleted"})
 
 
 @dataclass(frozen=True)
-class InboxEvent:
-    """One row of the inbox. `payload` is b"" when read with `with_payload=False`."""
+class InboxEvent(EventRow):
+    """One row of the inbox: the event's columns, and how and when it came. `payload` is b""
+    when read with `with_payload=False`."""
 
     seq: int
-    event_id: str
-    type: str
-    created: int
-    api_version: str | None
-    livemode: bool
-    account: str | None
-    object_id: str | None
-    object_type: str | None
-    table: str | None
-    partition_key: str | None
     source: str
     received_at: float
     payload: bytes
@@ -488,40 +479,20 @@ def _bump(connection: sqlite3.Connection, name: str, increment: int, at: float) 
 
 
 def _event(row: tuple[Any, ...]) -> InboxEvent:
-    (
-        seq,
-        event_id,
-        type_,
-        created,
-        api_version,
-        livemode,
-        account,
-        object_id,
-        object_type,
-        table,
-        partition_key,
-        source,
-        received_at,
-        payload,
-        applied_at,
-    ) = row
+    """An inbox row, read in `_COLUMNS` order (the event's own columns in `EventRow` order)."""
+    seq, *columns, source, received_at, payload, applied_at = row
+    event = dict(zip(EVENT_ROW_FIELDS, columns, strict=True))
     return InboxEvent(
+        **{**event, "livemode": bool(event["livemode"])},
         seq=seq,
-        event_id=event_id,
-        type=type_,
-        created=created,
-        api_version=api_version,
-        livemode=bool(livemode),
-        account=account,
-        object_id=object_id,
-        object_type=object_type,
-        table=table,
-        partition_key=partition_key,
         source=source,
         received_at=received_at,
         payload=bytes(payload),
         applied_at=applied_at,
     )
+
+
+EVENT_ROW_FIELDS = [field.name for field in fields(EventRow)]
 
 
 __all__ = [

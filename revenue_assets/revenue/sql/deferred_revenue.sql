@@ -241,23 +241,13 @@ SELECT
 FROM held;
 
 CREATE OR REPLACE TABLE {revenue}.deferred_revenue AS
-WITH rows AS (
-    SELECT
-        id,
-        kind,
-        NULL::VARCHAR AS line_id,
-        invoice_id,
-        customer_id,
-        subscription_id,
-        product_id,
-        original_currency,
-        a,
-        minor_to_base,
-        unnest(month_starts) AS month_start,
-        unnest(parts) AS part,
-        unnest(deferred) AS balance
-    FROM dr_lines
-    UNION ALL
+WITH schedules AS (
+    -- lines and charges have no line of their own; credits name the line they reduce
+    SELECT *, NULL::VARCHAR AS line_id FROM dr_lines
+    UNION ALL BY NAME
+    SELECT * FROM dr_credits
+),
+rows AS (
     SELECT
         id,
         kind,
@@ -272,7 +262,7 @@ WITH rows AS (
         unnest(month_starts) AS month_start,
         unnest(parts) AS part,
         unnest(deferred) AS balance
-    FROM dr_credits
+    FROM schedules
 )
 SELECT
     id AS invoice_item_id,

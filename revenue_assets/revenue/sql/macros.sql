@@ -2,12 +2,11 @@
 -- (which use them) work from any DuckDB client, without our Python. Statements that build
 -- tables find them through the search path; view definitions name the schema.
 
--- Minor units per major unit, as Stripe counts them.
+-- Minor units per major unit, as Stripe counts them (the lists come from the catalog).
 CREATE OR REPLACE MACRO {revenue}.minor_divider(cur) AS
     CASE
-        WHEN upper(cur) IN ('BIF', 'CLP', 'DJF', 'GNF', 'JPY', 'KMF', 'KRW', 'MGA', 'PYG', 'RWF',
-                            'UGX', 'VND', 'VUV', 'XAF', 'XOF', 'XPF') THEN 1
-        WHEN upper(cur) IN ('BHD', 'JOD', 'KWD', 'OMR', 'TND') THEN 1000
+        WHEN upper(cur) IN ({zero_decimal_currencies}) THEN 1
+        WHEN upper(cur) IN ({three_decimal_currencies}) THEN 1000
         ELSE 100
     END;
 
@@ -72,3 +71,8 @@ CREATE OR REPLACE MACRO {revenue}.compat_months(kind, period_start, period_end) 
 -- (1 when the account settles in the base currency).
 CREATE OR REPLACE MACRO {revenue}.settled_minor_to_base(exchange_rate, settlement_to_base, cur) AS
     exchange_rate * settlement_to_base::DOUBLE / {revenue}.minor_divider(cur);
+
+-- Whether an invoice is paid: current API versions say it in `status`, older payloads only
+-- in the boolean `paid`.
+CREATE OR REPLACE MACRO {revenue}.invoice_is_paid(status, paid) AS
+    CASE WHEN status IS NOT NULL THEN status = 'paid' ELSE coalesce(paid, false) END;

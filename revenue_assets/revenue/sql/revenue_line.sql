@@ -19,8 +19,7 @@ SELECT
     currency,
     coalesce(parent_subscription, subscription) AS subscription_id,
     to_timestamp(TRY_CAST(status_transitions ->> '$.paid_at' AS BIGINT)) AS paid_at,
-    -- current API: `status`; older payloads also carry `paid`
-    CASE WHEN status IS NOT NULL THEN status = 'paid' ELSE coalesce(paid, false) END AS is_paid,
+    invoice_is_paid(status, paid) AS is_paid,
     amounts_sum(total_discount_amounts) AS total_discount,
     CASE WHEN discounts IS NOT NULL AND discounts::VARCHAR <> '[]'
         THEN ref_id(discounts, '$[0]') ELSE discount ->> '$.id' END AS first_discount

@@ -152,3 +152,25 @@ SELECT
     unconverted_original_amounts
 FROM with_previous
 ORDER BY month;
+
+-- Revenue the base-currency figures leave out: per currency with neither an ECB rate, a USD
+-- peg nor a rate Stripe settled it at, its original amount over all months (minor units) and
+-- how many revenue lines carry it (revenue_line keeps them, their `amount` NULL). The finance
+-- check and the dashboard both read this view.
+CREATE OR REPLACE VIEW {revenue}.unconverted_revenue AS
+WITH amounts AS (
+    SELECT
+        unnest(map_keys(unconverted_original_amounts)) AS currency,
+        unnest(map_values(unconverted_original_amounts)) AS original_amount
+    FROM {revenue}.revenue_metrics
+),
+lines AS (
+    SELECT original_currency AS currency, count(*) AS lines
+    FROM {revenue}.revenue_line
+    WHERE is_paid AND amount IS NULL AND original_amount <> 0
+    GROUP BY ALL
+)
+SELECT a.currency, coalesce(any_value(l.lines), 0) AS lines, sum(a.original_amount) AS original_amount
+FROM amounts AS a
+LEFT JOIN lines AS l ON l.currency = a.currency
+GROUP BY a.currency;

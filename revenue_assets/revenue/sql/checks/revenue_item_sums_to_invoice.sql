@@ -13,7 +13,7 @@ invoices AS (
         coalesce(total_excluding_tax, subtotal - amounts_sum(total_discount_amounts)) AS net_amount
     FROM {stripe}.invoice
     WHERE NOT coalesce(_deleted, false)
-        AND CASE WHEN status IS NOT NULL THEN status = 'paid' ELSE coalesce(paid, false) END
+        AND invoice_is_paid(status, paid)
 )
 SELECT i.id AS invoice_id, i.net_amount, coalesce(t.items_amount, 0) AS items_amount,
     coalesce(t.items, 0) AS items
