@@ -7,7 +7,7 @@ serializes writes anyway, and a subprocess per step would add seconds to every w
 
 import dagster as dg
 
-from revenue_assets.defs import automation
+from revenue_assets.defs import automation, run_health
 from revenue_assets.defs.dashboard import definitions as dashboard
 from revenue_assets.defs.resources import default_resources
 from revenue_assets.defs.revenue import definitions as revenue
@@ -20,5 +20,6 @@ defs = dg.Definitions.merge(
     revenue.defs,
     dashboard.defs,
     automation.defs,
+    run_health.defs,
     dg.Definitions(resources=default_resources(), executor=dg.in_process_executor),
 )

@@ -30,6 +30,11 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[tuple[str, int]]:
         process = _run_process(instance, run.run_id)
         if process is None or _alive(*process):
             continue
+        # The run may have ended between the listing and now, its process exiting after its
+        # last event: read it again. A dead process writes nothing more, so this is final.
+        run = instance.get_run_by_id(run.run_id)
+        if run is None or run.status not in RUNNING:
+            continue
         pid = process[0]
         instance.report_run_failed(
             run,

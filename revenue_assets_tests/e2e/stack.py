@@ -118,9 +118,12 @@ class Stack:
             STARTUP_TIMEOUT_S,
         )
 
-    def graphql(self, query: str) -> dict[str, Any]:
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         reply = httpx.post(
-            f"{self.ui_url}/graphql", json={"query": query}, timeout=60, trust_env=False
+            f"{self.ui_url}/graphql",
+            json={"query": query, "variables": variables or {}},
+            timeout=60,
+            trust_env=False,
         )
         reply.raise_for_status()
         body = reply.json()
