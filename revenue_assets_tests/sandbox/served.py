@@ -1,0 +1,109 @@
+"""Everything a sandbox serves, fetched over HTTP with the official SDK's raw requests: every page
+of every list, a retrieve of each object kind, child lists, expansions and event payloads.
+
+The expansions to ask for are read from the SDK's classes (a field typed `Union[str, X]` holding
+an id is expandable), so the sandbox is asked what Stripe would be asked, not what it knows.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator
+from typing import Any, Union
+
+from stripe._stripe_object import StripeObject
+
+from revenue_assets_tests.sandbox.sdk_types import _resolve, class_for, fields_of
+
+# Every list endpoint the sandbox serves -> the parameters it needs to list everything.
+LISTS: dict[str, dict[str, Any]] = {
+    "charges": {},
+    "customers": {},
+    "invoices": {},
+    "invoiceitems": {},
+    "prices": {},
+    "products": {},
+    "subscriptions": {"status": "all"},
+    "balance_transactions": {},
+    "disputes": {},
+    "payouts": {},
+    "credit_notes": {},
+    "refunds": {},
+    "coupons": {},
+    "events": {},
+    "invoice_payments": {},
+    "webhook_endpoints": {},
+    "accounts": {},
+}
+# Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
+CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}
+SAMPLE = 25  # parents / objects per kind asked for child lists, retrieves and expansions
+
+
+def pages(client: Any, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page of a list (the list object itself, which is validated too)."""
+    cursor: dict[str, str] = {}
+    while True:
+        page = client.raw_request("get", path, **params, **cursor, limit=100).data
+        yield page
+        if not page["has_more"] or not page["data"]:
+            return
+        cursor = {"starting_after": page["data"][-1]["id"]}
+
+
+def expandable(obj: dict[str, Any]) -> list[str]:
+    """Top-level fields of `obj` holding an id where its SDK class allows the expanded object."""
+    cls = class_for(str(obj.get("object")))
+    if cls is None:
+        return []
+    found = []
+    for name, annotation in fields_of(cls).items():
+        if isinstance(obj.get(name), str) and _takes_object(annotation, cls):
+            found.append(name)
+    return found
+
+
+def _takes_object(annotation: Any, owner: type) -> bool:
+    annotation = _resolve(annotation, owner)
+    if typing.get_origin(annotation) is Union:
+        return any(_takes_object(arg, owner) for arg in typing.get_args(annotation))
+    return isinstance(annotation, type) and issubclass(annotation, StripeObject)
+
+
+def served(client: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(what was asked, the object served) for everything the sandbox serves."""
+    samples: dict[str, list[dict[str, Any]]] = {}
+    for resource, params in LISTS.items():
+        for page in pages(client, f"/v1/{resource}", params):
+            yield f"GET /v1/{resource} (page)", page
+            for obj in page["data"]:
+                yield f"GET /v1/{resource}", obj
+                if len(samples.setdefault(resource, [])) < SAMPLE:
+                    samples[resource].append(obj)
+    for resource, objects in samples.items():
+        for obj in objects:
+            if resource == "accounts":
+                path = f"/v1/accounts/{obj['id']}"
+            else:
+                path = f"/v1/{resource}/{obj['id']}"
+            yield f"GET {resource}/:id", client.raw_request("get", path).data
+            fields = expandable(obj)
+            if fields:
+                expanded = client.raw_request("get", path, expand=fields).data
+                yield f"GET {resource}/:id?expand[]={','.join(fields)}", expanded
+        child = CHILD_LISTS.get(resource)
+        if child:
+            for obj in objects:
+                for page in pages(client, f"/v1/{resource}/{obj['id']}/{child}", {}):
+                    yield f"GET {resource}/:id/{child} (page)", page
+    for subscription in samples.get("subscriptions", []):
+        items = client.raw_request(
+            "get", "/v1/subscription_items", subscription=subscription["id"]
+        ).data
+        yield "GET /v1/subscription_items (page)", items
+        for item in items["data"][:2]:
+            yield (
+                "GET subscription_items/:id",
+                client.raw_request("get", f"/v1/subscription_items/{item['id']}").data,
+            )
+    yield "GET /v1/account", client.raw_request("get", "/v1/account").data
