@@ -38,6 +38,15 @@ LISTS: dict[str, dict[str, Any]] = {
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}
 SAMPLE = 25  # parents / objects per kind asked for child lists, retrieves and expansions
+# Deeper expansions the product or its users ask for: through lists, includable fields.
+DEEP_EXPANSIONS: dict[str, list[str]] = {
+    "invoices": ["payments", "lines.data.discounts", "customer.default_source"],
+    "subscriptions": ["items.data.price.product", "latest_invoice.payments", "discounts"],
+    "charges": ["balance_transaction", "refunds", "customer", "invoice"],
+    "credit_notes": ["lines.data.discounts", "invoice.customer"],
+    "refunds": ["charge.balance_transaction", "balance_transaction"],
+    "invoice_payments": ["invoice.customer", "payment.payment_intent"],
+}
 
 
 def pages(client: Any, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -58,14 +67,18 @@ def expandable(obj: dict[str, Any]) -> list[str]:
         return []
     found = []
     for name, annotation in fields_of(cls).items():
-        if isinstance(obj.get(name), str) and _takes_object(annotation, cls):
+        value = obj.get(name)
+        ids = isinstance(value, str) or (
+            isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+        )
+        if ids and _takes_object(annotation, cls):
             found.append(name)
     return found
 
 
 def _takes_object(annotation: Any, owner: type) -> bool:
     annotation = _resolve(annotation, owner)
-    if typing.get_origin(annotation) is Union:
+    if typing.get_origin(annotation) in (Union, list, list):
         return any(_takes_object(arg, owner) for arg in typing.get_args(annotation))
     return isinstance(annotation, type) and issubclass(annotation, StripeObject)
 
@@ -80,6 +93,14 @@ def served(client: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"GET /v1/{resource}", obj
                 if len(samples.setdefault(resource, [])) < SAMPLE:
                     samples[resource].append(obj)
+        fields = sorted({f for obj in samples.get(resource, []) for f in expandable(obj)})
+        if fields:
+            expand = [f"data.{f}" for f in fields]
+            page = client.raw_request("get", f"/v1/{resource}", **params, expand=expand).data
+            yield f"GET /v1/{resource}?expand[]={','.join(expand)} (page)", page
+        for path in DEEP_EXPANSIONS.get(resource, []):
+            page = client.raw_request("get", f"/v1/{resource}", **params, expand=[f"data.{path}"])
+            yield f"GET /v1/{resource}?expand[]=data.{path} (page)", page.data
     for resource, objects in samples.items():
         for obj in objects:
             if resource == "accounts":

@@ -37,6 +37,25 @@ def test_every_served_object_matches_the_sdk_types(sandbox_session: Sandbox) -> 
     assert sum(checker.valid.values()) == sum(checker.checked.values())
 
 
+def test_objects_after_the_clock_moves_match_the_sdk_types(sandbox: Sandbox) -> None:
+    """Renewals, churn, prorations and dunning of 25 more days (within the 30 days events are
+    kept), read back over HTTP, and the events the move emitted (connected accounts' too)."""
+    emitted = sandbox.advance(25 * 86_400)
+    assert len(emitted) > 50
+    checker = Checker()
+    client = sandbox.client()
+    for what, obj in served(client):
+        checker.check(obj, what)
+    for event in emitted[:400]:
+        # Events of connected accounts are read as those accounts, as Stripe requires.
+        account = {"stripe_account": event["account"]} if event.get("account") else {}
+        path = f"/v1/events/{event['id']}"
+        checker.check(client.raw_request("get", path, **account).data, "event")
+    assert checker.checked["event"] >= 400
+    print(f"\n{checker.summary()}")
+    assert [str(v) for v in checker.violations[:10]] == []
+
+
 # -- the checker catches what it must --------------------------------------------------------
 
 
