@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from revenue_assets.sandbox import versions
 from revenue_assets.sandbox.apptraffic import AppTraffic
 from revenue_assets.sandbox.auth import ApiKey, KeyRing, permission_for
 from revenue_assets.sandbox.counters import Counters
@@ -44,12 +45,12 @@ from revenue_assets.sandbox.faults import FAULT_BODIES, Misbehaviour, reset_mid_
 from revenue_assets.sandbox.forms import Params, as_list, parse_query
 from revenue_assets.sandbox.ratelimit import RATE_LIMITED_BODY, RateLimiter
 from revenue_assets.sandbox.store import Page
+from revenue_assets.sandbox.versions import is_legacy
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1 << 20
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-DEFAULT_API_VERSION = "2026-10-28.endive"  # replaced by stripe.api_version when the SDK is present
 
 
 class WorldAPI(Protocol):
@@ -81,6 +82,8 @@ class WorldAPI(Protocol):
     def expand(self, obj: dict[str, Any], paths: list[str], account: str) -> dict[str, Any]: ...
 
     def render_event(self, event: dict[str, Any], api_version: str) -> dict[str, Any]: ...
+
+    def render(self, obj: dict[str, Any], api_version: str, account: str) -> dict[str, Any]: ...
 
     def webhook_secret(self, endpoint_id: str) -> str: ...
 
@@ -280,7 +283,7 @@ class SandboxApp:
         )
         self.misbehaviour = Misbehaviour(faults, latency_ms, seed=fault_seed)
         self.delivery = WebhookDelivery(world, self.counters, webhooks)
-        self.api_version = _pinned_api_version()
+        self.api_version = versions.pinned()
         self.accounts = frozenset([world.account_id, *world.connected_account_ids])
         # Writes to the World go through one thread: the World sees one writer at a time and
         # the event loop never waits for a long advance.
@@ -337,7 +340,8 @@ class SandboxApp:
         try:
             key = self.keys.authenticate(request.headers.get("authorization"))
             key_label = key.masked
-            headers["Stripe-Version"] = self._version(request.headers.get("stripe-version"))
+            version = versions.requested(request.headers.get("stripe-version"))
+            headers["Stripe-Version"] = version
             reason = self.limiter.check(key.key, key.livemode, route)
             if reason is not None:
                 headers["Stripe-Rate-Limited-Reason"] = reason
@@ -348,7 +352,7 @@ class SandboxApp:
                     self.counters.fault(fault)
                     reply = Reply(int(fault), FAULT_BODIES[fault], route)
                 else:
-                    reply = await self._handle(request, method, path, parts, route, key)
+                    reply = await self._handle(request, method, path, parts, route, key, version)
         except SandboxError as error:
             reply = Reply(error.status, orjson.dumps(error.body()), route)
         except Exception:
@@ -371,19 +375,6 @@ class SandboxApp:
             return _ResetResponse(reply.body, reply.status, headers, "application/json")
         return Response(reply.body, reply.status, headers, "application/json")
 
-    def _version(self, requested: str | None) -> str:
-        if requested is None:
-            return self.api_version
-        date = requested.split(".", 1)[0]
-        if (
-            len(date) == 10
-            and date[4] == "-"
-            and date[7] == "-"
-            and date.replace("-", "").isdigit()
-        ):
-            return requested
-        raise SandboxError(400, f"Invalid Stripe API version: {requested}", param="stripe_version")
-
     def _account(self, request: Request, key: ApiKey) -> str:
         requested = request.headers.get("stripe-account")
         if not requested:
@@ -398,7 +389,14 @@ class SandboxApp:
         return requested
 
     async def _handle(
-        self, request: Request, method: str, path: str, parts: list[str], route: str, key: ApiKey
+        self,
+        request: Request,
+        method: str,
+        path: str,
+        parts: list[str],
+        route: str,
+        key: ApiKey,
+        version: str,
     ) -> Reply:
         account = self._account(request, key)
         if method == "GET":
@@ -411,26 +409,29 @@ class SandboxApp:
                 raise _unrecognized(method, path)
             self.keys.authorize(key, permission_for(parts[0], False), account)
             if len(parts) == 1:
-                return Reply(200, self._list(resource, account, params, path), route)
+                return Reply(200, self._list(resource, account, params, path, version), route)
             if len(parts) == 2:
                 if parts[0] == "accounts":
                     return Reply(200, self._retrieve_account(parts[1], account, params), route)
-                return Reply(200, self._retrieve(resource, parts[1], account, params), route)
+                body = self._retrieve(resource, parts[1], account, params, version)
+                return Reply(200, body, route)
             child_kind = resource.children.get(parts[2])
             if child_kind is None:
                 raise _unrecognized(method, path)
-            body = self._child_list(resource, parts[1], child_kind, account, params, path)
+            body = self._child_list(resource, parts[1], child_kind, account, params, path, version)
             return Reply(200, body, route)
         if method in ("POST", "DELETE"):
             if not parts or not all(parts) or len(parts) > 3:
                 raise _unrecognized(method, path)
             self.keys.authorize(key, permission_for(parts[0], True), account)
-            return await self._write(request, method, parts, route, key, account)
+            return await self._write(request, method, parts, route, key, account, version)
         raise _unrecognized(method, path)
 
     # -- reads -----------------------------------------------------------------------------------
 
-    def _list(self, resource: Resource, account: str, params: Params, url: str) -> bytes:
+    def _list(
+        self, resource: Resource, account: str, params: Params, url: str, version: str
+    ) -> bytes:
         options = self._list_options(resource, params)
         expand = _list_expand(params)
         try:
@@ -440,13 +441,7 @@ class SandboxApp:
                 page = self.store.list_page(account, resource.kind, **options)
         except KeyError as error:
             raise self._cursor_missing(resource, params, error) from None
-        bodies = page.bodies
-        if expand:
-            bodies = [
-                orjson.dumps(self.world.expand(orjson.loads(body), expand, account))
-                for body in bodies
-            ]
-        return list_body(bodies, page.has_more, url)
+        return list_body(self._shaped(page.bodies, version, expand, account), page.has_more, url)
 
     def _list_options(self, resource: Resource, params: Params) -> dict[str, Any]:
         """Validate list parameters as Stripe does and turn them into `Store.list_page` options."""
@@ -574,7 +569,9 @@ class SandboxApp:
         param = "starting_after" if params.get("starting_after") else "ending_before"
         return missing(resource.kind, str(error.args[0]), param=param)
 
-    def _retrieve(self, resource: Resource, object_id: str, account: str, params: Params) -> bytes:
+    def _retrieve(
+        self, resource: Resource, object_id: str, account: str, params: Params, version: str
+    ) -> bytes:
         _only(params, {"expand"})
         found = self.store.get_body(object_id, account, resource.kind)
         if found is None:
@@ -584,10 +581,7 @@ class SandboxApp:
             if not resource.stub_when_deleted:
                 raise missing(resource.kind, object_id)
             return orjson.dumps({"id": object_id, "object": resource.kind, "deleted": True})
-        expand = as_list(params.get("expand"))
-        if expand:
-            return orjson.dumps(self.world.expand(orjson.loads(body), expand, account))
-        return body
+        return self._shaped([body], version, as_list(params.get("expand")), account)[0]
 
     def _retrieve_account(self, account_id: str, acting: str, params: Params) -> bytes:
         """`/v1/account` and `/v1/accounts/{id}`: the platform sees its connected accounts, a
@@ -614,6 +608,7 @@ class SandboxApp:
         account: str,
         params: Params,
         url: str,
+        version: str,
     ) -> bytes:
         found = self.store.get_body(parent_id, account, resource.kind)
         if found is None or found[1]:
@@ -626,18 +621,36 @@ class SandboxApp:
             )
         except KeyError as error:
             raise self._cursor_missing(Resource(child_kind), params, error) from None
-        bodies = page.bodies
-        if expand:
-            bodies = [
-                orjson.dumps(self.world.expand(orjson.loads(body), expand, account))
-                for body in bodies
-            ]
-        return list_body(bodies, page.has_more, url)
+        return list_body(self._shaped(page.bodies, version, expand, account), page.has_more, url)
+
+    def _shaped(
+        self, bodies: list[bytes], version: str, expand: list[str], account: str
+    ) -> list[bytes]:
+        """Stored bodies as the request's version renders them (an older layout is derived
+        from the stored current one), then expanded (expansion paths follow that layout)."""
+        if not expand and not is_legacy(version):
+            return bodies  # the stored bytes are the answer: no parse, no dump
+        shaped = []
+        for body in bodies:
+            obj = orjson.loads(body)
+            if is_legacy(version):
+                obj = self.world.render(obj, version, account)
+            if expand:
+                obj = self.world.expand(obj, expand, account)
+            shaped.append(orjson.dumps(obj))
+        return shaped
 
     # -- writes ----------------------------------------------------------------------------------
 
     async def _write(
-        self, request: Request, method: str, parts: list[str], route: str, key: ApiKey, account: str
+        self,
+        request: Request,
+        method: str,
+        parts: list[str],
+        route: str,
+        key: ApiKey,
+        account: str,
+        version: str,
     ) -> Reply:
         raw = await read_body(request)
         params = parse_query(request.scope["query_string"])
@@ -663,6 +676,8 @@ class SandboxApp:
             result = await self.in_world(
                 self.world.action, resource, parts[1], parts[2], params, account
             )
+        if is_legacy(version):
+            result = self.world.render(result, version, account)
         if expand:
             result = self.world.expand(result, expand, account)
         reply = Reply(200, orjson.dumps(result), route)
@@ -899,12 +914,3 @@ def _only(params: Params, allowed: set[str]) -> None:
             raise SandboxError(
                 400, f"Received unknown parameter: {name}", code="parameter_unknown", param=name
             )
-
-
-def _pinned_api_version() -> str:
-    try:
-        import stripe
-
-        return str(stripe.api_version)
-    except ImportError:  # pragma: no cover - the SDK is a dependency
-        return DEFAULT_API_VERSION
