@@ -41,6 +41,7 @@ from revenue_assets.sandbox.auth import ApiKey, KeyRing, permission_for
 from revenue_assets.sandbox.counters import Counters
 from revenue_assets.sandbox.delivery import DeliveryOptions, WebhookDelivery
 from revenue_assets.sandbox.errors import SandboxError, invalid, missing
+from revenue_assets.sandbox.expand import check as check_expand
 from revenue_assets.sandbox.faults import FAULT_BODIES, Misbehaviour, reset_mid_body, truncate
 from revenue_assets.sandbox.forms import Params, as_list, parse_query
 from revenue_assets.sandbox.listing import RESOURCES, Resource, compare, list_options, only
@@ -307,6 +308,7 @@ class SandboxApp:
     ) -> bytes:
         options = list_options(resource, params)
         expand = _list_expand(params)
+        check_expand(resource.kind, expand, is_legacy(version))
         try:
             if resource.kind == "account":
                 page = self._connected_accounts(account, options)
@@ -351,6 +353,8 @@ class SandboxApp:
         self, resource: Resource, object_id: str, account: str, params: Params, version: str
     ) -> bytes:
         only(params, {"expand"})
+        expand = [str(path) for path in as_list(params.get("expand"))]
+        check_expand(resource.kind, expand, is_legacy(version))
         found = self.store.get_body(object_id, account, resource.kind)
         if found is None:
             raise missing(resource.kind, object_id)
@@ -359,7 +363,7 @@ class SandboxApp:
             if not resource.stub_when_deleted:
                 raise missing(resource.kind, object_id)
             return orjson.dumps({"id": object_id, "object": resource.kind, "deleted": True})
-        return self._shaped([body], version, as_list(params.get("expand")), account)[0]
+        return self._shaped([body], version, expand, account)[0]
 
     def _retrieve_account(self, account_id: str, acting: str, params: Params) -> bytes:
         """`/v1/account` and `/v1/accounts/{id}`: the platform sees its connected accounts, a
@@ -393,6 +397,7 @@ class SandboxApp:
             raise missing(resource.kind, parent_id)
         options = list_options(Resource(child_kind), params)
         expand = _list_expand(params)
+        check_expand(child_kind, expand, is_legacy(version))
         try:
             page = self.store.list_page(
                 account, child_kind, parent=parent_id, oldest_first=True, **options
@@ -440,8 +445,10 @@ class SandboxApp:
             replay = self._replay(cache_key, fingerprint, idempotency_key or "")
             if replay is not None:
                 return replay
-        expand = as_list(params.pop("expand", None))
+        expand = [str(path) for path in as_list(params.pop("expand", None))]
         resource = parts[0]
+        if expand and resource in RESOURCES:
+            check_expand(RESOURCES[resource].kind, expand, is_legacy(version))
         if method == "DELETE":
             if len(parts) != 2:
                 raise _unrecognized(method, request.url.path)

@@ -42,8 +42,8 @@ SAMPLE = 25  # parents / objects per kind asked for child lists, retrieves and e
 DEEP_EXPANSIONS: dict[str, list[str]] = {
     "invoices": ["payments", "lines.data.discounts", "customer.default_source"],
     "subscriptions": ["items.data.price.product", "latest_invoice.payments", "discounts"],
-    "charges": ["balance_transaction", "refunds", "customer", "invoice"],
-    "credit_notes": ["lines.data.discounts", "invoice.customer"],
+    "charges": ["balance_transaction", "refunds", "customer"],
+    "credit_notes": ["lines.data.discount_amounts.discount", "invoice.customer"],
     "refunds": ["charge.balance_transaction", "balance_transaction"],
     "invoice_payments": ["invoice.customer", "payment.payment_intent"],
 }
