@@ -18,18 +18,32 @@ from dataclasses import dataclass
 from revenue_assets.catalog.tables import TABLES
 from revenue_assets.sandbox.errors import SandboxError
 
-# Resource segment of the URL (`/v1/<resource>`) -> base permission name, without `_read`.
+# Resource segment of the URL (`/v1/<resource>`) -> Stripe's base permission name, without
+# `_read`/`_write`. Written out here from Stripe's restricted-key dashboard, not derived from the
+# code under test: a client that asks for the wrong permission must fail against the sandbox.
+# Several resources share one permission (prices are still "plans" to restricted keys; invoice
+# items and invoice payments are part of "invoices"; balance transactions belong to "balance").
 PERMISSIONS: dict[str, str] = {
-    table.path.removeprefix("/v1/"): table.permission.removesuffix("_read") for table in TABLES
+    "account": "rak_account",
+    "accounts": "rak_connected_account",
+    "balance_transactions": "rak_balance",
+    "charges": "rak_charge",
+    "coupons": "rak_coupon",
+    "credit_notes": "rak_credit_note",
+    "customers": "rak_customer",
+    "disputes": "rak_dispute",
+    "events": "rak_event",
+    "invoice_payments": "rak_invoice",
+    "invoiceitems": "rak_invoice",
+    "invoices": "rak_invoice",
+    "payouts": "rak_payout",
+    "prices": "rak_plan",
+    "products": "rak_product",
+    "refunds": "rak_refund",
+    "subscription_items": "rak_subscription",
+    "subscriptions": "rak_subscription",
+    "webhook_endpoints": "rak_webhook",
 }
-PERMISSIONS.update(
-    {
-        "subscription_items": "rak_subscription",
-        "webhook_endpoints": "rak_webhook",
-        "account": "rak_account",
-        "accounts": "rak_connected_account",
-    }
-)
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")
 

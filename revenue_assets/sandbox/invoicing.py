@@ -180,7 +180,7 @@ def invoice_item_line(ledger: Ledger, invoice: Obj, item: Obj) -> Obj:
             sub_details["subscription_item"],
             invoice_item=item["id"],
             proration=True,
-            credited=(item.get("proration_details") or {}).get("credited_items"),
+            credited=shapes.credited_lines(item),
         )
     else:
         parent = shapes.line_parent_invoice_item(item["id"], subscription_id)

@@ -13,11 +13,9 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from revenue_assets.sandbox import shapes
+from revenue_assets.sandbox.versions import is_legacy
 
 Obj = dict[str, Any]
-
-# The first API version with the current shapes (invoice `parent`, line `pricing`, item periods).
-BASIL = "2025-03-31"
 
 
 class Lookup(Protocol):
@@ -25,10 +23,6 @@ class Lookup(Protocol):
     def children(self, parent: str, kind: str) -> list[Obj]: ...
     def parent_of(self, object_id: str) -> str | None: ...
     def tombstone(self, object_id: str) -> Obj | None: ...
-
-
-def is_legacy(api_version: str | None) -> bool:
-    return bool(api_version) and api_version[:10] < BASIL
 
 
 def render(obj: Obj, api_version: str, lookup: Lookup) -> Obj:

@@ -36,7 +36,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from revenue_assets.sandbox.auth import KeyRing
 from revenue_assets.sandbox.delivery import DeliveryOptions
 from revenue_assets.sandbox.server import SandboxApp, WorldAPI
-from revenue_assets.webhooks.sockets import bind
+from revenue_assets.sandbox.sockets import bind
 
 log = logging.getLogger(__name__)
 

@@ -162,7 +162,8 @@ def template(kind: str) -> Obj:
     for field in _DROP.get(kind, ()):
         base.pop(field, None)
     base.update(_OVERRIDES.get(kind, {}))
-    base["livemode"] = False
+    if "livemode" in base:  # balance transactions, refunds, items, discounts carry none
+        base["livemode"] = False
     return base
 
 
@@ -699,7 +700,10 @@ def invoiceitem(
         quantity=quantity,
         quantity_decimal=str(quantity),
         proration=proration,
-        proration_details={"credited_items": credited},
+        proration_details={
+            "credited_items": _item_credit(credited),
+            "discount_amounts": [],
+        },
         parent=parent,
         discounts=discounts or [],
         discountable=discountable,
@@ -707,6 +711,24 @@ def invoiceitem(
         metadata=metadata or {},
     )
     return obj
+
+
+def _item_credit(credited: Obj | None) -> Obj | None:
+    """An invoice item's `credited_items` from the invoice lines it credits (a line's own
+    `credited_items` is the bare `{invoice, invoice_line_items}`; an item's wraps it by type)."""
+    if credited is None:
+        return None
+    return {
+        "invoice_item": None,
+        "invoice_line_item_details": credited,
+        "type": "invoice_line_items",
+    }
+
+
+def credited_lines(invoice_item: Obj) -> Obj | None:
+    """The `{invoice, invoice_line_items}` an invoice item credits, for the line that bills it."""
+    credited = (invoice_item.get("proration_details") or {}).get("credited_items") or {}
+    return credited.get("invoice_line_item_details")
 
 
 # -- payments --------------------------------------------------------------------------------------
@@ -937,6 +959,7 @@ def dispute(
             "has_evidence": False,
             "past_due": False,
             "submission_count": 0,
+            "submission_method": "not_submitted",
         },
     )
     return obj

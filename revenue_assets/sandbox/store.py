@@ -98,6 +98,40 @@ Row = tuple[str, str, str, int, str | None, str | None, str | None, int, bytes]
 
 
 @dataclass(frozen=True)
+class Match:
+    """A list filter on a JSON path of the body, for filters that have no indexed column.
+
+    `op`: `in` (the value is one of `values`), a comparison (`gt`, `gte`, `lt`, `lte`, `eq`,
+    `ne`) with `values[0]`, `null` / `not_null`. With `each` (the path of an array, e.g.
+    `items.data`), the condition holds when any element matches at `path`.
+    """
+
+    path: str
+    op: str = "in"
+    values: tuple[Any, ...] = ()
+    each: str | None = None
+
+    def sql(self) -> tuple[str, list[Any]]:
+        source = "value" if self.each else "CAST(body AS TEXT)"
+        expr = f"json_extract({source}, ?)"
+        params: list[Any] = ["$." + self.path]
+        if self.op == "in":
+            condition = f"{expr} IN ({','.join('?' * len(self.values))})"
+            params.extend(self.values)
+        elif self.op == "null":
+            condition = f"{expr} IS NULL"
+        elif self.op == "not_null":
+            condition = f"{expr} IS NOT NULL"
+        else:
+            condition = f"{expr} {_SQL_OPERATORS[self.op]} ?"
+            params.append(self.values[0])
+        if self.each is None:
+            return condition, params
+        exists = f"EXISTS (SELECT 1 FROM json_each(CAST(body AS TEXT), ?) WHERE {condition})"
+        return exists, ["$." + self.each, *params]
+
+
+@dataclass(frozen=True)
 class Page:
     """One list page: rendered bodies in response order and whether more objects follow."""
 
@@ -338,6 +372,7 @@ class Store:
         oldest_first: bool = False,
         fields: Mapping[str, Any] | None = None,
         status_prefix: str | None = None,
+        matches: Sequence[Match] = (),
     ) -> Page:
         """One page of a list, newest first (or oldest first for child lists).
 
@@ -346,7 +381,8 @@ class Store:
         Stripe's 404. `fields` filters on JSON paths of the body (`{"charge": "ch_1"}`,
         `{"active": 1}`, a list means any of), for the rarer filters that have no column: it
         scans the list's index range, so the hot unfiltered path is unaffected.
-        `status_prefix` matches `status` by prefix (event types like `invoice.*`).
+        `status_prefix` matches `status` by prefix (event types like `invoice.*`); `matches`
+        are further conditions on the body (ranges, nulls, any element of an array).
         """
         # With a customer or parent filter, `+account` keeps SQLite off the (account, kind, ...)
         # index, which would scan every object of the kind, and on the customer/parent index.
@@ -374,6 +410,10 @@ class Store:
             values = list(value) if isinstance(value, list | tuple) else [value]
             where.append(f"json_extract(CAST(body AS TEXT), ?) IN ({','.join('?' * len(values))})")
             params.extend(["$." + path, *values])
+        for match in matches:
+            condition, values = match.sql()
+            where.append(condition)
+            params.extend(values)
 
         # Position in the list order, as (created, seq) in a newest-first list, (seq) otherwise.
         forward = "<" if not oldest_first else ">"
@@ -626,4 +666,4 @@ class BulkLoader:
         staging.execute("DETACH DATABASE ordered")
 
 
-_SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "="}
+_SQL_OPERATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "ne": "!="}

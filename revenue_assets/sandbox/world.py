@@ -356,6 +356,11 @@ class World:
         rendered = legacy.render(canonical, api_version, self._ledger(account))
         return dict(event, api_version=api_version, data=dict(event["data"], object=rendered))
 
+    def render(self, obj: Obj, api_version: str, account: str) -> Obj:
+        """A stored (current-layout) object as a request pinned to `api_version` reads it.
+        Events are left as they are: each keeps the version it was created in."""
+        return legacy.render(obj, api_version, self._ledger(account or self.account_id))
+
     def webhook_secret(self, endpoint_id: str) -> str:
         secret = self.store.get_meta(f"webhook_secret:{endpoint_id}")
         if secret is None:

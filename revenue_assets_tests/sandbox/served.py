@@ -1,0 +1,130 @@
+"""Everything a sandbox serves, fetched over HTTP with the official SDK's raw requests: every page
+of every list, a retrieve of each object kind, child lists, expansions and event payloads.
+
+The expansions to ask for are read from the SDK's classes (a field typed `Union[str, X]` holding
+an id is expandable), so the sandbox is asked what Stripe would be asked, not what it knows.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator
+from typing import Any, Union
+
+from stripe._stripe_object import StripeObject
+
+from revenue_assets_tests.sandbox.sdk_types import _resolve, class_for, fields_of
+
+# Every list endpoint the sandbox serves -> the parameters it needs to list everything.
+LISTS: dict[str, dict[str, Any]] = {
+    "charges": {},
+    "customers": {},
+    "invoices": {},
+    "invoiceitems": {},
+    "prices": {},
+    "products": {},
+    "subscriptions": {"status": "all"},
+    "balance_transactions": {},
+    "disputes": {},
+    "payouts": {},
+    "credit_notes": {},
+    "refunds": {},
+    "coupons": {},
+    "events": {},
+    "invoice_payments": {},
+    "webhook_endpoints": {},
+    "accounts": {},
+}
+# Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
+CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}
+SAMPLE = 25  # parents / objects per kind asked for child lists, retrieves and expansions
+# Deeper expansions the product or its users ask for: through lists, includable fields.
+DEEP_EXPANSIONS: dict[str, list[str]] = {
+    "invoices": ["payments", "lines.data.discounts", "customer.default_source"],
+    "subscriptions": ["items.data.price.product", "latest_invoice.payments", "discounts"],
+    "charges": ["balance_transaction", "refunds", "customer"],
+    "credit_notes": ["lines.data.discount_amounts.discount", "invoice.customer"],
+    "refunds": ["charge.balance_transaction", "balance_transaction"],
+    "invoice_payments": ["invoice.customer", "payment.payment_intent"],
+}
+
+
+def pages(client: Any, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page of a list (the list object itself, which is validated too)."""
+    cursor: dict[str, str] = {}
+    while True:
+        page = client.raw_request("get", path, **params, **cursor, limit=100).data
+        yield page
+        if not page["has_more"] or not page["data"]:
+            return
+        cursor = {"starting_after": page["data"][-1]["id"]}
+
+
+def expandable(obj: dict[str, Any]) -> list[str]:
+    """Top-level fields of `obj` holding an id where its SDK class allows the expanded object."""
+    cls = class_for(str(obj.get("object")))
+    if cls is None:
+        return []
+    found = []
+    for name, annotation in fields_of(cls).items():
+        value = obj.get(name)
+        ids = isinstance(value, str) or (
+            isinstance(value, list) and bool(value) and all(isinstance(v, str) for v in value)
+        )
+        if ids and _takes_object(annotation, cls):
+            found.append(name)
+    return found
+
+
+def _takes_object(annotation: Any, owner: type) -> bool:
+    annotation = _resolve(annotation, owner)
+    if typing.get_origin(annotation) in (Union, list, list):
+        return any(_takes_object(arg, owner) for arg in typing.get_args(annotation))
+    return isinstance(annotation, type) and issubclass(annotation, StripeObject)
+
+
+def served(client: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(what was asked, the object served) for everything the sandbox serves."""
+    samples: dict[str, list[dict[str, Any]]] = {}
+    for resource, params in LISTS.items():
+        for page in pages(client, f"/v1/{resource}", params):
+            yield f"GET /v1/{resource} (page)", page
+            for obj in page["data"]:
+                yield f"GET /v1/{resource}", obj
+                if len(samples.setdefault(resource, [])) < SAMPLE:
+                    samples[resource].append(obj)
+        fields = sorted({f for obj in samples.get(resource, []) for f in expandable(obj)})
+        if fields:
+            expand = [f"data.{f}" for f in fields]
+            page = client.raw_request("get", f"/v1/{resource}", **params, expand=expand).data
+            yield f"GET /v1/{resource}?expand[]={','.join(expand)} (page)", page
+        for path in DEEP_EXPANSIONS.get(resource, []):
+            page = client.raw_request("get", f"/v1/{resource}", **params, expand=[f"data.{path}"])
+            yield f"GET /v1/{resource}?expand[]=data.{path} (page)", page.data
+    for resource, objects in samples.items():
+        for obj in objects:
+            if resource == "accounts":
+                path = f"/v1/accounts/{obj['id']}"
+            else:
+                path = f"/v1/{resource}/{obj['id']}"
+            yield f"GET {resource}/:id", client.raw_request("get", path).data
+            fields = expandable(obj)
+            if fields:
+                expanded = client.raw_request("get", path, expand=fields).data
+                yield f"GET {resource}/:id?expand[]={','.join(fields)}", expanded
+        child = CHILD_LISTS.get(resource)
+        if child:
+            for obj in objects:
+                for page in pages(client, f"/v1/{resource}/{obj['id']}/{child}", {}):
+                    yield f"GET {resource}/:id/{child} (page)", page
+    for subscription in samples.get("subscriptions", []):
+        items = client.raw_request(
+            "get", "/v1/subscription_items", subscription=subscription["id"]
+        ).data
+        yield "GET /v1/subscription_items (page)", items
+        for item in items["data"][:2]:
+            yield (
+                "GET subscription_items/:id",
+                client.raw_request("get", f"/v1/subscription_items/{item['id']}").data,
+            )
+    yield "GET /v1/account", client.raw_request("get", "/v1/account").data
