@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from revenue_assets.catalog.tables import TABLES
 from revenue_assets.sandbox.errors import SandboxError
 
 # Resource segment of the URL (`/v1/<resource>`) -> Stripe's base permission name, without
