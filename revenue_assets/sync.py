@@ -309,21 +309,32 @@ def _count_rows(target: SyncTarget, outcomes: dict[str, TableOutcome]) -> None:
                 ).fetchone()[0]
 
 
-def account_start(access: StripeAccess, tables: list[StripeTable], start: int, end: int) -> int:
+def account_start(
+    access: StripeAccess, tables: list[StripeTable], start: int, end: int, rate: float
+) -> int:
     """About when the account's oldest object (of these tables) was created, or `end` if it
     has none: probed per table concurrently. Partitions before it need no run at all. A table
     the key may not read is left out here: its own run fails, naming the permission, and the
     others still sync. Partitions are months, so four weeks of precision are enough (at most
-    one empty partition in front) and cost five fewer round trips per table than a day's."""
+    one empty partition in front) and cost five fewer round trips per table than a day's.
+    Each table asks as many probes at once as `rate` (req/s) serves in one round trip of
+    Stripe's (~0.3 s) with every table asking: more would only wait for the pacer."""
+    probes = max(1, min(3, int(rate * PROBE_ROUND_TRIP_S / max(1, len(tables)))))
 
     def bound(table: StripeTable) -> int:
         try:
-            return oldest_bound(access, table, start, end, RequestStats(), precision_s=28 * 86_400)
+            return oldest_bound(
+                access, table, start, end, RequestStats(), precision_s=28 * 86_400, probes=probes
+            )
         except StripePermissionError:
             return end
 
     with ThreadPoolExecutor(max_workers=len(tables) or 1) as pool:
         return min(pool.map(bound, tables), default=end)
+
+
+# A typical Stripe round trip, for sizing concurrent probes.
+PROBE_ROUND_TRIP_S = 0.3
 
 
 def month_partitions(keys: list[str]) -> list[Partition]:

@@ -12,7 +12,9 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import click
 from rich.console import Console
@@ -20,6 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from revenue_assets.cli.common import dagster_instance, load_settings
+from revenue_assets.stripe_api.errors import StripeAccessError
 
 # Dagster's console logger shows every event at DEBUG, and a failure as a traceback of a hundred
 # lines; the bars, the summary and one line per failure say it better. The run's full event log,
@@ -113,16 +116,19 @@ def run_sync(
     downstream, through Dagster in this process. Prints progress and a summary; True if all
     materializations succeeded and no check failed. Reads the code location's resources,
     which come from the environment (`settings` must be the same environment's)."""
-    import dagster as dg
+    # The probe's round trips to Stripe overlap loading Dagster and the code location.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe") as pool:
+        probing = pool.submit(_account_start, settings, tables)
+        import dagster as dg
 
-    from revenue_assets import progress
-    from revenue_assets.definitions import defs
-    from revenue_assets.defs.stripe.specs import table_key
+        from revenue_assets import progress
+        from revenue_assets.definitions import defs
+        from revenue_assets.defs.stripe.specs import table_key
 
-    keys = [table_key(name) for t in tables for name in (t.name, *t.child_names)]
-    partition_keys = _partitions_with_data(settings, tables, console)
-    os.environ.setdefault(PLANNED_EVENTS_OPTION, "true")
-    instance = dagster_instance()
+        keys = [table_key(name) for t in tables for name in (t.name, *t.child_names)]
+        os.environ.setdefault(PLANNED_EVENTS_OPTION, "true")
+        instance = dagster_instance()
+        partition_keys = _partitions_with_data(probing.result(), console)
     console.print(
         f"Syncing {len(tables)} Stripe table(s) over {len(partition_keys)} monthly partitions "
         f"({partition_keys[0]} … {partition_keys[-1]}) into {settings.duckdb_path} at "
@@ -197,16 +203,18 @@ def run_sync(
     return all_ok
 
 
-def _partitions_with_data(settings, tables, console: Console) -> list[str]:
-    """All partitions from the account's oldest object on. Earlier ones are empty: running them
-    would only write thousands of Dagster events (one per table and month since 2011)."""
-    from revenue_assets.defs.stripe.partitions import monthly_partitions
+def _account_start(settings, tables) -> int | StripeAccessError:
+    """About when the account's oldest object was created (unix time), or why Stripe could not
+    say. Loads nothing of Dagster, so that it runs while Dagster loads: it bounds the search by
+    the settings instead of the partitions definition, up to past the last partition's end."""
+    from revenue_assets.settings import partition_end_offset_from_env
     from revenue_assets.stripe_api.client import StripeAccess
-    from revenue_assets.stripe_api.errors import StripeAccessError
-    from revenue_assets.sync import account_start, month_partitions
+    from revenue_assets.sync import account_start
 
-    keys = monthly_partitions.get_partition_keys()
-    every = month_partitions(keys)
+    start = int(
+        datetime(settings.sync_start.year, settings.sync_start.month, 1, tzinfo=UTC).timestamp()
+    )
+    end = int(time.time()) + (partition_end_offset_from_env() + 1) * 31 * 86_400
     access = StripeAccess(
         settings.stripe_api_key,
         api_base=settings.stripe_api_base,
@@ -215,11 +223,23 @@ def _partitions_with_data(settings, tables, console: Console) -> list[str]:
         operation_limits=settings.stripe_endpoint_rate_limit,
     )
     try:
-        start = account_start(access, tables, every[0].start, every[-1].end)
+        return account_start(access, tables, start, end, rate=settings.sync_rate)
     except StripeAccessError as error:
-        console.print(f"[red]{error}[/]")
+        return error
+
+
+def _partitions_with_data(start: int | StripeAccessError, console: Console) -> list[str]:
+    """All partitions from the account's oldest object on (`start`, from `_account_start`).
+    Earlier ones are empty: running them would only write Dagster events (one per table and
+    month since 2011)."""
+    from revenue_assets.defs.stripe.partitions import monthly_partitions
+    from revenue_assets.sync import month_partitions
+
+    if isinstance(start, StripeAccessError):
+        console.print(f"[red]{start}[/]")
         sys.exit(1)
-    kept = [p.key for p in every if p.end > start] or [keys[-1]]
+    keys = monthly_partitions.get_partition_keys()
+    kept = [p.key for p in month_partitions(keys) if p.end > start] or [keys[-1]]
     if len(kept) < len(keys):
         console.print(
             f"No object before {kept[0]}: the {len(keys) - len(kept)} earlier partitions stay empty."
