@@ -137,8 +137,17 @@ def run_sync(
 
     run_config = VERBOSE if verbose else QUIET
     assets = [*defs.assets, *defs.asset_checks]
-    resources = defs.resources
     lines = {name: TableLine() for t in tables for name in (t.name, *t.child_names)}
+    # The rebuild downstream runs in the same run, after the tables: one run's start-up, and
+    # Dagster skips it if a table fails, as a separate run after a failure would not start.
+    selection = dg.AssetSelection.assets(*keys)
+    rebuilt = set()
+    if downstream:
+        below = selection.downstream(include_self=False)
+        rebuilt = below.resolve(defs.resolve_asset_graph())
+        selection = selection | below
+    if rebuilt:
+        console.print(f"Then rebuilding {len(rebuilt)} downstream asset(s).")
     started = time.monotonic()
     with Progress(
         TextColumn("{task.description:<22}"),
@@ -153,8 +162,8 @@ def run_sync(
             result = dg.materialize(
                 assets,
                 instance=instance,
-                resources=resources,
-                selection=dg.AssetSelection.assets(*keys),
+                resources=defs.resources,
+                selection=selection,
                 tags={
                     "dagster/asset_partition_range_start": partition_keys[0],
                     "dagster/asset_partition_range_end": partition_keys[-1],
@@ -165,33 +174,14 @@ def run_sync(
             )
         for task in tasks.values():
             bars.update(task, total=bars.tasks[task].completed)
-    _collect(result, lines)
+    _collect(result, lines, set(keys))
     ok = result.success
-
-    downstream_ok = True
-    if downstream and ok:
-        selection = dg.AssetSelection.assets(*keys).downstream(include_self=False)
-        selected = selection.resolve(defs.resolve_asset_graph())
-        if selected:
-            console.print(f"Rebuilding {len(selected)} downstream asset(s)…")
-            downstream_result = dg.materialize(
-                assets,
-                instance=instance,
-                resources=resources,
-                selection=selection,
-                tags={"trigger": "revenue_assets_sync"},
-                run_config=run_config,
-                raise_on_error=False,
-            )
-            failed = _report_downstream(console, downstream_result)
-            for line in failure_lines(downstream_result, verbose):
-                console.print(line, style="red", markup=False, highlight=False, soft_wrap=True)
-            downstream_ok = downstream_result.success and not failed
+    downstream_failed = _report_downstream(console, result, rebuilt) if rebuilt else 0
 
     failed_checks = _print_summary(console, lines, result)
     _print_pacing(console, instance, result)
     elapsed = time.monotonic() - started
-    all_ok = ok and downstream_ok and not failed_checks
+    all_ok = ok and not downstream_failed and not failed_checks
     console.print(
         f"{'[green]Done' if all_ok else '[red]Finished with failures'}[/] in {elapsed:,.1f} s. "
         f"Dagster history: {instance.root_directory} (open it with "
@@ -247,12 +237,13 @@ def _partitions_with_data(start: int | StripeAccessError, console: Console) -> l
     return kept
 
 
-def _collect(result, lines: dict[str, TableLine]) -> None:
-    """Fill the summary from the run's materializations and check results."""
+def _collect(result, lines: dict[str, TableLine], tables: set) -> None:
+    """Fill the summary from the run's materializations and check results of `tables` (asset
+    keys; the run also rebuilds assets of the same names in the revenue layer)."""
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
         name = materialization.asset_key.path[-1]
-        if name not in lines:
+        if materialization.asset_key not in tables:
             continue
         metadata = {key: value.value for key, value in materialization.metadata.items()}
         line = lines[name]
@@ -267,7 +258,7 @@ def _collect(result, lines: dict[str, TableLine]) -> None:
             line.status = "FAILED"
     for evaluation in _check_evaluations(result):
         name = evaluation.asset_key.path[-1]
-        if name in lines and not evaluation.passed:
+        if evaluation.asset_key in tables and not evaluation.passed:
             lines[name].checks.append(evaluation.check_name)
 
 
@@ -326,13 +317,15 @@ def _print_pacing(console: Console, instance, result) -> None:
     )
 
 
-def _report_downstream(console: Console, result) -> int:
-    """Print what the downstream run materialized and which checks failed; count those."""
+def _report_downstream(console: Console, result, rebuilt: set) -> int:
+    """Print what the run materialized of `rebuilt` (asset keys downstream of the tables) and
+    which of their checks failed; count those."""
     names = sorted(
-        "/".join(e.event_specific_data.materialization.asset_key.path)
+        key.to_user_string()
         for e in result.get_asset_materialization_events()
+        if (key := e.event_specific_data.materialization.asset_key) in rebuilt
     )
-    failed = [e for e in _check_evaluations(result) if not e.passed]
+    failed = [e for e in _check_evaluations(result) if e.asset_key in rebuilt and not e.passed]
     console.print(
         f"Downstream: {len(names)} asset(s) materialized"
         + (f", [red]{len(failed)} check(s) failed[/]" if failed else "")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -27,6 +28,7 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.runs import SqliteRunStorage
 from dagster._core.storage.schedules import SqliteScheduleStorage
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import (
     DagsterSqliteStorage,
     _event_logs_directory,
@@ -34,6 +36,8 @@ from dagster._core.storage.sqlite_storage import (
     _schedule_directory,
 )
 from dagster._serdes import ConfigurableClassData
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine
 
 # Events per batch. Dagster reads it from the environment only, in the process that runs the
 # steps: a run worker that `dagster dev` launches builds this storage from the instance's
@@ -42,12 +46,24 @@ BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
 DEFAULT_BATCH_SIZE = "1000"
 
 
+# Engines kept open: the index and the few runs being written (a webserver reads many runs).
+KEPT_ENGINES = 4
+
+
+def _relaxed_sync(dbapi_connection: Any, _record: Any) -> None:
+    """In write-ahead-log mode (Dagster's), NORMAL syncs at checkpoints instead of at every
+    commit: a crash of the machine may lose the last events, never corrupt the file."""
+    dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` whose `store_event_batch` commits once per file (see module)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._batch = threading.local()  # the parent's constructor connects already
         self._tables: set[str] = set()
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._engines_pid = os.getpid()
         super().__init__(base_dir, inst_data)
         # Reentrant, so that the stock code's own connections, opened while a batch holds the
         # lock, reuse the batch's instead of waiting on it.
@@ -71,12 +87,47 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     def _connect(self, shard: str) -> Iterator[Any]:
         held: dict[str, Any] | None = getattr(self._batch, "connections", None)
         if held is None:
-            with super()._connect(shard) as connection:
+            with self._transaction(shard) as connection:
                 yield connection
             return
         if shard not in held:
-            held[shard] = self._batch.stack.enter_context(super()._connect(shard))
+            held[shard] = self._batch.stack.enter_context(self._transaction(shard))
         yield held[shard]
+
+    @contextmanager
+    def _transaction(self, shard: str) -> Iterator[Any]:
+        """The stock connection (one transaction, under the storage's lock), from an engine
+        kept for the shard instead of a fresh one each time: the stock storage opens and
+        closes the SQLite file for every event, and closing the last connection checkpoints
+        the write-ahead log, with an fsync each time."""
+        with self._db_lock:
+            engine = self._engine(shard)
+            with engine.connect() as connection, connection.begin():
+                yield connection
+
+    def _engine(self, shard: str) -> Engine:
+        if self._engines_pid != os.getpid():  # a forked child must not share the parent's
+            self._engines, self._engines_pid = OrderedDict(), os.getpid()
+        engine = self._engines.pop(shard, None)
+        if engine is None:
+            engine = create_engine(
+                self.conn_string_for_shard(shard),
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS},
+            )
+            event.listen(engine, "connect", _relaxed_sync)
+            if shard not in self._initialized_dbs:
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+        self._engines[shard] = engine  # most recent last
+        while len(self._engines) > KEPT_ENGINES:
+            self._engines.popitem(last=False)[1].dispose()
+        return engine
+
+    def dispose(self) -> None:
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+        super().dispose()
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         if getattr(self._batch, "connections", None) is not None:  # a batch within a batch
