@@ -19,7 +19,7 @@ from pathlib import Path
 from revenue_assets.event_apply import append_inbox_events, apply_pending_events
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeAccessError, StripePermissionError
-from revenue_assets.stripe_api.listing import Lister, TableResult, Window, oldest_bound
+from revenue_assets.stripe_api.listing import Lister, TableResult, Window
 from revenue_assets.stripe_api.tables import StripeTable
 from revenue_assets.warehouse.connection import MERGE_CONFIG, warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted, merge_files
@@ -312,29 +312,69 @@ def _count_rows(target: SyncTarget, outcomes: dict[str, TableOutcome]) -> None:
 def account_start(
     access: StripeAccess, tables: list[StripeTable], start: int, end: int, rate: float
 ) -> int:
-    """About when the account's oldest object (of these tables) was created, or `end` if it
-    has none: probed per table concurrently. Partitions before it need no run at all. A table
-    the key may not read is left out here: its own run fails, naming the permission, and the
-    others still sync. Partitions are months, so four weeks of precision are enough (at most
-    one empty partition in front) and cost five fewer round trips per table than a day's.
-    Each table asks as many probes at once as `rate` (req/s) serves in one round trip of
-    Stripe's (~0.3 s) with every table asking: more would only wait for the pacer."""
-    probes = max(1, min(3, int(rate * PROBE_ROUND_TRIP_S / max(1, len(tables)))))
+    """A time at most four weeks before the account's oldest object (of these tables) was
+    created, or `end` if it has none. Partitions before it need no run at all (a month's
+    precision leaves at most one empty partition in front).
 
-    def bound(table: StripeTable) -> int:
+    Stripe lists newest first, so the oldest object is searched for with `limit=1` probes
+    ("anything created in [start, t)?"). The search is for the oldest over all tables at once:
+    each round asks every table still in the running at a few moments concurrently, keeps the
+    part of the range before the first moment some table has something before, and drops the
+    tables with nothing there (they cannot hold the oldest object). Usually few tables stay
+    after the first round, and each then asks more moments at once: as many as `rate` (req/s)
+    serves in one round trip. A table the key may not read is left out: its own run fails,
+    naming the permission, and the others still sync."""
+    # Invariant: no table has an object in [start, lo); if `hi` < `end`, some table in
+    # `candidates` has one in [lo, hi).
+    if not tables:
+        return end
+    lo, hi, candidates = start, end, list(tables)
+    moments = [end]  # the first round: does any table have anything at all?
+    with ThreadPoolExecutor(max_workers=MAX_PROBES * max(1, len(tables))) as pool:
+        while candidates and moments:
+            questions = [(table, moment) for table in candidates for moment in moments]
+            found = pool.map(_probe(access, start), questions)
+            answers = {(t.name, m): yes for (t, m), yes in zip(questions, found, strict=True)}
+            first = next(
+                (m for m in moments if any(answers[(t.name, m)] for t in candidates)), None
+            )
+            if first is None:  # nothing before the last moment (`end` on the first round)
+                if moments[-1] >= hi:
+                    return end
+                lo = moments[-1]
+            else:
+                before = [m for m in moments if m < first]
+                lo, hi = (before[-1] if before else lo), first
+                candidates = [t for t in candidates if answers[(t.name, first)]]
+            probes = max(1, min(MAX_PROBES, int(rate * PROBE_ROUND_TRIP_S / len(candidates))))
+            parts = min(probes + 1, (hi - lo) // PROBE_PRECISION_S)
+            moments = [lo + (hi - lo) * i // parts for i in range(1, parts)] if parts > 1 else []
+            if not moments and hi - lo > PROBE_PRECISION_S:
+                moments = [(lo + hi) // 2]
+    return lo
+
+
+# A typical Stripe round trip, for sizing concurrent probes; partitions are months.
+PROBE_ROUND_TRIP_S = 0.3
+PROBE_PRECISION_S = 28 * 86_400
+MAX_PROBES = 8
+
+
+def _probe(access: StripeAccess, start: int) -> Callable[[tuple[StripeTable, int]], bool]:
+    def anything_before(question: tuple[StripeTable, int]) -> bool:
+        table, moment = question
         try:
-            return oldest_bound(
-                access, table, start, end, RequestStats(), precision_s=28 * 86_400, probes=probes
+            page = access.get(
+                table.path,
+                {"limit": 1, "created": {"gte": start, "lt": moment}, **table.list_params},
+                RequestStats(),
+                expect_list=True,
             )
         except StripePermissionError:
-            return end
+            return False
+        return bool(page["data"])
 
-    with ThreadPoolExecutor(max_workers=len(tables) or 1) as pool:
-        return min(pool.map(bound, tables), default=end)
-
-
-# A typical Stripe round trip, for sizing concurrent probes.
-PROBE_ROUND_TRIP_S = 0.3
+    return anything_before
 
 
 def month_partitions(keys: list[str]) -> list[Partition]:

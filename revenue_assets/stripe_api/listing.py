@@ -30,7 +30,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -432,43 +431,3 @@ def list_children(
         if not meta.has_more or not meta.ids:
             return
         cursor = meta.ids[-1]
-
-
-def oldest_bound(
-    access: StripeAccess,
-    table: StripeTable,
-    low: int,
-    high: int,
-    stats: RequestStats,
-    precision_s: int = 86_400,
-    probes: int = 1,
-) -> int:
-    """A time at most `precision_s` before the oldest object of `table` in [low, high) (`high`
-    if there is none), found with `limit=1` probes "anything in [low, t)?". Each round asks
-    `probes` times at once, splitting the range left into `probes + 1` parts: one probe is
-    plain bisection (~log2(range / precision) round trips, one after the other); more probes
-    cost more requests for fewer round trips (with 2, ~log3)."""
-
-    def exists_before(moment: int) -> bool:
-        page = access.get(
-            table.path,
-            {"limit": 1, "created": {"gte": low, "lt": moment}, **table.list_params},
-            stats,
-            expect_list=True,
-        )
-        return bool(page["data"])
-
-    # Invariant: nothing in [low, lo); the oldest object, if any, lies in [lo, hi).
-    lo, hi = low, high
-    if not exists_before(high):
-        return high
-    with ThreadPoolExecutor(max_workers=probes) as pool:
-        while hi - lo > precision_s:
-            parts = min(probes + 1, max(2, (hi - lo) // precision_s))
-            moments = [lo + (hi - lo) * i // parts for i in range(1, parts)]
-            found = list(pool.map(exists_before, moments))
-            # the first moment with something before it bounds the oldest object
-            first = next((i for i, yes in enumerate(found) if yes), len(moments))
-            hi = moments[first] if first < len(moments) else hi
-            lo = moments[first - 1] if first > 0 else lo
-    return lo
