@@ -329,7 +329,8 @@ def account_start(
     if not tables:
         return end
     lo, hi, candidates = start, end, list(tables)
-    moments = [end]  # the first round: does any table have anything at all?
+    # the first round also asks whether any table has anything at all (before `end`)
+    moments = [*_moments(lo, hi, _probes(rate, len(tables))), end]
     with ThreadPoolExecutor(max_workers=MAX_PROBES * max(1, len(tables))) as pool:
         while candidates and moments:
             questions = [(table, moment) for table in candidates for moment in moments]
@@ -346,16 +347,26 @@ def account_start(
                 before = [m for m in moments if m < first]
                 lo, hi = (before[-1] if before else lo), first
                 candidates = [t for t in candidates if answers[(t.name, first)]]
-            probes = max(1, min(MAX_PROBES, int(rate * PROBE_ROUND_TRIP_S / len(candidates))))
-            parts = min(probes + 1, (hi - lo) // PROBE_PRECISION_S)
-            moments = [lo + (hi - lo) * i // parts for i in range(1, parts)] if parts > 1 else []
-            if not moments and hi - lo > PROBE_PRECISION_S:
-                moments = [(lo + hi) // 2]
+            moments = _moments(lo, hi, _probes(rate, len(candidates))) if candidates else []
     return lo
 
 
-# A typical Stripe round trip, for sizing concurrent probes; partitions are months.
-PROBE_ROUND_TRIP_S = 0.3
+def _probes(rate: float, tables: int) -> int:
+    """Moments each table is asked at per round: as many as `rate` serves in a round trip."""
+    return max(1, min(MAX_PROBES, int(rate * PROBE_ROUND_TRIP_S / max(1, tables))))
+
+
+def _moments(lo: int, hi: int, probes: int) -> list[int]:
+    """Up to `probes` moments splitting [lo, hi) evenly, none if it is within the precision."""
+    if hi - lo <= PROBE_PRECISION_S:
+        return []
+    parts = max(2, min(probes + 1, (hi - lo) // PROBE_PRECISION_S))
+    return [lo + (hi - lo) * i // parts for i in range(1, parts)]
+
+
+# A round of probes against Stripe (the slowest of its answers), for sizing rounds; partitions
+# are months.
+PROBE_ROUND_TRIP_S = 0.5
 PROBE_PRECISION_S = 28 * 86_400
 MAX_PROBES = 8
 
