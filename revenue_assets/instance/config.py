@@ -25,8 +25,7 @@ storage:
     module: revenue_assets.instance.event_log
     class: BatchedSqliteStorage
     config:
-      base_dir:
-        env: DAGSTER_HOME
+      base_dir: {home}
 """
 
 
@@ -41,6 +40,11 @@ def ensure_batched_storage(home: Path) -> bool:
     if any(key in settings for key in STORAGE_KEYS):
         return False
     separator = "" if not text or text.endswith("\n") else "\n"
+    # the directory itself, not DAGSTER_HOME: instances are also opened from their directory
+    # with no DAGSTER_HOME set (tests, scripts); yaml.dump quotes the path where YAML needs it
+    section = STORAGE_SECTION.format(
+        home=yaml.safe_dump(str(home.resolve())).strip().removesuffix("\n...")
+    )
     with config.open("a") as file:
-        file.write(separator + (STORAGE_SECTION if text else STORAGE_SECTION.lstrip("\n")))
+        file.write(separator + (section if text else section.lstrip("\n")))
     return True

@@ -191,7 +191,8 @@ def test_the_storage_section_is_added_once_and_only_where_no_storage_is_chosen(
 ) -> None:
     config = tmp_path / "dagster.yaml"
     assert ensure_batched_storage(tmp_path)  # no file yet
-    assert yaml.safe_load(config.read_text()) == yaml.safe_load(STORAGE_SECTION)
+    written = yaml.safe_load(config.read_text())
+    assert written == yaml.safe_load(STORAGE_SECTION.format(home=tmp_path.resolve()))
 
     config.write_text("run_monitoring:\n  enabled: true\n  max_resume_run_attempts: 0")
     assert ensure_batched_storage(tmp_path)
