@@ -7,11 +7,19 @@ operation). Each run prints the ceiling its requests allow, max(requests / globa
 busiest operation's requests / 25) seconds, the figure reached, 429s by operation, and the
 load average beside it (the machine is shared):
 
-- whole live budget (`--max`), two-level pacing; the baseline: the same run with the previous
-  pacing (one global bucket, no per-operation pacing);
+- whole live budget (`--max`), two-level pacing, on the batched event log the CLI configures;
+  the baselines: the same run on Dagster's stock SQLite event log (a dagster.yaml choosing it,
+  written before the command), and with the previous pacing (one global bucket, no
+  per-operation pacing);
+- `--max` with the partitions starting at the company's first month instead of 2011: the same
+  figure as the first run if the empty partitions before cost nothing;
 - one table alone (charges, the biggest: the most skewed company there is), both pacings;
 - the default share (50 req/s) while the account's own app sends 40 req/s: the app's 429s and
   how much of what the app leaves the sync uses.
+
+`--runs` picks and orders them, `--repeat N` runs them N times (the machine is noisy: compare
+runs taken side by side). `--scenarios history` times `--max` on the same customers over
+`--history-months` (120) instead of `--months`: ten years of partitions with data.
 
 `--scenarios engine` (the default also runs it) prints, in one run:
 
@@ -54,7 +62,7 @@ sys.path.insert(0, str(REPO))
 CEILING_OBJECTS_PER_S = 100 * 100  # live rate limit x page size
 
 
-def months(first: int, last: int) -> list[str]:
+def months_of(first: int, last: int) -> list[str]:
     start, end = datetime.fromtimestamp(first, UTC), datetime.fromtimestamp(last, UTC)
     keys, year, month = [], start.year, start.month
     while (year, month) <= (end.year, end.month):
@@ -186,11 +194,19 @@ def load() -> str:
 
 
 def run_command(
-    sandbox, work: Path, label: str, extra_env: dict[str, str], args: list[str]
+    sandbox,
+    work: Path,
+    label: str,
+    extra_env: dict[str, str],
+    args: list[str],
+    dagster_yaml: str | None = None,
 ) -> dict:
-    """`revenue-assets sync ARGS` in a subprocess against `sandbox`; wall time and its output."""
+    """`revenue-assets sync ARGS` in a subprocess against `sandbox`; wall time and its output.
+    `dagster_yaml`: the instance's dagster.yaml before the command (else none: the CLI's own)."""
     home = work / f"{label}-home"
     home.mkdir()
+    if dagster_yaml is not None:
+        (home / "dagster.yaml").write_text(dagster_yaml)
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("STRIPE_", "REVENUE_ASSETS_"))},
         "STRIPE_API_KEY": sandbox.live_key,
@@ -213,7 +229,15 @@ def run_command(
     if output.returncode:
         print(f"[{label}] the command failed ({output.returncode}):\n{output.stderr[-3000:]}")
     pacing = next((line for line in output.stderr.splitlines() if "Stripe API:" in line), "")
-    return {"wall_s": wall, "ok": output.returncode == 0, "pacing": pacing.strip()}
+    syncing = next(
+        (line for line in output.stderr.splitlines() if "monthly partitions" in line), ""
+    )
+    return {
+        "wall_s": wall,
+        "ok": output.returncode == 0,
+        "pacing": pacing.strip(),
+        "partitions": syncing.split(" over ")[-1].split(" (")[0] if syncing else "?",
+    }
 
 
 def ceiling_of(counters: dict, global_limit: float, endpoint_limit: float) -> tuple[float, str]:
@@ -230,71 +254,88 @@ def ceiling_of(counters: dict, global_limit: float, endpoint_limit: float) -> tu
     )
 
 
-def end_to_end(args: argparse.Namespace, work: Path) -> None:
+# Dagster's stock SQLite storage at the same place: the baseline of the batched event log.
+STOCK_STORAGE = "storage:\n  sqlite:\n    base_dir:\n      env: DAGSTER_HOME\n"
+PREVIOUS_PACING = {"STRIPE_ENDPOINT_RATE_LIMIT": "off"}
+CHARGE_ALONE = ["--max", "--no-downstream", "--table", "charge"]
+# name: (label, environment, arguments, app traffic req/s, dagster.yaml before the command)
+RUNS = {
+    "max": ("max", {}, ["--max"], 0.0, None),
+    "max-stock": ("max, Dagster's stock event log (baseline)", {}, ["--max"], 0.0, STOCK_STORAGE),
+    "max-from-first-month": (
+        "max, partitions from the first month with data",
+        None,
+        ["--max"],
+        0.0,
+        None,
+    ),
+    "max-previous": ("max, previous pacing (baseline)", PREVIOUS_PACING, ["--max"], 0.0, None),
+    "charge": ("charge alone", {}, CHARGE_ALONE, 0.0, None),
+    "charge-previous": ("charge alone, previous pacing", PREVIOUS_PACING, CHARGE_ALONE, 0.0, None),
+    "share": ("default share, app at 40 req/s", {}, [], 40.0, None),
+}
+
+
+def end_to_end(args: argparse.Namespace, work: Path, months: int, names: list[str]) -> None:
     from revenue_assets.sandbox.runner import SandboxProcess
     from revenue_assets.sandbox.world import CompanySpec
 
-    data = work / "company-e2e.sqlite"
-    spec = CompanySpec(seed=args.seed, customers=args.customers, months=args.months)
+    data = work / f"company-e2e-{months}.sqlite"
+    spec = CompanySpec(seed=args.seed, customers=args.customers, months=months)
     latency = f"{args.latency_ms - 50}-{args.latency_ms + 50}"
-    runs = [
-        ("max", {}, ["--max"], 0.0),
-        ("max, previous pacing (baseline)", {"STRIPE_ENDPOINT_RATE_LIMIT": "off"}, ["--max"], 0.0),
-        ("charge alone", {}, ["--max", "--no-downstream", "--table", "charge"], 0.0),
-        (
-            "charge alone, previous pacing",
-            {"STRIPE_ENDPOINT_RATE_LIMIT": "off"},
-            ["--max", "--no-downstream", "--table", "charge"],
-            0.0,
-        ),
-        ("default share, app at 40 req/s", {}, [], 40.0),
-    ]
     started = time.monotonic()
     with SandboxProcess.spawn(
         spec, data=data, latency_ms=latency, rate_limit="auto", endpoint_limit="25"
     ) as sandbox:
         counts = listable_counts(data, sandbox.account_id)
+        first_month = months_of(*company_span(data, sandbox.account_id))[0]
         print(
-            f"\n[end to end] company: {args.customers:,} customers, {args.months} months, "
+            f"\n[end to end] company: {args.customers:,} customers, {months} months, "
             f"{sum(counts.values()):,} listable objects (ready in {time.monotonic() - started:.0f} s); "
             f"latency {latency} ms, live limit 100 req/s, 25 req/s per operation"
         )
-        for label, env, cli_args, app in runs:
-            if app:
-                sandbox.set_app_traffic(app)
-            sandbox.control("DELETE", "counters")
-            before = load()
-            result = run_command(
-                sandbox, work, "".join(c if c.isalnum() else "-" for c in label), env, cli_args
-            )
-            counters = sandbox.counters()
-            sandbox.set_app_traffic(0)
-            budget = 100.0 if "--max" in cli_args else 50.0
-            ceiling, how = ceiling_of(counters, 100.0 - app if app else budget, 25.0)
-            requests = counters["requests"]
-            share = 100 * counters["rate_limited"] / requests if requests else 0.0
-            print(
-                f"\n[{label}] whole command {result['wall_s']:.1f} s "
-                f"({'ok' if result['ok'] else 'FAILED'}); {before} before, {load()} after"
-            )
-            print(
-                f"  ceiling {ceiling:.1f} s ({how}): reached {100 * ceiling / result['wall_s']:.0f}%"
-            )
-            print(
-                f"  {requests:,} requests, {counters['rate_limited']:,} answered 429 ({share:.2f}%): "
-                f"{counters.get('rate_limited_by_path') or 'none'} "
-                f"{counters.get('rate_limited_by_reason') or ''}"
-            )
-            print(f"  CLI: {result['pacing']}")
-            if app:
-                traffic = counters["app_traffic"]
-                served = requests - counters["rate_limited"]
-                used = served / traffic["seconds"] if traffic["seconds"] else 0.0
-                print(
-                    f"  app: {traffic['requests']:,} requests, {traffic['rate_limited']} answered 429 "
-                    f"({100 * traffic['rate_limited_share']:.2f}%); the sync averaged {used:.1f} req/s "
-                    f"over the command (the app leaves {100 - app:g})"
+        for repeat in range(args.repeat):
+            for name in names:
+                label, env, cli_args, app, dagster_yaml = RUNS[name]
+                # None: the partitions start at the company's first month (no empty one before)
+                env = {"REVENUE_ASSETS_SYNC_START": first_month} if env is None else env
+                if app:
+                    sandbox.set_app_traffic(app)
+                sandbox.control("DELETE", "counters")
+                before = load()
+                directory = f"{months}m-{repeat}-" + "".join(
+                    c if c.isalnum() else "-" for c in label
                 )
+                result = run_command(sandbox, work, directory, env, cli_args, dagster_yaml)
+                counters = sandbox.counters()
+                sandbox.set_app_traffic(0)
+                budget = 100.0 if "--max" in cli_args else 50.0
+                ceiling, how = ceiling_of(counters, 100.0 - app if app else budget, 25.0)
+                requests = counters["requests"]
+                share = 100 * counters["rate_limited"] / requests if requests else 0.0
+                print(
+                    f"\n[{label}{f' #{repeat + 1}' if args.repeat > 1 else ''}] whole command "
+                    f"{result['wall_s']:.1f} s ({'ok' if result['ok'] else 'FAILED'}) over "
+                    f"{result['partitions']}; {before} before, {load()} after"
+                )
+                print(
+                    f"  ceiling {ceiling:.1f} s ({how}): reached {100 * ceiling / result['wall_s']:.0f}%"
+                )
+                print(
+                    f"  {requests:,} requests, {counters['rate_limited']:,} answered 429 ({share:.2f}%): "
+                    f"{counters.get('rate_limited_by_path') or 'none'} "
+                    f"{counters.get('rate_limited_by_reason') or ''}"
+                )
+                print(f"  CLI: {result['pacing']}")
+                if app:
+                    traffic = counters["app_traffic"]
+                    served = requests - counters["rate_limited"]
+                    used = served / traffic["seconds"] if traffic["seconds"] else 0.0
+                    print(
+                        f"  app: {traffic['requests']:,} requests, {traffic['rate_limited']} answered "
+                        f"429 ({100 * traffic['rate_limited_share']:.2f}%); the sync averaged "
+                        f"{used:.1f} req/s over the command (the app leaves {100 - app:g})"
+                    )
 
 
 def main(args: argparse.Namespace) -> None:
@@ -303,7 +344,9 @@ def main(args: argparse.Namespace) -> None:
     print(f"machine: {load()}")
     scenarios = set(args.scenarios.split(","))
     if "end-to-end" in scenarios:
-        end_to_end(args, work)
+        end_to_end(args, work, args.months, args.runs.split(","))
+    if "history" in scenarios:  # the same customers over ten years: more partitions, with data
+        end_to_end(args, work, args.history_months, ["max"])
     if "engine" in scenarios:
         engine(args, work)
     print(f"\nmachine at the end: {load()}")
@@ -321,7 +364,7 @@ def engine(args: argparse.Namespace, work: Path) -> None:
         with SandboxProcess.spawn(spec, data=data, rate_limit="off") as sandbox:
             generated = time.monotonic() - started
             span = company_span(data, sandbox.account_id)
-            partitions = months(*span)
+            partitions = months_of(*span)
             counts = listable_counts(data, sandbox.account_id)
             print(
                 f"\n[{label}] company: {customers:,} customers, {sum(counts.values()):,} listable "
@@ -396,8 +439,17 @@ if __name__ == "__main__":
     parser.add_argument("--latency-ms", type=int, default=300)
     parser.add_argument("--baseline-seconds", type=float, default=60.0)
     parser.add_argument(
-        "--scenarios", default="end-to-end,engine", help="end-to-end, engine or both (comma)"
+        "--scenarios",
+        default="end-to-end,engine",
+        help="end-to-end, history (end to end over --history-months), engine (comma-separated)",
     )
+    parser.add_argument(
+        "--runs",
+        default="max,max-stock,max-from-first-month,max-previous,charge,charge-previous,share",
+        help=f"end-to-end runs, in order (comma-separated): {', '.join(RUNS)}",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="run the end-to-end runs N times")
+    parser.add_argument("--history-months", type=int, default=120)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)

@@ -29,6 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "revenue": {"catalog", "warehouse"},
     "dashboard": {"catalog", "revenue", "state", "warehouse"},
     "run_health": set(),
+    "instance": set(),
     "demo": {"catalog", "dashboard", "settings", "state", "webhooks"},
 }
 LIBRARIES = set(ALLOWED)

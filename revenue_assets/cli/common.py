@@ -24,10 +24,13 @@ def load_settings(*, require_key: bool = True) -> Settings:
 
 def dagster_home() -> Path:
     """DAGSTER_HOME, defaulting to ./.dagster_home so runs and materializations persist and
-    `dagster dev` started with the same DAGSTER_HOME shows them."""
+    `dagster dev` started with the same DAGSTER_HOME shows them. Its dagster.yaml selects the
+    storage that writes Dagster's events in batches, unless it chooses a storage already."""
+    from revenue_assets.instance.config import ensure_batched_storage
+
     home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").touch()
+    ensure_batched_storage(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

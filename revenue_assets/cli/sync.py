@@ -12,7 +12,9 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import click
 from rich.console import Console
@@ -20,6 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from revenue_assets.cli.common import dagster_instance, load_settings
+from revenue_assets.stripe_api.errors import StripeAccessError
 
 # Dagster's console logger shows every event at DEBUG, and a failure as a traceback of a hundred
 # lines; the bars, the summary and one line per failure say it better. The run's full event log,
@@ -113,16 +116,19 @@ def run_sync(
     downstream, through Dagster in this process. Prints progress and a summary; True if all
     materializations succeeded and no check failed. Reads the code location's resources,
     which come from the environment (`settings` must be the same environment's)."""
-    import dagster as dg
+    # The probe's round trips to Stripe overlap loading Dagster and the code location.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe") as pool:
+        probing = pool.submit(_account_start, settings, tables)
+        import dagster as dg
 
-    from revenue_assets.definitions import defs
-    from revenue_assets.defs.stripe.specs import table_key
-    from revenue_assets.ingest import progress
+        from revenue_assets.definitions import defs
+        from revenue_assets.defs.stripe.specs import table_key
+        from revenue_assets.ingest import progress
 
-    keys = [table_key(name) for t in tables for name in (t.name, *t.child_names)]
-    partition_keys = _partitions_with_data(settings, tables, console)
-    os.environ.setdefault(PLANNED_EVENTS_OPTION, "true")
-    instance = dagster_instance()
+        keys = [table_key(name) for t in tables for name in (t.name, *t.child_names)]
+        os.environ.setdefault(PLANNED_EVENTS_OPTION, "true")
+        instance = dagster_instance()
+        partition_keys = _partitions_with_data(probing.result(), console)
     console.print(
         f"Syncing {len(tables)} Stripe table(s) over {len(partition_keys)} monthly partitions "
         f"({partition_keys[0]} … {partition_keys[-1]}) into {settings.duckdb_path} at "
@@ -131,8 +137,17 @@ def run_sync(
 
     run_config = VERBOSE if verbose else QUIET
     assets = [*defs.assets, *defs.asset_checks]
-    resources = defs.resources
     lines = {name: TableLine() for t in tables for name in (t.name, *t.child_names)}
+    # The rebuild downstream runs in the same run, after the tables: one run's start-up, and
+    # Dagster skips it if a table fails, as a separate run after a failure would not start.
+    selection = dg.AssetSelection.assets(*keys)
+    rebuilt = set()
+    if downstream:
+        below = selection.downstream(include_self=False)
+        rebuilt = below.resolve(defs.resolve_asset_graph())
+        selection = selection | below
+    if rebuilt:
+        console.print(f"Then rebuilding {len(rebuilt)} downstream asset(s).")
     started = time.monotonic()
     with Progress(
         TextColumn("{task.description:<22}"),
@@ -147,8 +162,8 @@ def run_sync(
             result = dg.materialize(
                 assets,
                 instance=instance,
-                resources=resources,
-                selection=dg.AssetSelection.assets(*keys),
+                resources=defs.resources,
+                selection=selection,
                 tags={
                     "dagster/asset_partition_range_start": partition_keys[0],
                     "dagster/asset_partition_range_end": partition_keys[-1],
@@ -159,33 +174,14 @@ def run_sync(
             )
         for task in tasks.values():
             bars.update(task, total=bars.tasks[task].completed)
-    _collect(result, lines)
+    _collect(result, lines, set(keys))
     ok = result.success
-
-    downstream_ok = True
-    if downstream and ok:
-        selection = dg.AssetSelection.assets(*keys).downstream(include_self=False)
-        selected = selection.resolve(defs.resolve_asset_graph())
-        if selected:
-            console.print(f"Rebuilding {len(selected)} downstream asset(s)…")
-            downstream_result = dg.materialize(
-                assets,
-                instance=instance,
-                resources=resources,
-                selection=selection,
-                tags={"trigger": "revenue_assets_sync"},
-                run_config=run_config,
-                raise_on_error=False,
-            )
-            failed = _report_downstream(console, downstream_result)
-            for line in failure_lines(downstream_result, verbose):
-                console.print(line, style="red", markup=False, highlight=False, soft_wrap=True)
-            downstream_ok = downstream_result.success and not failed
+    downstream_failed = _report_downstream(console, result, rebuilt) if rebuilt else 0
 
     failed_checks = _print_summary(console, lines, result)
     _print_pacing(console, instance, result)
     elapsed = time.monotonic() - started
-    all_ok = ok and downstream_ok and not failed_checks
+    all_ok = ok and not downstream_failed and not failed_checks
     console.print(
         f"{'[green]Done' if all_ok else '[red]Finished with failures'}[/] in {elapsed:,.1f} s. "
         f"Dagster history: {instance.root_directory} (open it with "
@@ -197,16 +193,18 @@ def run_sync(
     return all_ok
 
 
-def _partitions_with_data(settings, tables, console: Console) -> list[str]:
-    """All partitions from the account's oldest object on. Earlier ones are empty: running them
-    would only write thousands of Dagster events (one per table and month since 2011)."""
-    from revenue_assets.defs.stripe.partitions import monthly_partitions
-    from revenue_assets.ingest.sync import account_start, month_partitions
+def _account_start(settings, tables) -> int | StripeAccessError:
+    """About when the account's oldest object was created (unix time), or why Stripe could not
+    say. Loads nothing of Dagster, so that it runs while Dagster loads: it bounds the search by
+    the settings instead of the partitions definition, up to past the last partition's end."""
+    from revenue_assets.ingest.sync import account_start
+    from revenue_assets.settings import partition_end_offset_from_env
     from revenue_assets.stripe_api.client import StripeAccess
-    from revenue_assets.stripe_api.errors import StripeAccessError
 
-    keys = monthly_partitions.get_partition_keys()
-    every = month_partitions(keys)
+    start = int(
+        datetime(settings.sync_start.year, settings.sync_start.month, 1, tzinfo=UTC).timestamp()
+    )
+    end = int(time.time()) + (partition_end_offset_from_env() + 1) * 31 * 86_400
     access = StripeAccess(
         settings.stripe_api_key,
         api_base=settings.stripe_api_base,
@@ -215,11 +213,23 @@ def _partitions_with_data(settings, tables, console: Console) -> list[str]:
         operation_limits=settings.stripe_endpoint_rate_limit,
     )
     try:
-        start = account_start(access, tables, every[0].start, every[-1].end)
+        return account_start(access, tables, start, end, rate=settings.sync_rate)
     except StripeAccessError as error:
-        console.print(f"[red]{error}[/]")
+        return error
+
+
+def _partitions_with_data(start: int | StripeAccessError, console: Console) -> list[str]:
+    """All partitions from the account's oldest object on (`start`, from `_account_start`).
+    Earlier ones are empty: running them would only write Dagster events (one per table and
+    month since 2011)."""
+    from revenue_assets.defs.stripe.partitions import monthly_partitions
+    from revenue_assets.ingest.sync import month_partitions
+
+    if isinstance(start, StripeAccessError):
+        console.print(f"[red]{start}[/]")
         sys.exit(1)
-    kept = [p.key for p in every if p.end > start] or [keys[-1]]
+    keys = monthly_partitions.get_partition_keys()
+    kept = [p.key for p in month_partitions(keys) if p.end > start] or [keys[-1]]
     if len(kept) < len(keys):
         console.print(
             f"No object before {kept[0]}: the {len(keys) - len(kept)} earlier partitions stay empty."
@@ -227,12 +237,13 @@ def _partitions_with_data(settings, tables, console: Console) -> list[str]:
     return kept
 
 
-def _collect(result, lines: dict[str, TableLine]) -> None:
-    """Fill the summary from the run's materializations and check results."""
+def _collect(result, lines: dict[str, TableLine], tables: set) -> None:
+    """Fill the summary from the run's materializations and check results of `tables` (asset
+    keys; the run also rebuilds assets of the same names in the revenue layer)."""
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
         name = materialization.asset_key.path[-1]
-        if name not in lines:
+        if materialization.asset_key not in tables:
             continue
         metadata = {key: value.value for key, value in materialization.metadata.items()}
         line = lines[name]
@@ -247,7 +258,7 @@ def _collect(result, lines: dict[str, TableLine]) -> None:
             line.status = "FAILED"
     for evaluation in _check_evaluations(result):
         name = evaluation.asset_key.path[-1]
-        if name in lines and not evaluation.passed:
+        if evaluation.asset_key in tables and not evaluation.passed:
             lines[name].checks.append(evaluation.check_name)
 
 
@@ -306,13 +317,15 @@ def _print_pacing(console: Console, instance, result) -> None:
     )
 
 
-def _report_downstream(console: Console, result) -> int:
-    """Print what the downstream run materialized and which checks failed; count those."""
+def _report_downstream(console: Console, result, rebuilt: set) -> int:
+    """Print what the run materialized of `rebuilt` (asset keys downstream of the tables) and
+    which of their checks failed; count those."""
     names = sorted(
-        "/".join(e.event_specific_data.materialization.asset_key.path)
+        key.to_user_string()
         for e in result.get_asset_materialization_events()
+        if (key := e.event_specific_data.materialization.asset_key) in rebuilt
     )
-    failed = [e for e in _check_evaluations(result) if not e.passed]
+    failed = [e for e in _check_evaluations(result) if e.asset_key in rebuilt and not e.passed]
     console.print(
         f"Downstream: {len(names)} asset(s) materialized"
         + (f", [red]{len(failed)} check(s) failed[/]" if failed else "")

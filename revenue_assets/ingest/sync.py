@@ -22,7 +22,7 @@ from revenue_assets.ingest.event_apply import append_inbox_events, apply_pending
 from revenue_assets.state.store import StateStore
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeAccessError, StripePermissionError
-from revenue_assets.stripe_api.listing import Lister, TableResult, Window, oldest_bound
+from revenue_assets.stripe_api.listing import Lister, TableResult, Window
 from revenue_assets.warehouse.connection import (
     DEFAULT_LOCK_TIMEOUT_S,
     MERGE_CONFIG,
@@ -321,21 +321,83 @@ def _count_rows(target: SyncTarget, outcomes: dict[str, TableOutcome]) -> None:
                 ).fetchone()[0]
 
 
-def account_start(access: StripeAccess, tables: list[StripeTable], start: int, end: int) -> int:
-    """About when the account's oldest object (of these tables) was created, or `end` if it
-    has none: probed per table concurrently. Partitions before it need no run at all. A table
-    the key may not read is left out here: its own run fails, naming the permission, and the
-    others still sync. Partitions are months, so four weeks of precision are enough (at most
-    one empty partition in front) and cost five fewer round trips per table than a day's."""
+def account_start(
+    access: StripeAccess, tables: list[StripeTable], start: int, end: int, rate: float
+) -> int:
+    """A time at most four weeks before the account's oldest object (of these tables) was
+    created, or `end` if it has none. Partitions before it need no run at all (a month's
+    precision leaves at most one empty partition in front).
 
-    def bound(table: StripeTable) -> int:
+    Stripe lists newest first, so the oldest object is searched for with `limit=1` probes
+    ("anything created in [start, t)?"). The search is for the oldest over all tables at once:
+    each round asks every table still in the running at a few moments concurrently, keeps the
+    part of the range before the first moment some table has something before, and drops the
+    tables with nothing there (they cannot hold the oldest object). Usually few tables stay
+    after the first round, and each then asks more moments at once: as many as `rate` (req/s)
+    serves in one round trip. A table the key may not read is left out: its own run fails,
+    naming the permission, and the others still sync."""
+    # Invariant: no table has an object in [start, lo); if `hi` < `end`, some table in
+    # `candidates` has one in [lo, hi).
+    if not tables:
+        return end
+    lo, hi, candidates = start, end, list(tables)
+    # the first round also asks whether any table has anything at all (before `end`)
+    moments = [*_moments(lo, hi, _probes(rate, len(tables))), end]
+    with ThreadPoolExecutor(max_workers=MAX_PROBES * max(1, len(tables))) as pool:
+        while candidates and moments:
+            questions = [(table, moment) for table in candidates for moment in moments]
+            found = pool.map(_probe(access, start), questions)
+            answers = {(t.name, m): yes for (t, m), yes in zip(questions, found, strict=True)}
+            first = next(
+                (m for m in moments if any(answers[(t.name, m)] for t in candidates)), None
+            )
+            if first is None:  # nothing before the last moment (`end` on the first round)
+                if moments[-1] >= hi:
+                    return end
+                lo = moments[-1]
+            else:
+                before = [m for m in moments if m < first]
+                lo, hi = (before[-1] if before else lo), first
+                candidates = [t for t in candidates if answers[(t.name, first)]]
+            moments = _moments(lo, hi, _probes(rate, len(candidates))) if candidates else []
+    return lo
+
+
+def _probes(rate: float, tables: int) -> int:
+    """Moments each table is asked at per round: as many as `rate` serves in a round trip."""
+    return max(1, min(MAX_PROBES, int(rate * PROBE_ROUND_TRIP_S / max(1, tables))))
+
+
+def _moments(lo: int, hi: int, probes: int) -> list[int]:
+    """Up to `probes` moments splitting [lo, hi) evenly, none if it is within the precision."""
+    if hi - lo <= PROBE_PRECISION_S:
+        return []
+    parts = max(2, min(probes + 1, (hi - lo) // PROBE_PRECISION_S))
+    return [lo + (hi - lo) * i // parts for i in range(1, parts)]
+
+
+# A round of probes against Stripe (the slowest of its answers), for sizing rounds; partitions
+# are months.
+PROBE_ROUND_TRIP_S = 0.5
+PROBE_PRECISION_S = 28 * 86_400
+MAX_PROBES = 8
+
+
+def _probe(access: StripeAccess, start: int) -> Callable[[tuple[StripeTable, int]], bool]:
+    def anything_before(question: tuple[StripeTable, int]) -> bool:
+        table, moment = question
         try:
-            return oldest_bound(access, table, start, end, RequestStats(), precision_s=28 * 86_400)
+            page = access.get(
+                table.path,
+                {"limit": 1, "created": {"gte": start, "lt": moment}, **table.list_params},
+                RequestStats(),
+                expect_list=True,
+            )
         except StripePermissionError:
-            return end
+            return False
+        return bool(page["data"])
 
-    with ThreadPoolExecutor(max_workers=len(tables) or 1) as pool:
-        return min(pool.map(bound, tables), default=end)
+    return anything_before
 
 
 def month_partitions(keys: list[str]) -> list[Partition]:

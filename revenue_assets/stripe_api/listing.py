@@ -435,37 +435,3 @@ def list_children(
         if not meta.has_more or not meta.ids:
             return
         cursor = meta.ids[-1]
-
-
-def oldest_bound(
-    access: StripeAccess,
-    table: StripeTable,
-    low: int,
-    high: int,
-    stats: RequestStats,
-    precision_s: int = 86_400,
-) -> int:
-    """A time at most `precision_s` before the oldest object of `table` in [low, high) (`high`
-    if there is none), found by bisection with `limit=1` probes: ~log2(range / precision)
-    requests, one after the other."""
-
-    def exists_before(moment: int) -> bool:
-        page = access.get(
-            table.path,
-            {"limit": 1, "created": {"gte": low, "lt": moment}, **table.list_params},
-            stats,
-            expect_list=True,
-        )
-        return bool(page["data"])
-
-    # Invariant: nothing in [low, lo); the oldest object, if any, lies in [lo, hi).
-    lo, hi = low, high
-    if not exists_before(high):
-        return high
-    while hi - lo > precision_s:
-        middle = (lo + hi) // 2
-        if exists_before(middle):
-            hi = middle
-        else:
-            lo = middle
-    return lo

@@ -1,0 +1,50 @@
+"""The `storage:` section of the instance's dagster.yaml that selects the batched event log.
+
+Written into DAGSTER_HOME/dagster.yaml, so that the CLI and `dagster dev` on the same
+DAGSTER_HOME (its webserver, daemon and the run workers they launch) all use it. Only when the
+file configures no storage of its own: an instance set up for Postgres, or with explicit
+SQLite directories, is the user's choice and stays as it is. The section points at the same
+files as Dagster's default, so an existing instance keeps its history. Appended, so the rest of
+the file (telemetry, run monitoring, comments) is left byte for byte.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+# Keys by which a dagster.yaml chooses its storage (the legacy per-store keys included).
+STORAGE_KEYS = ("storage", "run_storage", "event_log_storage", "schedule_storage")
+
+STORAGE_SECTION = """
+# revenue_assets: Dagster's SQLite storage in this directory (the default's files), writing a
+# batch of events in one transaction. Replace it to use another storage.
+storage:
+  custom:
+    module: revenue_assets.instance.event_log
+    class: BatchedSqliteStorage
+    config:
+      base_dir: {home}
+"""
+
+
+def ensure_batched_storage(home: Path) -> bool:
+    """Create `home`/dagster.yaml if needed and add the storage section unless the file already
+    chooses a storage. True if the section was added."""
+    config = home / "dagster.yaml"
+    text = config.read_text() if config.is_file() else ""
+    settings = yaml.safe_load(text) or {}
+    if not isinstance(settings, dict):
+        raise ValueError(f"{config} is not a YAML mapping: fix or remove it.")
+    if any(key in settings for key in STORAGE_KEYS):
+        return False
+    separator = "" if not text or text.endswith("\n") else "\n"
+    # the directory itself, not DAGSTER_HOME: instances are also opened from their directory
+    # with no DAGSTER_HOME set (tests, scripts); yaml.dump quotes the path where YAML needs it
+    section = STORAGE_SECTION.format(
+        home=yaml.safe_dump(str(home.resolve())).strip().removesuffix("\n...")
+    )
+    with config.open("a") as file:
+        file.write(separator + (section if text else section.lstrip("\n")))
+    return True
