@@ -19,13 +19,13 @@ from revenue_assets.catalog.tables import TABLES_BY_NAME
 from revenue_assets.definitions import defs
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe import sensors
-from revenue_assets.defs.stripe.assets import stripe_tables
-from revenue_assets.defs.stripe.checks import WEBHOOK_HEALTH, stripe_table_checks
-from revenue_assets.defs.stripe.sensors import (
+from revenue_assets.defs.stripe.checks import WEBHOOK_HEALTH
+from revenue_assets.defs.stripe.definitions import (
     WEBHOOK_SENSORS,
-    new_records_sensor,
-    stripe_events_pull,
+    stripe_table_checks,
+    stripe_tables,
 )
+from revenue_assets.defs.stripe.sensors import new_records_sensor, stripe_events_pull
 from revenue_assets.sandbox.delivery import DeliveryOptions
 from revenue_assets.sandbox.errors import SandboxError
 from revenue_assets.state.store import StateStore

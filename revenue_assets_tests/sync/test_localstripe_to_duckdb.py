@@ -9,8 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
-from revenue_assets.defs.stripe.assets import stripe_tables
-from revenue_assets.defs.stripe.sensors import WEBHOOK_SENSORS
+from revenue_assets.defs.stripe.definitions import WEBHOOK_SENSORS, stripe_tables
 from revenue_assets.state.store import StateStore
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver

@@ -22,7 +22,7 @@ import pytest
 from revenue_assets.catalog.tables import TABLES, StripeTable
 from revenue_assets.definitions import defs
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
-from revenue_assets.defs.stripe.assets import stripe_tables
+from revenue_assets.defs.stripe.definitions import stripe_tables
 from revenue_assets_tests.helpers import sandbox_receiver, warehouse_rows
 
 World = Any

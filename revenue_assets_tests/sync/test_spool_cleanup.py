@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from revenue_assets.defs.stripe.assets import stripe_tables
+from revenue_assets.defs.stripe.definitions import stripe_tables
 from revenue_assets.warehouse.spool import Spool, spool_root
 from revenue_assets_tests.helpers import REPO, company_range, run_cli, warehouse_snapshot
 from revenue_assets_tests.sync.test_stripe_assets import ALL_TABLES, range_tags, resources_for

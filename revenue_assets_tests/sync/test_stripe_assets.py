@@ -17,8 +17,7 @@ import pytest
 from revenue_assets.catalog.months import keys_between
 from revenue_assets.catalog.tables import TABLES
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
-from revenue_assets.defs.stripe.assets import stripe_tables
-from revenue_assets.defs.stripe.checks import stripe_table_checks
+from revenue_assets.defs.stripe.definitions import stripe_table_checks, stripe_tables
 from revenue_assets.warehouse.connection import lock_path, warehouse_connection
 from revenue_assets.warehouse.schema import table_schema
 from revenue_assets_tests.helpers import (
@@ -188,7 +187,7 @@ def _materialize_script(
         f"""
         import dagster as dg
         from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
-        from revenue_assets.defs.stripe.assets import stripe_tables
+        from revenue_assets.defs.stripe.definitions import stripe_tables
         result = dg.materialize(
             [stripe_tables],
             resources={{

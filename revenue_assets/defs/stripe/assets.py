@@ -10,15 +10,14 @@ others are materialized and the step then fails, naming what to grant.
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
 
 import dagster as dg
-from pydantic import Field
 
 from revenue_assets.catalog.tables import TABLES, StripeTable
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
+from revenue_assets.defs.stripe.config import STRIPE_OP, StripeSyncConfig
 from revenue_assets.defs.stripe.partitions import monthly_partitions
-from revenue_assets.defs.stripe.specs import ALL_SPECS, table_key
+from revenue_assets.defs.stripe.specs import table_key
 from revenue_assets.ingest import progress
 from revenue_assets.ingest.sync import (
     SyncTarget,
@@ -32,29 +31,6 @@ from revenue_assets.stripe_api.ratelimit import PacingStats
 from revenue_assets.warehouse.spool import SpoolError, spool_root
 
 
-class StripeSyncConfig(dg.Config):
-    """How a run syncs its partitions."""
-
-    mode: Literal["full", "new", "events"] = Field(
-        default="full",
-        description=(
-            "full: re-list the partitions (rows Stripe no longer returns are marked deleted); "
-            "new: fetch only objects created after `since` (the cursor sensor's runs); "
-            "events: only apply the partitions' pending inbox events (the webhook sensor's runs). "
-            "Every mode applies the pending events of the partitions it covers."
-        ),
-    )
-    since: int | None = Field(
-        default=None, description="Unix time; with mode=new, objects created after it."
-    )
-    after_seq: int = Field(
-        default=0, description="With mode=events, the event table keeps inbox events after it."
-    )
-    through_seq: int | None = Field(
-        default=None, description="With mode=events, … and up to this inbox seq."
-    )
-
-
 def selected_tables(keys: set[dg.AssetKey] | frozenset[dg.AssetKey]) -> list[StripeTable]:
     """Parent tables to list for a selection (a selected child table needs its parent listed)."""
     return [
@@ -64,20 +40,36 @@ def selected_tables(keys: set[dg.AssetKey] | frozenset[dg.AssetKey]) -> list[Str
     ]
 
 
-@dg.multi_asset(
-    name="stripe_tables",
-    specs=ALL_SPECS,
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    can_subset=True,
-)
-def stripe_tables(
+def stripe_tables_asset(specs: list[dg.AssetSpec]) -> dg.AssetsDefinition:
+    """The one multi-asset over every table's specs."""
+
+    @dg.multi_asset(
+        name=STRIPE_OP,
+        specs=specs,
+        partitions_def=monthly_partitions,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        can_subset=True,
+    )
+    def stripe_tables(
+        context: dg.AssetExecutionContext,
+        config: StripeSyncConfig,
+        stripe: StripeResource,
+        warehouse: WarehouseResource,
+        state: StateResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        yield from sync_selection(context, config, stripe, warehouse, state)
+
+    return stripe_tables
+
+
+def sync_selection(
     context: dg.AssetExecutionContext,
     config: StripeSyncConfig,
     stripe: StripeResource,
     warehouse: WarehouseResource,
     state: StateResource,
 ) -> Iterator[dg.MaterializeResult]:
+    """Sync the run's tables over its partitions, yielding a result per table synced."""
     tables = selected_tables(context.selected_asset_keys)
     partitions = month_partitions(context.partition_keys)
     target = SyncTarget(

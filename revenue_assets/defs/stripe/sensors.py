@@ -1,4 +1,5 @@
-"""Sensors that keep each Stripe table current, made by one factory per table.
+"""Sensors that keep the Stripe tables current: two per table (made by the factories below, called
+from the table's definitions) and one Events API pull for all.
 
 `<table>_webhooks`: drains the event inbox (fed by the webhook receiver and by the Events API
 pull below) by its `seq` cursor and requests one run per partition touched, which applies the
@@ -32,6 +33,7 @@ import dagster as dg
 from revenue_assets.catalog.months import key_of_timestamp, keys_between_timestamps
 from revenue_assets.catalog.tables import TABLES, StripeTable
 from revenue_assets.defs.resources import StateResource, StripeResource
+from revenue_assets.defs.stripe.config import StripeSyncConfig, sync_run_config
 from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import table_key
 from revenue_assets.ingest.events_pull import pull_forward
@@ -106,9 +108,7 @@ def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
                 run_key=f"new:{table.name}:{partition}:{newest}",
                 partition_key=partition,
                 asset_selection=table_selection(table),
-                run_config=dg.RunConfig(
-                    ops={"stripe_tables": {"config": {"mode": "new", "since": since}}}
-                ),
+                run_config=sync_run_config(StripeSyncConfig(mode="new", since=since)),
                 tags={"trigger": "stripe_new_records", "stripe_table": table.name},
             )
             for partition in partition_keys_between(since, newest)
@@ -221,12 +221,8 @@ def _events_run(
         run_key=run_key,
         partition_key=partition,
         asset_selection=table_selection(table),
-        run_config=dg.RunConfig(
-            ops={
-                "stripe_tables": {
-                    "config": {"mode": "events", "after_seq": after_seq, "through_seq": through_seq}
-                }
-            }
+        run_config=sync_run_config(
+            StripeSyncConfig(mode="events", after_seq=after_seq, through_seq=through_seq)
         ),
         tags={"trigger": "stripe_webhook", "stripe_table": table.name},
     )
@@ -294,8 +290,3 @@ def _relist_after_gap(context: dg.SensorEvaluationContext, cursor: dict) -> dg.S
         ],
         cursor=json.dumps({}),  # the next tick starts again from the newest event
     )
-
-
-NEW_RECORDS_SENSORS = [new_records_sensor(table) for table in TABLES]
-WEBHOOK_SENSORS = [webhook_sensor(table) for table in TABLES]
-SENSORS = [*NEW_RECORDS_SENSORS, *WEBHOOK_SENSORS, stripe_events_pull]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from revenue_assets.catalog.tables import TABLES, StripeTable
+from revenue_assets.catalog.tables import StripeTable
 from revenue_assets.warehouse.schema import SYSTEM_COLUMNS, table_schema
 
 GROUP = "stripe"
@@ -69,6 +69,3 @@ def table_specs(table: StripeTable) -> list[dg.AssetSpec]:
             )
         )
     return specs
-
-
-ALL_SPECS: list[dg.AssetSpec] = [spec for table in TABLES for spec in table_specs(table)]
