@@ -42,24 +42,13 @@ def selected_tables(keys: set[dg.AssetKey] | frozenset[dg.AssetKey]) -> list[Str
 
 def stripe_tables_asset(specs: list[dg.AssetSpec]) -> dg.AssetsDefinition:
     """The one multi-asset over every table's specs."""
-
-    @dg.multi_asset(
+    return dg.multi_asset(
         name=STRIPE_OP,
         specs=specs,
         partitions_def=monthly_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=True,
-    )
-    def stripe_tables(
-        context: dg.AssetExecutionContext,
-        config: StripeSyncConfig,
-        stripe: StripeResource,
-        warehouse: WarehouseResource,
-        state: StateResource,
-    ) -> Iterator[dg.MaterializeResult]:
-        yield from sync_selection(context, config, stripe, warehouse, state)
-
-    return stripe_tables
+    )(sync_selection)
 
 
 def sync_selection(

@@ -94,17 +94,9 @@ def table_check_specs(table: StripeTable) -> list[dg.AssetCheckSpec]:
 
 def stripe_table_checks_for(specs: list[dg.AssetCheckSpec]) -> dg.AssetChecksDefinition:
     """The one multi-asset check over every table's check specs."""
-
-    @dg.multi_asset_check(specs=specs, can_subset=True, name="stripe_table_checks")
-    def stripe_table_checks(
-        context: dg.AssetCheckExecutionContext,
-        warehouse: WarehouseResource,
-        stripe: StripeResource,
-        state: StateResource,
-    ) -> Iterator[dg.AssetCheckResult]:
-        yield from evaluate_checks(context, warehouse, stripe, state)
-
-    return stripe_table_checks
+    return dg.multi_asset_check(specs=specs, can_subset=True, name="stripe_table_checks")(
+        evaluate_checks
+    )
 
 
 def evaluate_checks(
