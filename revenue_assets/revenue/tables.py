@@ -135,6 +135,24 @@ MONEY = """original_currency VARCHAR; original_amount BIGINT;
 
 TZ = "TIMESTAMP WITH TIME ZONE"
 
+
+def _linked_revenue(name: str, what: str, key: str, found: str, file: str) -> RevenueTable:
+    """A table of `linked_revenue.sql`, which builds the person and the group totals alike:
+    one description for both, so they cannot drift apart."""
+    return RevenueTable(
+        name=name,
+        description=f"All-time revenue and current MRR per linked {what}.",
+        sql=("linked_revenue",),
+        tokens=(("table", name), ("key", key), ("found", found)),
+        columns_spec=f"""{key} VARCHAR: The {what}.; currency VARCHAR; customers BIGINT;
+            customer_ids VARCHAR[]; {found} BOOLEAN: Known to the {file} file.;
+            gross_revenue DECIMAL(38,6); refunds DECIMAL(38,6); net_revenue DECIMAL(38,6);
+            mrr DECIMAL(38,6); arr DECIMAL(38,6)""",
+        preview_columns=(key, "net_revenue", "mrr"),
+        preview_order="net_revenue DESC",
+    )
+
+
 TABLES: tuple[RevenueTable, ...] = (
     RevenueTable(
         name="exchange_rate",
@@ -423,30 +441,8 @@ TABLES: tuple[RevenueTable, ...] = (
         preview_columns=("customer_id", "distinct_id", "link_source", "group_key"),
         preview_order="customer_id",
     ),
-    RevenueTable(
-        name="persons_revenue",
-        description="All-time revenue and current MRR per linked person.",
-        sql=("linked_revenue",),
-        tokens=(("table", "persons_revenue"), ("key", "distinct_id"), ("found", "person_found")),
-        columns_spec="""distinct_id VARCHAR: The person.; currency VARCHAR; customers BIGINT;
-            customer_ids VARCHAR[]; person_found BOOLEAN: Known to the persons file.;
-            gross_revenue DECIMAL(38,6); refunds DECIMAL(38,6); net_revenue DECIMAL(38,6);
-            mrr DECIMAL(38,6); arr DECIMAL(38,6)""",
-        preview_columns=("distinct_id", "net_revenue", "mrr"),
-        preview_order="net_revenue DESC",
-    ),
-    RevenueTable(
-        name="groups_revenue",
-        description="All-time revenue and current MRR per linked group.",
-        sql=("linked_revenue",),
-        tokens=(("table", "groups_revenue"), ("key", "group_key"), ("found", "group_found")),
-        columns_spec="""group_key VARCHAR: The group.; currency VARCHAR; customers BIGINT;
-            customer_ids VARCHAR[]; group_found BOOLEAN: Known to the groups file.;
-            gross_revenue DECIMAL(38,6); refunds DECIMAL(38,6); net_revenue DECIMAL(38,6);
-            mrr DECIMAL(38,6); arr DECIMAL(38,6)""",
-        preview_columns=("group_key", "net_revenue", "mrr"),
-        preview_order="net_revenue DESC",
-    ),
+    _linked_revenue("persons_revenue", "person", "distinct_id", "person_found", "persons"),
+    _linked_revenue("groups_revenue", "group", "group_key", "group_found", "groups"),
     RevenueTable(
         name="customer_mrr_history",
         description=(
