@@ -19,7 +19,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,6 +73,42 @@ def _http() -> requests.Session:
     session = requests.Session()
     session.trust_env = False  # everything here is on loopback: never through a proxy
     return session
+
+
+def wait_for_receiver(port: int, process: ChildProcess) -> None:
+    """Until the webhook receiver on `port` answers its health check."""
+    http = _http()
+    health = f"http://127.0.0.1:{port}/healthz"
+    wait_until(lambda: http.get(health, timeout=2).status_code < 500, "the receiver", process, 60)
+
+
+def start_dagster_dev(
+    target: list[str], *, port: int, env: Mapping[str, str], log: Path, cwd: Path
+) -> tuple[ChildProcess, str]:
+    """`dagster dev TARGET` on loopback `port` (the demo's, and the end-to-end tests' stack);
+    returns the child and the UI's address once the UI answers."""
+    url = f"http://127.0.0.1:{port}"
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster)] if dagster.exists() else [sys.executable, "-m", "dagster"]
+    process = ChildProcess.start(
+        "dagster dev",
+        [*command, "dev", *target, "-h", "127.0.0.1", "-p", str(port)],
+        env=env,
+        log=log,
+        cwd=cwd,
+    )
+    http = _http()
+    try:
+        wait_until(
+            lambda: http.get(f"{url}/server_info", timeout=2).ok,
+            "the Dagster UI",
+            process,
+            STARTUP_TIMEOUT_S,
+        )
+    except BaseException:
+        process.stop()  # not handed to the caller yet: nobody else would stop it
+        raise
+    return process, url
 
 
 @contextmanager
@@ -143,37 +179,22 @@ class LiveDemo:
             ["-m", "revenue_assets.cli", "webhooks", "serve", "--port", str(port)],
             self.paths.root / "receiver.log",
         )
-        health = f"http://127.0.0.1:{port}/healthz"
-        http = _http()
-        wait_until(
-            lambda: http.get(health, timeout=2).status_code < 500, "the receiver", receiver, 60
-        )
+        wait_for_receiver(port, receiver)
 
     def start_dagster(self) -> None:
         """`dagster dev` on the demo's instance and warehouse; returns once the UI answers."""
-        port = free_port(self.ui_port)
-        self.ui_url = f"http://127.0.0.1:{port}"
         workspace = Path.cwd() / "workspace.yaml"
         target = (
             ["-w", str(workspace)] if workspace.is_file() else ["-m", "revenue_assets.definitions"]
         )
-        dagster = Path(sys.executable).with_name("dagster")
-        command = [str(dagster)] if dagster.exists() else [sys.executable, "-m", "dagster"]
-        process = ChildProcess.start(
-            "dagster dev",
-            [*command, "dev", *target, "-h", "127.0.0.1", "-p", str(port)],
+        process, self.ui_url = start_dagster_dev(
+            target,
+            port=free_port(self.ui_port),
             env=os.environ,
             log=self.paths.root / "dagster_dev.log",
             cwd=Path.cwd(),
         )
         self.children.append(process)
-        http = _http()
-        wait_until(
-            lambda: http.get(f"{self.ui_url}/server_info", timeout=2).ok,
-            "the Dagster UI",
-            process,
-            STARTUP_TIMEOUT_S,
-        )
 
     def _spawn(self, name: str, args: list[str], log: Path) -> ChildProcess:
         process = ChildProcess.start(

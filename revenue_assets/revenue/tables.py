@@ -8,8 +8,12 @@ and the SQL cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import dagster as dg
+
+from revenue_assets.revenue.references import referenced_tables
+from revenue_assets.revenue.runner import SQL
 
 GROUP = "revenue_analytics"
 PERSONS_KEY = dg.AssetKey(["files", "persons"])
@@ -75,7 +79,6 @@ class RevenueTable:
     name: str
     description: str
     sql: tuple[str, ...]  # files of sql/ run in order; the last one builds the table
-    deps: tuple[dg.AssetKey, ...]
     columns_spec: str  # "name TYPE[: description]" separated by ';'
     preview_columns: tuple[str, ...] = ()
     preview_order: str = ""
@@ -84,10 +87,26 @@ class RevenueTable:
     row_count_sql: str = ""
     # textual tokens of the SQL file, when one file builds several tables
     tokens: tuple[tuple[str, str], ...] = ()
+    # inputs that are not tables of the SQL: files loaded before it runs
+    user_files: tuple[dg.AssetKey, ...] = ()
 
     @property
     def key(self) -> dg.AssetKey:
         return revenue_key(self.name)
+
+    @cached_property
+    def deps(self) -> tuple[dg.AssetKey, ...]:
+        """The upstream assets: every table its SQL reads (raw, then revenue), then files.
+
+        Taken from the SQL rather than listed beside it, so the lineage cannot drift from what
+        the SQL reads.
+        """
+        raw, revenue = referenced_tables(SQL, self.sql, dict(self.tokens))
+        return (
+            tuple(stripe_key(name) for name in sorted(raw))
+            + tuple(revenue_key(name) for name in sorted(revenue))
+            + self.user_files
+        )
 
     @property
     def columns(self) -> list[tuple[str, str, str]]:
@@ -116,6 +135,24 @@ MONEY = """original_currency VARCHAR; original_amount BIGINT;
 
 TZ = "TIMESTAMP WITH TIME ZONE"
 
+
+def _linked_revenue(name: str, what: str, key: str, found: str, file: str) -> RevenueTable:
+    """A table of `linked_revenue.sql`, which builds the person and the group totals alike:
+    one description for both, so they cannot drift apart."""
+    return RevenueTable(
+        name=name,
+        description=f"All-time revenue and current MRR per linked {what}.",
+        sql=("linked_revenue",),
+        tokens=(("table", name), ("key", key), ("found", found)),
+        columns_spec=f"""{key} VARCHAR: The {what}.; currency VARCHAR; customers BIGINT;
+            customer_ids VARCHAR[]; {found} BOOLEAN: Known to the {file} file.;
+            gross_revenue DECIMAL(38,6); refunds DECIMAL(38,6); net_revenue DECIMAL(38,6);
+            mrr DECIMAL(38,6); arr DECIMAL(38,6)""",
+        preview_columns=(key, "net_revenue", "mrr"),
+        preview_order="net_revenue DESC",
+    )
+
+
 TABLES: tuple[RevenueTable, ...] = (
     RevenueTable(
         name="exchange_rate",
@@ -131,19 +168,6 @@ TABLES: tuple[RevenueTable, ...] = (
             "the first such payment on."
         ),
         sql=("exchange_rate",),
-        # the currencies to convert are those the account uses
-        deps=tuple(
-            stripe_key(name)
-            for name in (
-                "charge",
-                "invoice",
-                "price",
-                "subscription",
-                "refund",
-                "credit_note",
-                "balance_transaction",
-            )
-        ),
         columns_spec="""currency VARCHAR: Currency (ISO code).;
             date DATE: Publication day.;
             per_eur DECIMAL(18,6): Units of the currency per euro (NULL for the identity row).;
@@ -166,12 +190,6 @@ TABLES: tuple[RevenueTable, ...] = (
         sql=("charge",),
         is_view=True,
         row_count_sql="SELECT count(*) FROM {stripe}.charge WHERE NOT coalesce(_deleted, false)",
-        deps=(
-            stripe_key("charge"),
-            stripe_key("invoice_payment"),
-            stripe_key("invoice"),
-            revenue_key("exchange_rate"),
-        ),
         columns_spec=f"""id VARCHAR; source_label VARCHAR; timestamp {TZ}; customer_id VARCHAR;
             invoice_id VARCHAR: The invoice this charge paid, NULL for a charge without invoice.;
             original_currency VARCHAR;
@@ -195,13 +213,6 @@ TABLES: tuple[RevenueTable, ...] = (
             "invoice) and the coupon of that first invoice."
         ),
         sql=("discount_coupons", "customer"),
-        deps=(
-            stripe_key("customer"),
-            stripe_key("invoice"),
-            stripe_key("subscription"),
-            stripe_key("coupon"),
-            stripe_key("event"),
-        ),
         columns_spec=f"""id VARCHAR; source_label VARCHAR; timestamp {TZ}; name VARCHAR: Name.;
             email VARCHAR: Email.; phone VARCHAR: Phone.; address JSON: Postal address.;
             metadata JSON; country VARCHAR: Country of the address.;
@@ -218,7 +229,6 @@ TABLES: tuple[RevenueTable, ...] = (
         name="product",
         description="Managed view `product`: every product (deleted ones flagged).",
         sql=("product",),
-        deps=(stripe_key("product"),),
         columns_spec=f"""id VARCHAR; source_label VARCHAR; name VARCHAR: Product name.;
             description VARCHAR: Description.; active BOOLEAN: Available for new purchases.;
             timestamp {TZ}; metadata JSON; deleted BOOLEAN""",
@@ -232,7 +242,6 @@ TABLES: tuple[RevenueTable, ...] = (
             "product from its first item (current API) or `subscription.plan` (older payloads)."
         ),
         sql=("subscription",),
-        deps=(stripe_key("subscription"), stripe_key("subscription_item")),
         columns_spec=f"""id VARCHAR; source_label VARCHAR;
             plan_id VARCHAR: Price (plan) of the first item.; product_id VARCHAR;
             customer_id VARCHAR; status VARCHAR: Stripe status (active, trialing, canceled…).;
@@ -263,21 +272,6 @@ TABLES: tuple[RevenueTable, ...] = (
             "deferred_revenue and mrr_history derive from it."
         ),
         sql=("discount_coupons", "revenue_line"),
-        deps=(
-            stripe_key("invoice"),
-            stripe_key("invoice_line_item"),
-            stripe_key("price"),
-            stripe_key("refund"),
-            stripe_key("credit_note"),
-            stripe_key("credit_note_line_item"),
-            stripe_key("coupon"),
-            stripe_key("subscription"),
-            stripe_key("customer"),
-            stripe_key("event"),
-            revenue_key("charge"),
-            revenue_key("exchange_rate"),
-            stripe_key("balance_transaction"),
-        ),
         columns_spec=f"""kind VARCHAR;
             id VARCHAR: Line, charge, refund or credit note line id.;
             invoice_item_id VARCHAR: The invoice line (for credit notes: the credited line).;
@@ -322,7 +316,6 @@ TABLES: tuple[RevenueTable, ...] = (
             "SELECT coalesce(sum({revenue}.compat_months(kind, period_start, period_end)), 0) "
             "FROM {revenue}.revenue_line WHERE is_paid"
         ),
-        deps=(revenue_key("revenue_line"), revenue_key("exchange_rate")),
         columns_spec=f"""id VARCHAR: Line id, or `<line>_<k>` for part k of a deferred line.;
             invoice_item_id VARCHAR; source_label VARCHAR;
             timestamp {TZ}: When this part is recognized (period_start + k months).;
@@ -346,7 +339,6 @@ TABLES: tuple[RevenueTable, ...] = (
             "for the rest, so a balance never goes below zero."
         ),
         sql=("deferred_revenue",),
-        deps=(revenue_key("revenue_line"),),
         columns_spec="""invoice_item_id VARCHAR: The revenue line (invoice line, charge, refund
             or credit note line).;
             kind VARCHAR; invoice_id VARCHAR; customer_id VARCHAR; subscription_id VARCHAR;
@@ -373,13 +365,6 @@ TABLES: tuple[RevenueTable, ...] = (
             "write-off or void does not rewrite a closed month."
         ),
         sql=("mrr_history",),
-        deps=(
-            revenue_key("revenue_line"),
-            revenue_key("subscription"),
-            revenue_key("exchange_rate"),
-            stripe_key("invoice"),
-            stripe_key("event"),
-        ),
         columns_spec=f"""month DATE; source_label VARCHAR; customer_id VARCHAR;
             subscription_id VARCHAR; evaluated_at {TZ}; original_currency VARCHAR;
             original_mrr BIGINT;
@@ -395,7 +380,6 @@ TABLES: tuple[RevenueTable, ...] = (
         name="mrr",
         description="Managed view `mrr`: current MRR per subscription (MRR > 0).",
         sql=("mrr",),
-        deps=(revenue_key("mrr_history"),),
         columns_spec=f"""source_label VARCHAR; customer_id VARCHAR; subscription_id VARCHAR;
             mrr DECIMAL(18,6); original_currency VARCHAR; original_mrr BIGINT;
             currency VARCHAR; arr DECIMAL(18,6); evaluated_at {TZ}""",
@@ -411,12 +395,6 @@ TABLES: tuple[RevenueTable, ...] = (
             "revenue left out for want of a rate, per currency."
         ),
         sql=("revenue_metrics",),
-        deps=(
-            revenue_key("revenue_line"),
-            revenue_key("deferred_revenue"),
-            revenue_key("mrr_history"),
-            revenue_key("customer_mrr_history"),
-        ),
         columns_spec="""month DATE; currency VARCHAR; gross_revenue DECIMAL(38,6);
             refunds DECIMAL(38,6); net_revenue DECIMAL(38,6);
             recognized_revenue DECIMAL(38,6): Revenue recognized in the month (deferred_revenue).;
@@ -451,14 +429,7 @@ TABLES: tuple[RevenueTable, ...] = (
             "(metadata key REVENUE_ASSETS_GROUP_KEY); `link_source` says how."
         ),
         sql=("customer_link",),
-        deps=(
-            stripe_key("customer"),
-            stripe_key("subscription"),
-            stripe_key("charge"),
-            stripe_key("invoice"),
-            PERSONS_KEY,
-            GROUPS_KEY,
-        ),
+        user_files=(PERSONS_KEY, GROUPS_KEY),
         columns_spec="""customer_id VARCHAR; source_label VARCHAR;
             email VARCHAR: The customer's email.; distinct_id VARCHAR: Linked person.;
             link_source VARCHAR: customer_metadata, subscription_metadata, charge_metadata,
@@ -470,32 +441,8 @@ TABLES: tuple[RevenueTable, ...] = (
         preview_columns=("customer_id", "distinct_id", "link_source", "group_key"),
         preview_order="customer_id",
     ),
-    RevenueTable(
-        name="persons_revenue",
-        description="All-time revenue and current MRR per linked person.",
-        sql=("linked_revenue",),
-        tokens=(("table", "persons_revenue"), ("key", "distinct_id"), ("found", "person_found")),
-        deps=(revenue_key("customer_link"), revenue_key("revenue_line"), revenue_key("mrr")),
-        columns_spec="""distinct_id VARCHAR: The person.; currency VARCHAR; customers BIGINT;
-            customer_ids VARCHAR[]; person_found BOOLEAN: Known to the persons file.;
-            gross_revenue DECIMAL(38,6); refunds DECIMAL(38,6); net_revenue DECIMAL(38,6);
-            mrr DECIMAL(38,6); arr DECIMAL(38,6)""",
-        preview_columns=("distinct_id", "net_revenue", "mrr"),
-        preview_order="net_revenue DESC",
-    ),
-    RevenueTable(
-        name="groups_revenue",
-        description="All-time revenue and current MRR per linked group.",
-        sql=("linked_revenue",),
-        tokens=(("table", "groups_revenue"), ("key", "group_key"), ("found", "group_found")),
-        deps=(revenue_key("customer_link"), revenue_key("revenue_line"), revenue_key("mrr")),
-        columns_spec="""group_key VARCHAR: The group.; currency VARCHAR; customers BIGINT;
-            customer_ids VARCHAR[]; group_found BOOLEAN: Known to the groups file.;
-            gross_revenue DECIMAL(38,6); refunds DECIMAL(38,6); net_revenue DECIMAL(38,6);
-            mrr DECIMAL(38,6); arr DECIMAL(38,6)""",
-        preview_columns=("group_key", "net_revenue", "mrr"),
-        preview_order="net_revenue DESC",
-    ),
+    _linked_revenue("persons_revenue", "person", "distinct_id", "person_found", "persons"),
+    _linked_revenue("groups_revenue", "group", "group_key", "group_found", "groups"),
     RevenueTable(
         name="customer_mrr_history",
         description=(
@@ -506,7 +453,6 @@ TABLES: tuple[RevenueTable, ...] = (
             "revenue_metrics' movements come from here."
         ),
         sql=("customer_mrr_history",),
-        deps=(revenue_key("mrr_history"), revenue_key("exchange_rate")),
         columns_spec=f"""month DATE; source_label VARCHAR; customer_id VARCHAR;
             evaluated_at {TZ}; original_currency VARCHAR; original_mrr BIGINT;
             previous_original_mrr BIGINT: The customer's MRR last month end, minor units.;
@@ -530,17 +476,6 @@ TABLES: tuple[RevenueTable, ...] = (
             "`mrr` view; subscription_mrr_difference explains every difference."
         ),
         sql=("subscription_mrr",),
-        deps=(
-            stripe_key("subscription"),
-            stripe_key("subscription_item"),
-            stripe_key("price"),
-            stripe_key("coupon"),
-            stripe_key("invoice"),
-            revenue_key("subscription"),
-            revenue_key("revenue_line"),
-            revenue_key("mrr"),
-            revenue_key("exchange_rate"),
-        ),
         columns_spec=f"""subscription_id VARCHAR; customer_id VARCHAR;
             status VARCHAR: Stripe status now.; original_currency VARCHAR;
             list_original_mrr BIGINT: Licensed items' price × quantity a month, minor units.;
@@ -574,7 +509,6 @@ TABLES: tuple[RevenueTable, ...] = (
             "discount_changed, price_or_quantity_changed) whose amounts sum to it exactly."
         ),
         sql=("subscription_mrr_difference",),
-        deps=(revenue_key("subscription_mrr"), revenue_key("exchange_rate")),
         columns_spec="""subscription_id VARCHAR; customer_id VARCHAR;
             status VARCHAR: Stripe status now.;
             reason VARCHAR: trial, not_active, unpaid_invoice, not_invoiced, discount_changed or

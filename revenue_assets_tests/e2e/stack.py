@@ -19,14 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import requests
 import stripe
 
-from revenue_assets.demo.live import RECEIVER_PATH, free_port, wait_until
+from revenue_assets.demo.live import (
+    RECEIVER_PATH,
+    STARTUP_TIMEOUT_S,
+    free_port,
+    start_dagster_dev,
+    wait_for_receiver,
+    wait_until,
+)
 from revenue_assets.demo.processes import ChildProcess
 from revenue_assets_tests.helpers import REPO, clean_env
-
-STARTUP_TIMEOUT_S = 240
 
 
 @dataclass
@@ -69,11 +73,9 @@ class Stack:
         )
 
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> ChildProcess:
-        """`revenue-assets ARGS` (or `dagster ARGS`) as a child process of the stack."""
+        """`revenue-assets ARGS` as a child process of the stack."""
         log = self.directory / f"{name}.log"
         command = [sys.executable, "-m", "revenue_assets.cli", *args]
-        if args[0] == "dagster":
-            command = [str(Path(sys.executable).with_name("dagster")), *args[1:]]
         child = ChildProcess.start(name, command, env=env or self.env(), log=log, cwd=REPO)
         self.children.append(child)
         return child
@@ -100,23 +102,18 @@ class Stack:
         url = f"http://127.0.0.1:{port}{RECEIVER_PATH}"
         self.run("register", "webhooks", "register", "--url", url)
         child = self.start("receiver", "webhooks", "serve", "--port", str(port), "--json")
-        http = loopback_session()
-        health = f"http://127.0.0.1:{port}/healthz"
-        wait_until(lambda: http.get(health, timeout=2).status_code < 500, "the receiver", child, 60)
+        wait_for_receiver(port, child)
 
     def start_dagster(self) -> None:
         """`dagster dev -w workspace.yaml` on a free port; returns once the UI answers."""
-        port = free_port(0)
-        self.ui_url = f"http://127.0.0.1:{port}"
-        args = ("dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port))
-        child = self.start("dagster_dev", *args)
-        http = loopback_session()
-        wait_until(
-            lambda: http.get(f"{self.ui_url}/server_info", timeout=2).ok,
-            "the Dagster UI",
-            child,
-            STARTUP_TIMEOUT_S,
+        child, self.ui_url = start_dagster_dev(
+            ["-w", "workspace.yaml"],
+            port=free_port(0),
+            env=self.env(),
+            log=self.directory / "dagster_dev.log",
+            cwd=REPO,
         )
+        self.children.append(child)
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         reply = httpx.post(
@@ -148,13 +145,6 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def loopback_session() -> requests.Session:
-    """HTTP to the stack's own processes (the product's `wait_until` knows requests' errors)."""
-    session = requests.Session()
-    session.trust_env = False
-    return session
 
 
 def first_json_line(log: Path) -> dict[str, Any] | None:

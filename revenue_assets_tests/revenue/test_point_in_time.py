@@ -96,6 +96,15 @@ def customer_history(warehouse: Warehouse, customer: str) -> list[tuple]:
     )
 
 
+def subscription_movements(warehouse: Warehouse, subscription: str) -> list[tuple]:
+    """(month, movement) of one subscription in mrr_history, which stays per subscription."""
+    return warehouse.rows(
+        "SELECT month, movement FROM revenue_analytics.mrr_history WHERE subscription_id = ? "
+        "ORDER BY month",
+        subscription,
+    )
+
+
 def metrics(warehouse: Warehouse, month: date) -> dict:
     return warehouse.dicts(
         "SELECT * FROM revenue_analytics.revenue_metrics WHERE month = ?", month
@@ -145,11 +154,7 @@ def test_a_returning_customer_is_a_reactivation_not_new(company) -> None:
         (date(2024, 6, 1), 5_000, "unchanged", 0),
     ]
     # the new subscription itself is new in mrr_history, which stays per subscription
-    rows = after.rows(
-        "SELECT month, movement FROM revenue_analytics.mrr_history WHERE subscription_id = ? "
-        "ORDER BY month",
-        company["subs"]["R2"],
-    )
+    rows = subscription_movements(after, company["subs"]["R2"])
     assert rows[0] == (date(2024, 5, 1), "new")
 
 
@@ -165,11 +170,7 @@ def test_a_second_subscription_of_a_paying_customer_is_an_expansion(company) -> 
         (date(2024, 5, 1), 10_000, "unchanged", 0),
         (date(2024, 6, 1), 10_000, "unchanged", 0),
     ]
-    second = after.rows(
-        "SELECT month, movement FROM revenue_analytics.mrr_history WHERE subscription_id = ? "
-        "ORDER BY month",
-        company["subs"]["S2"],
-    )
+    second = subscription_movements(after, company["subs"]["S2"])
     assert second == [(date(2024, 3, 1), "new"), (date(2024, 4, 1), "churn")]
 
 

@@ -17,7 +17,6 @@ import stripe
 
 from revenue_assets.catalog.tables import TABLES_BY_NAME
 from revenue_assets.definitions import defs
-from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe import sensors
 from revenue_assets.defs.stripe.checks import WEBHOOK_HEALTH
 from revenue_assets.defs.stripe.definitions import (
@@ -34,6 +33,7 @@ from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver
 from revenue_assets.webhooks.sockets import bind
 from revenue_assets_tests.helpers import company_range, sandbox_receiver, warehouse_rows
+from revenue_assets_tests.sync.daemon import run_request, sync_resources
 
 # A small company over a few months: every scenario first syncs it through Dagster.
 COMPANY = {"customers": 150, "months": 2}
@@ -55,13 +55,7 @@ class Live:
         return self.sandbox.world
 
     def resources(self) -> dict[str, Any]:
-        return {
-            "stripe": StripeResource(
-                api_key=self.sandbox.secret_key, api_base=self.sandbox.base_url, rate_limit=1000.0
-            ),
-            "warehouse": WarehouseResource(database=str(self.database)),
-            "state": StateResource(path=str(self.state)),
-        }
+        return sync_resources(self.sandbox, self.database, self.state)
 
     def tick(self, sensors: list[dg.SensorDefinition]) -> list[dg.RunRequest]:
         """One evaluation of each sensor, as the daemon would do; cursors carried over."""
@@ -81,16 +75,7 @@ class Live:
     def run(self, requests: list[dg.RunRequest]) -> None:
         """Execute run requests as the daemon would (same partition, selection, config)."""
         for request in requests:
-            result = dg.materialize(
-                [stripe_tables],
-                instance=self.instance,
-                resources=self.resources(),
-                partition_key=request.partition_key,
-                selection=request.asset_selection,
-                run_config=request.run_config,
-                tags=request.tags,
-            )
-            assert result.success
+            run_request(request, self.instance, self.resources())
 
     def row(self, table: str, object_id: str) -> dict[str, Any]:
         return warehouse_rows(self.database, table)[object_id]

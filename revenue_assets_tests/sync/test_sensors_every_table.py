@@ -21,9 +21,8 @@ import pytest
 
 from revenue_assets.catalog.tables import TABLES, StripeTable
 from revenue_assets.definitions import defs
-from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
-from revenue_assets.defs.stripe.definitions import stripe_tables
 from revenue_assets_tests.helpers import sandbox_receiver, warehouse_rows
+from revenue_assets_tests.sync.daemon import run_request, sync_resources
 
 World = Any
 REPOSITORY = defs.get_repository_def()  # the sensors as the daemon loads them
@@ -153,13 +152,7 @@ class Ticker:
     cursors: dict[str, str | None] = field(default_factory=dict)
 
     def resources(self) -> dict[str, Any]:
-        return {
-            "stripe": StripeResource(
-                api_key=self.sandbox.secret_key, api_base=self.sandbox.base_url, rate_limit=1000.0
-            ),
-            "warehouse": WarehouseResource(database=str(self.database)),
-            "state": StateResource(path=str(self.state)),
-        }
+        return sync_resources(self.sandbox, self.database, self.state)
 
     def tick(self, sensor: dg.SensorDefinition) -> dg.SensorResult | Any:
         context = dg.build_sensor_context(
@@ -175,16 +168,7 @@ class Ticker:
         return data
 
     def run(self, request: dg.RunRequest) -> None:
-        result = dg.materialize(
-            [stripe_tables],
-            instance=self.instance,
-            resources=self.resources(),
-            partition_key=request.partition_key,
-            selection=request.asset_selection,
-            run_config=request.run_config,
-            tags=request.tags,
-        )
-        assert result.success
+        run_request(request, self.instance, self.resources())
 
 
 @pytest.fixture
