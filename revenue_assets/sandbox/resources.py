@@ -774,7 +774,7 @@ def create_webhook_endpoint(world: World, ledger: StoreLedger, params: Obj) -> O
     ledger.put(endpoint)
     secret = f"whsec_{ledger.ids.token(32)}"
     world.store.set_meta(f"webhook_secret:{endpoint['id']}", secret)
-    world._endpoints_changed()
+    world.endpoints_changed()
     return dict(endpoint, secret=secret)
 
 
@@ -795,7 +795,7 @@ def update_webhook_endpoint(
     if metadata is not None:
         endpoint["metadata"] = metadata
     ledger.put(endpoint)
-    world._endpoints_changed()
+    world.endpoints_changed()
     return endpoint
 
 
@@ -805,7 +805,7 @@ def delete_webhook_endpoint(
     fetch(ledger, "webhook_endpoint", endpoint_id)
     stub = shapes.deleted_stub(endpoint_id, "webhook_endpoint")
     ledger.put(stub)
-    world._endpoints_changed()
+    world.endpoints_changed()
     return stub
 
 

@@ -336,7 +336,9 @@ class World:
             and ("*" in endpoint["enabled_events"] or type in endpoint["enabled_events"])
         )
 
-    def _endpoints_changed(self) -> None:
+    def endpoints_changed(self) -> None:
+        """Forget the cached webhook endpoints: a handler created, updated or deleted one, so
+        the next event counts its recipients afresh."""
         self._endpoints = None
 
     def render_event(self, event: Obj, api_version: str) -> Obj:

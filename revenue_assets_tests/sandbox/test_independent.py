@@ -57,3 +57,30 @@ def test_sandbox_imports_nothing_of_the_product() -> None:
         if (imports := product_imports(path.read_text()))
     }
     assert offenders == {}
+
+
+def private_world_accesses(source: str) -> list[str]:
+    """`world._name` attribute accesses in `source`: handlers must use the world's public face."""
+    return [
+        f"world.{node.attr}"
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "world"
+    ]
+
+
+def test_detector_sees_private_world_accesses() -> None:
+    source = "def f(world):\n    world._cache = None\n    world.render(self._x)\n"
+    assert private_world_accesses(source) == ["world._cache"]
+
+
+def test_only_the_world_touches_its_private_parts() -> None:
+    offenders = {
+        str(path.relative_to(SANDBOX)): found
+        for path in sorted(SANDBOX.rglob("*.py"))
+        if path.name != "world.py" and (found := private_world_accesses(path.read_text()))
+    }
+    assert offenders == {}

@@ -1,29 +1,12 @@
-"""The generated SaaS company: customers' life stories replayed through the billing engine.
-
-Each customer gets a seeded random story (sign-up, trial, plan, coupons, upgrades, pauses,
-cancellation, reactivation, refunds, disputes, credit notes, deletion...). The story is a list of
-timed actions; `_simulate` replays them interleaved with what the billing engine says is due
-(renewals, trial ends, scheduled cancellations), in a `MemoryLedger`, from sign-up to the sandbox
-clock. History is therefore made by the same engine as live changes.
-
-Customers are independent, so they are simulated in chunks (in two processes for large
-companies) and streamed into the store; only small aggregates cross customers: the balance per
-payout window (payouts are computed at the end) and coupon redemption counts.
-"""
+"""Who the generated company's customers are and what happens to them: each customer gets a
+seeded random story (sign-up, trial, plan, coupons, upgrades, pauses, cancellation,
+reactivation, refunds, disputes, credit notes, deletion...) as timed actions on its agenda; the
+platform's first customers follow scripted showcases so every scenario exists in any company."""
 
 from __future__ import annotations
 
-import contextlib
-import heapq
-import itertools
-import multiprocessing
-import os
 import random
-import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from queue import Empty
 from typing import Any
 
 from revenue_assets.sandbox import (
@@ -33,20 +16,13 @@ from revenue_assets.sandbox import (
     invoicing,
     money,
     payments,
-    shapes,
 )
 from revenue_assets.sandbox import (
     catalog as catalog_module,
 )
-from revenue_assets.sandbox.catalog import Catalog
-from revenue_assets.sandbox.errors import SandboxError
-from revenue_assets.sandbox.ids import Ids
+from revenue_assets.sandbox.company.clock import Agenda
+from revenue_assets.sandbox.company.plan import Obj, Person, Plan
 from revenue_assets.sandbox.ledger import MemoryLedger
-from revenue_assets.sandbox.store import BulkLoader, Row, row_for
-
-Obj = dict[str, Any]
-# (distinct_id, email, name, group_key, account): who is behind each generated customer
-Person = tuple[str, str, str, str, str]
 
 FIRST_NAMES = [
     "Ada",
@@ -135,52 +111,10 @@ COMPANY_WORDS = [
     "nakatomi",
 ]
 FEEDBACK = ("too_expensive", "missing_features", "switched_service", "unused", "other")
-
-PLATFORM_NAME = "Acme Cloud"
-CHUNK = 500  # customers per unit of work
 SHOWCASES = 10  # the first customers of the platform follow scripted stories (see `showcase`)
 
 
-@dataclass(frozen=True)
-class Plan:
-    """What the generator needs to know, fixed before any customer is simulated."""
-
-    seed: int
-    start: int
-    now: int
-    platform: str
-    api_version: str
-    catalogs: dict[str, Catalog]  # by account: connected accounts sell their own products
-
-
-@dataclass
-class ChunkResult:
-    rows: list[Row]
-    due: list[tuple[str, str, int]]
-    balance: dict[tuple[str, str, int], int]
-    redemptions: Counter[str]
-    count: int = 0
-    persons: list[Person] = field(default_factory=list)
-
-
-@dataclass
-class Generated:
-    """What the world keeps from generation (also stored in the store's meta table)."""
-
-    platform: str
-    connected: list[str]
-    start: int
-    now: int
-    balance: dict[tuple[str, str, int], int] = field(default_factory=dict)
-    tombstones: dict[str, Obj] = field(default_factory=dict)
-    objects: int = 0
-    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (benchmarks)
-
-
-# -- stories ------------------------------------------------------------------------------------------
-
-
-class _Story:
+class Story:
     """One customer's life, as timed actions on a MemoryLedger."""
 
     def __init__(self, plan: Plan, ledger: MemoryLedger, rng: random.Random, account: str) -> None:
@@ -189,8 +123,7 @@ class _Story:
         self.ledger = ledger
         self.rng = rng
         self.account = account
-        self._agenda: list[tuple[int, int, Callable[[], None]]] = []
-        self._counter = itertools.count()
+        self.agenda = Agenda(ledger, plan.now)
         self.customer: Obj = {}
         self.person_at: str | None = None
         self.person_id = ""
@@ -199,34 +132,10 @@ class _Story:
         self.currency = "usd"
         self.deleted = False
 
-    # agenda ------------------------------------------------------------------------------------
-
     def at(self, when: int, action: Callable[[], None]) -> None:
-        if when <= self.plan.now:
-            heapq.heappush(self._agenda, (when, next(self._counter), action))
+        self.agenda.at(when, action)
 
-    def run(self) -> None:
-        ledger = self.ledger
-        now = self.plan.now
-        while True:
-            next_action = self._agenda[0][0] if self._agenda else now + 1
-            due_key, due_at = None, now + 1
-            for key, when in ledger.due.items():
-                if when < due_at:
-                    due_key, due_at = key, when
-            when = min(next_action, due_at)
-            if when > now:
-                return
-            ledger.now = max(ledger.now, when)
-            if due_key is not None and due_at <= next_action:
-                subscription = ledger.get(due_key)
-                assert subscription is not None
-                billing.step(ledger, subscription)
-            else:
-                # A story step Stripe would refuse (e.g. crediting more than was paid after a
-                # customer credit) simply does not happen.
-                with contextlib.suppress(SandboxError):
-                    heapq.heappop(self._agenda)[2]()
+    # agenda ------------------------------------------------------------------------------------
 
     # the customer ------------------------------------------------------------------------------
 
@@ -841,325 +750,3 @@ class _Story:
         subscriptions = self.ledger.by_customer(self.customer["id"], "subscription")
         customers.delete(self.ledger, self.customer, subscriptions)
         self.deleted = True
-
-
-# -- simulation -----------------------------------------------------------------------------------
-
-
-_PLAN: Plan | None = None  # the plan of the current generation, inherited by forked workers
-
-
-def _simulate_chunk(account: str, first: int, count: int) -> ChunkResult:
-    plan = _PLAN
-    assert plan is not None
-    rows: list[Row] = []
-    due: list[tuple[str, str, int]] = []
-    balance: dict[tuple[str, str, int], int] = {}
-    redemptions: Counter[str] = Counter()
-    persons: list[Person] = []
-    span = plan.now - plan.start - money.DAY
-    for index in range(first, first + count):
-        rng = random.Random(f"{plan.seed}/{account}/{index}")
-        ids = Ids(rng)
-        ledger = MemoryLedger(
-            account,
-            ids,
-            plan.catalogs[account].objects,
-            horizon=plan.now,
-            platform=plan.platform,
-            api_version=plan.api_version,
-            balance=balance,
-            event_ids=ids,
-        )
-        story = _Story(plan, ledger, rng, account)
-        if account == plan.platform and index < SHOWCASES:
-            # Scripted stories in the last weeks: every scenario exists in any company.
-            story.begin(
-                max(plan.start + money.DAY, plan.now - 40 * money.DAY),
-                country=("US", "usd"),
-                card=index != 6,
-            )
-            story.showcase(index)
-        else:
-            # Growth: more customers sign up recently than at the start.
-            story.begin(plan.start + int(span * rng.random() ** 0.35))
-            story.plan_life()
-        story.run()
-        persons.append(story.person())
-        rows.extend(ledger.rows())
-        due.extend((key, account, when) for key, when in ledger.due.items())
-        for obj in ledger.objects_of_kind("discount"):
-            redemptions[obj["source"]["coupon"]] += 1
-    return ChunkResult(rows, due, balance, redemptions, persons=persons)
-
-
-def _chunks(
-    platform: str, customers_count: int, connected: list[str], chunk: int
-) -> list[tuple[str, int, int]]:
-    work = [
-        (platform, first, min(chunk, customers_count - first))
-        for first in range(0, customers_count, chunk)
-    ]
-    work += [(account, 0, 5 + index * 3) for index, account in enumerate(connected)]
-    return work
-
-
-def _summary(result: ChunkResult) -> ChunkResult:
-    """What crosses processes: everything but the rows (those go straight to the store)."""
-    return ChunkResult([], result.due, result.balance, result.redemptions, len(result.rows))
-
-
-def _put(loader: BulkLoader, result: ChunkResult) -> None:
-    loader.put_rows(result.rows)
-    loader.put_persons(result.persons)
-
-
-def _write_chunks(work: list[tuple[str, int, int]], path: str, processes: int) -> list[ChunkResult]:
-    """Simulate every chunk and write its rows to the store file, in chunk order.
-
-    With several processes, worker k simulates chunks k, k+n, k+2n... and they take turns
-    writing (chunk i is written right after chunk i-1), so the file is identical to a
-    single-process run. Only small summaries come back to this process.
-    """
-    if processes <= 1 or len(work) < 2 * processes:
-        loader = BulkLoader(path, fresh=False)
-        summaries = []
-        try:
-            for args in work:
-                result = _simulate_chunk(*args)
-                _put(loader, result)
-                summaries.append(_summary(result))
-        finally:
-            loader.close()
-        return summaries
-    context = multiprocessing.get_context("fork")
-    turn = context.Value("i", 0)
-    condition = context.Condition()
-    queue = context.Queue()
-    workers = [
-        context.Process(
-            target=_worker, args=(k, processes, work, path, turn, condition, queue), daemon=True
-        )
-        for k in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    found: dict[int, ChunkResult] = {}
-    try:
-        while len(found) < len(work):
-            try:
-                index, summary = queue.get(timeout=1)
-            except Empty:
-                if any(w.exitcode not in (None, 0) for w in workers):
-                    raise RuntimeError("a sandbox generator process died") from None
-                continue
-            if index < 0:
-                raise RuntimeError(f"sandbox generator failed: {summary}")
-            found[index] = summary
-        for worker in workers:
-            worker.join()
-    finally:
-        for worker in workers:
-            if worker.is_alive():
-                worker.terminate()
-    return [found[index] for index in range(len(work))]
-
-
-def _worker(
-    k: int,
-    processes: int,
-    work: list[tuple[str, int, int]],
-    path: str,
-    turn: Any,
-    condition: Any,
-    queue: Any,
-) -> None:
-    try:
-        loader = BulkLoader(path, fresh=False)
-        for index in range(k, len(work), processes):
-            result = _simulate_chunk(*work[index])
-            with condition:
-                condition.wait_for(lambda index=index: turn.value == index)
-                _put(loader, result)
-                turn.value = index + 1
-                condition.notify_all()
-            queue.put((index, _summary(result)))
-        loader.close()
-    except BaseException as error:  # reported to the parent, which stops everything
-        queue.put((-1, repr(error)))
-        raise
-
-
-def generate(
-    *,
-    seed: int,
-    customers_count: int,
-    months: int,
-    now: int,
-    connected_accounts: int,
-    api_version: str,
-    path: str,
-    processes: int | None = None,
-    chunk: int = CHUNK,
-) -> Generated:
-    """Generate the company into a new store file at `path` (overwritten)."""
-    global _PLAN
-    start = money.add_interval(now, "month", -months, now)
-    ids = Ids.for_stream(seed, "platform")
-    platform = ids.new("acct")
-    connected = [ids.new("acct") for _ in range(connected_accounts)]
-    catalogs = {platform: catalog_module.build(seed, start)}
-    for number, account in enumerate(connected, start=1):
-        catalogs[account] = catalog_module.build(
-            seed, start, stream=f"catalog/{account}", coupon_suffix=f"_{number}"
-        )
-    plan = Plan(seed, start, now, platform, api_version, catalogs)
-    _PLAN = plan
-    started = time.perf_counter()
-    BulkLoader(path).close()  # a fresh file with the tables; the chunks write into it
-    generated = Generated(platform=platform, connected=connected, start=start, now=now)
-    redemptions: Counter[str] = Counter()
-    due: list[tuple[str, str, int]] = []
-    if processes is None:
-        processes = min(2, os.cpu_count() or 1) if customers_count >= 4 * CHUNK else 1
-    try:
-        for summary in _write_chunks(
-            _chunks(platform, customers_count, connected, chunk), path, processes
-        ):
-            generated.objects += summary.count
-            due.extend(summary.due)
-            redemptions.update(summary.redemptions)
-            for key, amount in summary.balance.items():
-                generated.balance[key] = generated.balance.get(key, 0) + amount
-    finally:
-        _PLAN = None
-    generated.timings["customers"] = time.perf_counter() - started
-    loader = BulkLoader(path, fresh=False)
-    rows, payout_due = _payouts(plan, generated, [platform, *connected])
-    due.extend(payout_due)
-    for account, catalog in catalogs.items():
-        rows.extend(_catalog_rows(plan, catalog, redemptions, account))
-    rows.extend(_account_rows(plan, platform, connected))
-    loader.put_rows(rows)
-    generated.objects += len(rows)
-    loader.set_due_rows(due)
-    for catalog in catalogs.values():
-        generated.tombstones.update(tombstones(catalog, now))
-    for object_id, body in generated.tombstones.items():
-        loader.set_meta(f"tombstone:{object_id}", body)
-    generated.timings["payouts_catalog"] = (
-        time.perf_counter() - started - generated.timings["customers"]
-    )
-    generated.timings.update(loader.finish())
-    return generated
-
-
-def _payouts(
-    plan: Plan, generated: Generated, accounts: list[str]
-) -> tuple[list[Row], list[tuple[str, str, int]]]:
-    """Weekly automatic payouts of the available balance, per account and currency.
-
-    A payout at week boundary T pays out the net of every balance transaction that became
-    available since the previous payout of that currency (carrying non-positive weeks forward).
-    What is not paid out by the clock's time stays in `generated.balance` for the live world.
-    """
-    rows: list[Row] = []
-    due: list[tuple[str, str, int]] = []
-    by_account_currency: dict[tuple[str, str], list[tuple[int, int]]] = {}
-    for (account, currency, window_end), amount in generated.balance.items():
-        by_account_currency.setdefault((account, currency), []).append((window_end, amount))
-    leftover: dict[tuple[str, str, int], int] = {}
-    for account in accounts:
-        ids = Ids.for_stream(plan.seed, f"payouts/{account}")
-        ledger = MemoryLedger(
-            account,
-            ids,
-            {},
-            horizon=plan.now,
-            platform=plan.platform,
-            api_version=plan.api_version,
-            balance={},
-            event_ids=ids,
-        )
-        for currency in sorted({c for (a, c) in by_account_currency if a == account}):
-            carried = 0
-            for window_end, amount in sorted(by_account_currency[(account, currency)]):
-                if window_end > plan.now:
-                    leftover[(account, currency, window_end)] = (
-                        leftover.get((account, currency, window_end), 0) + amount + carried
-                    )
-                    carried = 0
-                    continue
-                carried += amount
-                if carried > 0:
-                    ledger.now = window_end
-                    payout = payments.create_payout(ledger, carried, currency, automatic=True)
-                    if payout["arrival_date"] <= plan.now:
-                        ledger.now = payout["arrival_date"]
-                        payments.settle_payout(ledger, payout)
-                    carried = 0
-            if carried:
-                window_end = money.payout_window_end(plan.now)
-                key = (account, currency, window_end)
-                leftover[key] = leftover.get(key, 0) + carried
-        rows.extend(ledger.rows())
-        due.extend((key, account, when) for key, when in ledger.due.items())
-    generated.balance = leftover
-    return rows, due
-
-
-def _catalog_rows(
-    plan: Plan, catalog: Catalog, redemptions: Counter[str], account: str
-) -> list[Row]:
-    rows = []
-    deleted = {object_id for object_id, when in catalog.deletions if when <= plan.now}
-    for obj in catalog.objects.values():
-        if obj["object"] == "coupon":
-            obj = dict(obj, times_redeemed=redemptions.get(obj["id"], 0))
-        if obj["id"] in deleted:
-            row = row_for(shapes.deleted_stub(obj["id"], obj["object"]), account)
-            rows.append((*row[:3], obj["created"], *row[4:]))
-        else:
-            rows.append(row_for(obj, account))
-    return rows
-
-
-def tombstones(plan_catalog: Catalog, now: int) -> dict[str, Obj]:
-    """Full bodies of deleted catalog objects (existing discounts and lines still use them)."""
-    return {
-        object_id: plan_catalog.objects[object_id]
-        for object_id, when in plan_catalog.deletions
-        if when <= now
-    }
-
-
-def _account_rows(plan: Plan, platform: str, connected: list[str]) -> list[Row]:
-    created = plan.start - 30 * money.DAY
-    rows = [
-        row_for(
-            shapes.account(
-                platform,
-                created,
-                name=PLATFORM_NAME,
-                country="US",
-                currency="usd",
-                email="billing@acme-cloud.example.com",
-            ),
-            platform,
-        )
-    ]
-    for index, account in enumerate(connected):
-        rows.append(
-            row_for(
-                shapes.account(
-                    account,
-                    created + index * money.DAY,
-                    name=f"Acme Partner {index + 1}",
-                    country="US",
-                    currency="usd",
-                    email=f"partner{index + 1}@acme-cloud.example.com",
-                ),
-                account,
-            )
-        )
-    return rows
