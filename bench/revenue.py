@@ -77,9 +77,9 @@ def rebuild(database: Path) -> tuple[float, float, dict[str, tuple[float, int]]]
     wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
     assert result.success
     per_asset = {}
+    built = {e.asset_key: e.materialization for e in result.get_asset_materialization_events()}
     for table in TABLES:
-        node = "__".join(table.key.path)
-        metadata = result.asset_materializations_for_node(node)[0].metadata
+        metadata = built[table.key].metadata
         per_asset[table.name] = (
             float(metadata["duration_s"].value),
             int(metadata["dagster/row_count"].value),

@@ -26,6 +26,7 @@ from revenue_assets.defs.resources import RevenueResource, WarehouseResource
 from revenue_assets.defs.revenue.assets import REVENUE_ASSETS
 from revenue_assets.defs.revenue.checks import REVENUE_CHECKS
 from revenue_assets.ingest.sync import month_partitions
+from revenue_assets.revenue.tables import revenue_key
 from revenue_assets.sandbox.runner import Sandbox
 from revenue_assets.sandbox.world import CompanySpec, World
 from revenue_assets_tests.helpers import sync_sandbox
@@ -64,6 +65,15 @@ class Warehouse:
         self.options.update(options)
         self.result = dg.materialize([*REVENUE_ASSETS, *REVENUE_CHECKS], resources=self.resources())
         return self.result
+
+    def materialization(self, name: str) -> dg.AssetMaterialization:
+        """The last run's materialization of `revenue_analytics.<name>` (one step builds all)."""
+        assert self.result is not None
+        return next(
+            m
+            for m in self.result.get_asset_materialization_events()
+            if m.asset_key == revenue_key(name)
+        ).materialization
 
     def rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         connection = duckdb.connect(str(self.database), read_only=True)

@@ -167,8 +167,7 @@ def test_finance_checks_pass(company) -> None:
 def test_charge_view_row_count(company) -> None:
     warehouse, _ = company
     assert warehouse.result is not None
-    node = "revenue_analytics__charge"
-    metadata = warehouse.result.asset_materializations_for_node(node)[0].metadata
+    metadata = warehouse.materialization("charge").metadata
     counted = warehouse.rows("SELECT count(*) FROM revenue_analytics.charge")[0][0]
     assert metadata["dagster/row_count"].value == counted > 10
 

@@ -272,8 +272,7 @@ def test_managed_views_have_the_compatible_columns(warehouse: Warehouse, view: s
 
 def test_view_row_counts_are_counted_without_computing_the_view(warehouse: Warehouse) -> None:
     assert warehouse.result is not None
-    node = "revenue_analytics__revenue_item"
-    metadata = warehouse.result.asset_materializations_for_node(node)[0].metadata
+    metadata = warehouse.materialization("revenue_item").metadata
     counted = warehouse.rows("SELECT count(*) FROM revenue_analytics.revenue_item")[0][0]
     # 57 parts of the month-count lines, 2 parts for each of the 9 two-month lines, 12 for il_f1
     assert metadata["dagster/row_count"].value == counted == 57 + 2 * 9 + 12

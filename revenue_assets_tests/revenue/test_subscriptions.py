@@ -189,9 +189,7 @@ def test_three_decimal_currency_divides_by_1000_and_converts_at_stripes_settleme
         subs["D"],
     )
     assert sources == [("stripe_settlement",)]
-    materialization = warehouse.result.asset_materializations_for_node(
-        "revenue_analytics__revenue_line"
-    )[0]
+    materialization = warehouse.materialization("revenue_line")
     assert materialization.metadata["currencies_without_rate"].value == {}
     # MRR converts at the last rate Stripe settled KWD at: 10.000 KWD = 32.258060 USD
     mrr = warehouse.rows(
