@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -292,8 +293,10 @@ class LiveDemo:
         if dagster is not None:
             cancel_queued_runs(self.paths.dagster_home)
             wait_for_runs(self.paths.dagster_home, RUNS_GRACE_S)
-        for child in reversed(self.children):
-            child.stop()
+        # together: each may take its grace period, and one after the other they added up
+        # to minutes on a loaded machine
+        with ThreadPoolExecutor(max_workers=max(len(self.children), 1)) as pool:
+            list(pool.map(lambda child: child.stop(), self.children))
         if dagster is not None:
             left = cancel_unfinished_runs(self.paths.dagster_home)
             if left:

@@ -38,3 +38,16 @@ def test_sensor_run_config_is_the_ops_typed_config(monkeypatch) -> None:
     job = REPOSITORY.get_implicit_job_def_for_assets([dg.AssetKey(["stripe", TABLES[0].name])])
     assert job is not None
     assert dg.validate_run_config(job, request.run_config)
+
+
+def test_the_steps_holding_the_warehouse_are_in_its_pool_and_the_stripe_op_is_not() -> None:
+    """A limit on the pool then serializes the rebuild and the dashboard, never a backfill."""
+    from revenue_assets.defs.resources import WAREHOUSE_POOL
+
+    pools = {
+        node.name: node.definition.pool
+        for node in REPOSITORY.get_implicit_global_asset_job_def().graph.node_dict.values()
+    }
+    assert pools["revenue_tables"] == WAREHOUSE_POOL
+    assert pools["revenue_dashboard"] == WAREHOUSE_POOL
+    assert pools[STRIPE_OP] is None

@@ -13,7 +13,12 @@ import dagster as dg
 from revenue_assets.dashboard.build import DashboardPage, build_dashboard, dashboard_path
 from revenue_assets.dashboard.formatting import moment
 from revenue_assets.dashboard.queries import DashboardDataMissing, headline
-from revenue_assets.defs.resources import RevenueResource, StateResource, WarehouseResource
+from revenue_assets.defs.resources import (
+    WAREHOUSE_POOL,
+    RevenueResource,
+    StateResource,
+    WarehouseResource,
+)
 from revenue_assets.defs.revenue.assets import REBUILD_ON_UPSTREAM_CHANGE
 from revenue_assets.revenue.runner import revenue_schema
 from revenue_assets.revenue.tables import revenue_key
@@ -49,6 +54,7 @@ def summary(page: DashboardPage) -> dict[str, Any]:
 
 @dg.asset(
     key=KEY,
+    pool=WAREHOUSE_POOL,
     group_name=GROUP,
     description=(
         "The revenue dashboard: one self-contained HTML page (plotly inlined, works offline) "

@@ -24,7 +24,12 @@ from typing import Any
 import dagster as dg
 import duckdb
 
-from revenue_assets.defs.resources import RevenueResource, WarehouseResource, revenue_context
+from revenue_assets.defs.resources import (
+    WAREHOUSE_POOL,
+    RevenueResource,
+    WarehouseResource,
+    revenue_context,
+)
 from revenue_assets.revenue.fx import extract_ecb_history, write_pegs
 from revenue_assets.revenue.runner import (
     RevenueContext,
@@ -257,8 +262,7 @@ BUILD_ORDER = build_order(TABLES)
     name="revenue_tables",
     specs=[revenue_spec(table) for table in TABLES],
     can_subset=True,
-    # the integrator's pool of the steps writing the warehouse
-    pool="duckdb_write",
+    pool=WAREHOUSE_POOL,
 )
 def revenue_tables(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, revenue: RevenueResource
