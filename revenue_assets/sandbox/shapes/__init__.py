@@ -45,6 +45,7 @@ from revenue_assets.sandbox.shapes.templates import (
     deleted_stub,
     embedded_list,
     fixtures,
+    from_template,
     template,
 )
 
@@ -68,6 +69,7 @@ __all__ = [
     "embedded_list",
     "event",
     "fixtures",
+    "from_template",
     "invoice",
     "invoice_payment",
     "invoiceitem",

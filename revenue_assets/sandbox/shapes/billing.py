@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revenue_assets.sandbox.shapes.templates import Obj, embedded_list, template
+from revenue_assets.sandbox.shapes.templates import Obj, embedded_list, from_template
 
 
 def subscription_item(
@@ -18,8 +18,8 @@ def subscription_item(
     discounts: list[str] | None = None,
     metadata: Obj | None = None,
 ) -> Obj:
-    obj = dict(template("subscription_item"))
-    obj.update(
+    return from_template(
+        "subscription_item",
         id=id,
         subscription=subscription_id,
         price=price_obj,
@@ -32,7 +32,6 @@ def subscription_item(
         metadata=metadata or {},
         tax_rates=[],
     )
-    return obj
 
 
 def subscription(
@@ -52,8 +51,8 @@ def subscription(
     default_payment_method: str | None = None,
     description: str | None = None,
 ) -> Obj:
-    obj = dict(template("subscription"))
-    obj.update(
+    return from_template(
+        "subscription",
         id=id,
         customer=customer_id,
         currency=currency,
@@ -82,7 +81,6 @@ def subscription(
         days_until_due=None,
         collection_method="charge_automatically",
     )
-    return obj
 
 
 def invoice(
@@ -101,7 +99,6 @@ def invoice(
     metadata: Obj | None = None,
     auto_advance: bool = True,
 ) -> Obj:
-    obj = dict(template("invoice"))
     parent = None
     if subscription_id is not None:
         parent = {
@@ -114,7 +111,8 @@ def invoice(
             "type": "subscription_details",
         }
     address = customer_obj.get("address")
-    obj.update(
+    return from_template(
+        "invoice",
         id=id,
         customer=customer_obj["id"],
         customer_email=customer_obj.get("email"),
@@ -176,7 +174,6 @@ def invoice(
         test_clock=None,
         automatically_finalizes_at=None,
     )
-    return obj
 
 
 def line_parent_subscription(
@@ -232,8 +229,8 @@ def line_item(
     discountable: bool = True,
     metadata: Obj | None = None,
 ) -> Obj:
-    obj = dict(template("line_item"))
-    obj.update(
+    return from_template(
+        "line_item",
         id=id,
         invoice=invoice_id,
         currency=currency,
@@ -257,7 +254,6 @@ def line_item(
         taxes=[],
         pretax_credit_amounts=[],
     )
-    return obj
 
 
 def invoiceitem(
@@ -282,7 +278,6 @@ def invoiceitem(
     metadata: Obj | None = None,
     credited: Obj | None = None,
 ) -> Obj:
-    obj = dict(template("invoiceitem"))
     parent = None
     if subscription_id is not None:
         parent = {
@@ -292,7 +287,8 @@ def invoiceitem(
             },
             "type": "subscription_details",
         }
-    obj.update(
+    return from_template(
+        "invoiceitem",
         id=id,
         customer=customer_id,
         currency=currency,
@@ -319,7 +315,6 @@ def invoiceitem(
         invoice=None,
         metadata=metadata or {},
     )
-    return obj
 
 
 def _item_credit(credited: Obj | None) -> Obj | None:

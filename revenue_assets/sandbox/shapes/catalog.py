@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from revenue_assets.sandbox.shapes.templates import Obj, template
+from revenue_assets.sandbox.shapes.templates import Obj, from_template
 
 
 def product(
     id: str, name: str, created: int, *, description: str | None = None, metadata: Obj | None = None
 ) -> Obj:
-    obj = dict(template("product"))
-    obj.update(
+    return from_template(
+        "product",
         id=id,
         name=name,
         created=created,
@@ -25,7 +25,6 @@ def product(
         unit_label=None,
         tax_code=None,
     )
-    return obj
 
 
 def price(
@@ -41,7 +40,6 @@ def price(
     lookup_key: str | None = None,
     metadata: Obj | None = None,
 ) -> Obj:
-    obj = dict(template("price"))
     recurring = None
     if interval is not None:
         recurring = {
@@ -51,7 +49,8 @@ def price(
             "trial_period_days": None,
             "usage_type": "licensed",
         }
-    obj.update(
+    return from_template(
+        "price",
         id=id,
         product=product_id,
         currency=currency,
@@ -66,7 +65,6 @@ def price(
         tax_behavior="exclusive",
         active=True,
     )
-    return obj
 
 
 def plan_of(price_obj: Obj) -> Obj | None:
@@ -74,8 +72,8 @@ def plan_of(price_obj: Obj) -> Obj | None:
     recurring = price_obj.get("recurring")
     if not recurring:
         return None
-    obj = dict(template("plan"))
-    obj.update(
+    return from_template(
+        "plan",
         id=price_obj["id"],
         active=price_obj["active"],
         amount=price_obj["unit_amount"],
@@ -90,7 +88,6 @@ def plan_of(price_obj: Obj) -> Obj | None:
         usage_type="licensed",
         trial_period_days=None,
     )
-    return obj
 
 
 def coupon(
@@ -105,8 +102,8 @@ def coupon(
     name: str | None = None,
     metadata: Obj | None = None,
 ) -> Obj:
-    obj = dict(template("coupon"))
-    obj.update(
+    return from_template(
+        "coupon",
         id=id,
         created=created,
         duration=duration,
@@ -119,12 +116,11 @@ def coupon(
         times_redeemed=0,
         valid=True,
     )
-    return obj
 
 
 def tax_rate(id: str, created: int, *, percentage: float, country: str, display_name: str) -> Obj:
-    obj = dict(template("tax_rate"))
-    obj.update(
+    return from_template(
+        "tax_rate",
         id=id,
         created=created,
         percentage=percentage,
@@ -137,7 +133,6 @@ def tax_rate(id: str, created: int, *, percentage: float, country: str, display_
         tax_type="vat" if display_name == "VAT" else "jct",
         metadata={},
     )
-    return obj
 
 
 def discount(
@@ -152,8 +147,8 @@ def discount(
     invoice: str | None = None,
     invoice_item: str | None = None,
 ) -> Obj:
-    obj = dict(template("discount"))
-    obj.update(
+    return from_template(
+        "discount",
         id=id,
         source={"coupon": coupon_id, "type": "coupon"},
         start=start,
@@ -166,4 +161,3 @@ def discount(
         checkout_session=None,
         promotion_code=None,
     )
-    return obj

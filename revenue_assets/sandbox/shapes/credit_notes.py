@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revenue_assets.sandbox.shapes.templates import Obj, embedded_list, template
+from revenue_assets.sandbox.shapes.templates import Obj, embedded_list, from_template
 
 
 def credit_note(
@@ -16,8 +16,8 @@ def credit_note(
     memo: str | None,
     metadata: Obj | None = None,
 ) -> Obj:
-    obj = dict(template("credit_note"))
-    obj.update(
+    return from_template(
+        "credit_note",
         id=id,
         invoice=invoice_obj["id"],
         customer=invoice_obj["customer"],
@@ -37,7 +37,6 @@ def credit_note(
         discount_amounts=[],
         lines=embedded_list([], f"/v1/credit_notes/{id}/lines"),
     )
-    return obj
 
 
 def credit_note_line(
@@ -49,8 +48,8 @@ def credit_note_line(
     quantity: int,
     taxes: list[Obj],
 ) -> Obj:
-    obj = dict(template("credit_note_line_item"))
-    obj.update(
+    return from_template(
+        "credit_note_line_item",
         id=id,
         amount=amount,
         description=description,
@@ -65,4 +64,3 @@ def credit_note_line(
         tax_rates=[],
         metadata={},
     )
-    return obj

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revenue_assets.sandbox.shapes.templates import NULL_ADDRESS, Obj, template
+from revenue_assets.sandbox.shapes.templates import NULL_ADDRESS, Obj, from_template
 
 
 def customer(
@@ -19,9 +19,9 @@ def customer(
     description: str | None = None,
     phone: str | None = None,
 ) -> Obj:
-    obj = dict(template("customer"))
     address = dict(NULL_ADDRESS, country=country) if country else None
-    obj.update(
+    return from_template(
+        "customer",
         id=id,
         created=created,
         email=email,
@@ -43,4 +43,3 @@ def customer(
         },
         preferred_locales=[],
     )
-    return obj

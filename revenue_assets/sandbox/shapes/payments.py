@@ -8,7 +8,7 @@ from revenue_assets.sandbox.shapes.templates import (
     Obj,
     embedded_list,
     fixtures,
-    template,
+    from_template,
 )
 
 
@@ -24,8 +24,8 @@ def payment_intent(
     description: str | None,
     secret: str,
 ) -> Obj:
-    obj = dict(template("payment_intent"))
-    obj.update(
+    return from_template(
+        "payment_intent",
         id=id,
         amount=amount,
         amount_received=amount,
@@ -41,7 +41,6 @@ def payment_intent(
         payment_method_types=["card"],
         payment_method_options={},
     )
-    return obj
 
 
 def card_details(brand: str, last4: str, fingerprint: str, exp_year: int) -> Obj:
@@ -77,8 +76,8 @@ def charge(
     receipt: str,
     metadata: Obj | None = None,
 ) -> Obj:
-    obj = dict(template("charge"))
-    obj.update(
+    return from_template(
+        "charge",
         id=id,
         amount=amount,
         amount_captured=amount,
@@ -109,7 +108,6 @@ def charge(
         fraud_details={},
         review=None,
     )
-    return obj
 
 
 def balance_transaction(
@@ -126,7 +124,6 @@ def balance_transaction(
     available_on: int,
     status: str,
 ) -> Obj:
-    obj = dict(template("balance_transaction"))
     fee_details = []
     if fee:
         fee_details = [
@@ -138,7 +135,8 @@ def balance_transaction(
                 "type": "stripe_fee",
             }
         ]
-    obj.update(
+    return from_template(
+        "balance_transaction",
         id=id,
         amount=amount,
         fee=fee,
@@ -154,14 +152,13 @@ def balance_transaction(
         status=status,
         exchange_rate=None,
     )
-    return obj
 
 
 def invoice_payment(
     id: str, invoice_id: str, amount: int, currency: str, created: int, *, payment_intent_id: str
 ) -> Obj:
-    obj = dict(template("invoice_payment"))
-    obj.update(
+    return from_template(
+        "invoice_payment",
         id=id,
         invoice=invoice_id,
         amount_paid=amount,
@@ -173,7 +170,6 @@ def invoice_payment(
         status="paid",
         status_transitions={"canceled_at": None, "paid_at": created},
     )
-    return obj
 
 
 def refund(
@@ -189,8 +185,8 @@ def refund(
     customer_id: str | None,
     metadata: Obj | None = None,
 ) -> Obj:
-    obj = dict(template("refund"))
-    obj.update(
+    return from_template(
+        "refund",
         id=id,
         amount=amount,
         currency=currency,
@@ -204,7 +200,6 @@ def refund(
         metadata=metadata or {},
         receipt_number=None,
     )
-    return obj
 
 
 def dispute(
@@ -218,8 +213,8 @@ def dispute(
     reason: str,
     transactions: list[Obj],
 ) -> Obj:
-    obj = dict(template("dispute"))
-    obj.update(
+    return from_template(
+        "dispute",
         id=id,
         amount=amount,
         currency=currency,
@@ -240,7 +235,6 @@ def dispute(
             "submission_method": "not_submitted",
         },
     )
-    return obj
 
 
 def payout(
@@ -257,8 +251,8 @@ def payout(
     description: str | None = "STRIPE PAYOUT",
     metadata: Obj | None = None,
 ) -> Obj:
-    obj = dict(template("payout"))
-    obj.update(
+    return from_template(
+        "payout",
         id=id,
         amount=amount,
         currency=currency,
@@ -273,4 +267,3 @@ def payout(
         trace_id={"status": "supported", "value": trace},
         metadata=metadata or {},
     )
-    return obj

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from revenue_assets.sandbox.shapes.templates import Obj, template
+from revenue_assets.sandbox.shapes.templates import Obj, from_template
 
 
 def event(
@@ -45,8 +45,8 @@ def webhook_endpoint(
     description: str | None,
     metadata: Obj | None = None,
 ) -> Obj:
-    obj = dict(template("webhook_endpoint"))
-    obj.update(
+    return from_template(
+        "webhook_endpoint",
         id=id,
         url=url,
         created=created,
@@ -56,12 +56,11 @@ def webhook_endpoint(
         metadata=metadata or {},
         status="enabled",
     )
-    return obj
 
 
 def account(id: str, created: int, *, name: str, country: str, currency: str, email: str) -> Obj:
-    obj = dict(template("account"))
-    obj.update(
+    return from_template(
+        "account",
         id=id,
         created=created,
         country=country,
@@ -91,4 +90,3 @@ def account(id: str, created: int, *, name: str, country: str, currency: str, em
         },
         metadata={},
     )
-    return obj

@@ -2,9 +2,9 @@
 builder shares.
 
 Each kind has one template: the fixture object with its placeholder values replaced by sensible
-defaults (`stripe_fixtures.json` is the subset of `fixtures3.json` the sandbox uses). Builders make
-a *shallow* copy of the template and set the variable fields, which keeps the generator's hot loop
-cheap (no deepcopy). The price of that speed is a rule the billing engine follows: nested values
+defaults (`stripe_fixtures.json` is the subset of `fixtures3.json` the sandbox uses). Builders take
+a *shallow* copy of the template with the variable fields set (`from_template`), which keeps the
+generator's hot loop cheap (no deepcopy). The price of that speed is a rule the billing engine follows: nested values
 that came from a template are never mutated in place, only replaced.
 """
 
@@ -148,6 +148,11 @@ _OVERRIDES: dict[str, Obj] = {
 # Fields of the fixtures that the pinned API version no longer has (the fixture file lags).
 _DROP: dict[str, tuple[str, ...]] = {"invoice": ("subscription",)}
 
+# Fields the pinned API version has that the fixtures lack (their defaults; builders set them).
+_ADD: dict[str, Obj] = {
+    "invoiceitem": {"proration_details": {"credited_items": None, "discount_amounts": []}},
+}
+
 
 @cache
 def fixtures() -> dict[str, Obj]:
@@ -158,14 +163,26 @@ def fixtures() -> dict[str, Obj]:
 
 @cache
 def template(kind: str) -> Obj:
-    """The cleaned template of a kind. Shared: callers copy it (`dict(template(kind))`)."""
+    """The cleaned template of a kind. Shared: callers copy it (`from_template` does)."""
     base = dict(fixtures()[kind])
     for field in _DROP.get(kind, ()):
         base.pop(field, None)
     base.update(_OVERRIDES.get(kind, {}))
+    base.update(_ADD.get(kind, {}))
     if "livemode" in base:  # balance transactions, refunds, items, discounts carry none
         base["livemode"] = False
     return base
+
+
+def from_template(kind: str, /, **fields: Any) -> Obj:
+    """A shallow copy of a kind's template with `fields` set. Only fields the template has: a
+    name it lacks is a typo or a field the pinned version does not send (add it to `_ADD`)."""
+    obj = dict(template(kind))
+    if not fields.keys() <= obj.keys():
+        unknown = ", ".join(sorted(fields.keys() - obj.keys()))
+        raise KeyError(f"the {kind} template has no field {unknown}")
+    obj.update(fields)
+    return obj
 
 
 def clone(value: Any) -> Any:
