@@ -239,11 +239,7 @@ def line_item(
         description=description,
         parent=parent,
         period={"end": period_end, "start": period_start},
-        pricing={
-            "price_details": {"price": price_id, "product": product_id} if price_id else None,
-            "type": "price_details",
-            "unit_amount_decimal": str(unit_amount) if unit_amount is not None else None,
-        },
+        pricing=_pricing(price_id, product_id, None if unit_amount is None else str(unit_amount)),
         quantity=quantity,
         quantity_decimal=str(quantity),
         subscription=subscription_id,
@@ -297,11 +293,7 @@ def invoiceitem(
         date=created,
         description=description,
         period={"end": period_end, "start": period_start},
-        pricing={
-            "price_details": {"price": price_id, "product": product_id} if price_id else None,
-            "type": "price_details",
-            "unit_amount_decimal": str(unit_amount if unit_amount is not None else amount),
-        },
+        pricing=_pricing(price_id, product_id, str(amount if unit_amount is None else unit_amount)),
         quantity=quantity,
         quantity_decimal=str(quantity),
         proration=proration,
@@ -315,6 +307,15 @@ def invoiceitem(
         invoice=None,
         metadata=metadata or {},
     )
+
+
+def _pricing(price_id: str | None, product_id: str | None, unit_amount_decimal: str | None) -> Obj:
+    """The `pricing` of a line or an invoice item: the price it bills, if one does."""
+    return {
+        "price_details": {"price": price_id, "product": product_id} if price_id else None,
+        "type": "price_details",
+        "unit_amount_decimal": unit_amount_decimal,
+    }
 
 
 def _item_credit(credited: Obj | None) -> Obj | None:
