@@ -54,6 +54,19 @@ def _sync_items(subscription: Obj, items: list[Obj]) -> None:
     )
 
 
+def _start_period(
+    ledger: Ledger, subscription: Obj, items: list[Obj], start: int, end: int, invoice_id: str
+) -> None:
+    """Move the items to the period that `invoice_id` bills; store them and the subscription."""
+    for item in items:
+        item["current_period_start"] = start
+        item["current_period_end"] = end
+        ledger.put(item)
+    _sync_items(subscription, items)
+    subscription["latest_invoice"] = invoice_id
+    ledger.put(subscription)
+
+
 def _period(items: list[Obj]) -> tuple[int, int]:
     return items[0]["current_period_start"], items[0]["current_period_end"]
 
@@ -401,13 +414,7 @@ def renew(ledger: Ledger, subscription: Obj, items: list[Obj], *, start: int | N
     if subscription["status"] != "active":
         previous["status"] = subscription["status"]
         subscription["status"] = "active"
-    for item in items:
-        item["current_period_start"] = start
-        item["current_period_end"] = end
-        ledger.put(item)
-    _sync_items(subscription, items)
-    subscription["latest_invoice"] = invoice_id
-    ledger.put(subscription)
+    _start_period(ledger, subscription, items, start, end, invoice_id)
     ledger.emit("customer.subscription.updated", subscription, previous)
     return _invoice_period(
         ledger,
@@ -494,13 +501,7 @@ def resume(ledger: Ledger, subscription: Obj) -> Obj:
     interval, count = _recurring(items[0]["price"])
     end = money.add_interval(now, interval, count, now)
     invoice_id = ledger.ids.new("in")
-    for item in items:
-        item["current_period_start"] = now
-        item["current_period_end"] = end
-        ledger.put(item)
-    _sync_items(subscription, items)
-    subscription["latest_invoice"] = invoice_id
-    ledger.put(subscription)
+    _start_period(ledger, subscription, items, now, end, invoice_id)
     ledger.emit("customer.subscription.resumed", subscription, previous)
     customer = ledger.get(subscription["customer"])
     assert customer is not None

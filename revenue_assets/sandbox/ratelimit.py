@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 PRESETS: dict[str, float] = {"live": 100.0, "test": 25.0}
 DEFAULT_ENDPOINT_RATE = 25.0
@@ -160,6 +161,19 @@ class _Bucket:
         self.stamp = now
 
 
+def _take(buckets: dict[Any, _Bucket], slot: Any, rate: float, now: float) -> bool:
+    """Take a token from the slot's bucket, if it holds one. A bucket starts full, and starts
+    again full when the slot's rate has changed."""
+    bucket = buckets.get(slot)
+    if bucket is None or bucket.rate != rate:
+        bucket = buckets[slot] = _Bucket(rate, now)
+    bucket.refill(now)
+    if bucket.tokens < 1.0:
+        return False
+    bucket.tokens -= 1.0
+    return True
+
+
 class RateLimiter:
     """Global buckets per key and endpoint buckets per (key, operation); `check` or `allow` is
     called once per API request."""
@@ -207,23 +221,14 @@ class RateLimiter:
             return None
         now = time.monotonic() if now is None else now
         with self._lock:
-            if rate is not None:
-                bucket = self._buckets.get(key)
-                if bucket is None or bucket.rate != rate:
-                    bucket = self._buckets[key] = _Bucket(rate, now)
-                bucket.refill(now)
-                if bucket.tokens < 1.0:
-                    return GLOBAL_RATE
-                bucket.tokens -= 1.0
-            if endpoint_rate is not None and operation is not None:
-                slot = (key, operation)
-                bucket = self._endpoint_buckets.get(slot)
-                if bucket is None or bucket.rate != endpoint_rate:
-                    bucket = self._endpoint_buckets[slot] = _Bucket(endpoint_rate, now)
-                bucket.refill(now)
-                if bucket.tokens < 1.0:
-                    return ENDPOINT_RATE
-                bucket.tokens -= 1.0
+            if rate is not None and not _take(self._buckets, key, rate, now):
+                return GLOBAL_RATE
+            if (
+                endpoint_rate is not None
+                and operation is not None
+                and not _take(self._endpoint_buckets, (key, operation), endpoint_rate, now)
+            ):
+                return ENDPOINT_RATE
         return None
 
     def describe(self) -> dict[str, str]:

@@ -90,6 +90,14 @@ def _meta(current: Obj, params: Obj) -> Obj | None:
     return None if changes is None else p.merge_metadata(current, changes)
 
 
+def _change(obj: Obj, previous: Obj, key: str, value: Any) -> None:
+    """Set a field; when that changes it, keep the old value for the event's
+    `previous_attributes`."""
+    if obj.get(key) != value:
+        previous[key] = obj.get(key)
+        obj[key] = value
+
+
 # -- customers ---------------------------------------------------------------------------------------
 
 
@@ -166,37 +174,36 @@ def create_product(world: World, ledger: StoreLedger, params: Obj) -> Obj:
         description=p.text(params, "description"),
         metadata=_meta({}, params) or {},
     )
-    product["active"] = p.boolean(params, "active", True)
-    ledger.put(product)
-    ledger.emit("product.created", product)
-    return product
+    return _new_catalog_object(ledger, product, params)
+
+
+def _new_catalog_object(ledger: StoreLedger, obj: Obj, params: Obj) -> Obj:
+    """A new product or price: active unless `active=false`, stored, announced."""
+    obj["active"] = p.boolean(params, "active", True)
+    ledger.put(obj)
+    ledger.emit(f"{obj['object']}.created", obj)
+    return obj
 
 
 def update_product(world: World, ledger: StoreLedger, params: Obj, product_id: str) -> Obj:
     product = fetch(ledger, "product", product_id)
     previous: Obj = {}
-
-    def set_field(key: str, value: Any) -> None:
-        if product.get(key) != value:
-            previous[key] = product.get(key)
-            product[key] = value
-
     for name in ("name", "description", "url", "unit_label", "statement_descriptor"):
         if name in params:
             if name == "name":
-                set_field(name, p.required(params, name))
+                _change(product, previous, name, p.required(params, name))
             else:
-                set_field(name, p.text(params, name))
+                _change(product, previous, name, p.text(params, name))
     if "active" in params:
-        set_field("active", p.boolean(params, "active"))
+        _change(product, previous, "active", p.boolean(params, "active"))
     if "default_price" in params:
         price_id = p.text(params, "default_price")
         if price_id:
             fetch(ledger, "price", price_id, "default_price")
-        set_field("default_price", price_id)
+        _change(product, previous, "default_price", price_id)
     metadata = _meta(product["metadata"], params)
     if metadata is not None:
-        set_field("metadata", metadata)
+        _change(product, previous, "metadata", metadata)
     if previous:
         previous.setdefault("updated", product["updated"])
         product["updated"] = ledger.now
@@ -240,26 +247,20 @@ def create_price(world: World, ledger: StoreLedger, params: Obj) -> Obj:
         lookup_key=p.text(params, "lookup_key"),
         metadata=_meta({}, params) or {},
     )
-    price["active"] = p.boolean(params, "active", True)
-    ledger.put(price)
-    ledger.emit("price.created", price)
-    return price
+    return _new_catalog_object(ledger, price, params)
 
 
 def update_price(world: World, ledger: StoreLedger, params: Obj, price_id: str) -> Obj:
     price = fetch(ledger, "price", price_id)
     previous: Obj = {}
     for name in ("nickname", "lookup_key"):
-        if name in params and price.get(name) != p.text(params, name):
-            previous[name] = price.get(name)
-            price[name] = p.text(params, name)
-    if "active" in params and price["active"] != p.boolean(params, "active"):
-        previous["active"] = price["active"]
-        price["active"] = p.boolean(params, "active")
+        if name in params:
+            _change(price, previous, name, p.text(params, name))
+    if "active" in params:
+        _change(price, previous, "active", p.boolean(params, "active"))
     metadata = _meta(price["metadata"], params)
-    if metadata is not None and metadata != price["metadata"]:
-        previous["metadata"] = price["metadata"]
-        price["metadata"] = metadata
+    if metadata is not None:
+        _change(price, previous, "metadata", metadata)
     ledger.put(price)
     ledger.emit("price.updated", price, previous)
     return price
@@ -314,13 +315,11 @@ def create_coupon(world: World, ledger: StoreLedger, params: Obj) -> Obj:
 def update_coupon(world: World, ledger: StoreLedger, params: Obj, coupon_id: str) -> Obj:
     coupon = fetch(ledger, "coupon", coupon_id)
     previous: Obj = {}
-    if "name" in params and coupon["name"] != p.text(params, "name"):
-        previous["name"] = coupon["name"]
-        coupon["name"] = p.text(params, "name")
+    if "name" in params:
+        _change(coupon, previous, "name", p.text(params, "name"))
     metadata = _meta(coupon["metadata"], params)
-    if metadata is not None and metadata != coupon["metadata"]:
-        previous["metadata"] = coupon["metadata"]
-        coupon["metadata"] = metadata
+    if metadata is not None:
+        _change(coupon, previous, "metadata", metadata)
     ledger.put(coupon)
     ledger.emit("coupon.updated", coupon, previous)
     return coupon
@@ -578,9 +577,8 @@ def update_invoice(world: World, ledger: StoreLedger, params: Obj, invoice_id: s
     invoice = fetch(ledger, "invoice", invoice_id)
     previous: Obj = {}
     metadata = _meta(invoice["metadata"], params)
-    if metadata is not None and metadata != invoice["metadata"]:
-        previous["metadata"] = invoice["metadata"]
-        invoice["metadata"] = metadata
+    if metadata is not None:
+        _change(invoice, previous, "metadata", metadata)
     for name in ("description", "footer"):
         if name in params:
             if invoice["status"] != "draft" and name == "description":
@@ -652,9 +650,8 @@ def update_charge(world: World, ledger: StoreLedger, params: Obj, charge_id: str
     charge = fetch(ledger, "charge", charge_id)
     previous: Obj = {}
     metadata = _meta(charge["metadata"], params)
-    if metadata is not None and metadata != charge["metadata"]:
-        previous["metadata"] = charge["metadata"]
-        charge["metadata"] = metadata
+    if metadata is not None:
+        _change(charge, previous, "metadata", metadata)
     if "description" in params:
         previous["description"] = charge["description"]
         charge["description"] = p.text(params, "description")

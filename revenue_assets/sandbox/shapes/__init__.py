@@ -1,0 +1,90 @@
+"""Object builders in the pinned API version, from Stripe's own example objects (fixtures3.json).
+
+One module per domain; `templates` holds the cleaned example objects every builder starts from.
+The names are re-exported here so callers write `shapes.charge(...)` without knowing the domain.
+"""
+
+from __future__ import annotations
+
+from revenue_assets.sandbox.shapes.billing import (
+    credited_lines,
+    invoice,
+    invoiceitem,
+    line_item,
+    line_parent_invoice_item,
+    line_parent_subscription,
+    subscription,
+    subscription_item,
+)
+from revenue_assets.sandbox.shapes.catalog import (
+    coupon,
+    discount,
+    plan_of,
+    price,
+    product,
+    tax_rate,
+)
+from revenue_assets.sandbox.shapes.credit_notes import credit_note, credit_note_line
+from revenue_assets.sandbox.shapes.customers import customer
+from revenue_assets.sandbox.shapes.payments import (
+    balance_transaction,
+    card_details,
+    charge,
+    dispute,
+    invoice_payment,
+    payment_intent,
+    payout,
+    refund,
+)
+from revenue_assets.sandbox.shapes.platform import account, event, webhook_endpoint
+from revenue_assets.sandbox.shapes.templates import (
+    ACCOUNT_NAME,
+    STATEMENT_DESCRIPTOR,
+    Obj,
+    clone,
+    deleted_stub,
+    embedded_list,
+    fixtures,
+    from_template,
+    template,
+)
+
+__all__ = [
+    "ACCOUNT_NAME",
+    "STATEMENT_DESCRIPTOR",
+    "Obj",
+    "account",
+    "balance_transaction",
+    "card_details",
+    "charge",
+    "clone",
+    "coupon",
+    "credit_note",
+    "credit_note_line",
+    "credited_lines",
+    "customer",
+    "deleted_stub",
+    "discount",
+    "dispute",
+    "embedded_list",
+    "event",
+    "fixtures",
+    "from_template",
+    "invoice",
+    "invoice_payment",
+    "invoiceitem",
+    "line_item",
+    "line_parent_invoice_item",
+    "line_parent_subscription",
+    "payment_intent",
+    "payout",
+    "plan_of",
+    "price",
+    "product",
+    "refund",
+    "subscription",
+    "subscription_item",
+    "tax_rate",
+    "template",
+    "webhook_endpoint",
+]

@@ -1,0 +1,163 @@
+"""Products, prices (and their legacy `plan` view), coupons, tax rates and discounts."""
+
+from __future__ import annotations
+
+from revenue_assets.sandbox.shapes.templates import Obj, from_template
+
+
+def product(
+    id: str, name: str, created: int, *, description: str | None = None, metadata: Obj | None = None
+) -> Obj:
+    return from_template(
+        "product",
+        id=id,
+        name=name,
+        created=created,
+        updated=created,
+        default_price=None,
+        description=description,
+        images=[],
+        marketing_features=[],
+        metadata=metadata or {},
+        url=None,
+        shippable=None,
+        statement_descriptor=None,
+        unit_label=None,
+        tax_code=None,
+    )
+
+
+def price(
+    id: str,
+    product_id: str,
+    currency: str,
+    unit_amount: int,
+    created: int,
+    *,
+    interval: str | None = None,
+    interval_count: int = 1,
+    nickname: str | None = None,
+    lookup_key: str | None = None,
+    metadata: Obj | None = None,
+) -> Obj:
+    recurring = None
+    if interval is not None:
+        recurring = {
+            "interval": interval,
+            "interval_count": interval_count,
+            "meter": None,
+            "trial_period_days": None,
+            "usage_type": "licensed",
+        }
+    return from_template(
+        "price",
+        id=id,
+        product=product_id,
+        currency=currency,
+        unit_amount=unit_amount,
+        unit_amount_decimal=str(unit_amount),
+        created=created,
+        recurring=recurring,
+        type="recurring" if recurring else "one_time",
+        nickname=nickname,
+        lookup_key=lookup_key,
+        metadata=metadata or {},
+        tax_behavior="exclusive",
+        active=True,
+    )
+
+
+def plan_of(price_obj: Obj) -> Obj | None:
+    """The legacy `plan` view of a recurring price (still carried by subscription items)."""
+    recurring = price_obj.get("recurring")
+    if not recurring:
+        return None
+    return from_template(
+        "plan",
+        id=price_obj["id"],
+        active=price_obj["active"],
+        amount=price_obj["unit_amount"],
+        amount_decimal=price_obj["unit_amount_decimal"],
+        created=price_obj["created"],
+        currency=price_obj["currency"],
+        interval=recurring["interval"],
+        interval_count=recurring["interval_count"],
+        metadata=price_obj["metadata"],
+        nickname=price_obj["nickname"],
+        product=price_obj["product"],
+        usage_type="licensed",
+        trial_period_days=None,
+    )
+
+
+def coupon(
+    id: str,
+    created: int,
+    *,
+    duration: str,
+    percent_off: float | None = None,
+    amount_off: int | None = None,
+    currency: str | None = None,
+    duration_in_months: int | None = None,
+    name: str | None = None,
+    metadata: Obj | None = None,
+) -> Obj:
+    return from_template(
+        "coupon",
+        id=id,
+        created=created,
+        duration=duration,
+        duration_in_months=duration_in_months if duration == "repeating" else None,
+        percent_off=percent_off,
+        amount_off=amount_off,
+        currency=currency if amount_off is not None else None,
+        name=name,
+        metadata=metadata or {},
+        times_redeemed=0,
+        valid=True,
+    )
+
+
+def tax_rate(id: str, created: int, *, percentage: float, country: str, display_name: str) -> Obj:
+    return from_template(
+        "tax_rate",
+        id=id,
+        created=created,
+        percentage=percentage,
+        effective_percentage=percentage,
+        country=country,
+        jurisdiction=country,
+        description=f"{display_name} {country}",
+        display_name=display_name,
+        inclusive=False,
+        tax_type="vat" if display_name == "VAT" else "jct",
+        metadata={},
+    )
+
+
+def discount(
+    id: str,
+    coupon_id: str,
+    start: int,
+    end: int | None,
+    *,
+    customer: str | None,
+    subscription: str | None = None,
+    subscription_item: str | None = None,
+    invoice: str | None = None,
+    invoice_item: str | None = None,
+) -> Obj:
+    return from_template(
+        "discount",
+        id=id,
+        source={"coupon": coupon_id, "type": "coupon"},
+        start=start,
+        end=end,
+        customer=customer,
+        subscription=subscription,
+        subscription_item=subscription_item,
+        invoice=invoice,
+        invoice_item=invoice_item,
+        checkout_session=None,
+        promotion_code=None,
+    )
