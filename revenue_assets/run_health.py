@@ -42,6 +42,10 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[tuple[str, int]]:
             "before it could report its end. What it merged into the warehouse is kept; "
             "materialize the same assets again to finish.",
         )
+        # Dagster frees a run's pool slots when the run ends by itself; a dead one's slots
+        # would stay claimed and stall every later step of the pool.
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
         failed.append((run.run_id, pid))
     return failed
 

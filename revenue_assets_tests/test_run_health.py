@@ -23,6 +23,7 @@ from dagster._core.utils import make_new_run_id
 
 from revenue_assets import run_health
 from revenue_assets.definitions import defs
+from revenue_assets.defs.resources import WAREHOUSE_POOL
 from revenue_assets.defs.run_health import RUN_HEALTH_SENSOR_NAME, dead_runs_failed
 
 GONE = "is gone: it was killed or crashed"
@@ -157,3 +158,17 @@ def test_the_sensor_is_in_the_code_location_and_runs_by_default() -> None:
     sensor = defs.resolve_sensor_def(RUN_HEALTH_SENSOR_NAME)
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert sensor.minimum_interval_seconds == 30
+
+
+def test_a_dead_runs_pool_slot_is_freed_for_the_next_step(instance: dg.DagsterInstance) -> None:
+    """Left claimed, a dead run's slot of a pool limited to one would stall the pool for good."""
+    storage = instance.event_log_storage
+    storage.set_concurrency_slots(WAREHOUSE_POOL, 1)
+    dead = a_run(instance, dg.DagsterRunStatus.STARTED, dead_pid())
+    alive = a_run(instance, dg.DagsterRunStatus.STARTED, os.getpid())
+    assert storage.claim_concurrency_slot(WAREHOUSE_POOL, dead, "revenue_tables").is_claimed
+    assert not storage.claim_concurrency_slot(WAREHOUSE_POOL, alive, "revenue_tables").is_claimed
+
+    run_health.fail_dead_runs(instance)
+
+    assert storage.claim_concurrency_slot(WAREHOUSE_POOL, alive, "revenue_tables").is_claimed

@@ -89,9 +89,9 @@ class StripeResource(dg.ConfigurableResource):
 
 
 # The Dagster pool of the steps that hold the warehouse file for their whole duration (the
-# revenue rebuild, the dashboard). Unlimited unless the instance sets a limit (`dagster instance
-# concurrency set duckdb_write 1`), then such steps wait their turn visibly in the UI instead of
-# behind the file lock. The Stripe op is not in it: it takes the lock only for each merge, and
+# revenue rebuild, the dashboard). The instance the CLI sets up limits it to one step at a time
+# (its dagster.yaml), so such steps wait their turn visibly in the UI instead of behind the file
+# lock; elsewhere `dagster instance concurrency set duckdb_write 1` does the same. The Stripe op is not in it: it takes the lock only for each merge, and
 # holding a slot while it waits on Stripe would stall every webhook run behind a backfill.
 WAREHOUSE_POOL = "duckdb_write"
 

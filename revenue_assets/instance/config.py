@@ -1,4 +1,5 @@
-"""The `storage:` section of the instance's dagster.yaml that selects the batched event log.
+"""The sections revenue_assets adds to the instance's dagster.yaml: the batched event log and
+the limit of the warehouse writers' pool.
 
 Written into DAGSTER_HOME/dagster.yaml, so that the CLI and `dagster dev` on the same
 DAGSTER_HOME (its webserver, daemon and the run workers they launch) all use it. Only when the
@@ -29,22 +30,44 @@ storage:
 """
 
 
+# The steps that hold the warehouse file for their whole duration are in one pool (see
+# `WAREHOUSE_POOL`): one at a time, so that a second one waits for a slot, visibly in the UI
+# ("waiting for pool"), instead of inside DuckDB's file lock where nothing shows. The limit
+# is the default of every pool the instance has no limit for; our code has no other pool.
+POOL_SECTION = """
+# revenue_assets: steps holding the DuckDB warehouse (pool duckdb_write) run one at a time.
+concurrency:
+  pools:
+    default_limit: 1
+"""
+
+
 def ensure_batched_storage(home: Path) -> bool:
     """Create `home`/dagster.yaml if needed and add the storage section unless the file already
     chooses a storage. True if the section was added."""
-    config = home / "dagster.yaml"
-    text = config.read_text() if config.is_file() else ""
-    settings = yaml.safe_load(text) or {}
-    if not isinstance(settings, dict):
-        raise ValueError(f"{config} is not a YAML mapping: fix or remove it.")
-    if any(key in settings for key in STORAGE_KEYS):
-        return False
-    separator = "" if not text or text.endswith("\n") else "\n"
     # the directory itself, not DAGSTER_HOME: instances are also opened from their directory
     # with no DAGSTER_HOME set (tests, scripts); yaml.dump quotes the path where YAML needs it
     section = STORAGE_SECTION.format(
         home=yaml.safe_dump(str(home.resolve())).strip().removesuffix("\n...")
     )
+    return _append_unless_chosen(home / "dagster.yaml", STORAGE_KEYS, section)
+
+
+def ensure_pool_limit(home: Path) -> bool:
+    """Add the pool section to `home`/dagster.yaml unless the file configures concurrency
+    itself (the user's limits stay theirs). True if the section was added."""
+    return _append_unless_chosen(home / "dagster.yaml", ("concurrency",), POOL_SECTION)
+
+
+def _append_unless_chosen(config: Path, keys: tuple[str, ...], section: str) -> bool:
+    """Append `section` to `config` (created if missing) unless it sets one of `keys`."""
+    text = config.read_text() if config.is_file() else ""
+    settings = yaml.safe_load(text) or {}
+    if not isinstance(settings, dict):
+        raise ValueError(f"{config} is not a YAML mapping: fix or remove it.")
+    if any(key in settings for key in keys):
+        return False
+    separator = "" if not text or text.endswith("\n") else "\n"
     with config.open("a") as file:
         file.write(separator + (section if text else section.lstrip("\n")))
     return True
