@@ -89,6 +89,9 @@ def asset_graph_screenshot(browser: Any, ui_url: str, output: Path) -> list[str]
     """The whole asset graph in the Dagster UI at `ui_url`, every group expanded, saved to
     `output`; returns the asset names the graph shows."""
     page = browser.new_page(viewport={"width": 1600, "height": 2000})
+    # The UI renders slowly on a loaded machine (a webserver, a daemon and runs on two cores):
+    # every click may wait as long as the first paint, not Playwright's default 30 s.
+    page.set_default_timeout(120_000)
     try:
         page.goto(f"{ui_url}/asset-groups", wait_until="networkidle", timeout=120_000)
         skip = page.get_by_role("button", name="Skip")  # the UI's first-visit community dialog
