@@ -9,9 +9,6 @@ from revenue_assets.sandbox.ledger import Ledger
 
 Obj = dict[str, Any]
 
-# Fields an update may set directly (others are derived or not supported by the sandbox).
-UPDATABLE = ("email", "name", "description", "phone", "address", "preferred_locales", "currency")
-
 
 def create(
     ledger: Ledger,

@@ -81,19 +81,8 @@ _UPSERT = f"""
         status = excluded.status, deleted = excluded.deleted, body = excluded.body
 """
 
-# Columns of a row, in insertion order, as `put_rows` takes them.
-ROW_COLUMNS = (
-    "id",
-    "account",
-    "kind",
-    "created",
-    "parent",
-    "customer",
-    "status",
-    "deleted",
-    "body",
-)
-
+# A row as `put_rows` takes it: id, account, kind, created, parent, customer, status, deleted,
+# body (the object's JSON).
 Row = tuple[str, str, str, int, str | None, str | None, str | None, int, bytes]
 
 
