@@ -1,7 +1,7 @@
 """Misbehaviour on demand: latency, random 500/503, connection resets mid-body, truncated bodies.
 
-Real syncs meet all of these over hours of paging (design §8: "truncated list bodies crashing
-long syncs"), so the code under test must survive them; the sandbox produces them at chosen
+Real syncs meet all of these over hours of paging (a truncated list body is a known way for
+long syncs to crash), so the code under test must survive them; the sandbox produces them at chosen
 rates. A fault SPEC is a comma-separated list of `kind:probability`, e.g.
 `500:0.02,503:0.01,reset:0.01,truncate:0.01`; kinds:
 

@@ -24,62 +24,26 @@ from typing import Any
 
 import orjson
 
-# Rows sit in the table in `rowid` order, which is not their list order: `seq` (insertion order,
-# the tie-break of lists and the order of child lists) is a column of its own, so a generated
-# store can be laid out in list order (see `BulkLoader.finish`) while every object keeps its
-# `seq`. A new object takes the next `seq` (`_NEXT_SEQ`, through `objects_by_seq`).
-_OBJECTS_TABLE = """
-CREATE TABLE IF NOT EXISTS {db}objects (
-    seq      INTEGER NOT NULL,
-    id       TEXT NOT NULL,
-    account  TEXT NOT NULL,
-    kind     TEXT NOT NULL,
-    created  INTEGER NOT NULL,
-    parent   TEXT,
-    customer TEXT,
-    status   TEXT,
-    deleted  INTEGER NOT NULL DEFAULT 0,
-    body     BLOB NOT NULL
-);
-"""
-_OTHER_TABLES = """
-CREATE TABLE IF NOT EXISTS {db}meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS {db}schedule (
-    key TEXT PRIMARY KEY, account TEXT NOT NULL, due INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {db}persons (
-    distinct_id TEXT PRIMARY KEY, email TEXT, name TEXT, group_key TEXT, account TEXT
-);
-"""
-_INDEXES = """
-CREATE UNIQUE INDEX IF NOT EXISTS objects_by_id ON objects (id);
-CREATE UNIQUE INDEX IF NOT EXISTS objects_by_seq ON objects (seq);
-CREATE INDEX IF NOT EXISTS objects_by_list ON objects (account, kind, deleted, created, seq);
-CREATE INDEX IF NOT EXISTS objects_by_parent ON objects (parent, kind, seq);
-CREATE INDEX IF NOT EXISTS objects_by_customer ON objects (customer, kind, created, seq);
-CREATE INDEX IF NOT EXISTS schedule_by_due ON schedule (due, key);
-"""
-SCHEMA = _OBJECTS_TABLE.format(db="") + _OTHER_TABLES.format(db="") + _INDEXES
+_SQL = Path(__file__).parent / "sql"
+
+
+def _sql(name: str) -> str:
+    return (_SQL / f"{name}.sql").read_text()
+
+
+# The tables, with a schema prefix (`{db}`), and their indexes.
+_TABLES = _sql("tables")
+_INDEXES = _sql("indexes")
+SCHEMA = _TABLES.format(db="") + _INDEXES
 
 # The bulk loader's staging file has the same tables, without indexes. Generator processes
 # append rows to it, each batch sorted in list order and numbered (`seq`) in generation order;
 # `finish` merges the batches in list order into the final file, then builds the indexes by
 # sorting (much faster than maintaining them row by row).
-_STAGING_TABLES = _OBJECTS_TABLE.format(db="") + _OTHER_TABLES.format(db="")
+_STAGING_TABLES = _TABLES.format(db="")
 _COLUMNS = "seq, id, account, kind, created, parent, customer, status, deleted, body"
 _STAGED_INSERT = f"INSERT INTO objects ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-
-# The next `seq` (one more than the largest, found through `objects_by_seq`): evaluated per row,
-# so a batch numbers its new objects in order. A replaced object keeps its `seq`.
-_NEXT_SEQ = "(SELECT ifnull(max(seq), 0) + 1 FROM objects)"
-
-_UPSERT = f"""
-    INSERT INTO objects (seq, id, account, kind, created, parent, customer, status, deleted, body)
-    VALUES ({_NEXT_SEQ}, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (id) DO UPDATE SET
-        parent = excluded.parent, customer = excluded.customer,
-        status = excluded.status, deleted = excluded.deleted, body = excluded.body
-"""
+_UPSERT = _sql("upsert")
 
 # A row as `put_rows` takes it: id, account, kind, created, parent, customer, status, deleted,
 # body (the object's JSON).
@@ -636,9 +600,7 @@ class BulkLoader:
         staging.execute("ATTACH DATABASE ? AS ordered", (str(ordered),))
         for pragma in ("page_size=8192", "journal_mode=OFF", "synchronous=OFF"):
             staging.execute(f"PRAGMA ordered.{pragma}")
-        staging.executescript(
-            _OBJECTS_TABLE.format(db="ordered.") + _OTHER_TABLES.format(db="ordered.")
-        )
+        staging.executescript(_TABLES.format(db="ordered."))
         staging.execute("BEGIN")
         staging.execute(
             f"INSERT INTO ordered.objects ({_COLUMNS}) SELECT {_COLUMNS} "

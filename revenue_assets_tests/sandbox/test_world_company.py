@@ -445,7 +445,7 @@ def test_connected_accounts_sell_their_own_catalog(world: World) -> None:
 
 def test_rows_lie_in_list_order_and_keep_their_seq(tmp_path: Any) -> None:
     """A generated store's rows are laid out in list order (a list page reads a few adjacent
-    table pages: issue 2 item 7), every object keeps the `seq` of its generation order, and live
+    table pages, not pages scattered over the file), every object keeps the `seq` of its generation order, and live
     writes after generation take the next `seq`, list newest first, and keep it when updated."""
     world = World.generate(
         CompanySpec(seed=5, customers=40, months=6, now=NOW), str(tmp_path / "c.sqlite")
