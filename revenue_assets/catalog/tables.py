@@ -246,6 +246,14 @@ TABLES: tuple[StripeTable, ...] = (
         description="The raw event history: every change Stripe reported, as listed or delivered (Stripe keeps 30 days).",
         retention_days=30,
     ),
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    StripeTable(
+        name="tax_rate",
+        path="/v1/tax_rates",
+        permission="rak_tax_rate_read",
+        description="Tax rates (percentages by jurisdiction) that invoices and subscriptions apply.",
+        event_types=("tax_rate.created", "tax_rate.updated"),
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

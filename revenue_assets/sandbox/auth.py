@@ -42,6 +42,8 @@ PERMISSIONS: dict[str, str] = {
     "subscription_items": "rak_subscription",
     "subscriptions": "rak_subscription",
     "webhook_endpoints": "rak_webhook",
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": "rak_tax_rate",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

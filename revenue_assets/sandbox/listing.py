@@ -225,6 +225,8 @@ RESOURCES: dict[str, Resource] = {
         },
     ),
     "accounts": Resource("account"),
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": Resource("tax_rate", {"active": _flag("active"), "inclusive": _flag("inclusive")}),
 }
 
 

@@ -48,6 +48,8 @@ KINDS = {
     "webhook_endpoints": "webhook_endpoint",
     "payment_intents": "payment_intent",
     "balance_transactions": "balance_transaction",
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": "tax_rate",
 }
 
 
@@ -323,6 +325,59 @@ def update_coupon(world: World, ledger: StoreLedger, params: Obj, coupon_id: str
     ledger.put(coupon)
     ledger.emit("coupon.updated", coupon, previous)
     return coupon
+
+
+def create_tax_rate(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    display_name = str(p.required(params, "display_name"))
+    percentage = p.number(params, "percentage")
+    if percentage is None:
+        raise SandboxError(
+            400,
+            "Missing required param: percentage.",
+            code="parameter_missing",
+            param="percentage",
+        )
+    if not 0 <= percentage <= 100:
+        raise invalid("Invalid percentage: must be between 0 and 100.", "percentage")
+    inclusive = p.boolean(params, "inclusive")
+    if inclusive is None:
+        raise SandboxError(
+            400, "Missing required param: inclusive.", code="parameter_missing", param="inclusive"
+        )
+    country = p.text(params, "country")
+    rate = shapes.tax_rate(
+        ledger.ids.new("txr"),
+        ledger.now,
+        percentage=percentage,
+        country=country.upper() if country else None,
+        display_name=display_name,
+        inclusive=inclusive,
+        description=p.text(params, "description"),
+        jurisdiction=p.text(params, "jurisdiction"),
+        tax_type=p.text(params, "tax_type"),
+        active=bool(p.boolean(params, "active", True)),
+        metadata=_meta({}, params) or {},
+    )
+    ledger.put(rate)
+    ledger.emit("tax_rate.created", rate)
+    return rate
+
+
+def update_tax_rate(world: World, ledger: StoreLedger, params: Obj, rate_id: str) -> Obj:
+    """Only the descriptive fields change: Stripe never changes a rate's percentage."""
+    rate = fetch(ledger, "tax_rate", rate_id)
+    previous: Obj = {}
+    for name in ("description", "display_name", "jurisdiction", "country", "state", "tax_type"):
+        if name in params:
+            _change(rate, previous, name, p.text(params, name))
+    if "active" in params:
+        _change(rate, previous, "active", p.boolean(params, "active"))
+    metadata = _meta(rate["metadata"], params)
+    if metadata is not None:
+        _change(rate, previous, "metadata", metadata)
+    ledger.put(rate)
+    ledger.emit("tax_rate.updated", rate, previous)
+    return rate
 
 
 def _delete_catalog(kind: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
@@ -820,6 +875,8 @@ CREATE: dict[str, Handler] = {
     "disputes": create_dispute,
     "payouts": create_payout,
     "webhook_endpoints": create_webhook_endpoint,
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": create_tax_rate,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -831,6 +888,8 @@ UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     "invoices": update_invoice,
     "charges": update_charge,
     "webhook_endpoints": update_webhook_endpoint,
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": update_tax_rate,
 }
 
 DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {

@@ -187,6 +187,13 @@ _COLUMNS: dict[str, str] = {
         pending_webhooks BIGINT, request JSON, type VARCHAR, account VARCHAR,
         object_id VARCHAR @data.object.id, object_type VARCHAR @data.object.object
     """,
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rate": """
+        active BOOLEAN, country VARCHAR, created TIMESTAMP, description VARCHAR,
+        display_name VARCHAR, effective_percentage DOUBLE, flat_amount JSON, inclusive BOOLEAN,
+        jurisdiction VARCHAR, jurisdiction_level VARCHAR, livemode BOOLEAN, metadata JSON,
+        percentage DOUBLE, rate_type VARCHAR, state VARCHAR, tax_type VARCHAR
+    """,
 }
 
 _STORAGE_TYPES = {

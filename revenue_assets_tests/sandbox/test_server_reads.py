@@ -32,6 +32,8 @@ LISTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "coupons": ("coupons", "coupon", {}),
     "events": ("events", "event", {}),
     "invoice_payments": ("invoice_payments", "invoice_payment", {}),
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": ("tax_rates", "tax_rate", {}),
 }
 
 

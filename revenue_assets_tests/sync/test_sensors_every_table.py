@@ -130,6 +130,10 @@ MAKERS: dict[str, Maker] = {
         "id"
     ],
     "event": _event,
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rate": lambda world: world.create(
+        "tax_rates", {"display_name": "GST", "percentage": "5", "inclusive": "false"}
+    )["id"],
 }
 # Stripe sends no event whose object is a balance transaction: that table follows only by listing.
 WITHOUT_EVENTS = {table.name for table in TABLES if not table.event_types and table.name != "event"}

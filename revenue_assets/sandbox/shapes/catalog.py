@@ -118,20 +118,36 @@ def coupon(
     )
 
 
-def tax_rate(id: str, created: int, *, percentage: float, country: str, display_name: str) -> Obj:
+def tax_rate(
+    id: str,
+    created: int,
+    *,
+    percentage: float,
+    country: str | None,
+    display_name: str,
+    inclusive: bool = False,
+    description: str | None = None,
+    jurisdiction: str | None = None,
+    tax_type: str | None = None,
+    active: bool = True,
+    metadata: Obj | None = None,
+) -> Obj:
+    if tax_type is None and display_name in ("VAT", "JCT"):
+        tax_type = display_name.lower()
     return from_template(
         "tax_rate",
         id=id,
+        active=active,
         created=created,
         percentage=percentage,
         effective_percentage=percentage,
         country=country,
-        jurisdiction=country,
-        description=f"{display_name} {country}",
+        jurisdiction=jurisdiction if jurisdiction is not None else country,
+        description=description if description is not None else f"{display_name} {country}",
         display_name=display_name,
-        inclusive=False,
-        tax_type="vat" if display_name == "VAT" else "jct",
-        metadata={},
+        inclusive=inclusive,
+        tax_type=tax_type,
+        metadata=metadata or {},
     )
 
 
