@@ -254,6 +254,14 @@ TABLES: tuple[StripeTable, ...] = (
         description="Tax rates (percentages by jurisdiction) that invoices and subscriptions apply.",
         event_types=("tax_rate.created", "tax_rate.updated"),
     ),
+    StripeTable(
+        name="plan",
+        path="/v1/plans",
+        permission="rak_plan_read",
+        description="Plans: the older view of every recurring price (same id). Deleted plans are kept with `_deleted`.",
+        event_types=("plan.created", "plan.updated", "plan.deleted"),
+        deletable=True,
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

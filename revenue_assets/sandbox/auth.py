@@ -44,6 +44,7 @@ PERMISSIONS: dict[str, str] = {
     "webhook_endpoints": "rak_webhook",
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": "rak_tax_rate",
+    "plans": "rak_plan",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

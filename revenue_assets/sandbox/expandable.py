@@ -215,6 +215,8 @@ EXPANDABLE: dict[str, dict[str, str]] = {
     },
     "tax_rate": {},
     "webhook_endpoint": {},
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "plan": {"product": "product"},
 }
 
 # Fields that exist only in the layout before 2025-03-31, expandable in those versions.

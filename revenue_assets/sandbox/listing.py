@@ -8,12 +8,13 @@ sandbox as it would against Stripe, instead of silently reading everything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from revenue_assets.sandbox import shapes
 from revenue_assets.sandbox.errors import SandboxError, invalid
 from revenue_assets.sandbox.forms import Params, as_list
 from revenue_assets.sandbox.store import Match
@@ -58,6 +59,17 @@ class Filter:
 
 
 @dataclass(frozen=True)
+class View:
+    """A kind served from objects stored as another kind, never stored itself: Stripe answers
+    every recurring price as a plan too (same id, the older field names), so a second copy
+    would only drift from the price."""
+
+    source: str  # the stored kind
+    matches: tuple[Match, ...]  # which stored objects have a view
+    render: Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
 class Resource:
     """One `/v1/<segment>` resource: the stored object kind and the list filters Stripe takes."""
 
@@ -66,6 +78,11 @@ class Resource:
     stub_when_deleted: bool = False  # retrieve answers {id, object, deleted: true}
     children: Mapping[str, str] = field(default_factory=dict)  # sub-path -> child kind
     required: tuple[str, ...] = ()  # list parameters Stripe requires
+    view: View | None = None  # served from another stored kind
+
+    @property
+    def stored_kind(self) -> str:
+        return self.view.source if self.view else self.kind
 
 
 CUSTOMER = Filter("customer")
@@ -227,6 +244,12 @@ RESOURCES: dict[str, Resource] = {
     "accounts": Resource("account"),
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": Resource("tax_rate", {"active": _flag("active"), "inclusive": _flag("inclusive")}),
+    "plans": Resource(
+        "plan",
+        {"active": _flag("active"), "product": _field("product")},
+        stub_when_deleted=True,
+        view=View("price", (Match("type", "in", ("recurring",)),), shapes.plan_of),
+    ),
 }
 
 
@@ -324,6 +347,8 @@ def list_options(resource: Resource, params: Params) -> dict[str, Any]:
         _apply(how, name, value, options, matches)
     if resource.kind == "subscription" and "status" not in params:
         options["statuses"] = [s for s in SUBSCRIPTION_STATUSES if s != "canceled"]
+    if resource.view is not None:
+        matches = [*resource.view.matches, *matches]
     if matches:
         options["matches"] = matches
     return options

@@ -50,6 +50,7 @@ KINDS = {
     "balance_transactions": "balance_transaction",
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": "tax_rate",
+    "plans": "plan",
 }
 
 
@@ -184,7 +185,19 @@ def _new_catalog_object(ledger: StoreLedger, obj: Obj, params: Obj) -> Obj:
     obj["active"] = p.boolean(params, "active", True)
     ledger.put(obj)
     ledger.emit(f"{obj['object']}.created", obj)
+    _emit_plan(ledger, "plan.created", obj)
     return obj
+
+
+def _emit_plan(ledger: StoreLedger, type: str, price: Obj, previous: Obj | None = None) -> None:
+    """Stripe still announces a recurring price as a plan too (the same change, older names)."""
+    if price["object"] != "price":
+        return
+    plan = shapes.plan_of(price)
+    if plan is not None:
+        if previous is not None:
+            previous = {key: value for key, value in previous.items() if key in plan}
+        ledger.emit(type, plan, previous)
 
 
 def update_product(world: World, ledger: StoreLedger, params: Obj, product_id: str) -> Obj:
@@ -265,6 +278,7 @@ def update_price(world: World, ledger: StoreLedger, params: Obj, price_id: str) 
         _change(price, previous, "metadata", metadata)
     ledger.put(price)
     ledger.emit("price.updated", price, previous)
+    _emit_plan(ledger, "plan.updated", price, previous)
     return price
 
 
@@ -385,6 +399,7 @@ def _delete_catalog(kind: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
         obj = fetch(ledger, kind, object_id)
         world.store.set_meta(f"tombstone:{object_id}", obj)
         ledger.emit(f"{kind}.deleted", obj)
+        _emit_plan(ledger, "plan.deleted", obj)
         stub = shapes.deleted_stub(object_id, kind)
         ledger.put(stub)
         return stub

@@ -194,6 +194,13 @@ _COLUMNS: dict[str, str] = {
         jurisdiction VARCHAR, jurisdiction_level VARCHAR, livemode BOOLEAN, metadata JSON,
         percentage DOUBLE, rate_type VARCHAR, state VARCHAR, tax_type VARCHAR
     """,
+    "plan": """
+        active BOOLEAN, amount BIGINT, amount_decimal VARCHAR, billing_scheme VARCHAR,
+        created TIMESTAMP, currency VARCHAR, interval VARCHAR, interval_count BIGINT,
+        livemode BOOLEAN, metadata JSON, meter VARCHAR, nickname VARCHAR, product REF,
+        tiers JSON, tiers_mode VARCHAR, transform_usage JSON, trial_period_days BIGINT,
+        usage_type VARCHAR
+    """,
 }
 
 _STORAGE_TYPES = {

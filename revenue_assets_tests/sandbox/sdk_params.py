@@ -42,6 +42,7 @@ LIST_PARAMS: dict[str, str] = {
     "accounts": "AccountListParams",
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": "TaxRateListParams",
+    "plans": "PlanListParams",
 }
 
 

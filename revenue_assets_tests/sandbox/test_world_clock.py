@@ -510,6 +510,9 @@ def test_catalog_writes_and_deletes(world: World, recorder: Recorder) -> None:
         "coupon.deleted",
         "price.deleted",
         "product.deleted",
+        "plan.created",  # the recurring price, announced as a plan too
+        "plan.updated",
+        "plan.deleted",
     } <= set(recorder.types())
 
 

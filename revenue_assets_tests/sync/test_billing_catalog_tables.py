@@ -15,6 +15,7 @@ from revenue_assets_tests.helpers import access_for, sync_sandbox, warehouse_row
 # Table -> (the sandbox list serving it, fields compared with their typed columns).
 NEW_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "tax_rate": ("tax_rates", ("percentage", "country", "inclusive")),
+    "plan": ("plans", ("amount", "interval", "product")),
 }
 
 
