@@ -262,6 +262,13 @@ TABLES: tuple[StripeTable, ...] = (
         event_types=("plan.created", "plan.updated", "plan.deleted"),
         deletable=True,
     ),
+    StripeTable(
+        name="promotion_code",
+        path="/v1/promotion_codes",
+        permission="rak_promotion_code_read",
+        description="Promotion codes: the codes customers type for a coupon; a discount names the code it came from.",
+        event_types=("promotion_code.created", "promotion_code.updated"),
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

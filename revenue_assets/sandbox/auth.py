@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, str] = {
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": "rak_tax_rate",
     "plans": "rak_plan",
+    "promotion_codes": "rak_promotion_code",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

@@ -124,8 +124,10 @@ def create(
     tax_rates: list[Obj] | None = None,
     description: str | None = None,
     cancel_at_period_end: bool = False,
+    promotion_codes: tuple[Obj, ...] = (),
 ) -> Obj:
-    """A new subscription with its first invoice (a $0 trial invoice when trialing), paid."""
+    """A new subscription with its first invoice (a $0 trial invoice when trialing), paid.
+    A promotion code applies its coupon; the discount remembers the code it came from."""
     if not specs:
         raise invalid("Missing required param: items.", "items")
     currency = specs[0].price["currency"]
@@ -182,6 +184,21 @@ def create(
         )["id"]
         for coupon in coupons
     ]
+    for code in promotion_codes:
+        coupon = ledger.get(code["promotion"]["coupon"])
+        if coupon is None or coupon.get("deleted"):
+            raise invalid(
+                f"The coupon of promotion code {code['code']} no longer exists.", "discounts"
+            )
+        discounts.append(
+            invoicing.new_discount(
+                ledger,
+                coupon,
+                customer=customer["id"],
+                subscription=subscription_id,
+                promotion_code=code["id"],
+            )["id"]
+        )
     subscription = shapes.subscription(
         subscription_id,
         customer["id"],

@@ -1,4 +1,4 @@
-"""The generated company's catalog: products, prices, coupons and tax rates.
+"""The generated company's catalog: products, prices, coupons, promotion codes and tax rates.
 
 Chosen to exercise what a revenue warehouse must get right: monthly, annual, weekly and
 multi-month (`interval_count` > 1) prices; five currencies including JPY (zero-decimal) and KWD
@@ -56,6 +56,15 @@ TAXED: dict[str, tuple[str, float]] = {
 }
 
 
+# coupon code -> (promotion code, first-time customers only, active)
+PROMOTION_CODES: dict[str, tuple[str, bool, bool]] = {
+    "WELCOME20": ("WELCOME", True, True),
+    "HALFOFF3": ("HALFOFF", False, True),
+    "PARTNER10": ("PARTNER", False, True),
+    "TENOFF": ("SUMMER10", False, False),
+}
+
+
 @dataclass
 class Catalog:
     """Every catalog object by id, plus the lookups the customer stories need."""
@@ -70,6 +79,8 @@ class Catalog:
     legacy: Obj | None = None  # monthly USD price of the deleted legacy product
     one_time: dict[str, dict[str, Obj]] = field(default_factory=dict)  # name -> currency -> price
     coupons: dict[str, Obj] = field(default_factory=dict)
+    # coupon code -> the active promotion code customers type for it (some coupons have none)
+    promotion_codes: dict[str, Obj] = field(default_factory=dict)
     tax_rates: dict[str, Obj] = field(default_factory=dict)  # country -> tax rate
     # (id, when) deletions applied at the end of generation (the objects vanish from lists)
     deletions: list[tuple[str, int]] = field(default_factory=list)
@@ -186,6 +197,21 @@ def build(seed: int, start: int, *, stream: str = "catalog", coupon_suffix: str 
         "LAUNCH30", duration="repeating", duration_in_months=6, percent_off=30.0, name="Launch 30%"
     )
     catalog.deletions.append(("LAUNCH30" + coupon_suffix, start + 365 * money.DAY))
+
+    # Codes customers type at checkout: the welcome offer for first purchases only, and a
+    # summer campaign that was switched off (its code stays listed, inactive).
+    for coupon_code, (code, first_time, active) in PROMOTION_CODES.items():
+        promotion_code = shapes.promotion_code(
+            ids.new("promo"),
+            code,
+            catalog.coupons[coupon_code]["id"],
+            created,
+            first_time_transaction=first_time,
+            active=active,
+        )
+        catalog.add(promotion_code)
+        if active:
+            catalog.promotion_codes[coupon_code] = promotion_code
 
     for country, (name, percentage) in TAXED.items():
         catalog.tax_rates[country] = catalog.add(

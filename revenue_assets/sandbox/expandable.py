@@ -217,6 +217,7 @@ EXPANDABLE: dict[str, dict[str, str]] = {
     "webhook_endpoint": {},
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "plan": {"product": "product"},
+    "promotion_code": {"customer": "customer", "promotion.coupon": "coupon"},
 }
 
 # Fields that exist only in the layout before 2025-03-31, expandable in those versions.

@@ -250,6 +250,16 @@ RESOURCES: dict[str, Resource] = {
         stub_when_deleted=True,
         view=View("price", (Match("type", "in", ("recurring",)),), shapes.plan_of),
     ),
+    "promotion_codes": Resource(
+        "promotion_code",
+        {
+            "active": _flag("active"),
+            "code": _field("code"),
+            "coupon": _field("promotion.coupon"),
+            "customer": CUSTOMER,
+            "customer_account": _field("customer_account"),
+        },
+    ),
 }
 
 

@@ -51,6 +51,7 @@ KINDS = {
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": "tax_rate",
     "plans": "plan",
+    "promotion_codes": "promotion_code",
 }
 
 
@@ -79,6 +80,18 @@ def _coupons(ledger: StoreLedger, params: Obj) -> tuple[Obj, ...] | None:
             if isinstance(entry, dict) and entry.get("coupon"):
                 found.append(fetch(ledger, "coupon", entry["coupon"], "discounts"))
     return tuple(found) if given else None
+
+
+def _promotion_codes(ledger: StoreLedger, params: Obj) -> tuple[Obj, ...]:
+    """Active promotion codes from `discounts[][promotion_code]=`."""
+    found: list[Obj] = []
+    for entry in p.listing(params, "discounts") or ():
+        if isinstance(entry, dict) and entry.get("promotion_code"):
+            code = fetch(ledger, "promotion_code", entry["promotion_code"], "discounts")
+            if not code["active"]:
+                raise invalid(f"This promotion code is inactive: {code['code']}", "discounts")
+            found.append(code)
+    return tuple(found)
 
 
 def _tax_rates(ledger: StoreLedger, params: Obj, name: str) -> list[Obj] | None:
@@ -394,6 +407,58 @@ def update_tax_rate(world: World, ledger: StoreLedger, params: Obj, rate_id: str
     return rate
 
 
+def create_promotion_code(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    promotion = p.mapping(params, "promotion") or {}
+    if promotion.get("type", "coupon") != "coupon":
+        raise invalid(f"Invalid promotion[type]: {promotion.get('type')}", "promotion[type]")
+    coupon_id = promotion.get("coupon")
+    if not coupon_id:
+        raise SandboxError(
+            400,
+            "Missing required param: promotion[coupon].",
+            code="parameter_missing",
+            param="promotion[coupon]",
+        )
+    coupon = fetch(ledger, "coupon", coupon_id, "promotion[coupon]")
+    code = p.text(params, "code") or ledger.ids.token(8).upper()
+    customer = p.text(params, "customer")
+    if customer:
+        fetch(ledger, "customer", customer, "customer")
+    restrictions = p.mapping(params, "restrictions") or {}
+    minimum_currency = restrictions.get("minimum_amount_currency")
+    promotion_code = shapes.promotion_code(
+        ledger.ids.new("promo"),
+        code,
+        coupon["id"],
+        ledger.now,
+        customer=customer,
+        expires_at=p.integer(params, "expires_at"),
+        max_redemptions=p.integer(params, "max_redemptions", minimum=1),
+        first_time_transaction=bool(p.boolean(restrictions, "first_time_transaction", False)),
+        minimum_amount=p.integer(restrictions, "minimum_amount", minimum=1),
+        minimum_amount_currency=str(minimum_currency).lower() if minimum_currency else None,
+        active=bool(p.boolean(params, "active", True)),
+        metadata=_meta({}, params) or {},
+    )
+    ledger.put(promotion_code)
+    ledger.emit("promotion_code.created", promotion_code)
+    return promotion_code
+
+
+def update_promotion_code(world: World, ledger: StoreLedger, params: Obj, code_id: str) -> Obj:
+    """Codes can be switched off and on, and their metadata changed; nothing else."""
+    code = fetch(ledger, "promotion_code", code_id)
+    previous: Obj = {}
+    if "active" in params:
+        _change(code, previous, "active", p.boolean(params, "active"))
+    metadata = _meta(code["metadata"], params)
+    if metadata is not None:
+        _change(code, previous, "metadata", metadata)
+    ledger.put(code)
+    ledger.emit("promotion_code.updated", code, previous)
+    return code
+
+
 def _delete_catalog(kind: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
     def handler(world: World, ledger: StoreLedger, params: Obj, object_id: str) -> Obj:
         obj = fetch(ledger, kind, object_id)
@@ -461,6 +526,7 @@ def create_subscription(world: World, ledger: StoreLedger, params: Obj) -> Obj:
         tax_rates=_tax_rates(ledger, params, "default_tax_rates"),
         description=p.text(params, "description"),
         cancel_at_period_end=bool(p.boolean(params, "cancel_at_period_end", False)),
+        promotion_codes=_promotion_codes(ledger, params),
     )
 
 
@@ -892,6 +958,7 @@ CREATE: dict[str, Handler] = {
     "webhook_endpoints": create_webhook_endpoint,
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": create_tax_rate,
+    "promotion_codes": create_promotion_code,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -905,6 +972,7 @@ UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     "webhook_endpoints": update_webhook_endpoint,
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": update_tax_rate,
+    "promotion_codes": update_promotion_code,
 }
 
 DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {

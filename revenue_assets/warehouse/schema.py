@@ -201,6 +201,12 @@ _COLUMNS: dict[str, str] = {
         tiers JSON, tiers_mode VARCHAR, transform_usage JSON, trial_period_days BIGINT,
         usage_type VARCHAR
     """,
+    "promotion_code": """
+        active BOOLEAN, code VARCHAR, created TIMESTAMP, customer REF, customer_account REF,
+        expires_at TIMESTAMP, livemode BOOLEAN, max_redemptions BIGINT, metadata JSON,
+        promotion JSON, restrictions JSON, times_redeemed BIGINT,
+        coupon VARCHAR @promotion.coupon
+    """,
 }
 
 _STORAGE_TYPES = {

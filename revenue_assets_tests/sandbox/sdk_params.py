@@ -43,6 +43,7 @@ LIST_PARAMS: dict[str, str] = {
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": "TaxRateListParams",
     "plans": "PlanListParams",
+    "promotion_codes": "PromotionCodeListParams",
 }
 
 

@@ -34,6 +34,7 @@ LISTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "invoice_payments": ("invoice_payments", "invoice_payment", {}),
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": ("tax_rates", "tax_rate", {}),
+    "promotion_codes": ("promotion_codes", "promotion_code", {}),
 }
 
 

@@ -637,3 +637,55 @@ def test_balance_transactions_become_available(world: World) -> None:
     world.advance(10 * DAY)
     txn = world.store.get(charge["balance_transaction"])
     assert txn is not None and txn["status"] == "available"
+
+
+# -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+
+
+def test_a_promotion_code_applies_its_coupon_and_is_named_by_the_discount(
+    world: World, recorder: Recorder
+) -> None:
+    customer = world.create("customers", {"email": "promo@example.com"})
+    coupon = world.create("coupons", {"percent_off": "50", "duration": "forever"})
+    code = world.create("promotion_codes", {"promotion": {"coupon": coupon["id"]}, "code": "HALF"})
+    assert (code["code"], code["promotion"]["coupon"], code["active"]) == (
+        "HALF",
+        coupon["id"],
+        True,
+    )
+    subscription = world.create(
+        "subscriptions",
+        {
+            "customer": customer["id"],
+            "items": [{"price": price(world, "Pro monthly")["id"]}],
+            "discounts": [{"promotion_code": code["id"]}],
+        },
+    )
+    discount = world.store.get(subscription["discounts"][0])
+    assert discount is not None
+    assert (discount["promotion_code"], discount["source"]["coupon"]) == (code["id"], coupon["id"])
+    invoice = world.store.get(subscription["latest_invoice"])
+    assert invoice is not None and invoice["total"] == 2_450
+    world.update("promotion_codes", code["id"], {"active": "false"})
+    with pytest.raises(SandboxError) as raised:
+        world.create(
+            "subscriptions",
+            {
+                "customer": customer["id"],
+                "items": [{"price": price(world, "Pro monthly")["id"]}],
+                "discounts": [{"promotion_code": code["id"]}],
+            },
+        )
+    assert raised.value.status == 400
+    rate = world.create(
+        "tax_rates",
+        {"display_name": "GST", "percentage": "5", "inclusive": "true", "country": "ca"},
+    )
+    assert (rate["country"], rate["inclusive"], rate["percentage"]) == ("CA", True, 5.0)
+    world.update("tax_rates", rate["id"], {"active": "false"})
+    assert {
+        "promotion_code.created",
+        "promotion_code.updated",
+        "tax_rate.created",
+        "tax_rate.updated",
+    } <= set(recorder.types())

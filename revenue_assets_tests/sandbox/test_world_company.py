@@ -288,6 +288,19 @@ def test_catalog_and_currencies(world: World) -> None:
         c["percent_off"] for c in coupons.values()
     )
     assert sum(c["times_redeemed"] for c in coupons.values()) > 0
+    # Promotion codes on some coupons (one inactive); some subscriptions' discounts came from
+    # a code, and each code counts the discounts naming it.
+    codes = {c["id"]: c for c in _all(world, "promotion_code", world.account_id)}
+    assert {c["promotion"]["coupon"] for c in codes.values()} < set(coupons)
+    assert not all(c["active"] for c in codes.values())
+    typed = Counter(
+        d["promotion_code"]
+        for d in _all(world, "discount", world.account_id)
+        if d["promotion_code"] and d["subscription"]
+    )
+    assert typed and set(typed) <= {i for i, c in codes.items() if c["active"]}
+    for code_id, count in typed.items():
+        assert codes[code_id]["times_redeemed"] == count
     for kind in ("product", "price", "coupon"):
         deleted = [obj for obj in _all(world, kind) if obj.get("deleted")]
         assert deleted, kind

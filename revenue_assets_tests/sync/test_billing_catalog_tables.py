@@ -16,6 +16,7 @@ from revenue_assets_tests.helpers import access_for, sync_sandbox, warehouse_row
 NEW_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "tax_rate": ("tax_rates", ("percentage", "country", "inclusive")),
     "plan": ("plans", ("amount", "interval", "product")),
+    "promotion_code": ("promotion_codes", ("code", "active", "times_redeemed")),
 }
 
 

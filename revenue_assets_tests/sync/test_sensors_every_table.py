@@ -143,6 +143,10 @@ MAKERS: dict[str, Maker] = {
             "product_data": {"name": "Monthly add-on"},
         },
     )["id"],
+    "promotion_code": lambda world: world.create(
+        "promotion_codes",
+        {"promotion": {"coupon": _newest(world, "coupon")["id"]}, "code": "SPRING25"},
+    )["id"],
 }
 # Stripe sends no event whose object is a balance transaction: that table follows only by listing.
 WITHOUT_EVENTS = {table.name for table in TABLES if not table.event_types and table.name != "event"}

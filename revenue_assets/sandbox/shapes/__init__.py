@@ -22,6 +22,7 @@ from revenue_assets.sandbox.shapes.catalog import (
     plan_of,
     price,
     product,
+    promotion_code,
     tax_rate,
 )
 from revenue_assets.sandbox.shapes.credit_notes import credit_note, credit_note_line
@@ -81,6 +82,7 @@ __all__ = [
     "plan_of",
     "price",
     "product",
+    "promotion_code",
     "refund",
     "subscription",
     "subscription_item",

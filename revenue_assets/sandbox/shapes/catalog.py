@@ -1,4 +1,5 @@
-"""Products, prices (and their legacy `plan` view), coupons, tax rates and discounts."""
+"""Products, prices (and their legacy `plan` view), coupons, promotion codes, tax rates and
+discounts."""
 
 from __future__ import annotations
 
@@ -162,6 +163,7 @@ def discount(
     subscription_item: str | None = None,
     invoice: str | None = None,
     invoice_item: str | None = None,
+    promotion_code: str | None = None,
 ) -> Obj:
     return from_template(
         "discount",
@@ -175,5 +177,41 @@ def discount(
         invoice=invoice,
         invoice_item=invoice_item,
         checkout_session=None,
-        promotion_code=None,
+        promotion_code=promotion_code,
+    )
+
+
+def promotion_code(
+    id: str,
+    code: str,
+    coupon_id: str,
+    created: int,
+    *,
+    customer: str | None = None,
+    expires_at: int | None = None,
+    max_redemptions: int | None = None,
+    first_time_transaction: bool = False,
+    minimum_amount: int | None = None,
+    minimum_amount_currency: str | None = None,
+    active: bool = True,
+    metadata: Obj | None = None,
+) -> Obj:
+    """A customer-facing code for a coupon (what a customer types at checkout)."""
+    return from_template(
+        "promotion_code",
+        id=id,
+        code=code,
+        promotion={"coupon": coupon_id, "type": "coupon"},
+        created=created,
+        customer=customer,
+        expires_at=expires_at,
+        max_redemptions=max_redemptions,
+        restrictions={
+            "first_time_transaction": first_time_transaction,
+            "minimum_amount": minimum_amount,
+            "minimum_amount_currency": minimum_amount_currency if minimum_amount else None,
+        },
+        active=active,
+        metadata=metadata or {},
+        times_redeemed=0,
     )

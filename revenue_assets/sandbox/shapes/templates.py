@@ -143,6 +143,8 @@ _OVERRIDES: dict[str, Obj] = {
     },
     "subscription_item": {"billing_thresholds": None},
     "tax_rate": {"flat_amount": None, "rate_type": "percentage"},
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "promotion_code": {"active": True, "expires_at": None},
 }
 
 # Fields of the fixtures that the pinned API version no longer has (the fixture file lags).
