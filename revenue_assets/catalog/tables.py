@@ -269,6 +269,21 @@ TABLES: tuple[StripeTable, ...] = (
         description="Promotion codes: the codes customers type for a coupon; a discount names the code it came from.",
         event_types=("promotion_code.created", "promotion_code.updated"),
     ),
+    StripeTable(
+        name="subscription_schedule",
+        path="/v1/subscription_schedules",
+        permission="rak_subscription_read",
+        description="Subscription schedules: downgrades and cancellations booked for a subscription's future, as phases.",
+        event_types=(
+            "subscription_schedule.created",
+            "subscription_schedule.updated",
+            "subscription_schedule.canceled",
+            "subscription_schedule.released",
+            "subscription_schedule.completed",
+            "subscription_schedule.aborted",
+            "subscription_schedule.expiring",
+        ),
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, str] = {
     "tax_rates": "rak_tax_rate",
     "plans": "rak_plan",
     "promotion_codes": "rak_promotion_code",
+    "subscription_schedules": "rak_subscription",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

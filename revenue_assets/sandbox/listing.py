@@ -45,6 +45,7 @@ class Filter:
     - `any_of`: one of a list of strings (`ids[]`, `lookup_keys[]`);
     - `null`: `true` selects objects whose `path` is null, `false` the others;
     - `zero`: `true` selects objects whose `path` is 0, `false` those above;
+    - `is`: `true` selects objects whose `path` is `enum[0]`, `false` the others;
     - `object`: a hash of further filters (`recurring[interval]`), in `parts`;
     - `sub_status`, `event_type`, `event_types`: the lists with rules of their own.
     `enum` lists the values Stripe accepts; `each` makes the condition hold for any element of
@@ -260,6 +261,18 @@ RESOURCES: dict[str, Resource] = {
             "customer_account": _field("customer_account"),
         },
     ),
+    "subscription_schedules": Resource(
+        "subscription_schedule",
+        {
+            "canceled_at": Filter("range", "canceled_at"),
+            "completed_at": Filter("range", "completed_at"),
+            "customer": CUSTOMER,
+            "customer_account": _field("customer_account"),
+            "released_at": Filter("range", "released_at"),
+            # Schedules that have not started yet (the sandbox's all start at once).
+            "scheduled": Filter("is", "status", enum=("not_started",)),
+        },
+    ),
 }
 
 
@@ -403,6 +416,8 @@ def _apply(
         matches.append(Match(how.path, "null" if boolean(value, name) else "not_null"))
     elif kind == "zero":
         matches.append(Match(how.path, "eq" if boolean(value, name) else "gt", (0,)))
+    elif kind == "is":
+        matches.append(Match(how.path, "in" if boolean(value, name) else "ne", how.enum[:1]))
     elif kind == "object":
         if not isinstance(value, dict):
             raise invalid(f"Invalid object: {name} takes a hash of filters.", param=name)

@@ -16,6 +16,7 @@ from revenue_assets.sandbox import (
     customers,
     invoicing,
     payments,
+    schedules,
     shapes,
 )
 from revenue_assets.sandbox import (
@@ -52,6 +53,7 @@ KINDS = {
     "tax_rates": "tax_rate",
     "plans": "plan",
     "promotion_codes": "promotion_code",
+    "subscription_schedules": "subscription_schedule",
 }
 
 
@@ -612,6 +614,67 @@ def resume_subscription(
     return billing.resume(ledger, fetch(ledger, "subscription", subscription_id))
 
 
+def create_subscription_schedule(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """From a live subscription only (`from_subscription`): the sandbox does not build
+    schedules from a list of phases for a new subscription."""
+    if "phases" in params or "customer" in params:
+        raise invalid(
+            "The sandbox creates subscription schedules from_subscription only.", "phases"
+        )
+    subscription = fetch(
+        ledger, "subscription", p.required(params, "from_subscription"), "from_subscription"
+    )
+    return schedules.book(
+        ledger, subscription, billing.items_of(ledger, subscription), metadata=_meta({}, params)
+    )
+
+
+def update_subscription_schedule(
+    world: World, ledger: StoreLedger, params: Obj, schedule_id: str
+) -> Obj:
+    schedule = fetch(ledger, "subscription_schedule", schedule_id)
+    if schedule["status"] not in schedules.OPEN:
+        raise invalid(
+            f"You cannot update a subscription schedule that is {schedule['status']}.",
+            "subscription_schedule",
+        )
+    previous: Obj = {}
+    if "end_behavior" in params:
+        behavior = p.text(params, "end_behavior")
+        if behavior not in ("release", "cancel"):
+            raise invalid(f"Invalid end_behavior: {behavior}", "end_behavior")
+        _change(schedule, previous, "end_behavior", behavior)
+    metadata = _meta(schedule["metadata"], params)
+    if metadata is not None:
+        _change(schedule, previous, "metadata", metadata)
+    ledger.put(schedule)
+    ledger.emit("subscription_schedule.updated", schedule, previous)
+    return schedule
+
+
+def cancel_subscription_schedule(
+    world: World, ledger: StoreLedger, params: Obj, schedule_id: str
+) -> Obj:
+    """Stripe cancels the schedule's subscription with it, at once."""
+    schedule = fetch(ledger, "subscription_schedule", schedule_id)
+    subscription = ledger.get(schedule["subscription"]) if schedule["subscription"] else None
+    if subscription is not None and subscription["status"] not in billing.ENDED:
+        billing.cancel(ledger, subscription)
+        return fetch(ledger, "subscription_schedule", schedule_id)
+    return schedules.cancel(ledger, schedule)
+
+
+def release_subscription_schedule(
+    world: World, ledger: StoreLedger, params: Obj, schedule_id: str
+) -> Obj:
+    schedule = fetch(ledger, "subscription_schedule", schedule_id)
+    subscription = ledger.get(schedule["subscription"]) if schedule["subscription"] else None
+    schedules.release(ledger, schedule, subscription)
+    if subscription is not None:
+        ledger.schedule(subscription["id"], billing.next_due(subscription))
+    return schedule
+
+
 # -- invoices -----------------------------------------------------------------------------------------
 
 
@@ -959,6 +1022,7 @@ CREATE: dict[str, Handler] = {
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": create_tax_rate,
     "promotion_codes": create_promotion_code,
+    "subscription_schedules": create_subscription_schedule,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -973,6 +1037,7 @@ UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": update_tax_rate,
     "promotion_codes": update_promotion_code,
+    "subscription_schedules": update_subscription_schedule,
 }
 
 DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -995,4 +1060,7 @@ ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = 
     ("subscriptions", "cancel"): cancel_subscription,
     ("credit_notes", "void"): void_credit_note,
     ("disputes", "close"): close_dispute,
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    ("subscription_schedules", "cancel"): cancel_subscription_schedule,
+    ("subscription_schedules", "release"): release_subscription_schedule,
 }

@@ -207,6 +207,13 @@ _COLUMNS: dict[str, str] = {
         promotion JSON, restrictions JSON, times_redeemed BIGINT,
         coupon VARCHAR @promotion.coupon
     """,
+    "subscription_schedule": """
+        application REF, billing_mode JSON, canceled_at TIMESTAMP, completed_at TIMESTAMP,
+        created TIMESTAMP, current_phase JSON, customer REF, customer_account REF,
+        default_settings JSON, end_behavior VARCHAR, livemode BOOLEAN, metadata JSON,
+        phases JSON, released_at TIMESTAMP, released_subscription REF, status VARCHAR,
+        subscription REF, test_clock REF, pause_schedules JSON
+    """,
 }
 
 _STORAGE_TYPES = {

@@ -44,6 +44,7 @@ LIST_PARAMS: dict[str, str] = {
     "tax_rates": "TaxRateListParams",
     "plans": "PlanListParams",
     "promotion_codes": "PromotionCodeListParams",
+    "subscription_schedules": "SubscriptionScheduleListParams",
 }
 
 

@@ -38,6 +38,7 @@ LISTS: dict[str, dict[str, Any]] = {
     "tax_rates": {},
     "plans": {},
     "promotion_codes": {},
+    "subscription_schedules": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

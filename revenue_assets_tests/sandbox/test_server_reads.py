@@ -35,6 +35,7 @@ LISTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "tax_rates": ("tax_rates", "tax_rate", {}),
     "promotion_codes": ("promotion_codes", "promotion_code", {}),
+    "subscription_schedules": ("subscription_schedules", "subscription_schedule", {}),
 }
 
 

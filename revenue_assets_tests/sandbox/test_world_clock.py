@@ -689,3 +689,44 @@ def test_a_promotion_code_applies_its_coupon_and_is_named_by_the_discount(
         "tax_rate.created",
         "tax_rate.updated",
     } <= set(recorder.types())
+
+
+def test_a_schedule_from_a_subscription_releases_or_cancels_it(
+    world: World, recorder: Recorder
+) -> None:
+    customer = world.create("customers", {"email": "sched@example.com"})
+    items = [{"price": price(world, "Pro monthly")["id"]}]
+    first = world.create("subscriptions", {"customer": customer["id"], "items": items})
+    schedule = world.create("subscription_schedules", {"from_subscription": first["id"]})
+    assert (schedule["status"], schedule["subscription"], schedule["end_behavior"]) == (
+        "active",
+        first["id"],
+        "release",
+    )
+    assert schedule["phases"][0]["items"][0]["price"] == items[0]["price"]
+    assert world.store.get(first["id"])["schedule"] == schedule["id"]
+    with pytest.raises(SandboxError):  # one schedule per subscription
+        world.create("subscription_schedules", {"from_subscription": first["id"]})
+    released = world.action("subscription_schedules", schedule["id"], "release", {})
+    assert (released["status"], released["released_subscription"]) == ("released", first["id"])
+    assert world.store.get(first["id"])["schedule"] is None
+    assert world.store.get(first["id"])["status"] == "active"
+
+    second = world.create("subscriptions", {"customer": customer["id"], "items": items})
+    other = world.create("subscription_schedules", {"from_subscription": second["id"]})
+    canceled = world.action("subscription_schedules", other["id"], "cancel", {})
+    assert canceled["status"] == "canceled" and canceled["canceled_at"] == world.now
+    assert world.store.get(second["id"])["status"] == "canceled"  # Stripe ends both
+    assert {
+        "subscription_schedule.created",
+        "subscription_schedule.released",
+        "subscription_schedule.canceled",
+    } <= set(recorder.types())
+
+    third = world.create("subscriptions", {"customer": customer["id"], "items": items})
+    booked = world.create("subscription_schedules", {"from_subscription": third["id"]})
+    world.advance(32 * 86_400)  # past the period: the last phase ended, the renewal released it
+    ended = world.store.get(booked["id"])
+    assert ended is not None and ended["status"] == "released"
+    assert ended["released_at"] == booked["phases"][-1]["end_date"]
+    assert world.store.get(third["id"])["status"] == "active"

@@ -8,6 +8,7 @@ reconcile with the balance, and every scenario a revenue warehouse must handle o
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -488,3 +489,40 @@ def test_rows_lie_in_list_order_and_keep_their_seq(tmp_path: Any) -> None:
         )
     finally:
         world.close()
+
+
+# -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+
+
+def test_downgrades_and_cancellations_are_booked_as_schedules(world: World) -> None:
+    """Some downgrades and cancellations wait for the end of the period as schedules; each
+    ended exactly when its last phase did, and its subscription shows it."""
+    schedules = _all(world, "subscription_schedule", world.account_id)
+    subscriptions = {s["id"]: s for s in _all(world, "subscription", world.account_id)}
+    prices = {p["id"]: p for p in _all(world, "price", world.account_id)}
+    assert {"completed", "released"} <= {s["status"] for s in schedules}
+    for schedule in schedules:
+        phases = schedule["phases"]
+        last_end = phases[-1]["end_date"]
+        assert all(a["end_date"] == b["start_date"] for a, b in itertools.pairwise(phases))
+        if schedule["status"] == "completed":
+            subscription = subscriptions[schedule["subscription"]]
+            assert schedule["end_behavior"] == "cancel" and len(phases) == 1
+            assert subscription["status"] == "canceled"
+            assert subscription["ended_at"] == last_end == schedule["completed_at"]
+        elif schedule["status"] == "released":
+            subscription = subscriptions[schedule["released_subscription"]]
+            assert schedule["subscription"] is None and subscription["schedule"] is None
+            assert schedule["released_at"] == last_end and len(phases) == 2
+            before, after = (prices[phase["items"][0]["price"]] for phase in phases)
+            assert after["unit_amount"] < before["unit_amount"]  # a downgrade
+        elif schedule["status"] == "active":
+            subscription = subscriptions[schedule["subscription"]]
+            assert subscription["schedule"] == schedule["id"]
+            assert schedule["current_phase"]["end_date"] > world.now
+            if schedule["end_behavior"] == "cancel":
+                assert subscription["cancel_at"] == last_end
+        else:  # canceled with its subscription, before its end
+            subscription = subscriptions[schedule["subscription"]]
+            assert schedule["status"] == "canceled" and subscription["status"] == "canceled"
+            assert schedule["canceled_at"] == subscription["ended_at"] < last_end

@@ -17,6 +17,7 @@ NEW_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "tax_rate": ("tax_rates", ("percentage", "country", "inclusive")),
     "plan": ("plans", ("amount", "interval", "product")),
     "promotion_code": ("promotion_codes", ("code", "active", "times_redeemed")),
+    "subscription_schedule": ("subscription_schedules", ("status", "end_behavior", "customer")),
 }
 
 

@@ -46,6 +46,14 @@ def _recurring_price(world: World) -> dict[str, Any]:
     )
 
 
+def _unscheduled_subscription(world: World) -> dict[str, Any]:
+    return next(
+        s
+        for s in world.store.iter_objects("subscription", world.account_id, include_deleted=False)
+        if s["status"] == "active" and not s["schedule"]
+    )
+
+
 def _charge(world: World) -> dict[str, Any]:
     return world.create(
         "charges", {"amount": "4200", "currency": "usd", "customer": _customer(world)["id"]}
@@ -146,6 +154,9 @@ MAKERS: dict[str, Maker] = {
     "promotion_code": lambda world: world.create(
         "promotion_codes",
         {"promotion": {"coupon": _newest(world, "coupon")["id"]}, "code": "SPRING25"},
+    )["id"],
+    "subscription_schedule": lambda world: world.create(
+        "subscription_schedules", {"from_subscription": _unscheduled_subscription(world)["id"]}
     )["id"],
 }
 # Stripe sends no event whose object is a balance transaction: that table follows only by listing.

@@ -16,6 +16,7 @@ from revenue_assets.sandbox import (
     invoicing,
     money,
     payments,
+    schedules,
 )
 from revenue_assets.sandbox import (
     catalog as catalog_module,
@@ -603,6 +604,16 @@ class Story:
         if self.deleted or subscription["status"] in billing.ENDED:
             return
         feedback = self.rng.choice(FEEDBACK)
+        if (
+            at_period_end
+            and subscription["status"] == "active"
+            and schedules.open_schedule(self.ledger, subscription) is None
+            and self.rng.random() < 0.25
+        ):
+            # Booked as a schedule that ends the subscription with its current period.
+            items = billing.items_of(self.ledger, subscription)
+            schedules.book(self.ledger, subscription, items, cancel=True)
+            return
         if at_period_end:
             billing.update(
                 self.ledger, subscription, cancel_at_period_end=True, cancellation_feedback=feedback
@@ -645,6 +656,15 @@ class Story:
             target, price["currency"], (recurring["interval"], recurring["interval_count"])
         )
         if new_price is None:
+            return
+        if (
+            not up
+            and subscription["status"] == "active"
+            and schedules.open_schedule(self.ledger, subscription) is None
+            and self.rng.random() < 0.5
+        ):
+            # Half the downgrades are booked for the end of the paid period, as a schedule.
+            schedules.book(self.ledger, subscription, items, downgrade_to=new_price)
             return
         billing.update(
             self.ledger,

@@ -13,8 +13,10 @@ from revenue_assets.sandbox.shapes.billing import (
     line_item,
     line_parent_invoice_item,
     line_parent_subscription,
+    schedule_phase,
     subscription,
     subscription_item,
+    subscription_schedule,
 )
 from revenue_assets.sandbox.shapes.catalog import (
     coupon,
@@ -84,8 +86,10 @@ __all__ = [
     "product",
     "promotion_code",
     "refund",
+    "schedule_phase",
     "subscription",
     "subscription_item",
+    "subscription_schedule",
     "tax_rate",
     "template",
     "webhook_endpoint",

@@ -153,6 +153,8 @@ _DROP: dict[str, tuple[str, ...]] = {"invoice": ("subscription",)}
 # Fields the pinned API version has that the fixtures lack (their defaults; builders set them).
 _ADD: dict[str, Obj] = {
     "invoiceitem": {"proration_details": {"credited_items": None, "discount_amounts": []}},
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "subscription_schedule": {"pause_schedules": []},
 }
 
 
