@@ -284,6 +284,12 @@ TABLES: tuple[StripeTable, ...] = (
             "subscription_schedule.expiring",
         ),
     ),
+    StripeTable(
+        name="shipping_rate",
+        path="/v1/shipping_rates",
+        permission="rak_shipping_rate_read",
+        description="Shipping rates (fixed amounts with delivery estimates). Stripe sends no event for them: kept current by listing.",
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

@@ -47,6 +47,7 @@ PERMISSIONS: dict[str, str] = {
     "plans": "rak_plan",
     "promotion_codes": "rak_promotion_code",
     "subscription_schedules": "rak_subscription",
+    "shipping_rates": "rak_shipping_rate",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

@@ -231,6 +231,7 @@ EXPANDABLE: dict[str, dict[str, str]] = {
         "subscription": "subscription",
         "test_clock": "test_helpers.test_clock",
     },
+    "shipping_rate": {"tax_code": "tax_code"},
 }
 
 # Fields that exist only in the layout before 2025-03-31, expandable in those versions.

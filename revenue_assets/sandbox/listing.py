@@ -273,6 +273,9 @@ RESOURCES: dict[str, Resource] = {
             "scheduled": Filter("is", "status", enum=("not_started",)),
         },
     ),
+    "shipping_rates": Resource(
+        "shipping_rate", {"active": _flag("active"), "currency": _field("fixed_amount.currency")}
+    ),
 }
 
 

@@ -54,6 +54,7 @@ KINDS = {
     "plans": "plan",
     "promotion_codes": "promotion_code",
     "subscription_schedules": "subscription_schedule",
+    "shipping_rates": "shipping_rate",
 }
 
 
@@ -459,6 +460,66 @@ def update_promotion_code(world: World, ledger: StoreLedger, params: Obj, code_i
     ledger.put(code)
     ledger.emit("promotion_code.updated", code, previous)
     return code
+
+
+def create_shipping_rate(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    display_name = str(p.required(params, "display_name"))
+    if (p.text(params, "type") or "fixed_amount") != "fixed_amount":
+        raise invalid(f"Invalid type: {params['type']}", "type")
+    fixed = p.mapping(params, "fixed_amount")
+    if not fixed:
+        raise SandboxError(
+            400,
+            "Missing required param: fixed_amount.",
+            code="parameter_missing",
+            param="fixed_amount",
+        )
+    amount = p.integer(fixed, "amount", minimum=0)
+    currency = p.text(fixed, "currency")
+    if amount is None or not currency:
+        raise SandboxError(
+            400,
+            "Missing required param: fixed_amount[amount] and fixed_amount[currency].",
+            code="parameter_missing",
+            param="fixed_amount",
+        )
+    behavior = p.text(params, "tax_behavior") or "unspecified"
+    if behavior not in ("exclusive", "inclusive", "unspecified"):
+        raise invalid(f"Invalid tax_behavior: {behavior}", "tax_behavior")
+    rate = shapes.shipping_rate(
+        ledger.ids.new("shr"),
+        ledger.now,
+        display_name=display_name,
+        amount=amount,
+        currency=currency.lower(),
+        tax_behavior=behavior,
+        metadata=_meta({}, params) or {},
+    )
+    estimate = p.mapping(params, "delivery_estimate")
+    if estimate:
+        rate["delivery_estimate"] = {
+            bound: {"unit": str(value.get("unit")), "value": p.integer(value, "value")}
+            if isinstance(value, dict)
+            else None
+            for bound, value in (
+                ("maximum", estimate.get("maximum")),
+                ("minimum", estimate.get("minimum")),
+            )
+        }
+    ledger.put(rate)
+    return rate
+
+
+def update_shipping_rate(world: World, ledger: StoreLedger, params: Obj, rate_id: str) -> Obj:
+    """Stripe announces no change of a shipping rate: no event."""
+    rate = fetch(ledger, "shipping_rate", rate_id)
+    if "active" in params:
+        rate["active"] = p.boolean(params, "active")
+    metadata = _meta(rate["metadata"], params)
+    if metadata is not None:
+        rate["metadata"] = metadata
+    ledger.put(rate)
+    return rate
 
 
 def _delete_catalog(kind: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
@@ -1023,6 +1084,7 @@ CREATE: dict[str, Handler] = {
     "tax_rates": create_tax_rate,
     "promotion_codes": create_promotion_code,
     "subscription_schedules": create_subscription_schedule,
+    "shipping_rates": create_shipping_rate,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -1038,6 +1100,7 @@ UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     "tax_rates": update_tax_rate,
     "promotion_codes": update_promotion_code,
     "subscription_schedules": update_subscription_schedule,
+    "shipping_rates": update_shipping_rate,
 }
 
 DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {

@@ -214,6 +214,12 @@ _COLUMNS: dict[str, str] = {
         phases JSON, released_at TIMESTAMP, released_subscription REF, status VARCHAR,
         subscription REF, test_clock REF, pause_schedules JSON
     """,
+    "shipping_rate": """
+        active BOOLEAN, created TIMESTAMP, delivery_estimate JSON, display_name VARCHAR,
+        fixed_amount JSON, livemode BOOLEAN, metadata JSON, tax_behavior VARCHAR, tax_code REF,
+        type VARCHAR,
+        amount BIGINT @fixed_amount.amount, currency VARCHAR @fixed_amount.currency
+    """,
 }
 
 _STORAGE_TYPES = {

@@ -45,6 +45,7 @@ LIST_PARAMS: dict[str, str] = {
     "plans": "PlanListParams",
     "promotion_codes": "PromotionCodeListParams",
     "subscription_schedules": "SubscriptionScheduleListParams",
+    "shipping_rates": "ShippingRateListParams",
 }
 
 

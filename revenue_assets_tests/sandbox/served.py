@@ -39,6 +39,7 @@ LISTS: dict[str, dict[str, Any]] = {
     "plans": {},
     "promotion_codes": {},
     "subscription_schedules": {},
+    "shipping_rates": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

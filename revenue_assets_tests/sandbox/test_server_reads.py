@@ -36,6 +36,7 @@ LISTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "tax_rates": ("tax_rates", "tax_rate", {}),
     "promotion_codes": ("promotion_codes", "promotion_code", {}),
     "subscription_schedules": ("subscription_schedules", "subscription_schedule", {}),
+    "shipping_rates": ("shipping_rates", "shipping_rate", {}),
 }
 
 

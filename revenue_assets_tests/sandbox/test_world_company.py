@@ -302,6 +302,9 @@ def test_catalog_and_currencies(world: World) -> None:
     assert typed and set(typed) <= {i for i, c in codes.items() if c["active"]}
     for code_id, count in typed.items():
         assert codes[code_id]["times_redeemed"] == count
+    rates = _all(world, "shipping_rate", world.account_id)
+    assert {r["active"] for r in rates} == {True, False}
+    assert all(r["fixed_amount"]["amount"] > 0 and r["delivery_estimate"] for r in rates)
     for kind in ("product", "price", "coupon"):
         deleted = [obj for obj in _all(world, kind) if obj.get("deleted")]
         assert deleted, kind

@@ -18,6 +18,7 @@ NEW_TABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "plan": ("plans", ("amount", "interval", "product")),
     "promotion_code": ("promotion_codes", ("code", "active", "times_redeemed")),
     "subscription_schedule": ("subscription_schedules", ("status", "end_behavior", "customer")),
+    "shipping_rate": ("shipping_rates", ("display_name", "active", "tax_behavior")),
 }
 
 

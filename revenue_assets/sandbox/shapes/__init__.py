@@ -25,6 +25,7 @@ from revenue_assets.sandbox.shapes.catalog import (
     price,
     product,
     promotion_code,
+    shipping_rate,
     tax_rate,
 )
 from revenue_assets.sandbox.shapes.credit_notes import credit_note, credit_note_line
@@ -87,6 +88,7 @@ __all__ = [
     "promotion_code",
     "refund",
     "schedule_phase",
+    "shipping_rate",
     "subscription",
     "subscription_item",
     "subscription_schedule",

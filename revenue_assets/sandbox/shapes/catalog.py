@@ -1,5 +1,5 @@
-"""Products, prices (and their legacy `plan` view), coupons, promotion codes, tax rates and
-discounts."""
+"""Products, prices (and their legacy `plan` view), coupons, promotion codes, tax rates,
+shipping rates and discounts."""
 
 from __future__ import annotations
 
@@ -214,4 +214,38 @@ def promotion_code(
         active=active,
         metadata=metadata or {},
         times_redeemed=0,
+    )
+
+
+def shipping_rate(
+    id: str,
+    created: int,
+    *,
+    display_name: str,
+    amount: int,
+    currency: str,
+    days: tuple[int, int] | None = None,
+    active: bool = True,
+    tax_behavior: str = "exclusive",
+    metadata: Obj | None = None,
+) -> Obj:
+    """A fixed shipping price, with its delivery estimate in business days."""
+    estimate = None
+    if days is not None:
+        estimate = {
+            "maximum": {"unit": "business_day", "value": days[1]},
+            "minimum": {"unit": "business_day", "value": days[0]},
+        }
+    return from_template(
+        "shipping_rate",
+        id=id,
+        created=created,
+        active=active,
+        display_name=display_name,
+        fixed_amount={"amount": amount, "currency": currency},
+        delivery_estimate=estimate,
+        tax_behavior=tax_behavior,
+        tax_code=None,
+        type="fixed_amount",
+        metadata=metadata or {},
     )
