@@ -361,7 +361,7 @@ class SandboxApp:
             raise missing(resource.kind, object_id)
         body, deleted = found
         if deleted:
-            if not resource.stub_when_deleted:
+            if not resource.stub_when_deleted or not self._had_view(resource, object_id):
                 raise missing(resource.kind, object_id)
             return orjson.dumps({"id": object_id, "object": resource.kind, "deleted": True})
         if resource.view is not None:
@@ -370,6 +370,14 @@ class SandboxApp:
                 raise missing(resource.kind, object_id)
             body = orjson.dumps(viewed)
         return self._shaped([body], version, expand, account)[0]
+
+    def _had_view(self, resource: Resource, object_id: str) -> bool:
+        """Whether a deleted object was one the resource served (a deleted one-off price never
+        was a plan): its last body before deletion says."""
+        if resource.view is None:
+            return True
+        tombstone = self.store.get_meta(f"tombstone:{object_id}")
+        return tombstone is not None and resource.view.render(tombstone) is not None
 
     def _retrieve_account(self, account_id: str, acting: str, params: Params) -> bytes:
         """`/v1/account` and `/v1/accounts/{id}`: the platform sees its connected accounts, a
