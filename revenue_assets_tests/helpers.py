@@ -25,6 +25,7 @@ from revenue_assets.ingest.sync import (
     month_partitions,
     sync_tables,
 )
+from revenue_assets.sandbox import shapes
 from revenue_assets.stripe_api.client import RetryPolicy, StripeAccess
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver
@@ -128,7 +129,11 @@ def warehouse_snapshot(database: Path, tables: list[str]) -> dict[str, list[tupl
 
 
 def sandbox_objects(world: Any, kind: str) -> dict[str, dict[str, Any]]:
-    """Objects of a kind in the sandbox's platform account that a list returns (not deleted)."""
+    """Objects of a kind in the sandbox's platform account that a list returns (not deleted).
+    Plans are not stored: the sandbox serves each recurring price as one."""
+    if kind == "plan":
+        prices = world.store.iter_objects("price", world.account_id, include_deleted=False)
+        return {p["id"]: plan for p in prices if (plan := shapes.plan_of(p)) is not None}
     return {
         obj["id"]: obj
         for obj in world.store.iter_objects(kind, world.account_id, include_deleted=False)

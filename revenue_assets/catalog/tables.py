@@ -246,6 +246,50 @@ TABLES: tuple[StripeTable, ...] = (
         description="The raw event history: every change Stripe reported, as listed or delivered (Stripe keeps 30 days).",
         retention_days=30,
     ),
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    StripeTable(
+        name="tax_rate",
+        path="/v1/tax_rates",
+        permission="rak_tax_rate_read",
+        description="Tax rates (percentages by jurisdiction) that invoices and subscriptions apply.",
+        event_types=("tax_rate.created", "tax_rate.updated"),
+    ),
+    StripeTable(
+        name="plan",
+        path="/v1/plans",
+        permission="rak_plan_read",
+        description="Plans: the older view of every recurring price (same id). Deleted plans are kept with `_deleted`.",
+        event_types=("plan.created", "plan.updated", "plan.deleted"),
+        deletable=True,
+    ),
+    StripeTable(
+        name="promotion_code",
+        path="/v1/promotion_codes",
+        permission="rak_promotion_code_read",
+        description="Promotion codes: the codes customers type for a coupon; a discount names the code it came from.",
+        event_types=("promotion_code.created", "promotion_code.updated"),
+    ),
+    StripeTable(
+        name="subscription_schedule",
+        path="/v1/subscription_schedules",
+        permission="rak_subscription_read",
+        description="Subscription schedules: downgrades and cancellations booked for a subscription's future, as phases.",
+        event_types=(
+            "subscription_schedule.created",
+            "subscription_schedule.updated",
+            "subscription_schedule.canceled",
+            "subscription_schedule.released",
+            "subscription_schedule.completed",
+            "subscription_schedule.aborted",
+            "subscription_schedule.expiring",
+        ),
+    ),
+    StripeTable(
+        name="shipping_rate",
+        path="/v1/shipping_rates",
+        permission="rak_shipping_rate_read",
+        description="Shipping rates (fixed amounts with delivery estimates). Stripe sends no event for them: kept current by listing.",
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

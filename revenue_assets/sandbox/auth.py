@@ -42,6 +42,12 @@ PERMISSIONS: dict[str, str] = {
     "subscription_items": "rak_subscription",
     "subscriptions": "rak_subscription",
     "webhook_endpoints": "rak_webhook",
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": "rak_tax_rate",
+    "plans": "rak_plan",
+    "promotion_codes": "rak_promotion_code",
+    "subscription_schedules": "rak_subscription",
+    "shipping_rates": "rak_shipping_rate",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from revenue_assets.sandbox import invoicing, money, shapes
+from revenue_assets.sandbox import invoicing, money, schedules, shapes
 from revenue_assets.sandbox.errors import SandboxError, invalid, missing
 from revenue_assets.sandbox.ledger import Ledger
 
@@ -124,8 +124,10 @@ def create(
     tax_rates: list[Obj] | None = None,
     description: str | None = None,
     cancel_at_period_end: bool = False,
+    promotion_codes: tuple[Obj, ...] = (),
 ) -> Obj:
-    """A new subscription with its first invoice (a $0 trial invoice when trialing), paid."""
+    """A new subscription with its first invoice (a $0 trial invoice when trialing), paid.
+    A promotion code applies its coupon; the discount remembers the code it came from."""
     if not specs:
         raise invalid("Missing required param: items.", "items")
     currency = specs[0].price["currency"]
@@ -182,6 +184,21 @@ def create(
         )["id"]
         for coupon in coupons
     ]
+    for code in promotion_codes:
+        coupon = ledger.get(code["promotion"]["coupon"])
+        if coupon is None or coupon.get("deleted"):
+            raise invalid(
+                f"The coupon of promotion code {code['code']} no longer exists.", "discounts"
+            )
+        discounts.append(
+            invoicing.new_discount(
+                ledger,
+                coupon,
+                customer=customer["id"],
+                subscription=subscription_id,
+                promotion_code=code["id"],
+            )["id"]
+        )
     subscription = shapes.subscription(
         subscription_id,
         customer["id"],
@@ -371,8 +388,24 @@ def step(ledger: Ledger, subscription: Obj) -> None:
         if subscription["status"] == "trialing":
             _end_trial(ledger, subscription, items)
         else:
+            phase = schedules.on_renewal(ledger, subscription)
+            if phase is not None:
+                items = _enter_phase(ledger, subscription, items, phase)
             renew(ledger, subscription, items)
     ledger.schedule(subscription["id"], next_due(subscription))
+
+
+def _enter_phase(ledger: Ledger, subscription: Obj, items: list[Obj], phase: Obj) -> list[Obj]:
+    """A schedule's next phase starts with the period: its prices, without proration (the
+    period it changes has not begun)."""
+    changes = []
+    for item, planned in zip(items, phase["items"], strict=False):
+        price = ledger.get(planned["price"])
+        if price is None or price.get("deleted"):
+            price = ledger.tombstone(planned["price"]) or item["price"]
+        changes.append(ItemChange(id=item["id"], price=price, quantity=planned["quantity"]))
+    _change_items(ledger, subscription, items, changes, "none")
+    return items_of(ledger, subscription)
 
 
 def _end_trial(ledger: Ledger, subscription: Obj, items: list[Obj]) -> None:
@@ -438,13 +471,14 @@ def cancel(
     invoice_now: bool = False,
     prorate: bool = False,
 ) -> Obj:
-    """End the subscription now (`customer.subscription.deleted`)."""
+    """End the subscription now (`customer.subscription.deleted`), and its schedule with it."""
     if subscription["status"] in ENDED:
         raise SandboxError(
             400,
             f"A canceled subscription can only update its cancellation_details and metadata. "
             f"({subscription['id']})",
         )
+    schedules.on_cancel(ledger, subscription)
     now = ledger.now
     items = items_of(ledger, subscription)
     if prorate and items and subscription["status"] == "active":

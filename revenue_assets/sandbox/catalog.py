@@ -1,4 +1,5 @@
-"""The generated company's catalog: products, prices, coupons and tax rates.
+"""The generated company's catalog: products, prices, coupons, promotion codes, tax rates and
+shipping rates (for the hardware security keys it sells).
 
 Chosen to exercise what a revenue warehouse must get right: monthly, annual, weekly and
 multi-month (`interval_count` > 1) prices; five currencies including JPY (zero-decimal) and KWD
@@ -56,6 +57,23 @@ TAXED: dict[str, tuple[str, float]] = {
 }
 
 
+# coupon code -> (promotion code, first-time customers only, active)
+PROMOTION_CODES: dict[str, tuple[str, bool, bool]] = {
+    "WELCOME20": ("WELCOME", True, True),
+    "HALFOFF3": ("HALFOFF", False, True),
+    "PARTNER10": ("PARTNER", False, True),
+    "TENOFF": ("SUMMER10", False, False),
+}
+
+
+# display name, USD cents, delivery estimate in business days, active
+SHIPPING_RATES: tuple[tuple[str, int, tuple[int, int], bool], ...] = (
+    ("Standard shipping", 500, (5, 7), True),
+    ("Express shipping", 1_500, (1, 2), True),
+    ("Ground (retired)", 300, (7, 12), False),
+)
+
+
 @dataclass
 class Catalog:
     """Every catalog object by id, plus the lookups the customer stories need."""
@@ -70,7 +88,10 @@ class Catalog:
     legacy: Obj | None = None  # monthly USD price of the deleted legacy product
     one_time: dict[str, dict[str, Obj]] = field(default_factory=dict)  # name -> currency -> price
     coupons: dict[str, Obj] = field(default_factory=dict)
+    # coupon code -> the active promotion code customers type for it (some coupons have none)
+    promotion_codes: dict[str, Obj] = field(default_factory=dict)
     tax_rates: dict[str, Obj] = field(default_factory=dict)  # country -> tax rate
+    shipping_rates: list[Obj] = field(default_factory=list)
     # (id, when) deletions applied at the end of generation (the objects vanish from lists)
     deletions: list[tuple[str, int]] = field(default_factory=list)
 
@@ -187,10 +208,40 @@ def build(seed: int, start: int, *, stream: str = "catalog", coupon_suffix: str 
     )
     catalog.deletions.append(("LAUNCH30" + coupon_suffix, start + 365 * money.DAY))
 
+    # Codes customers type at checkout: the welcome offer for first purchases only, and a
+    # summer campaign that was switched off (its code stays listed, inactive).
+    for coupon_code, (code, first_time, active) in PROMOTION_CODES.items():
+        promotion_code = shapes.promotion_code(
+            ids.new("promo"),
+            code,
+            catalog.coupons[coupon_code]["id"],
+            created,
+            first_time_transaction=first_time,
+            active=active,
+        )
+        catalog.add(promotion_code)
+        if active:
+            catalog.promotion_codes[coupon_code] = promotion_code
+
     for country, (name, percentage) in TAXED.items():
         catalog.tax_rates[country] = catalog.add(
             shapes.tax_rate(
                 ids.new("txr"), created, percentage=percentage, country=country, display_name=name
+            )
+        )
+    # Security keys ship: a standard and an express rate, and a retired one kept inactive.
+    for display_name, usd_cents, days, active in SHIPPING_RATES:
+        catalog.shipping_rates.append(
+            catalog.add(
+                shapes.shipping_rate(
+                    ids.new("shr"),
+                    created,
+                    display_name=display_name,
+                    amount=usd_cents,
+                    currency="usd",
+                    days=days,
+                    active=active,
+                )
             )
         )
     return catalog

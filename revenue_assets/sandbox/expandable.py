@@ -215,6 +215,23 @@ EXPANDABLE: dict[str, dict[str, str]] = {
     },
     "tax_rate": {},
     "webhook_endpoint": {},
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "plan": {"product": "product"},
+    "promotion_code": {"customer": "customer", "promotion.coupon": "coupon"},
+    "subscription_schedule": {
+        "application": "*",
+        "customer": "customer",
+        "default_settings.default_payment_method": "payment_method",
+        "default_settings.on_behalf_of": "account",
+        "phases.discounts.coupon": "coupon",
+        "phases.discounts.discount": "discount",
+        "phases.discounts.promotion_code": "promotion_code",
+        "phases.items.price": "price",
+        "released_subscription": "subscription",
+        "subscription": "subscription",
+        "test_clock": "test_helpers.test_clock",
+    },
+    "shipping_rate": {"tax_code": "tax_code"},
 }
 
 # Fields that exist only in the layout before 2025-03-31, expandable in those versions.

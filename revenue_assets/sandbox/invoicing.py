@@ -48,8 +48,10 @@ def new_discount(
     subscription_item: str | None = None,
     invoice: str | None = None,
     invoice_item: str | None = None,
+    promotion_code: str | None = None,
 ) -> Obj:
-    """Apply a coupon: a `discount` object whose end follows the coupon's duration."""
+    """Apply a coupon (directly or through one of its promotion codes): a `discount` object
+    whose end follows the coupon's duration."""
     start = ledger.now
     end = None
     if coupon["duration"] == "repeating":
@@ -65,6 +67,7 @@ def new_discount(
         subscription_item=subscription_item,
         invoice=invoice,
         invoice_item=invoice_item,
+        promotion_code=promotion_code,
     )
     ledger.put(found)
     if invoice is None and invoice_item is None:

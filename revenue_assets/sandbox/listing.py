@@ -8,12 +8,13 @@ sandbox as it would against Stripe, instead of silently reading everything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from revenue_assets.sandbox import shapes
 from revenue_assets.sandbox.errors import SandboxError, invalid
 from revenue_assets.sandbox.forms import Params, as_list
 from revenue_assets.sandbox.store import Match
@@ -44,6 +45,7 @@ class Filter:
     - `any_of`: one of a list of strings (`ids[]`, `lookup_keys[]`);
     - `null`: `true` selects objects whose `path` is null, `false` the others;
     - `zero`: `true` selects objects whose `path` is 0, `false` those above;
+    - `is`: `true` selects objects whose `path` is `enum[0]`, `false` the others;
     - `object`: a hash of further filters (`recurring[interval]`), in `parts`;
     - `sub_status`, `event_type`, `event_types`: the lists with rules of their own.
     `enum` lists the values Stripe accepts; `each` makes the condition hold for any element of
@@ -58,6 +60,17 @@ class Filter:
 
 
 @dataclass(frozen=True)
+class View:
+    """A kind served from objects stored as another kind, never stored itself: Stripe answers
+    every recurring price as a plan too (same id, the older field names), so a second copy
+    would only drift from the price."""
+
+    source: str  # the stored kind
+    matches: tuple[Match, ...]  # which stored objects have a view
+    render: Callable[[dict[str, Any]], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
 class Resource:
     """One `/v1/<segment>` resource: the stored object kind and the list filters Stripe takes."""
 
@@ -66,6 +79,11 @@ class Resource:
     stub_when_deleted: bool = False  # retrieve answers {id, object, deleted: true}
     children: Mapping[str, str] = field(default_factory=dict)  # sub-path -> child kind
     required: tuple[str, ...] = ()  # list parameters Stripe requires
+    view: View | None = None  # served from another stored kind
+
+    @property
+    def stored_kind(self) -> str:
+        return self.view.source if self.view else self.kind
 
 
 CUSTOMER = Filter("customer")
@@ -225,6 +243,39 @@ RESOURCES: dict[str, Resource] = {
         },
     ),
     "accounts": Resource("account"),
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": Resource("tax_rate", {"active": _flag("active"), "inclusive": _flag("inclusive")}),
+    "plans": Resource(
+        "plan",
+        {"active": _flag("active"), "product": _field("product")},
+        stub_when_deleted=True,
+        view=View("price", (Match("type", "in", ("recurring",)),), shapes.plan_of),
+    ),
+    "promotion_codes": Resource(
+        "promotion_code",
+        {
+            "active": _flag("active"),
+            "code": _field("code"),
+            "coupon": _field("promotion.coupon"),
+            "customer": CUSTOMER,
+            "customer_account": _field("customer_account"),
+        },
+    ),
+    "subscription_schedules": Resource(
+        "subscription_schedule",
+        {
+            "canceled_at": Filter("range", "canceled_at"),
+            "completed_at": Filter("range", "completed_at"),
+            "customer": CUSTOMER,
+            "customer_account": _field("customer_account"),
+            "released_at": Filter("range", "released_at"),
+            # Schedules that have not started yet (the sandbox's all start at once).
+            "scheduled": Filter("is", "status", enum=("not_started",)),
+        },
+    ),
+    "shipping_rates": Resource(
+        "shipping_rate", {"active": _flag("active"), "currency": _field("fixed_amount.currency")}
+    ),
 }
 
 
@@ -322,6 +373,8 @@ def list_options(resource: Resource, params: Params) -> dict[str, Any]:
         _apply(how, name, value, options, matches)
     if resource.kind == "subscription" and "status" not in params:
         options["statuses"] = [s for s in SUBSCRIPTION_STATUSES if s != "canceled"]
+    if resource.view is not None:
+        matches = [*resource.view.matches, *matches]
     if matches:
         options["matches"] = matches
     return options
@@ -366,6 +419,8 @@ def _apply(
         matches.append(Match(how.path, "null" if boolean(value, name) else "not_null"))
     elif kind == "zero":
         matches.append(Match(how.path, "eq" if boolean(value, name) else "gt", (0,)))
+    elif kind == "is":
+        matches.append(Match(how.path, "in" if boolean(value, name) else "ne", how.enum[:1]))
     elif kind == "object":
         if not isinstance(value, dict):
             raise invalid(f"Invalid object: {name} takes a hash of filters.", param=name)

@@ -16,6 +16,7 @@ from revenue_assets.sandbox import (
     customers,
     invoicing,
     payments,
+    schedules,
     shapes,
 )
 from revenue_assets.sandbox import (
@@ -48,6 +49,12 @@ KINDS = {
     "webhook_endpoints": "webhook_endpoint",
     "payment_intents": "payment_intent",
     "balance_transactions": "balance_transaction",
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": "tax_rate",
+    "plans": "plan",
+    "promotion_codes": "promotion_code",
+    "subscription_schedules": "subscription_schedule",
+    "shipping_rates": "shipping_rate",
 }
 
 
@@ -76,6 +83,18 @@ def _coupons(ledger: StoreLedger, params: Obj) -> tuple[Obj, ...] | None:
             if isinstance(entry, dict) and entry.get("coupon"):
                 found.append(fetch(ledger, "coupon", entry["coupon"], "discounts"))
     return tuple(found) if given else None
+
+
+def _promotion_codes(ledger: StoreLedger, params: Obj) -> tuple[Obj, ...]:
+    """Active promotion codes from `discounts[][promotion_code]=`."""
+    found: list[Obj] = []
+    for entry in p.listing(params, "discounts") or ():
+        if isinstance(entry, dict) and entry.get("promotion_code"):
+            code = fetch(ledger, "promotion_code", entry["promotion_code"], "discounts")
+            if not code["active"]:
+                raise invalid(f"This promotion code is inactive: {code['code']}", "discounts")
+            found.append(code)
+    return tuple(found)
 
 
 def _tax_rates(ledger: StoreLedger, params: Obj, name: str) -> list[Obj] | None:
@@ -182,7 +201,19 @@ def _new_catalog_object(ledger: StoreLedger, obj: Obj, params: Obj) -> Obj:
     obj["active"] = p.boolean(params, "active", True)
     ledger.put(obj)
     ledger.emit(f"{obj['object']}.created", obj)
+    _emit_plan(ledger, "plan.created", obj)
     return obj
+
+
+def _emit_plan(ledger: StoreLedger, type: str, price: Obj, previous: Obj | None = None) -> None:
+    """Stripe still announces a recurring price as a plan too (the same change, older names)."""
+    if price["object"] != "price":
+        return
+    plan = shapes.plan_of(price)
+    if plan is not None:
+        if previous is not None:
+            previous = {key: value for key, value in previous.items() if key in plan}
+        ledger.emit(type, plan, previous)
 
 
 def update_product(world: World, ledger: StoreLedger, params: Obj, product_id: str) -> Obj:
@@ -263,6 +294,7 @@ def update_price(world: World, ledger: StoreLedger, params: Obj, price_id: str) 
         _change(price, previous, "metadata", metadata)
     ledger.put(price)
     ledger.emit("price.updated", price, previous)
+    _emit_plan(ledger, "plan.updated", price, previous)
     return price
 
 
@@ -325,11 +357,177 @@ def update_coupon(world: World, ledger: StoreLedger, params: Obj, coupon_id: str
     return coupon
 
 
+def create_tax_rate(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    display_name = str(p.required(params, "display_name"))
+    percentage = p.number(params, "percentage")
+    if percentage is None:
+        raise SandboxError(
+            400,
+            "Missing required param: percentage.",
+            code="parameter_missing",
+            param="percentage",
+        )
+    if not 0 <= percentage <= 100:
+        raise invalid("Invalid percentage: must be between 0 and 100.", "percentage")
+    inclusive = p.boolean(params, "inclusive")
+    if inclusive is None:
+        raise SandboxError(
+            400, "Missing required param: inclusive.", code="parameter_missing", param="inclusive"
+        )
+    country = p.text(params, "country")
+    rate = shapes.tax_rate(
+        ledger.ids.new("txr"),
+        ledger.now,
+        percentage=percentage,
+        country=country.upper() if country else None,
+        display_name=display_name,
+        inclusive=inclusive,
+        description=p.text(params, "description"),
+        jurisdiction=p.text(params, "jurisdiction"),
+        tax_type=p.text(params, "tax_type"),
+        active=bool(p.boolean(params, "active", True)),
+        metadata=_meta({}, params) or {},
+    )
+    ledger.put(rate)
+    ledger.emit("tax_rate.created", rate)
+    return rate
+
+
+def update_tax_rate(world: World, ledger: StoreLedger, params: Obj, rate_id: str) -> Obj:
+    """Only the descriptive fields change: Stripe never changes a rate's percentage."""
+    rate = fetch(ledger, "tax_rate", rate_id)
+    previous: Obj = {}
+    for name in ("description", "display_name", "jurisdiction", "country", "state", "tax_type"):
+        if name in params:
+            _change(rate, previous, name, p.text(params, name))
+    if "active" in params:
+        _change(rate, previous, "active", p.boolean(params, "active"))
+    metadata = _meta(rate["metadata"], params)
+    if metadata is not None:
+        _change(rate, previous, "metadata", metadata)
+    ledger.put(rate)
+    ledger.emit("tax_rate.updated", rate, previous)
+    return rate
+
+
+def create_promotion_code(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    promotion = p.mapping(params, "promotion") or {}
+    if promotion.get("type", "coupon") != "coupon":
+        raise invalid(f"Invalid promotion[type]: {promotion.get('type')}", "promotion[type]")
+    coupon_id = promotion.get("coupon")
+    if not coupon_id:
+        raise SandboxError(
+            400,
+            "Missing required param: promotion[coupon].",
+            code="parameter_missing",
+            param="promotion[coupon]",
+        )
+    coupon = fetch(ledger, "coupon", coupon_id, "promotion[coupon]")
+    code = p.text(params, "code") or ledger.ids.token(8).upper()
+    customer = p.text(params, "customer")
+    if customer:
+        fetch(ledger, "customer", customer, "customer")
+    restrictions = p.mapping(params, "restrictions") or {}
+    minimum_currency = restrictions.get("minimum_amount_currency")
+    promotion_code = shapes.promotion_code(
+        ledger.ids.new("promo"),
+        code,
+        coupon["id"],
+        ledger.now,
+        customer=customer,
+        expires_at=p.integer(params, "expires_at"),
+        max_redemptions=p.integer(params, "max_redemptions", minimum=1),
+        first_time_transaction=bool(p.boolean(restrictions, "first_time_transaction", False)),
+        minimum_amount=p.integer(restrictions, "minimum_amount", minimum=1),
+        minimum_amount_currency=str(minimum_currency).lower() if minimum_currency else None,
+        active=bool(p.boolean(params, "active", True)),
+        metadata=_meta({}, params) or {},
+    )
+    ledger.put(promotion_code)
+    ledger.emit("promotion_code.created", promotion_code)
+    return promotion_code
+
+
+def update_promotion_code(world: World, ledger: StoreLedger, params: Obj, code_id: str) -> Obj:
+    """Codes can be switched off and on, and their metadata changed; nothing else."""
+    code = fetch(ledger, "promotion_code", code_id)
+    previous: Obj = {}
+    if "active" in params:
+        _change(code, previous, "active", p.boolean(params, "active"))
+    metadata = _meta(code["metadata"], params)
+    if metadata is not None:
+        _change(code, previous, "metadata", metadata)
+    ledger.put(code)
+    ledger.emit("promotion_code.updated", code, previous)
+    return code
+
+
+def create_shipping_rate(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    display_name = str(p.required(params, "display_name"))
+    if (p.text(params, "type") or "fixed_amount") != "fixed_amount":
+        raise invalid(f"Invalid type: {params['type']}", "type")
+    fixed = p.mapping(params, "fixed_amount")
+    if not fixed:
+        raise SandboxError(
+            400,
+            "Missing required param: fixed_amount.",
+            code="parameter_missing",
+            param="fixed_amount",
+        )
+    amount = p.integer(fixed, "amount", minimum=0)
+    currency = p.text(fixed, "currency")
+    if amount is None or not currency:
+        raise SandboxError(
+            400,
+            "Missing required param: fixed_amount[amount] and fixed_amount[currency].",
+            code="parameter_missing",
+            param="fixed_amount",
+        )
+    behavior = p.text(params, "tax_behavior") or "unspecified"
+    if behavior not in ("exclusive", "inclusive", "unspecified"):
+        raise invalid(f"Invalid tax_behavior: {behavior}", "tax_behavior")
+    rate = shapes.shipping_rate(
+        ledger.ids.new("shr"),
+        ledger.now,
+        display_name=display_name,
+        amount=amount,
+        currency=currency.lower(),
+        tax_behavior=behavior,
+        metadata=_meta({}, params) or {},
+    )
+    estimate = p.mapping(params, "delivery_estimate")
+    if estimate:
+        rate["delivery_estimate"] = {
+            bound: {"unit": str(value.get("unit")), "value": p.integer(value, "value")}
+            if isinstance(value, dict)
+            else None
+            for bound, value in (
+                ("maximum", estimate.get("maximum")),
+                ("minimum", estimate.get("minimum")),
+            )
+        }
+    ledger.put(rate)
+    return rate
+
+
+def update_shipping_rate(world: World, ledger: StoreLedger, params: Obj, rate_id: str) -> Obj:
+    """Stripe announces no change of a shipping rate: no event."""
+    rate = fetch(ledger, "shipping_rate", rate_id)
+    if "active" in params:
+        rate["active"] = p.boolean(params, "active")
+    metadata = _meta(rate["metadata"], params)
+    if metadata is not None:
+        rate["metadata"] = metadata
+    ledger.put(rate)
+    return rate
+
+
 def _delete_catalog(kind: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
     def handler(world: World, ledger: StoreLedger, params: Obj, object_id: str) -> Obj:
         obj = fetch(ledger, kind, object_id)
         world.store.set_meta(f"tombstone:{object_id}", obj)
         ledger.emit(f"{kind}.deleted", obj)
+        _emit_plan(ledger, "plan.deleted", obj)
         stub = shapes.deleted_stub(object_id, kind)
         ledger.put(stub)
         return stub
@@ -391,6 +589,7 @@ def create_subscription(world: World, ledger: StoreLedger, params: Obj) -> Obj:
         tax_rates=_tax_rates(ledger, params, "default_tax_rates"),
         description=p.text(params, "description"),
         cancel_at_period_end=bool(p.boolean(params, "cancel_at_period_end", False)),
+        promotion_codes=_promotion_codes(ledger, params),
     )
 
 
@@ -474,6 +673,67 @@ def resume_subscription(
     world: World, ledger: StoreLedger, params: Obj, subscription_id: str
 ) -> Obj:
     return billing.resume(ledger, fetch(ledger, "subscription", subscription_id))
+
+
+def create_subscription_schedule(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """From a live subscription only (`from_subscription`): the sandbox does not build
+    schedules from a list of phases for a new subscription."""
+    if "phases" in params or "customer" in params:
+        raise invalid(
+            "The sandbox creates subscription schedules from_subscription only.", "phases"
+        )
+    subscription = fetch(
+        ledger, "subscription", p.required(params, "from_subscription"), "from_subscription"
+    )
+    return schedules.book(
+        ledger, subscription, billing.items_of(ledger, subscription), metadata=_meta({}, params)
+    )
+
+
+def update_subscription_schedule(
+    world: World, ledger: StoreLedger, params: Obj, schedule_id: str
+) -> Obj:
+    schedule = fetch(ledger, "subscription_schedule", schedule_id)
+    if schedule["status"] not in schedules.OPEN:
+        raise invalid(
+            f"You cannot update a subscription schedule that is {schedule['status']}.",
+            "subscription_schedule",
+        )
+    previous: Obj = {}
+    if "end_behavior" in params:
+        behavior = p.text(params, "end_behavior")
+        if behavior not in ("release", "cancel"):
+            raise invalid(f"Invalid end_behavior: {behavior}", "end_behavior")
+        _change(schedule, previous, "end_behavior", behavior)
+    metadata = _meta(schedule["metadata"], params)
+    if metadata is not None:
+        _change(schedule, previous, "metadata", metadata)
+    ledger.put(schedule)
+    ledger.emit("subscription_schedule.updated", schedule, previous)
+    return schedule
+
+
+def cancel_subscription_schedule(
+    world: World, ledger: StoreLedger, params: Obj, schedule_id: str
+) -> Obj:
+    """Stripe cancels the schedule's subscription with it, at once."""
+    schedule = fetch(ledger, "subscription_schedule", schedule_id)
+    subscription = ledger.get(schedule["subscription"]) if schedule["subscription"] else None
+    if subscription is not None and subscription["status"] not in billing.ENDED:
+        billing.cancel(ledger, subscription)
+        return fetch(ledger, "subscription_schedule", schedule_id)
+    return schedules.cancel(ledger, schedule)
+
+
+def release_subscription_schedule(
+    world: World, ledger: StoreLedger, params: Obj, schedule_id: str
+) -> Obj:
+    schedule = fetch(ledger, "subscription_schedule", schedule_id)
+    subscription = ledger.get(schedule["subscription"]) if schedule["subscription"] else None
+    schedules.release(ledger, schedule, subscription)
+    if subscription is not None:
+        ledger.schedule(subscription["id"], billing.next_due(subscription))
+    return schedule
 
 
 # -- invoices -----------------------------------------------------------------------------------------
@@ -820,6 +1080,11 @@ CREATE: dict[str, Handler] = {
     "disputes": create_dispute,
     "payouts": create_payout,
     "webhook_endpoints": create_webhook_endpoint,
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": create_tax_rate,
+    "promotion_codes": create_promotion_code,
+    "subscription_schedules": create_subscription_schedule,
+    "shipping_rates": create_shipping_rate,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -831,6 +1096,11 @@ UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     "invoices": update_invoice,
     "charges": update_charge,
     "webhook_endpoints": update_webhook_endpoint,
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": update_tax_rate,
+    "promotion_codes": update_promotion_code,
+    "subscription_schedules": update_subscription_schedule,
+    "shipping_rates": update_shipping_rate,
 }
 
 DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -853,4 +1123,7 @@ ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = 
     ("subscriptions", "cancel"): cancel_subscription,
     ("credit_notes", "void"): void_credit_note,
     ("disputes", "close"): close_dispute,
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    ("subscription_schedules", "cancel"): cancel_subscription_schedule,
+    ("subscription_schedules", "release"): release_subscription_schedule,
 }

@@ -313,10 +313,11 @@ class SandboxApp:
             if resource.kind == "account":
                 page = self._connected_accounts(account, options)
             else:
-                page = self.store.list_page(account, resource.kind, **options)
+                page = self.store.list_page(account, resource.stored_kind, **options)
         except KeyError as error:
             raise self._cursor_missing(resource, params, error) from None
-        return list_body(self._shaped(page.bodies, version, expand, account), page.has_more, url)
+        bodies = _viewed(resource, page.bodies)
+        return list_body(self._shaped(bodies, version, expand, account), page.has_more, url)
 
     def _connected_accounts(self, account: str, options: dict[str, Any]) -> Page:
         """`GET /v1/accounts`: the platform's connected accounts (each stored in its own
@@ -355,15 +356,28 @@ class SandboxApp:
         only(params, {"expand"})
         expand = [str(path) for path in as_list(params.get("expand"))]
         check_expand(resource.kind, expand, is_legacy(version))
-        found = self.store.get_body(object_id, account, resource.kind)
+        found = self.store.get_body(object_id, account, resource.stored_kind)
         if found is None:
             raise missing(resource.kind, object_id)
         body, deleted = found
         if deleted:
-            if not resource.stub_when_deleted:
+            if not resource.stub_when_deleted or not self._had_view(resource, object_id):
                 raise missing(resource.kind, object_id)
             return orjson.dumps({"id": object_id, "object": resource.kind, "deleted": True})
+        if resource.view is not None:
+            viewed = resource.view.render(orjson.loads(body))
+            if viewed is None:
+                raise missing(resource.kind, object_id)
+            body = orjson.dumps(viewed)
         return self._shaped([body], version, expand, account)[0]
+
+    def _had_view(self, resource: Resource, object_id: str) -> bool:
+        """Whether a deleted object was one the resource served (a deleted one-off price never
+        was a plan): its last body before deletion says."""
+        if resource.view is None:
+            return True
+        tombstone = self.store.get_meta(f"tombstone:{object_id}")
+        return tombstone is not None and resource.view.render(tombstone) is not None
 
     def _retrieve_account(self, account_id: str, acting: str, params: Params) -> bytes:
         """`/v1/account` and `/v1/accounts/{id}`: the platform sees its connected accounts, a
@@ -650,6 +664,14 @@ def _route_label(method: str, parts: list[str]) -> str:
     if len(parts) > 3:
         label.append("…")
     return f"{method} {'/'.join(label)}"
+
+
+def _viewed(resource: Resource, bodies: list[bytes]) -> list[bytes]:
+    """Stored bodies as the resource serves them (plans rendered from their prices)."""
+    view = resource.view
+    if view is None:
+        return bodies
+    return [orjson.dumps(view.render(orjson.loads(body))) for body in bodies]
 
 
 def _list_expand(params: Params) -> list[str]:

@@ -187,6 +187,39 @@ _COLUMNS: dict[str, str] = {
         pending_webhooks BIGINT, request JSON, type VARCHAR, account VARCHAR,
         object_id VARCHAR @data.object.id, object_type VARCHAR @data.object.object
     """,
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rate": """
+        active BOOLEAN, country VARCHAR, created TIMESTAMP, description VARCHAR,
+        display_name VARCHAR, effective_percentage DOUBLE, flat_amount JSON, inclusive BOOLEAN,
+        jurisdiction VARCHAR, jurisdiction_level VARCHAR, livemode BOOLEAN, metadata JSON,
+        percentage DOUBLE, rate_type VARCHAR, state VARCHAR, tax_type VARCHAR
+    """,
+    "plan": """
+        active BOOLEAN, amount BIGINT, amount_decimal VARCHAR, billing_scheme VARCHAR,
+        created TIMESTAMP, currency VARCHAR, interval VARCHAR, interval_count BIGINT,
+        livemode BOOLEAN, metadata JSON, meter VARCHAR, nickname VARCHAR, product REF,
+        tiers JSON, tiers_mode VARCHAR, transform_usage JSON, trial_period_days BIGINT,
+        usage_type VARCHAR
+    """,
+    "promotion_code": """
+        active BOOLEAN, code VARCHAR, created TIMESTAMP, customer REF, customer_account REF,
+        expires_at TIMESTAMP, livemode BOOLEAN, max_redemptions BIGINT, metadata JSON,
+        promotion JSON, restrictions JSON, times_redeemed BIGINT,
+        coupon VARCHAR @promotion.coupon
+    """,
+    "subscription_schedule": """
+        application REF, billing_mode JSON, canceled_at TIMESTAMP, completed_at TIMESTAMP,
+        created TIMESTAMP, current_phase JSON, customer REF, customer_account REF,
+        default_settings JSON, end_behavior VARCHAR, livemode BOOLEAN, metadata JSON,
+        phases JSON, released_at TIMESTAMP, released_subscription REF, status VARCHAR,
+        subscription REF, test_clock REF, pause_schedules JSON
+    """,
+    "shipping_rate": """
+        active BOOLEAN, created TIMESTAMP, delivery_estimate JSON, display_name VARCHAR,
+        fixed_amount JSON, livemode BOOLEAN, metadata JSON, tax_behavior VARCHAR, tax_code REF,
+        type VARCHAR,
+        amount BIGINT @fixed_amount.amount, currency VARCHAR @fixed_amount.currency
+    """,
 }
 
 _STORAGE_TYPES = {

@@ -40,6 +40,12 @@ LIST_PARAMS: dict[str, str] = {
     "invoice_payments": "InvoicePaymentListParams",
     "webhook_endpoints": "WebhookEndpointListParams",
     "accounts": "AccountListParams",
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": "TaxRateListParams",
+    "plans": "PlanListParams",
+    "promotion_codes": "PromotionCodeListParams",
+    "subscription_schedules": "SubscriptionScheduleListParams",
+    "shipping_rates": "ShippingRateListParams",
 }
 
 

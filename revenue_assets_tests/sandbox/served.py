@@ -34,6 +34,12 @@ LISTS: dict[str, dict[str, Any]] = {
     "invoice_payments": {},
     "webhook_endpoints": {},
     "accounts": {},
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": {},
+    "plans": {},
+    "promotion_codes": {},
+    "subscription_schedules": {},
+    "shipping_rates": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

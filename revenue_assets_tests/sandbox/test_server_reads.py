@@ -32,6 +32,11 @@ LISTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "coupons": ("coupons", "coupon", {}),
     "events": ("events", "event", {}),
     "invoice_payments": ("invoice_payments", "invoice_payment", {}),
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "tax_rates": ("tax_rates", "tax_rate", {}),
+    "promotion_codes": ("promotion_codes", "promotion_code", {}),
+    "subscription_schedules": ("subscription_schedules", "subscription_schedule", {}),
+    "shipping_rates": ("shipping_rates", "shipping_rate", {}),
 }
 
 
@@ -412,3 +417,44 @@ def test_invoice_items_filter_and_order_by_their_date(sandbox_session: Sandbox) 
     got = raw_page_ids(client, "invoiceitems", {"limit": 100, "created": {"gte": middle}})
     assert got == newest_first([item for item in items if item["date"] >= middle])
     assert 0 < len(got) < len(items)
+
+
+# -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+
+
+def test_plans_are_the_recurring_prices(sandbox_session: Sandbox) -> None:
+    """Stripe serves every recurring price as a plan too: same id, amount and interval."""
+    client = sandbox_session.client()
+    prices = stored(sandbox_session, "price")
+    recurring = [p for p in prices if p["recurring"]]
+    assert recurring and len(recurring) < len(prices)
+    assert raw_page_ids(client, "plans", {"limit": 100}) == newest_first(recurring)
+    price = recurring[-1]
+    plan = client.v1.plans.retrieve(price["id"])
+    assert (plan.object, plan.amount, plan.currency, plan.product) == (
+        "plan",
+        price["unit_amount"],
+        price["currency"],
+        price["product"],
+    )
+    assert (plan.interval, plan.interval_count) == (
+        price["recurring"]["interval"],
+        price["recurring"]["interval_count"],
+    )
+    product = price["product"]
+    assert raw_page_ids(client, "plans", {"limit": 100, "product": product}) == newest_first(
+        [p for p in recurring if p["product"] == product]
+    )
+    one_time = next(p for p in prices if not p["recurring"])
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.plans.retrieve(one_time["id"])
+    assert raised.value.http_status == 404
+    store = sandbox_session.world.store
+    deleted = [
+        obj["id"]
+        for obj in store.iter_objects("price", sandbox_session.account_id, include_deleted=True)
+        if store.get_body(obj["id"])[1]
+    ]
+    assert deleted, "the company should have a deleted price"
+    stub = client.v1.plans.retrieve(deleted[0])
+    assert stub.to_dict() == {"id": deleted[0], "object": "plan", "deleted": True}

@@ -510,6 +510,9 @@ def test_catalog_writes_and_deletes(world: World, recorder: Recorder) -> None:
         "coupon.deleted",
         "price.deleted",
         "product.deleted",
+        "plan.created",  # the recurring price, announced as a plan too
+        "plan.updated",
+        "plan.deleted",
     } <= set(recorder.types())
 
 
@@ -634,3 +637,96 @@ def test_balance_transactions_become_available(world: World) -> None:
     world.advance(10 * DAY)
     txn = world.store.get(charge["balance_transaction"])
     assert txn is not None and txn["status"] == "available"
+
+
+# -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+
+
+def test_a_promotion_code_applies_its_coupon_and_is_named_by_the_discount(
+    world: World, recorder: Recorder
+) -> None:
+    customer = world.create("customers", {"email": "promo@example.com"})
+    coupon = world.create("coupons", {"percent_off": "50", "duration": "forever"})
+    code = world.create("promotion_codes", {"promotion": {"coupon": coupon["id"]}, "code": "HALF"})
+    assert (code["code"], code["promotion"]["coupon"], code["active"]) == (
+        "HALF",
+        coupon["id"],
+        True,
+    )
+    subscription = world.create(
+        "subscriptions",
+        {
+            "customer": customer["id"],
+            "items": [{"price": price(world, "Pro monthly")["id"]}],
+            "discounts": [{"promotion_code": code["id"]}],
+        },
+    )
+    discount = world.store.get(subscription["discounts"][0])
+    assert discount is not None
+    assert (discount["promotion_code"], discount["source"]["coupon"]) == (code["id"], coupon["id"])
+    invoice = world.store.get(subscription["latest_invoice"])
+    assert invoice is not None and invoice["total"] == 2_450
+    world.update("promotion_codes", code["id"], {"active": "false"})
+    with pytest.raises(SandboxError) as raised:
+        world.create(
+            "subscriptions",
+            {
+                "customer": customer["id"],
+                "items": [{"price": price(world, "Pro monthly")["id"]}],
+                "discounts": [{"promotion_code": code["id"]}],
+            },
+        )
+    assert raised.value.status == 400
+    rate = world.create(
+        "tax_rates",
+        {"display_name": "GST", "percentage": "5", "inclusive": "true", "country": "ca"},
+    )
+    assert (rate["country"], rate["inclusive"], rate["percentage"]) == ("CA", True, 5.0)
+    world.update("tax_rates", rate["id"], {"active": "false"})
+    assert {
+        "promotion_code.created",
+        "promotion_code.updated",
+        "tax_rate.created",
+        "tax_rate.updated",
+    } <= set(recorder.types())
+
+
+def test_a_schedule_from_a_subscription_releases_or_cancels_it(
+    world: World, recorder: Recorder
+) -> None:
+    customer = world.create("customers", {"email": "sched@example.com"})
+    items = [{"price": price(world, "Pro monthly")["id"]}]
+    first = world.create("subscriptions", {"customer": customer["id"], "items": items})
+    schedule = world.create("subscription_schedules", {"from_subscription": first["id"]})
+    assert (schedule["status"], schedule["subscription"], schedule["end_behavior"]) == (
+        "active",
+        first["id"],
+        "release",
+    )
+    assert schedule["phases"][0]["items"][0]["price"] == items[0]["price"]
+    assert world.store.get(first["id"])["schedule"] == schedule["id"]
+    with pytest.raises(SandboxError):  # one schedule per subscription
+        world.create("subscription_schedules", {"from_subscription": first["id"]})
+    released = world.action("subscription_schedules", schedule["id"], "release", {})
+    assert (released["status"], released["released_subscription"]) == ("released", first["id"])
+    assert world.store.get(first["id"])["schedule"] is None
+    assert world.store.get(first["id"])["status"] == "active"
+
+    second = world.create("subscriptions", {"customer": customer["id"], "items": items})
+    other = world.create("subscription_schedules", {"from_subscription": second["id"]})
+    canceled = world.action("subscription_schedules", other["id"], "cancel", {})
+    assert canceled["status"] == "canceled" and canceled["canceled_at"] == world.now
+    assert world.store.get(second["id"])["status"] == "canceled"  # Stripe ends both
+    assert {
+        "subscription_schedule.created",
+        "subscription_schedule.released",
+        "subscription_schedule.canceled",
+    } <= set(recorder.types())
+
+    third = world.create("subscriptions", {"customer": customer["id"], "items": items})
+    booked = world.create("subscription_schedules", {"from_subscription": third["id"]})
+    world.advance(32 * 86_400)  # past the period: the last phase ended, the renewal released it
+    ended = world.store.get(booked["id"])
+    assert ended is not None and ended["status"] == "released"
+    assert ended["released_at"] == booked["phases"][-1]["end_date"]
+    assert world.store.get(third["id"])["status"] == "active"

@@ -8,6 +8,7 @@ reconcile with the balance, and every scenario a revenue warehouse must handle o
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from typing import Any
@@ -288,6 +289,22 @@ def test_catalog_and_currencies(world: World) -> None:
         c["percent_off"] for c in coupons.values()
     )
     assert sum(c["times_redeemed"] for c in coupons.values()) > 0
+    # Promotion codes on some coupons (one inactive); some subscriptions' discounts came from
+    # a code, and each code counts the discounts naming it.
+    codes = {c["id"]: c for c in _all(world, "promotion_code", world.account_id)}
+    assert {c["promotion"]["coupon"] for c in codes.values()} < set(coupons)
+    assert not all(c["active"] for c in codes.values())
+    typed = Counter(
+        d["promotion_code"]
+        for d in _all(world, "discount", world.account_id)
+        if d["promotion_code"] and d["subscription"]
+    )
+    assert typed and set(typed) <= {i for i, c in codes.items() if c["active"]}
+    for code_id, count in typed.items():
+        assert codes[code_id]["times_redeemed"] == count
+    rates = _all(world, "shipping_rate", world.account_id)
+    assert {r["active"] for r in rates} == {True, False}
+    assert all(r["fixed_amount"]["amount"] > 0 and r["delivery_estimate"] for r in rates)
     for kind in ("product", "price", "coupon"):
         deleted = [obj for obj in _all(world, kind) if obj.get("deleted")]
         assert deleted, kind
@@ -475,3 +492,40 @@ def test_rows_lie_in_list_order_and_keep_their_seq(tmp_path: Any) -> None:
         )
     finally:
         world.close()
+
+
+# -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+
+
+def test_downgrades_and_cancellations_are_booked_as_schedules(world: World) -> None:
+    """Some downgrades and cancellations wait for the end of the period as schedules; each
+    ended exactly when its last phase did, and its subscription shows it."""
+    schedules = _all(world, "subscription_schedule", world.account_id)
+    subscriptions = {s["id"]: s for s in _all(world, "subscription", world.account_id)}
+    prices = {p["id"]: p for p in _all(world, "price", world.account_id)}
+    assert {"completed", "released"} <= {s["status"] for s in schedules}
+    for schedule in schedules:
+        phases = schedule["phases"]
+        last_end = phases[-1]["end_date"]
+        assert all(a["end_date"] == b["start_date"] for a, b in itertools.pairwise(phases))
+        if schedule["status"] == "completed":
+            subscription = subscriptions[schedule["subscription"]]
+            assert schedule["end_behavior"] == "cancel" and len(phases) == 1
+            assert subscription["status"] == "canceled"
+            assert subscription["ended_at"] == last_end == schedule["completed_at"]
+        elif schedule["status"] == "released":
+            subscription = subscriptions[schedule["released_subscription"]]
+            assert schedule["subscription"] is None and subscription["schedule"] is None
+            assert schedule["released_at"] == last_end and len(phases) == 2
+            before, after = (prices[phase["items"][0]["price"]] for phase in phases)
+            assert after["unit_amount"] < before["unit_amount"]  # a downgrade
+        elif schedule["status"] == "active":
+            subscription = subscriptions[schedule["subscription"]]
+            assert subscription["schedule"] == schedule["id"]
+            assert schedule["current_phase"]["end_date"] > world.now
+            if schedule["end_behavior"] == "cancel":
+                assert subscription["cancel_at"] == last_end
+        else:  # canceled with its subscription, before its end
+            subscription = subscriptions[schedule["subscription"]]
+            assert schedule["status"] == "canceled" and subscription["status"] == "canceled"
+            assert schedule["canceled_at"] == subscription["ended_at"] < last_end

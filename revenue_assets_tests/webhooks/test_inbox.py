@@ -54,7 +54,7 @@ def test_columns_map_object_to_table_and_partition(inbox: StateStore) -> None:
                 account="acct_123",
             ),
             event("evt_dispute", object_type="dispute", event_type="charge.dispute.created"),
-            event("evt_plan", object_type="plan"),  # not a synced table
+            event("evt_card", object_type="card"),  # not a synced table
             event("evt_nocreated", object_type="customer", object_created=None),
             # an invoice rendered at an API version older than 2019-03-14: `date`, no `created`
             event(
@@ -82,7 +82,7 @@ def test_columns_map_object_to_table_and_partition(inbox: StateStore) -> None:
     )
     assert sub.type == "customer.subscription.updated" and sub.object_id == "sub_evt_sub"
     assert rows["evt_dispute"].table == "dispute"
-    assert (rows["evt_plan"].table, rows["evt_plan"].partition_key) == (None, None)
+    assert (rows["evt_card"].table, rows["evt_card"].partition_key) == (None, None)
     assert (rows["evt_nocreated"].table, rows["evt_nocreated"].partition_key) == ("customer", None)
     old_invoice = rows["evt_old_invoice"]
     assert (old_invoice.table, old_invoice.partition_key) == ("invoice", "2024-01-01")

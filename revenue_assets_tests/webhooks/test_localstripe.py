@@ -113,7 +113,7 @@ def test_localstripe_deliveries_in_an_older_shape_are_stored_and_mapped(
             "customer.source.created": ("card", None),
             "customer.updated": ("customer", "customer"),
             "product.created": ("product", "product"),
-            "plan.created": ("plan", None),
+            "plan.created": ("plan", "plan"),
             "invoice.created": ("invoice", "invoice"),
             "invoice.payment_succeeded": ("invoice", "invoice"),
             "payment_intent.succeeded": ("payment_intent", None),

@@ -178,7 +178,7 @@ def _catalog_rows(
     rows = []
     deleted = {object_id for object_id, when in catalog.deletions if when <= plan.now}
     for obj in catalog.objects.values():
-        if obj["object"] == "coupon":
+        if obj["object"] in ("coupon", "promotion_code"):
             obj = dict(obj, times_redeemed=redemptions.get(obj["id"], 0))
         if obj["id"] in deleted:
             row = row_for(shapes.deleted_stub(obj["id"], obj["object"]), account)

@@ -62,6 +62,8 @@ def simulate_chunk(account: str, first: int, count: int) -> ChunkResult:
         due.extend((key, account, when) for key, when in ledger.due.items())
         for obj in ledger.objects_of_kind("discount"):
             redemptions[obj["source"]["coupon"]] += 1
+            if obj["promotion_code"]:
+                redemptions[obj["promotion_code"]] += 1
     return ChunkResult(rows, due, balance, redemptions, persons=persons)
 
 

@@ -16,10 +16,12 @@ from revenue_assets.sandbox import (
     invoicing,
     money,
     payments,
+    schedules,
 )
 from revenue_assets.sandbox import (
     catalog as catalog_module,
 )
+from revenue_assets.sandbox.catalog import Catalog
 from revenue_assets.sandbox.company.clock import Agenda
 from revenue_assets.sandbox.company.plan import Obj, Person, Plan
 from revenue_assets.sandbox.ledger import MemoryLedger
@@ -471,9 +473,17 @@ class Story:
         has_card = bool(customer["invoice_settings"]["default_payment_method"])
         trial_end = now + 14 * money.DAY if first and rng.random() < 0.3 else None
         coupons: tuple[Obj, ...] = ()
+        codes: tuple[Obj, ...] = ()
         if rng.random() < 0.22:
             coupon = self._coupon(currency, now)
             coupons = (coupon,) if coupon else ()
+            # Half of those with a code typed it at checkout (the discount names the code).
+            code = self.catalog.promotion_codes.get(_code_of(coupon, self.catalog))
+            eligible = code is not None and (
+                first or not code["restrictions"]["first_time_transaction"]
+            )
+            if eligible and rng.random() < 0.5:
+                coupons, codes = (), (code,)
         tax = self.catalog.tax_rates.get(self.country)
         if not has_card and trial_end is None:
             # Without a card, nobody subscribes for money: a trial that will pause or cancel.
@@ -489,6 +499,7 @@ class Story:
             if not has_card
             else "create_invoice",
             tax_rates=[tax] if tax else None,
+            promotion_codes=codes,
         )
         self._life_of(subscription, specs)
 
@@ -593,6 +604,16 @@ class Story:
         if self.deleted or subscription["status"] in billing.ENDED:
             return
         feedback = self.rng.choice(FEEDBACK)
+        if (
+            at_period_end
+            and subscription["status"] == "active"
+            and schedules.open_schedule(self.ledger, subscription) is None
+            and self.rng.random() < 0.25
+        ):
+            # Booked as a schedule that ends the subscription with its current period.
+            items = billing.items_of(self.ledger, subscription)
+            schedules.book(self.ledger, subscription, items, cancel=True)
+            return
         if at_period_end:
             billing.update(
                 self.ledger, subscription, cancel_at_period_end=True, cancellation_feedback=feedback
@@ -635,6 +656,15 @@ class Story:
             target, price["currency"], (recurring["interval"], recurring["interval_count"])
         )
         if new_price is None:
+            return
+        if (
+            not up
+            and subscription["status"] == "active"
+            and schedules.open_schedule(self.ledger, subscription) is None
+            and self.rng.random() < 0.5
+        ):
+            # Half the downgrades are booked for the end of the paid period, as a schedule.
+            schedules.book(self.ledger, subscription, items, downgrade_to=new_price)
             return
         billing.update(
             self.ledger,
@@ -750,3 +780,10 @@ class Story:
         subscriptions = self.ledger.by_customer(self.customer["id"], "subscription")
         customers.delete(self.ledger, self.customer, subscriptions)
         self.deleted = True
+
+
+def _code_of(coupon: Obj | None, catalog: Catalog) -> str | None:
+    """The catalog's code of a coupon (`WELCOME20`), whatever the account's id suffix."""
+    if coupon is None:
+        return None
+    return next((code for code, found in catalog.coupons.items() if found is coupon), None)

@@ -13,8 +13,10 @@ from revenue_assets.sandbox.shapes.billing import (
     line_item,
     line_parent_invoice_item,
     line_parent_subscription,
+    schedule_phase,
     subscription,
     subscription_item,
+    subscription_schedule,
 )
 from revenue_assets.sandbox.shapes.catalog import (
     coupon,
@@ -22,6 +24,8 @@ from revenue_assets.sandbox.shapes.catalog import (
     plan_of,
     price,
     product,
+    promotion_code,
+    shipping_rate,
     tax_rate,
 )
 from revenue_assets.sandbox.shapes.credit_notes import credit_note, credit_note_line
@@ -81,9 +85,13 @@ __all__ = [
     "plan_of",
     "price",
     "product",
+    "promotion_code",
     "refund",
+    "schedule_phase",
+    "shipping_rate",
     "subscription",
     "subscription_item",
+    "subscription_schedule",
     "tax_rate",
     "template",
     "webhook_endpoint",

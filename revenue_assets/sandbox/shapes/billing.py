@@ -334,3 +334,98 @@ def credited_lines(invoice_item: Obj) -> Obj | None:
     """The `{invoice, invoice_line_items}` an invoice item credits, for the line that bills it."""
     credited = (invoice_item.get("proration_details") or {}).get("credited_items") or {}
     return credited.get("invoice_line_item_details")
+
+
+# -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+
+_NO_INVOICE_SETTINGS = {
+    "account_tax_ids": None,
+    "custom_fields": None,
+    "days_until_due": None,
+    "description": None,
+    "footer": None,
+}
+
+
+def schedule_phase(
+    currency: str, start: int, end: int, items: list[tuple[str, int]], *, discounts: list[str]
+) -> Obj:
+    """One phase of a subscription schedule: its dates and the (price id, quantity) it bills."""
+    return {
+        "add_invoice_items": [],
+        "application_fee_percent": None,
+        "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+        "billing_cycle_anchor": None,
+        "billing_thresholds": None,
+        "collection_method": None,
+        "currency": currency,
+        "default_payment_method": None,
+        "default_tax_rates": [],
+        "description": None,
+        "discounts": [
+            {"coupon": None, "discount": discount, "promotion_code": None} for discount in discounts
+        ],
+        "end_date": end,
+        "invoice_settings": None,
+        "items": [
+            {
+                "billing_thresholds": None,
+                "discounts": [],
+                "metadata": {},
+                "plan": price_id,
+                "price": price_id,
+                "quantity": quantity,
+                "tax_rates": [],
+            }
+            for price_id, quantity in items
+        ],
+        "metadata": {},
+        "on_behalf_of": None,
+        "proration_behavior": "create_prorations",
+        "start_date": start,
+        "transfer_data": None,
+        "trial_end": None,
+    }
+
+
+def subscription_schedule(
+    id: str,
+    subscription: Obj,
+    created: int,
+    *,
+    phases: list[Obj],
+    end_behavior: str,
+    metadata: Obj | None = None,
+) -> Obj:
+    """A schedule made from a live subscription (`from_subscription`): active at once, its
+    first phase the current period."""
+    first = phases[0]
+    return from_template(
+        "subscription_schedule",
+        id=id,
+        created=created,
+        customer=subscription["customer"],
+        subscription=subscription["id"],
+        phases=phases,
+        current_phase={"start_date": first["start_date"], "end_date": first["end_date"]},
+        end_behavior=end_behavior,
+        status="active",
+        canceled_at=None,
+        completed_at=None,
+        released_at=None,
+        released_subscription=None,
+        metadata=metadata or {},
+        default_settings={
+            "application_fee_percent": None,
+            "automatic_tax": {"disabled_reason": None, "enabled": False, "liability": None},
+            "billing_cycle_anchor": "automatic",
+            "billing_thresholds": None,
+            "collection_method": subscription["collection_method"],
+            "default_payment_method": None,
+            "description": None,
+            "invoice_settings": dict(_NO_INVOICE_SETTINGS, issuer={"type": "self"}),
+            "on_behalf_of": None,
+            "transfer_data": None,
+        },
+        billing_mode={"flexible": None, "type": "classic", "updated_at": None},
+    )

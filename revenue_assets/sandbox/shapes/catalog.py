@@ -1,4 +1,5 @@
-"""Products, prices (and their legacy `plan` view), coupons, tax rates and discounts."""
+"""Products, prices (and their legacy `plan` view), coupons, promotion codes, tax rates,
+shipping rates and discounts."""
 
 from __future__ import annotations
 
@@ -118,20 +119,36 @@ def coupon(
     )
 
 
-def tax_rate(id: str, created: int, *, percentage: float, country: str, display_name: str) -> Obj:
+def tax_rate(
+    id: str,
+    created: int,
+    *,
+    percentage: float,
+    country: str | None,
+    display_name: str,
+    inclusive: bool = False,
+    description: str | None = None,
+    jurisdiction: str | None = None,
+    tax_type: str | None = None,
+    active: bool = True,
+    metadata: Obj | None = None,
+) -> Obj:
+    if tax_type is None and display_name in ("VAT", "JCT"):
+        tax_type = display_name.lower()
     return from_template(
         "tax_rate",
         id=id,
+        active=active,
         created=created,
         percentage=percentage,
         effective_percentage=percentage,
         country=country,
-        jurisdiction=country,
-        description=f"{display_name} {country}",
+        jurisdiction=jurisdiction if jurisdiction is not None else country,
+        description=description if description is not None else f"{display_name} {country}",
         display_name=display_name,
-        inclusive=False,
-        tax_type="vat" if display_name == "VAT" else "jct",
-        metadata={},
+        inclusive=inclusive,
+        tax_type=tax_type,
+        metadata=metadata or {},
     )
 
 
@@ -146,6 +163,7 @@ def discount(
     subscription_item: str | None = None,
     invoice: str | None = None,
     invoice_item: str | None = None,
+    promotion_code: str | None = None,
 ) -> Obj:
     return from_template(
         "discount",
@@ -159,5 +177,75 @@ def discount(
         invoice=invoice,
         invoice_item=invoice_item,
         checkout_session=None,
-        promotion_code=None,
+        promotion_code=promotion_code,
+    )
+
+
+def promotion_code(
+    id: str,
+    code: str,
+    coupon_id: str,
+    created: int,
+    *,
+    customer: str | None = None,
+    expires_at: int | None = None,
+    max_redemptions: int | None = None,
+    first_time_transaction: bool = False,
+    minimum_amount: int | None = None,
+    minimum_amount_currency: str | None = None,
+    active: bool = True,
+    metadata: Obj | None = None,
+) -> Obj:
+    """A customer-facing code for a coupon (what a customer types at checkout)."""
+    return from_template(
+        "promotion_code",
+        id=id,
+        code=code,
+        promotion={"coupon": coupon_id, "type": "coupon"},
+        created=created,
+        customer=customer,
+        expires_at=expires_at,
+        max_redemptions=max_redemptions,
+        restrictions={
+            "first_time_transaction": first_time_transaction,
+            "minimum_amount": minimum_amount,
+            "minimum_amount_currency": minimum_amount_currency if minimum_amount else None,
+        },
+        active=active,
+        metadata=metadata or {},
+        times_redeemed=0,
+    )
+
+
+def shipping_rate(
+    id: str,
+    created: int,
+    *,
+    display_name: str,
+    amount: int,
+    currency: str,
+    days: tuple[int, int] | None = None,
+    active: bool = True,
+    tax_behavior: str = "exclusive",
+    metadata: Obj | None = None,
+) -> Obj:
+    """A fixed shipping price, with its delivery estimate in business days."""
+    estimate = None
+    if days is not None:
+        estimate = {
+            "maximum": {"unit": "business_day", "value": days[1]},
+            "minimum": {"unit": "business_day", "value": days[0]},
+        }
+    return from_template(
+        "shipping_rate",
+        id=id,
+        created=created,
+        active=active,
+        display_name=display_name,
+        fixed_amount={"amount": amount, "currency": currency},
+        delivery_estimate=estimate,
+        tax_behavior=tax_behavior,
+        tax_code=None,
+        type="fixed_amount",
+        metadata=metadata or {},
     )

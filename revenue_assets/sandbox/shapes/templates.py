@@ -143,6 +143,8 @@ _OVERRIDES: dict[str, Obj] = {
     },
     "subscription_item": {"billing_thresholds": None},
     "tax_rate": {"flat_amount": None, "rate_type": "percentage"},
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "promotion_code": {"active": True, "expires_at": None},
 }
 
 # Fields of the fixtures that the pinned API version no longer has (the fixture file lags).
@@ -151,6 +153,8 @@ _DROP: dict[str, tuple[str, ...]] = {"invoice": ("subscription",)}
 # Fields the pinned API version has that the fixtures lack (their defaults; builders set them).
 _ADD: dict[str, Obj] = {
     "invoiceitem": {"proration_details": {"credited_items": None, "discount_amounts": []}},
+    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
+    "subscription_schedule": {"pause_schedules": []},
 }
 
 
