@@ -30,7 +30,7 @@ class ChildTable:
 class StripeTable:
     """One Stripe object type synced into `stripe.<name>`."""
 
-    name: str  # Stripe object name, also the warehouse table name
+    name: str  # warehouse table name: Stripe's object name, without its namespace's dot
     path: str  # list endpoint
     permission: str  # restricted-key permission that allows reading it
     description: str
@@ -47,6 +47,14 @@ class StripeTable:
     # Object paths to expand. Discounts are only ids in current payloads and Stripe cannot list
     # them: expanded, they tell which coupon each discount applied (revenue_item's coupon).
     expand: tuple[str, ...] = ()
+    # Stripe's `object` of its payloads when it is not the table's name: the warehouse names
+    # tables without dots, Stripe names namespaced objects with one (`checkout.session`).
+    object_name: str | None = None
+
+    @property
+    def object(self) -> str:
+        """The `object` field of this table's payloads."""
+        return self.object_name or self.name
 
     def list_expand(self) -> dict[str, list[str]]:
         """The `expand` parameter of a list call (paths under `data.`)."""
@@ -246,6 +254,23 @@ TABLES: tuple[StripeTable, ...] = (
         description="The raw event history: every change Stripe reported, as listed or delivered (Stripe keeps 30 days).",
         retention_days=30,
     ),
+    # -- payments: intents, checkout, setup, radar, platform money movements ----------------
+    StripeTable(
+        name="payment_intent",
+        path="/v1/payment_intents",
+        permission="rak_payment_intent_read",
+        description="Payment intents: every attempt to collect a payment, including those declined or abandoned that never moved money.",
+        event_types=(
+            "payment_intent.created",
+            "payment_intent.succeeded",
+            "payment_intent.payment_failed",
+            "payment_intent.canceled",
+            "payment_intent.processing",
+            "payment_intent.requires_action",
+            "payment_intent.amount_capturable_updated",
+            "payment_intent.partially_funded",
+        ),
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}
@@ -259,6 +284,9 @@ ALL_TABLE_NAMES: tuple[str, ...] = tuple(
 )
 
 
+TABLES_BY_OBJECT: dict[str, StripeTable] = {table.object: table for table in TABLES}
+
+
 def table_for_object(object_name: str) -> StripeTable | None:
     """The synced table holding objects whose `object` field is `object_name`."""
-    return TABLES_BY_NAME.get(object_name)
+    return TABLES_BY_OBJECT.get(object_name)

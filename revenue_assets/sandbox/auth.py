@@ -42,6 +42,8 @@ PERMISSIONS: dict[str, str] = {
     "subscription_items": "rak_subscription",
     "subscriptions": "rak_subscription",
     "webhook_endpoints": "rak_webhook",
+    # -- payments: intents, checkout, setup, radar, platform money movements ----------------
+    "payment_intents": "rak_payment_intent",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

@@ -225,7 +225,24 @@ RESOURCES: dict[str, Resource] = {
         },
     ),
     "accounts": Resource("account"),
+    # -- payments: intents, checkout, setup, radar, platform money movements ----------------
+    "payment_intents": Resource(
+        "payment_intent", {"customer": CUSTOMER, "customer_account": _field("customer_account")}
+    ),
 }
+
+# Resources Stripe serves under a namespace (`/v1/checkout/sessions`) are one key of
+# `RESOURCES` (`checkout/sessions`): the URL's first two segments.
+NAMESPACES = frozenset({"checkout", "radar"})
+
+
+def resource_parts(path: str) -> list[str]:
+    """The segments of a `/v1/...` path after `/v1`, a namespace joined to its resource:
+    `/v1/checkout/sessions/cs_1` -> ["checkout/sessions", "cs_1"]."""
+    parts = path.split("/")[2:]
+    if len(parts) >= 2 and parts[0] in NAMESPACES and parts[1]:
+        parts = [f"{parts[0]}/{parts[1]}", *parts[2:]]
+    return parts
 
 
 def unknown_parameter(name: str) -> SandboxError:

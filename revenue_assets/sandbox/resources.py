@@ -746,6 +746,45 @@ def create_payout(world: World, ledger: StoreLedger, params: Obj) -> Obj:
     )
 
 
+# -- payments: intents, checkout, setup, radar, platform money movements ---------------------------------
+
+
+def create_payment_intent(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    amount = p.integer(params, "amount")
+    if amount is None:
+        raise SandboxError(
+            400, "Missing required param: amount.", code="parameter_missing", param="amount"
+        )
+    currency = str(p.required(params, "currency")).lower()
+    customer = None
+    if params.get("customer"):
+        customer = fetch(ledger, "customer", params["customer"], "customer")
+    intent = payments.open_intent(
+        ledger,
+        customer,
+        amount,
+        currency,
+        description=p.text(params, "description"),
+        metadata=_meta({}, params) or {},
+    )
+    if p.boolean(params, "confirm", False):
+        payments.confirm_intent(ledger, intent, customer)
+    return intent
+
+
+def confirm_payment_intent(world: World, ledger: StoreLedger, params: Obj, intent_id: str) -> Obj:
+    intent = fetch(ledger, "payment_intent", intent_id)
+    customer = ledger.get(intent["customer"]) if intent.get("customer") else None
+    return payments.confirm_intent(ledger, intent, customer)
+
+
+def cancel_payment_intent(world: World, ledger: StoreLedger, params: Obj, intent_id: str) -> Obj:
+    reason = p.text(params, "cancellation_reason")
+    if reason not in (None, "abandoned", "duplicate", "fraudulent", "requested_by_customer"):
+        raise invalid(f"Invalid cancellation_reason: {reason}", "cancellation_reason")
+    return payments.cancel_intent(ledger, fetch(ledger, "payment_intent", intent_id), reason)
+
+
 # -- webhook endpoints ---------------------------------------------------------------------------------------
 
 
@@ -820,6 +859,8 @@ CREATE: dict[str, Handler] = {
     "disputes": create_dispute,
     "payouts": create_payout,
     "webhook_endpoints": create_webhook_endpoint,
+    # payments: intents, checkout, setup, radar, platform money movements
+    "payment_intents": create_payment_intent,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -853,4 +894,7 @@ ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = 
     ("subscriptions", "cancel"): cancel_subscription,
     ("credit_notes", "void"): void_credit_note,
     ("disputes", "close"): close_dispute,
+    # payments: intents, checkout, setup, radar, platform money movements
+    ("payment_intents", "confirm"): confirm_payment_intent,
+    ("payment_intents", "cancel"): cancel_payment_intent,
 }

@@ -187,6 +187,22 @@ _COLUMNS: dict[str, str] = {
         pending_webhooks BIGINT, request JSON, type VARCHAR, account VARCHAR,
         object_id VARCHAR @data.object.id, object_type VARCHAR @data.object.object
     """,
+    # -- payments: intents, checkout, setup, radar, platform money movements ----------------
+    "payment_intent": """
+        amount BIGINT, amount_capturable BIGINT, amount_details JSON, amount_received BIGINT,
+        application REF, application_fee_amount BIGINT, automatic_payment_methods JSON,
+        canceled_at TIMESTAMP, cancellation_reason VARCHAR, capture_method VARCHAR,
+        confirmation_method VARCHAR, created TIMESTAMP, currency VARCHAR, customer REF,
+        customer_account REF, description VARCHAR, excluded_payment_method_types JSON,
+        last_payment_error JSON, latest_charge REF, livemode BOOLEAN, managed_payments JSON,
+        metadata JSON, next_action JSON, on_behalf_of REF,
+        payment_method REF, payment_method_configuration_details JSON,
+        payment_method_options JSON, payment_method_types JSON, processing JSON,
+        receipt_email VARCHAR, review REF, setup_future_usage VARCHAR, shipping JSON,
+        source REF, statement_descriptor VARCHAR, statement_descriptor_suffix VARCHAR,
+        status VARCHAR, transfer_data JSON, transfer_group VARCHAR,
+        last_payment_error_code VARCHAR @last_payment_error.code
+    """,
 }
 
 _STORAGE_TYPES = {

@@ -40,6 +40,8 @@ LIST_PARAMS: dict[str, str] = {
     "invoice_payments": "InvoicePaymentListParams",
     "webhook_endpoints": "WebhookEndpointListParams",
     "accounts": "AccountListParams",
+    # payments: intents, checkout, setup, radar, platform money movements
+    "payment_intents": "PaymentIntentListParams",
 }
 
 
@@ -56,7 +58,9 @@ class Param:
 
 def documented(endpoint: str) -> dict[str, Param]:
     """The filters `GET /v1/<endpoint>` documents (paging and `expand` left out)."""
-    cls = getattr(stripe.params, LIST_PARAMS[endpoint])
+    cls: Any = stripe.params
+    for name in LIST_PARAMS[endpoint].split("."):  # `checkout.SessionListParams`
+        cls = getattr(cls, name)
     return _params(cls, skip=COMMON | set(RequestOptions.__annotations__))
 
 

@@ -34,6 +34,8 @@ LISTS: dict[str, dict[str, Any]] = {
     "invoice_payments": {},
     "webhook_endpoints": {},
     "accounts": {},
+    # payments: intents, checkout, setup, radar, platform money movements
+    "payment_intents": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

@@ -203,6 +203,8 @@ SELECTIONS: list[tuple[str, str, str, Callable[[Obj], Any], str]] = [
         "eq",
     ),
     ("invoice_payments", "invoice_payment", "payment.type", lambda o: o["payment"]["type"], "eq"),
+    # payments: intents, checkout, setup, radar, platform money movements
+    ("payment_intents", "payment_intent", "customer", lambda o: o["customer"], "eq"),
 ]
 
 

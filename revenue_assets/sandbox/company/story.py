@@ -361,6 +361,9 @@ class Story:
         ledger = self.ledger
         usd = rng.choice((2_900, 9_900, 14_900, 49_900))
         amount = money.from_usd_cents(usd, self.currency)
+        if rng.random() < 0.08:
+            self.abandoned_payment(amount, declined=rng.random() < 0.6)
+            return
         charge, _ = payments.create_charge(
             ledger,
             self.customer,
@@ -379,6 +382,17 @@ class Story:
             self.at(later, lambda: self.refund(charge, full=False))
         elif roll < 0.16:
             self.at(later, lambda: self.dispute(charge))
+
+    def abandoned_payment(self, amount: int, *, declined: bool) -> None:
+        """A purchase that never moved money: a payment intent left waiting for a payment
+        method (after a declined card, when `declined`), canceled as abandoned a day later."""
+        ledger = self.ledger
+        intent = payments.open_intent(
+            ledger, self.customer, amount, self.currency, description="One-time purchase"
+        )
+        if declined:
+            payments.decline_intent(ledger, intent, self.customer)
+        self.at(ledger.now + money.DAY, lambda: payments.cancel_intent(ledger, intent))
 
     def refund(self, charge: Obj, *, full: bool) -> None:
         remaining = charge["amount"] - charge["amount_refunded"]

@@ -19,8 +19,8 @@ def payment_intent(
     created: int,
     *,
     customer_id: str | None,
-    charge_id: str,
-    payment_method: str,
+    charge_id: str | None,
+    payment_method: str | None,
     description: str | None,
     secret: str,
 ) -> Obj:

@@ -1,0 +1,93 @@
+"""The payments tables (payment intents, checkout sessions, setup intents, reviews, early fraud
+warnings, transfers, application fees, top-ups) synced from the sandbox over real HTTP: the rows
+are what the sandbox serves through the official SDK, the generated company has the cases a
+payments table must hold (declined and abandoned intents...), and a restricted key without a
+table's permission fails that table alone, naming the permission."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from revenue_assets.catalog.tables import TABLES_BY_NAME
+from revenue_assets_tests.helpers import access_for, sync_sandbox, warehouse_rows
+
+PAYMENT_TABLES = ["payment_intent"]
+# Fields compared row by row besides the id, where the object has them.
+COMPARED = ("status", "amount", "currency", "customer", "charge")
+
+
+def served(sandbox: Any, path: str) -> dict[str, dict[str, Any]]:
+    """Every object of a list endpoint, as the SDK reads it from the sandbox."""
+    client = sandbox.client()
+    found: dict[str, dict[str, Any]] = {}
+    cursor: dict[str, str] = {}
+    while True:
+        page = client.raw_request("get", path, limit=100, **cursor).data
+        found.update((obj["id"], obj) for obj in page["data"])
+        if not page["has_more"]:
+            return found
+        cursor = {"starting_after": page["data"][-1]["id"]}
+
+
+@pytest.fixture(scope="module")
+def synced(sandbox_session_factory, tmp_path_factory):
+    sandbox = sandbox_session_factory()
+    database = tmp_path_factory.mktemp("payments") / "warehouse.duckdb"
+    tables = [TABLES_BY_NAME[name] for name in PAYMENT_TABLES]
+    outcomes = sync_sandbox(sandbox, database, tables=tables)
+    return sandbox, database, outcomes
+
+
+@pytest.mark.parametrize("table", PAYMENT_TABLES)
+def test_rows_are_what_the_sandbox_serves(synced, table: str) -> None:
+    sandbox, database, outcomes = synced
+    assert outcomes[table].ok, outcomes[table].error
+    expected = served(sandbox, TABLES_BY_NAME[table].path)
+    rows = warehouse_rows(database, table)
+    assert expected, f"the sandbox company has no {table}"
+    assert set(rows) == set(expected)
+    for object_id, obj in expected.items():
+        row = rows[object_id]
+        assert row["_raw"] == obj
+        assert int(row["created"].timestamp()) == obj["created"]
+        for name in COMPARED:
+            if name in obj and not isinstance(obj[name], dict):
+                assert row[name] == obj[name], (object_id, name)
+
+
+def test_payment_intents_include_those_that_never_moved_money(synced) -> None:
+    _, database, _ = synced
+    intents = warehouse_rows(database, "payment_intent").values()
+    by_status: dict[str, int] = {}
+    for row in intents:
+        by_status[row["status"]] = by_status.get(row["status"], 0) + 1
+    assert by_status.get("succeeded", 0) > by_status.get("canceled", 0) > 0
+    declined = [row for row in intents if row["last_payment_error_code"] == "card_declined"]
+    assert declined and all(row["status"] != "succeeded" for row in declined)
+    assert all(row["amount_received"] == 0 for row in declined)
+    assert all(
+        row["latest_charge"] == row["_raw"]["last_payment_error"]["charge"] for row in declined
+    )
+    # The failures are a small share of the payments, as in a healthy account.
+    assert len(declined) < 0.1 * len(intents)
+
+
+@pytest.mark.parametrize("table", PAYMENT_TABLES)
+def test_a_key_without_the_tables_permission_fails_that_table_alone(
+    sandbox_session, tmp_path: Path, table: str
+) -> None:
+    missing = TABLES_BY_NAME[table].permission
+    granted = {t.permission for t in TABLES_BY_NAME.values()} - {missing}
+    key = sandbox_session.restricted_key(sorted(granted))
+    tables = [TABLES_BY_NAME[table], TABLES_BY_NAME["charge"]]
+    database = tmp_path / "w.duckdb"
+    outcomes = sync_sandbox(
+        sandbox_session, database, tables=tables, access=access_for(sandbox_session, key=key)
+    )
+    assert not outcomes[table].ok
+    assert outcomes[table].error.permission == missing
+    assert missing in str(outcomes[table].error)
+    assert outcomes["charge"].ok and warehouse_rows(database, "charge")
