@@ -271,6 +271,19 @@ TABLES: tuple[StripeTable, ...] = (
             "payment_intent.partially_funded",
         ),
     ),
+    StripeTable(
+        name="checkout_session",
+        object_name="checkout.session",
+        path="/v1/checkout/sessions",
+        permission="rak_checkout_session_read",
+        description="Checkout sessions: hosted payment pages, completed or abandoned (expired).",
+        event_types=(
+            "checkout.session.completed",
+            "checkout.session.expired",
+            "checkout.session.async_payment_succeeded",
+            "checkout.session.async_payment_failed",
+        ),
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

@@ -44,6 +44,7 @@ PERMISSIONS: dict[str, str] = {
     "webhook_endpoints": "rak_webhook",
     # -- payments: intents, checkout, setup, radar, platform money movements ----------------
     "payment_intents": "rak_payment_intent",
+    "checkout/sessions": "rak_checkout_session",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

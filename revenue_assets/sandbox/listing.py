@@ -229,6 +229,18 @@ RESOURCES: dict[str, Resource] = {
     "payment_intents": Resource(
         "payment_intent", {"customer": CUSTOMER, "customer_account": _field("customer_account")}
     ),
+    "checkout/sessions": Resource(
+        "checkout.session",
+        {
+            "customer": CUSTOMER,
+            "customer_account": _field("customer_account"),
+            "customer_details": Filter("object", parts={"email": _field("customer_details.email")}),
+            "payment_intent": _field("payment_intent"),
+            "payment_link": _field("payment_link"),
+            "status": Filter("status", enum=("complete", "expired", "open")),
+            "subscription": _field("subscription"),
+        },
+    ),
 }
 
 # Resources Stripe serves under a namespace (`/v1/checkout/sessions`) are one key of

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from revenue_assets.sandbox import (
     billing,
+    checkout,
     credit_notes,
     customers,
     invoicing,
@@ -48,6 +49,7 @@ KINDS = {
     "webhook_endpoints": "webhook_endpoint",
     "payment_intents": "payment_intent",
     "balance_transactions": "balance_transaction",
+    "checkout/sessions": "checkout.session",
 }
 
 
@@ -785,6 +787,42 @@ def cancel_payment_intent(world: World, ledger: StoreLedger, params: Obj, intent
     return payments.cancel_intent(ledger, fetch(ledger, "payment_intent", intent_id), reason)
 
 
+def create_checkout_session(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    mode = str(p.required(params, "mode"))
+    if mode not in checkout.MODES:
+        raise invalid(f"Invalid mode: must be one of {', '.join(checkout.MODES)}", "mode")
+    customer = None
+    if params.get("customer"):
+        customer = fetch(ledger, "customer", params["customer"], "customer")
+    amount, currency = 0, p.text(params, "currency")
+    for entry in p.listing(params, "line_items") or []:
+        if not isinstance(entry, dict) or not entry.get("price"):
+            raise invalid("Each line item needs a price.", "line_items")
+        price = fetch(ledger, "price", entry["price"], "line_items")
+        amount += (price["unit_amount"] or 0) * (p.integer(entry, "quantity", 1, minimum=1) or 1)
+        currency = currency or price["currency"]
+    if mode != "setup" and not amount:
+        raise SandboxError(
+            400,
+            "Missing required param: line_items.",
+            code="parameter_missing",
+            param="line_items",
+        )
+    return checkout.open_session(
+        ledger,
+        mode=mode,
+        currency=(currency or "usd").lower(),
+        amount=amount,
+        customer=customer,
+        email=p.text(params, "customer_email"),
+        metadata=_meta({}, params) or {},
+    )
+
+
+def expire_checkout_session(world: World, ledger: StoreLedger, params: Obj, session_id: str) -> Obj:
+    return checkout.expire(ledger, fetch(ledger, "checkout.session", session_id))
+
+
 # -- webhook endpoints ---------------------------------------------------------------------------------------
 
 
@@ -861,6 +899,7 @@ CREATE: dict[str, Handler] = {
     "webhook_endpoints": create_webhook_endpoint,
     # payments: intents, checkout, setup, radar, platform money movements
     "payment_intents": create_payment_intent,
+    "checkout/sessions": create_checkout_session,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -897,4 +936,5 @@ ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = 
     # payments: intents, checkout, setup, radar, platform money movements
     ("payment_intents", "confirm"): confirm_payment_intent,
     ("payment_intents", "cancel"): cancel_payment_intent,
+    ("checkout/sessions", "expire"): expire_checkout_session,
 }

@@ -203,6 +203,26 @@ _COLUMNS: dict[str, str] = {
         status VARCHAR, transfer_data JSON, transfer_group VARCHAR,
         last_payment_error_code VARCHAR @last_payment_error.code
     """,
+    "checkout_session": """
+        adaptive_pricing JSON, after_expiration JSON, allow_promotion_codes BOOLEAN,
+        amount_subtotal BIGINT, amount_total BIGINT, automatic_tax JSON,
+        billing_address_collection VARCHAR, cancel_url VARCHAR, client_reference_id VARCHAR,
+        collected_information JSON, consent JSON, consent_collection JSON, created TIMESTAMP,
+        currency VARCHAR, currency_conversion JSON, custom_fields JSON, custom_text JSON,
+        customer REF, customer_account REF, customer_creation VARCHAR, customer_details JSON,
+        customer_email VARCHAR, discounts JSON, expires_at TIMESTAMP,
+        integration_identifier VARCHAR, invoice REF, invoice_creation JSON, livemode BOOLEAN,
+        locale VARCHAR, managed_payments JSON, metadata JSON, mode VARCHAR,
+        origin_context VARCHAR, payment_intent REF, payment_link REF,
+        payment_method_collection VARCHAR, payment_method_configuration_details JSON,
+        payment_method_options JSON, payment_method_types JSON, payment_status VARCHAR,
+        permissions JSON, phone_number_collection JSON, recovered_from VARCHAR,
+        saved_payment_method_options JSON, setup_intent REF, shipping_address_collection JSON,
+        shipping_cost JSON, shipping_options JSON, status VARCHAR, submit_type VARCHAR,
+        subscription REF, success_url VARCHAR, total_details JSON, ui_mode VARCHAR, url VARCHAR,
+        wallet_options JSON,
+        customer_details_email VARCHAR @customer_details.email
+    """,
 }
 
 _STORAGE_TYPES = {

@@ -42,6 +42,7 @@ LIST_PARAMS: dict[str, str] = {
     "accounts": "AccountListParams",
     # payments: intents, checkout, setup, radar, platform money movements
     "payment_intents": "PaymentIntentListParams",
+    "checkout/sessions": "checkout.SessionListParams",
 }
 
 

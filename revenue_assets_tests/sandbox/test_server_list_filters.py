@@ -205,6 +205,22 @@ SELECTIONS: list[tuple[str, str, str, Callable[[Obj], Any], str]] = [
     ("invoice_payments", "invoice_payment", "payment.type", lambda o: o["payment"]["type"], "eq"),
     # payments: intents, checkout, setup, radar, platform money movements
     ("payment_intents", "payment_intent", "customer", lambda o: o["customer"], "eq"),
+    ("checkout/sessions", "checkout.session", "status", lambda o: o["status"], "eq"),
+    ("checkout/sessions", "checkout.session", "customer", lambda o: o["customer"], "eq"),
+    (
+        "checkout/sessions",
+        "checkout.session",
+        "subscription",
+        lambda o: o["subscription"],
+        "eq",
+    ),
+    (
+        "checkout/sessions",
+        "checkout.session",
+        "customer_details.email",
+        lambda o: (o["customer_details"] or {}).get("email"),
+        "eq",
+    ),
 ]
 
 

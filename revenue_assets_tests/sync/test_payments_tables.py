@@ -14,7 +14,7 @@ import pytest
 from revenue_assets.catalog.tables import TABLES_BY_NAME
 from revenue_assets_tests.helpers import access_for, sync_sandbox, warehouse_rows
 
-PAYMENT_TABLES = ["payment_intent"]
+PAYMENT_TABLES = ["payment_intent", "checkout_session"]
 # Fields compared row by row besides the id, where the object has them.
 COMPARED = ("status", "amount", "currency", "customer", "charge")
 
@@ -91,3 +91,16 @@ def test_a_key_without_the_tables_permission_fails_that_table_alone(
     assert outcomes[table].error.permission == missing
     assert missing in str(outcomes[table].error)
     assert outcomes["charge"].ok and warehouse_rows(database, "charge")
+
+
+def test_checkout_sessions_are_completed_or_abandoned(synced) -> None:
+    _, database, _ = synced
+    sessions = warehouse_rows(database, "checkout_session").values()
+    completed = [row for row in sessions if row["status"] == "complete"]
+    expired = [row for row in sessions if row["status"] == "expired"]
+    assert completed and expired
+    subscriptions = {row["subscription"] for row in completed}
+    assert None not in subscriptions and len(subscriptions) == len(completed)
+    assert all(row["customer"] and row["customer_details_email"] for row in completed)
+    assert all(row["url"] is None for row in completed + expired)
+    assert all(row["customer"] is None and row["customer_email"] for row in expired)

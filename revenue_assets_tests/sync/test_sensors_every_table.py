@@ -92,6 +92,19 @@ def _refund(world: World) -> str:
     return world.create("refunds", {"charge": _charge(world)["id"], "amount": "1000"})["id"]
 
 
+def _expired_checkout_session(world: World) -> str:
+    """A Checkout page opened and expired (Stripe sends no event when one opens)."""
+    session = world.create(
+        "checkout/sessions",
+        {
+            "mode": "subscription",
+            "customer": _customer(world)["id"],
+            "line_items": [{"price": _recurring_price(world)["id"], "quantity": "1"}],
+        },
+    )
+    return world.action("checkout/sessions", session["id"], "expire", {})["id"]
+
+
 def _credit_note(world: World) -> str:
     return world.create("credit_notes", {"invoice": _paid_invoice(world)["id"], "amount": "500"})[
         "id"
@@ -140,6 +153,7 @@ MAKERS: dict[str, Maker] = {
             "confirm": "true",
         },
     )["id"],
+    "checkout_session": _expired_checkout_session,
 }
 # Stripe sends no event whose object is a balance transaction: that table follows only by listing.
 WITHOUT_EVENTS = {table.name for table in TABLES if not table.event_types and table.name != "event"}

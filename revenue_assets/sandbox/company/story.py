@@ -11,6 +11,7 @@ from typing import Any
 
 from revenue_assets.sandbox import (
     billing,
+    checkout,
     credit_notes,
     customers,
     invoicing,
@@ -327,6 +328,8 @@ class Story:
     def plan_life(self) -> None:
         rng = self.rng
         signup = self.ledger.now
+        if rng.random() < 0.05:
+            self.at(signup, self.abandoned_checkout)
         roll = rng.random()
         if self.person_at == "charge" or roll < 0.08:
             self.one_off_purchases(signup)
@@ -504,7 +507,40 @@ class Story:
             else "create_invoice",
             tax_rates=[tax] if tax else None,
         )
+        if first and has_card and rng.random() < 0.2:
+            self._checked_out(subscription)
         self._life_of(subscription, specs)
+
+    def _checked_out(self, subscription: Obj) -> None:
+        """The subscription was bought on a Checkout page: its completed session."""
+        ledger = self.ledger
+        invoice = ledger.get(subscription["latest_invoice"] or "")
+        session = checkout.open_session(
+            ledger,
+            mode="subscription",
+            currency=subscription["currency"],
+            amount=invoice["amount_due"] if invoice else 0,
+            customer=self.customer,
+        )
+        checkout.complete(
+            ledger, session, self.customer, subscription=subscription, invoice=invoice
+        )
+
+    def abandoned_checkout(self) -> None:
+        """A visitor opened the Checkout page of a plan and left: the session expires."""
+        price = self.catalog.plan_for("Pro", self.currency, ("month", 1))
+        if price is None or self.deleted:
+            return
+        ledger = self.ledger
+        session = checkout.open_session(
+            ledger,
+            mode="subscription",
+            currency=self.currency,
+            amount=price["unit_amount"],
+            customer=None,
+            email=self.customer["email"],
+        )
+        self.at(ledger.now + checkout.LIFETIME, lambda: checkout.expire(ledger, session))
 
     def trial_only(self, signup: int) -> None:
         def start() -> None:

@@ -24,6 +24,7 @@ from revenue_assets.sandbox.shapes.catalog import (
     product,
     tax_rate,
 )
+from revenue_assets.sandbox.shapes.checkout import checkout_session, customer_details
 from revenue_assets.sandbox.shapes.credit_notes import credit_note, credit_note_line
 from revenue_assets.sandbox.shapes.customers import customer
 from revenue_assets.sandbox.shapes.payments import (
@@ -57,12 +58,14 @@ __all__ = [
     "balance_transaction",
     "card_details",
     "charge",
+    "checkout_session",
     "clone",
     "coupon",
     "credit_note",
     "credit_note_line",
     "credited_lines",
     "customer",
+    "customer_details",
     "deleted_stub",
     "discount",
     "dispute",

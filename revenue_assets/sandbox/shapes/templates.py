@@ -143,6 +143,33 @@ _OVERRIDES: dict[str, Obj] = {
     },
     "subscription_item": {"billing_thresholds": None},
     "tax_rate": {"flat_amount": None, "rate_type": "percentage"},
+    # -- payments: intents, checkout, setup, radar, platform money movements ----------------
+    "checkout.session": {
+        "after_expiration": None,
+        "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
+        "collected_information": None,
+        "consent": None,
+        "consent_collection": None,
+        "currency_conversion": None,
+        "custom_text": {
+            "after_submit": None,
+            "shipping_address": None,
+            "submit": None,
+            "terms_of_service_acceptance": None,
+        },
+        "customer_details": None,
+        "invoice_creation": None,
+        "managed_payments": {"enabled": False},
+        "adaptive_pricing": {"enabled": False},
+        "payment_method_configuration_details": None,
+        "payment_method_collection": "always",
+        "permissions": None,
+        "saved_payment_method_options": None,
+        "shipping_address_collection": None,
+        "shipping_cost": None,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "wallet_options": None,
+    },
 }
 
 # Fields of the fixtures that the pinned API version no longer has (the fixture file lags).
