@@ -284,6 +284,19 @@ TABLES: tuple[StripeTable, ...] = (
             "checkout.session.async_payment_failed",
         ),
     ),
+    StripeTable(
+        name="setup_intent",
+        path="/v1/setup_intents",
+        permission="rak_setup_intent_read",
+        description="Setup intents: cards saved for later payments, including those declined.",
+        event_types=(
+            "setup_intent.created",
+            "setup_intent.succeeded",
+            "setup_intent.setup_failed",
+            "setup_intent.canceled",
+            "setup_intent.requires_action",
+        ),
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, str] = {
     # -- payments: intents, checkout, setup, radar, platform money movements ----------------
     "payment_intents": "rak_payment_intent",
     "checkout/sessions": "rak_checkout_session",
+    "setup_intents": "rak_setup_intent",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

@@ -241,6 +241,15 @@ RESOURCES: dict[str, Resource] = {
             "subscription": _field("subscription"),
         },
     ),
+    "setup_intents": Resource(
+        "setup_intent",
+        {
+            "attach_to_self": _flag("attach_to_self"),
+            "customer": CUSTOMER,
+            "customer_account": _field("customer_account"),
+            "payment_method": _field("payment_method"),
+        },
+    ),
 }
 
 # Resources Stripe serves under a namespace (`/v1/checkout/sessions`) are one key of

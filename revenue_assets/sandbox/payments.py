@@ -1,4 +1,5 @@
-"""Money movements of the billing engine: payment intents, charges, refunds, disputes and payouts.
+"""Money movements of the billing engine: payment intents, charges, refunds, disputes and payouts,
+and the setup intents that save a customer's card for them.
 
 Every movement books a balance transaction, so that the balance (and the payouts drawn from it)
 reconciles exactly with what the charges, refunds, disputes and fees did.
@@ -550,3 +551,75 @@ def settle_payout(ledger: Ledger, payout: Obj) -> None:
     ledger.put(payout)
     ledger.emit("payout.paid", payout, previous)
     ledger.schedule(payout["id"], None)
+
+
+def open_setup_intent(
+    ledger: Ledger,
+    customer: Obj | None,
+    *,
+    description: str | None = None,
+    metadata: Obj | None = None,
+) -> Obj:
+    """A setup intent to save a card for later payments (`setup_intent.created`)."""
+    ids = ledger.ids
+    intent = shapes.setup_intent(
+        ids.new("seti"),
+        ledger.now,
+        customer_id=customer["id"] if customer else None,
+        payment_method=None,
+        secret=ids.token(25),
+        description=description,
+        metadata=metadata,
+    )
+    ledger.put(intent)
+    ledger.emit("setup_intent.created", intent)
+    return intent
+
+
+def confirm_setup_intent(
+    ledger: Ledger, intent: Obj, payment_method: str, *, declined: bool = False
+) -> Obj:
+    """The card is checked with its issuer: saved (`setup_intent.succeeded`) or declined, the
+    intent back to waiting for a card (`setup_intent.setup_failed`)."""
+    if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
+        raise SandboxError(
+            400,
+            f"This SetupIntent's status is {intent['status']}, so it cannot be confirmed.",
+            code="setup_intent_unexpected_state",
+        )
+    previous = {"status": intent["status"], "last_setup_error": intent["last_setup_error"]}
+    if declined:
+        intent.update(
+            status="requires_payment_method",
+            payment_method=None,
+            last_setup_error={
+                "code": "card_declined",
+                "decline_code": "generic_decline",
+                "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+                "message": "Your card was declined.",
+                "payment_method_type": "card",
+                "type": "card_error",
+            },
+        )
+        event = "setup_intent.setup_failed"
+    else:
+        intent.update(status="succeeded", payment_method=payment_method, last_setup_error=None)
+        event = "setup_intent.succeeded"
+    ledger.put(intent)
+    ledger.emit(event, intent, previous)
+    return intent
+
+
+def cancel_setup_intent(ledger: Ledger, intent: Obj, reason: str | None = "abandoned") -> Obj:
+    """Cancel a setup intent that never saved a card (`setup_intent.canceled`)."""
+    if intent["status"] in ("succeeded", "canceled"):
+        raise SandboxError(
+            400,
+            f"You cannot cancel this SetupIntent because it has a status of {intent['status']}.",
+            code="setup_intent_unexpected_state",
+        )
+    previous = {"status": intent["status"], "cancellation_reason": None}
+    intent.update(status="canceled", cancellation_reason=reason)
+    ledger.put(intent)
+    ledger.emit("setup_intent.canceled", intent, previous)
+    return intent

@@ -50,6 +50,7 @@ KINDS = {
     "payment_intents": "payment_intent",
     "balance_transactions": "balance_transaction",
     "checkout/sessions": "checkout.session",
+    "setup_intents": "setup_intent",
 }
 
 
@@ -823,6 +824,45 @@ def expire_checkout_session(world: World, ledger: StoreLedger, params: Obj, sess
     return checkout.expire(ledger, fetch(ledger, "checkout.session", session_id))
 
 
+def create_setup_intent(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    customer = None
+    if params.get("customer"):
+        customer = fetch(ledger, "customer", params["customer"], "customer")
+    usage = p.text(params, "usage") or "off_session"
+    if usage not in ("off_session", "on_session"):
+        raise invalid("Invalid usage: must be one of off_session, or on_session", "usage")
+    intent = payments.open_setup_intent(
+        ledger,
+        customer,
+        description=p.text(params, "description"),
+        metadata=_meta({}, params) or {},
+    )
+    intent["usage"] = usage
+    ledger.put(intent)
+    if p.boolean(params, "confirm", False):
+        _confirm_setup(ledger, intent, customer, params)
+    return intent
+
+
+def _confirm_setup(ledger: StoreLedger, intent: Obj, customer: Obj | None, params: Obj) -> Obj:
+    method = p.text(params, "payment_method") or payments.card_of(customer)[0]
+    declined = method in payments.DECLINING_METHODS
+    return payments.confirm_setup_intent(ledger, intent, method, declined=declined)
+
+
+def confirm_setup_intent(world: World, ledger: StoreLedger, params: Obj, intent_id: str) -> Obj:
+    intent = fetch(ledger, "setup_intent", intent_id)
+    customer = ledger.get(intent["customer"]) if intent.get("customer") else None
+    return _confirm_setup(ledger, intent, customer, params)
+
+
+def cancel_setup_intent(world: World, ledger: StoreLedger, params: Obj, intent_id: str) -> Obj:
+    reason = p.text(params, "cancellation_reason")
+    if reason not in (None, "abandoned", "duplicate", "requested_by_customer"):
+        raise invalid(f"Invalid cancellation_reason: {reason}", "cancellation_reason")
+    return payments.cancel_setup_intent(ledger, fetch(ledger, "setup_intent", intent_id), reason)
+
+
 # -- webhook endpoints ---------------------------------------------------------------------------------------
 
 
@@ -900,6 +940,7 @@ CREATE: dict[str, Handler] = {
     # payments: intents, checkout, setup, radar, platform money movements
     "payment_intents": create_payment_intent,
     "checkout/sessions": create_checkout_session,
+    "setup_intents": create_setup_intent,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -937,4 +978,6 @@ ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = 
     ("payment_intents", "confirm"): confirm_payment_intent,
     ("payment_intents", "cancel"): cancel_payment_intent,
     ("checkout/sessions", "expire"): expire_checkout_session,
+    ("setup_intents", "confirm"): confirm_setup_intent,
+    ("setup_intents", "cancel"): cancel_setup_intent,
 }

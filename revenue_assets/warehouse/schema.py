@@ -223,6 +223,16 @@ _COLUMNS: dict[str, str] = {
         wallet_options JSON,
         customer_details_email VARCHAR @customer_details.email
     """,
+    "setup_intent": """
+        application REF, attach_to_self BOOLEAN, automatic_payment_methods JSON,
+        cancellation_reason VARCHAR, created TIMESTAMP, customer REF, customer_account REF,
+        description VARCHAR, excluded_payment_method_types JSON, flow_directions JSON,
+        last_setup_error JSON, latest_attempt REF, livemode BOOLEAN, mandate REF,
+        metadata JSON, next_action JSON, on_behalf_of REF, payment_method REF,
+        payment_method_configuration_details JSON, payment_method_options JSON,
+        payment_method_types JSON, single_use_mandate REF, status VARCHAR, usage VARCHAR,
+        last_setup_error_code VARCHAR @last_setup_error.code
+    """,
 }
 
 _STORAGE_TYPES = {

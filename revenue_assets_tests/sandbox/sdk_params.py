@@ -43,6 +43,7 @@ LIST_PARAMS: dict[str, str] = {
     # payments: intents, checkout, setup, radar, platform money movements
     "payment_intents": "PaymentIntentListParams",
     "checkout/sessions": "checkout.SessionListParams",
+    "setup_intents": "SetupIntentListParams",
 }
 
 

@@ -37,6 +37,7 @@ LISTS: dict[str, dict[str, Any]] = {
     # payments: intents, checkout, setup, radar, platform money movements
     "payment_intents": {},
     "checkout/sessions": {},
+    "setup_intents": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

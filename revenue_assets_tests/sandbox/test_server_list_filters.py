@@ -221,6 +221,8 @@ SELECTIONS: list[tuple[str, str, str, Callable[[Obj], Any], str]] = [
         lambda o: (o["customer_details"] or {}).get("email"),
         "eq",
     ),
+    ("setup_intents", "setup_intent", "customer", lambda o: o["customer"], "eq"),
+    ("setup_intents", "setup_intent", "payment_method", lambda o: o["payment_method"], "eq"),
 ]
 
 

@@ -14,7 +14,7 @@ import pytest
 from revenue_assets.catalog.tables import TABLES_BY_NAME
 from revenue_assets_tests.helpers import access_for, sync_sandbox, warehouse_rows
 
-PAYMENT_TABLES = ["payment_intent", "checkout_session"]
+PAYMENT_TABLES = ["payment_intent", "checkout_session", "setup_intent"]
 # Fields compared row by row besides the id, where the object has them.
 COMPARED = ("status", "amount", "currency", "customer", "charge")
 
@@ -104,3 +104,20 @@ def test_checkout_sessions_are_completed_or_abandoned(synced) -> None:
     assert all(row["customer"] and row["customer_details_email"] for row in completed)
     assert all(row["url"] is None for row in completed + expired)
     assert all(row["customer"] is None and row["customer_email"] for row in expired)
+
+
+def test_setup_intents_save_the_customers_card(synced) -> None:
+    sandbox, database, _ = synced
+    intents = list(warehouse_rows(database, "setup_intent").values())
+    saved = [row for row in intents if row["status"] == "succeeded"]
+    given_up = [row for row in intents if row["status"] == "canceled"]
+    assert len(saved) > len(given_up) > 0
+    store = sandbox.world.store
+    for row in saved:
+        customer = store.get(row["customer"])
+        if customer.get("deleted"):
+            continue
+        assert customer["invoice_settings"]["default_payment_method"] == row["payment_method"]
+    # A card was declined, then the customer gave up: the decline stays on the intent.
+    assert all(row["last_setup_error_code"] == "card_declined" for row in given_up)
+    assert all(row["payment_method"] is None for row in given_up)

@@ -154,6 +154,9 @@ MAKERS: dict[str, Maker] = {
         },
     )["id"],
     "checkout_session": _expired_checkout_session,
+    "setup_intent": lambda world: world.create(
+        "setup_intents", {"customer": _customer(world)["id"], "confirm": "true"}
+    )["id"],
 }
 # Stripe sends no event whose object is a balance transaction: that table follows only by listing.
 WITHOUT_EVENTS = {table.name for table in TABLES if not table.event_types and table.name != "event"}

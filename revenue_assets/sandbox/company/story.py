@@ -330,6 +330,8 @@ class Story:
         signup = self.ledger.now
         if rng.random() < 0.05:
             self.at(signup, self.abandoned_checkout)
+        if self.customer["invoice_settings"]["default_payment_method"] and rng.random() < 0.06:
+            self.at(signup, self.saved_card)
         roll = rng.random()
         if self.person_at == "charge" or roll < 0.08:
             self.one_off_purchases(signup)
@@ -526,6 +528,20 @@ class Story:
             ledger, session, self.customer, subscription=subscription, invoice=invoice
         )
 
+    def saved_card(self) -> None:
+        """The customer saves a card before paying (a setup intent); now and then the first
+        card tried is declined, and either a second one saved or the attempt given up."""
+        ledger = self.ledger
+        method = self.customer["invoice_settings"]["default_payment_method"]
+        intent = payments.open_setup_intent(ledger, self.customer)
+        roll = self.rng.random()
+        if roll < 0.3:
+            payments.confirm_setup_intent(ledger, intent, f"{method}Old", declined=True)
+        if roll < 0.15:
+            self.at(ledger.now + money.DAY, lambda: payments.cancel_setup_intent(ledger, intent))
+        else:
+            payments.confirm_setup_intent(ledger, intent, method)
+
     def abandoned_checkout(self) -> None:
         """A visitor opened the Checkout page of a plan and left: the session expires."""
         price = self.catalog.plan_for("Pro", self.currency, ("month", 1))
@@ -574,13 +590,15 @@ class Story:
     def _add_card_and_resume(self, subscription: Obj) -> None:
         if self.deleted or subscription["status"] != "paused":
             return
+        method = f"pm_{self.customer['id'][4:]}Card"
+        intent = payments.open_setup_intent(self.ledger, self.customer)
+        payments.confirm_setup_intent(self.ledger, intent, method)
         customers.update(
             self.ledger,
             self.customer,
             {
                 "invoice_settings": dict(
-                    self.customer["invoice_settings"],
-                    default_payment_method=f"pm_{self.customer['id'][4:]}Card",
+                    self.customer["invoice_settings"], default_payment_method=method
                 )
             },
         )

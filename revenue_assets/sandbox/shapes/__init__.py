@@ -36,6 +36,7 @@ from revenue_assets.sandbox.shapes.payments import (
     payment_intent,
     payout,
     refund,
+    setup_intent,
 )
 from revenue_assets.sandbox.shapes.platform import account, event, webhook_endpoint
 from revenue_assets.sandbox.shapes.templates import (
@@ -85,6 +86,7 @@ __all__ = [
     "price",
     "product",
     "refund",
+    "setup_intent",
     "subscription",
     "subscription_item",
     "tax_rate",

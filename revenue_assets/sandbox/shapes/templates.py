@@ -170,6 +170,12 @@ _OVERRIDES: dict[str, Obj] = {
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
         "wallet_options": None,
     },
+    "setup_intent": {
+        "automatic_payment_methods": None,
+        "last_setup_error": None,
+        "next_action": None,
+        "payment_method_configuration_details": None,
+    },
 }
 
 # Fields of the fixtures that the pinned API version no longer has (the fixture file lags).
@@ -178,6 +184,8 @@ _DROP: dict[str, tuple[str, ...]] = {"invoice": ("subscription",)}
 # Fields the pinned API version has that the fixtures lack (their defaults; builders set them).
 _ADD: dict[str, Obj] = {
     "invoiceitem": {"proration_details": {"credited_items": None, "discount_amounts": []}},
+    # payments: intents, checkout, setup, radar, platform money movements
+    "setup_intent": {"attach_to_self": False},
 }
 
 
