@@ -297,6 +297,24 @@ TABLES: tuple[StripeTable, ...] = (
             "setup_intent.requires_action",
         ),
     ),
+    StripeTable(
+        name="review",
+        path="/v1/reviews",
+        permission="rak_review_read",
+        description="Radar reviews: payments a rule held for a look, approved or refunded.",
+        event_types=("review.opened", "review.closed"),
+    ),
+    StripeTable(
+        name="early_fraud_warning",
+        object_name="radar.early_fraud_warning",
+        path="/v1/radar/early_fraud_warnings",
+        # Not confirmed: Stripe publishes no scope name for this endpoint that we could check;
+        # this one follows its pattern for namespaced resources (`rak_checkout_session_read`).
+        # A 403 names Stripe's real one, and that is what a failed run reports.
+        permission="rak_radar_early_fraud_warning_read",
+        description="Early fraud warnings: card issuers' fraud reports on charges, before any chargeback.",
+        event_types=("radar.early_fraud_warning.created", "radar.early_fraud_warning.updated"),
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

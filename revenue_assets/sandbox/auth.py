@@ -46,6 +46,10 @@ PERMISSIONS: dict[str, str] = {
     "payment_intents": "rak_payment_intent",
     "checkout/sessions": "rak_checkout_session",
     "setup_intents": "rak_setup_intent",
+    "reviews": "rak_review",
+    # Stripe publishes no scope name for early fraud warnings that we could check: this one
+    # follows its pattern for namespaced resources (`rak_checkout_session`).
+    "radar/early_fraud_warnings": "rak_radar_early_fraud_warning",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

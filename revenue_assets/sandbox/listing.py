@@ -250,6 +250,11 @@ RESOURCES: dict[str, Resource] = {
             "payment_method": _field("payment_method"),
         },
     ),
+    "reviews": Resource("review"),
+    "radar/early_fraud_warnings": Resource(
+        "radar.early_fraud_warning",
+        {"charge": _field("charge"), "payment_intent": _field("payment_intent")},
+    ),
 }
 
 # Resources Stripe serves under a namespace (`/v1/checkout/sessions`) are one key of

@@ -17,6 +17,7 @@ from revenue_assets.sandbox import (
     customers,
     invoicing,
     payments,
+    radar,
     shapes,
 )
 from revenue_assets.sandbox import (
@@ -51,6 +52,8 @@ KINDS = {
     "balance_transactions": "balance_transaction",
     "checkout/sessions": "checkout.session",
     "setup_intents": "setup_intent",
+    "reviews": "review",
+    "radar/early_fraud_warnings": "radar.early_fraud_warning",
 }
 
 
@@ -643,6 +646,11 @@ def create_charge(world: World, ledger: StoreLedger, params: Obj) -> Obj:
         description=p.text(params, "description"),
         metadata=_meta({}, params) or {},
     )
+    method = p.text(params, "payment_method") or p.text(params, "source")
+    if method == radar.REVIEW_METHOD:
+        radar.open_review(ledger, charge)
+    elif method == radar.FRAUD_WARNING_METHOD:
+        radar.warn(ledger, charge, "made_with_stolen_card")
     if customer is not None and not customer.get("currency"):
         customer["currency"] = currency
         ledger.put(customer)
@@ -863,6 +871,10 @@ def cancel_setup_intent(world: World, ledger: StoreLedger, params: Obj, intent_i
     return payments.cancel_setup_intent(ledger, fetch(ledger, "setup_intent", intent_id), reason)
 
 
+def approve_review(world: World, ledger: StoreLedger, params: Obj, review_id: str) -> Obj:
+    return radar.close_review(ledger, fetch(ledger, "review", review_id))
+
+
 # -- webhook endpoints ---------------------------------------------------------------------------------------
 
 
@@ -980,4 +992,5 @@ ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = 
     ("checkout/sessions", "expire"): expire_checkout_session,
     ("setup_intents", "confirm"): confirm_setup_intent,
     ("setup_intents", "cancel"): cancel_setup_intent,
+    ("reviews", "approve"): approve_review,
 }

@@ -233,6 +233,15 @@ _COLUMNS: dict[str, str] = {
         payment_method_types JSON, single_use_mandate REF, status VARCHAR, usage VARCHAR,
         last_setup_error_code VARCHAR @last_setup_error.code
     """,
+    "review": """
+        billing_zip VARCHAR, charge REF, closed_reason VARCHAR, created TIMESTAMP,
+        ip_address VARCHAR, ip_address_location JSON, livemode BOOLEAN, open BOOLEAN,
+        opened_reason VARCHAR, payment_intent REF, reason VARCHAR, session JSON
+    """,
+    "early_fraud_warning": """
+        actionable BOOLEAN, charge REF, created TIMESTAMP, fraud_type VARCHAR, livemode BOOLEAN,
+        payment_intent REF
+    """,
 }
 
 _STORAGE_TYPES = {

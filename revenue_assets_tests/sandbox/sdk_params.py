@@ -44,6 +44,8 @@ LIST_PARAMS: dict[str, str] = {
     "payment_intents": "PaymentIntentListParams",
     "checkout/sessions": "checkout.SessionListParams",
     "setup_intents": "SetupIntentListParams",
+    "reviews": "ReviewListParams",
+    "radar/early_fraud_warnings": "radar.EarlyFraudWarningListParams",
 }
 
 

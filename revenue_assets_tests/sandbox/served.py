@@ -38,6 +38,8 @@ LISTS: dict[str, dict[str, Any]] = {
     "payment_intents": {},
     "checkout/sessions": {},
     "setup_intents": {},
+    "reviews": {},
+    "radar/early_fraud_warnings": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

@@ -223,6 +223,13 @@ SELECTIONS: list[tuple[str, str, str, Callable[[Obj], Any], str]] = [
     ),
     ("setup_intents", "setup_intent", "customer", lambda o: o["customer"], "eq"),
     ("setup_intents", "setup_intent", "payment_method", lambda o: o["payment_method"], "eq"),
+    (
+        "radar/early_fraud_warnings",
+        "radar.early_fraud_warning",
+        "charge",
+        lambda o: o["charge"],
+        "eq",
+    ),
 ]
 
 

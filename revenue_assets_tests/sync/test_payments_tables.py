@@ -14,7 +14,13 @@ import pytest
 from revenue_assets.catalog.tables import TABLES_BY_NAME
 from revenue_assets_tests.helpers import access_for, sync_sandbox, warehouse_rows
 
-PAYMENT_TABLES = ["payment_intent", "checkout_session", "setup_intent"]
+PAYMENT_TABLES = [
+    "payment_intent",
+    "checkout_session",
+    "setup_intent",
+    "review",
+    "early_fraud_warning",
+]
 # Fields compared row by row besides the id, where the object has them.
 COMPARED = ("status", "amount", "currency", "customer", "charge")
 
@@ -121,3 +127,23 @@ def test_setup_intents_save_the_customers_card(synced) -> None:
     # A card was declined, then the customer gave up: the decline stays on the intent.
     assert all(row["last_setup_error_code"] == "card_declined" for row in given_up)
     assert all(row["payment_method"] is None for row in given_up)
+
+
+def test_reviews_and_fraud_warnings_point_at_their_charges(synced, tmp_path: Path) -> None:
+    sandbox, database, _ = synced
+    charge_table = TABLES_BY_NAME["charge"]
+    sync_sandbox(sandbox, tmp_path / "charges.duckdb", tables=[charge_table])
+    charges = warehouse_rows(tmp_path / "charges.duckdb", "charge")
+    reviews = warehouse_rows(database, "review")
+    assert {row["charge"] for row in reviews.values()} <= set(charges)
+    assert all(charges[row["charge"]]["review"] == object_id for object_id, row in reviews.items())
+    closed = [row for row in reviews.values() if not row["open"]]
+    assert {row["closed_reason"] for row in closed} == {"approved", "refunded"}
+    assert all(charges[row["charge"]]["refunded"] for row in closed if row["reason"] == "refunded")
+    warnings = warehouse_rows(database, "early_fraud_warning").values()
+    assert warnings
+    for row in warnings:
+        charge = charges[row["charge"]]
+        # Actionable until the charge is refunded or disputed.
+        assert row["actionable"] == (not charge["refunded"] and not charge["disputed"])
+    assert any(not row["actionable"] for row in warnings)

@@ -105,6 +105,30 @@ def _expired_checkout_session(world: World) -> str:
     return world.action("checkout/sessions", session["id"], "expire", {})["id"]
 
 
+def _radar_charge(world: World, method: str) -> dict[str, Any]:
+    """A charge paid with one of the sandbox's Radar test payment methods."""
+    return world.create(
+        "charges",
+        {
+            "amount": "4200",
+            "currency": "usd",
+            "customer": _customer(world)["id"],
+            "payment_method": method,
+        },
+    )
+
+
+def _review(world: World) -> str:
+    return _radar_charge(world, "pm_card_riskLevelElevated")["review"]
+
+
+def _early_fraud_warning(world: World) -> str:
+    charge = _radar_charge(world, "pm_card_createEarlyFraudWarning")
+    warning = _newest(world, "radar.early_fraud_warning")
+    assert warning["charge"] == charge["id"]
+    return warning["id"]
+
+
 def _credit_note(world: World) -> str:
     return world.create("credit_notes", {"invoice": _paid_invoice(world)["id"], "amount": "500"})[
         "id"
@@ -157,6 +181,8 @@ MAKERS: dict[str, Maker] = {
     "setup_intent": lambda world: world.create(
         "setup_intents", {"customer": _customer(world)["id"], "confirm": "true"}
     )["id"],
+    "review": _review,
+    "early_fraud_warning": _early_fraud_warning,
 }
 # Stripe sends no event whose object is a balance transaction: that table follows only by listing.
 WITHOUT_EVENTS = {table.name for table in TABLES if not table.event_types and table.name != "event"}

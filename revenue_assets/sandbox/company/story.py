@@ -17,6 +17,7 @@ from revenue_assets.sandbox import (
     invoicing,
     money,
     payments,
+    radar,
 )
 from revenue_assets.sandbox import (
     catalog as catalog_module,
@@ -219,9 +220,13 @@ class Story:
         if number == 0:  # one-off charges: one disputed (lost), one refunded in full
             self.at(base + day, lambda: self._showcase_charge(dispute="lost"))
             self.at(base + 2 * day, lambda: self._showcase_charge(refund="full"))
+            # held for review then refunded; an issuer's fraud warning, refunded at once
+            self.at(base + 3 * day, lambda: self._showcase_radar(refund_review=True))
         elif number == 1:  # one-off charges: one refunded in part, one disputed and won
             self.at(base + day, lambda: self._showcase_charge(refund="partial"))
             self.at(base + 2 * day, lambda: self._showcase_charge(dispute="won"))
+            # held for review then approved; a fraud warning followed by a chargeback
+            self.at(base + 3 * day, lambda: self._showcase_radar(refund_review=False))
         elif number == 2:  # credit notes on a paid invoice: refunded, then out of band
             subscription = subscribe([billing.ItemSpec(plan("Pro"))])
             self.at(base + 3 * day, lambda: self._credit(subscription(), refund=True))
@@ -288,6 +293,31 @@ class Story:
                 self.ledger.now + 3 * money.DAY,
                 lambda: payments.close_dispute(self.ledger, found, won=dispute == "won"),
             )
+
+    def _showcase_radar(self, *, refund_review: bool) -> None:
+        ledger = self.ledger
+        amount = money.from_usd_cents(9_900, self.currency)
+        reviewed, _ = payments.create_charge(
+            ledger, self.customer, amount, self.currency, description="One-time purchase"
+        )
+        found = radar.open_review(ledger, reviewed)
+        self.at(
+            ledger.now + 6 * 3_600,
+            lambda: radar.close_review(ledger, found, refund=refund_review),
+        )
+        warned, _ = payments.create_charge(
+            ledger, self.customer, amount, self.currency, description="One-time purchase"
+        )
+        warning = radar.warn(ledger, warned, "made_with_stolen_card")
+
+        def settle() -> None:
+            if refund_review:
+                payments.refund_charge(ledger, warned, reason="fraudulent")
+            else:
+                payments.open_dispute(ledger, warned, reason="fraudulent")
+            radar.settle_warning(ledger, warning)
+
+        self.at(ledger.now + 2 * money.DAY, settle)
 
     def _credit(self, subscription: Obj, *, refund: bool) -> None:
         found = self._latest_charge(subscription)
@@ -387,6 +417,10 @@ class Story:
             self.at(later, lambda: self.refund(charge, full=False))
         elif roll < 0.16:
             self.at(later, lambda: self.dispute(charge))
+        elif roll < 0.19:
+            self.held_for_review(charge)
+        elif roll < 0.21:
+            self.at(later, lambda: self.fraud_warning(charge))
 
     def abandoned_payment(self, amount: int, *, declined: bool) -> None:
         """A purchase that never moved money: a payment intent left waiting for a payment
@@ -398,6 +432,36 @@ class Story:
         if declined:
             payments.decline_intent(ledger, intent, self.customer)
         self.at(ledger.now + money.DAY, lambda: payments.cancel_intent(ledger, intent))
+
+    def held_for_review(self, charge: Obj) -> None:
+        """Radar holds the payment for a look: approved a few hours later, or refunded."""
+        ledger = self.ledger
+        found = radar.open_review(ledger, charge)
+        refund = self.rng.random() < 0.25
+        when = ledger.now + self.rng.randrange(2, 30) * 3_600
+        self.at(when, lambda: radar.close_review(ledger, found, refund=refund))
+
+    def fraud_warning(self, charge: Obj) -> None:
+        """The card's issuer reports the payment as fraud: refunded at once, or disputed."""
+        ledger = self.ledger
+        if charge.get("disputed") or charge["amount_refunded"]:
+            return
+        warning = radar.warn(ledger, charge, self.rng.choice(radar.FRAUD_TYPES))
+
+        def refund() -> None:
+            payments.refund_charge(ledger, charge, reason="fraudulent")
+            radar.settle_warning(ledger, warning)
+
+        def dispute() -> None:
+            if charge.get("disputed") or charge["amount_refunded"]:
+                return
+            payments.open_dispute(ledger, charge, reason="fraudulent")
+            radar.settle_warning(ledger, warning)
+
+        if self.rng.random() < 0.6:
+            self.at(ledger.now + self.rng.randrange(1, 4) * money.DAY, refund)
+        else:
+            self.at(ledger.now + self.rng.randrange(5, 20) * money.DAY, dispute)
 
     def refund(self, charge: Obj, *, full: bool) -> None:
         remaining = charge["amount"] - charge["amount_refunded"]

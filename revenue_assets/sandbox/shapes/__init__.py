@@ -39,6 +39,7 @@ from revenue_assets.sandbox.shapes.payments import (
     setup_intent,
 )
 from revenue_assets.sandbox.shapes.platform import account, event, webhook_endpoint
+from revenue_assets.sandbox.shapes.radar import early_fraud_warning, review
 from revenue_assets.sandbox.shapes.templates import (
     ACCOUNT_NAME,
     STATEMENT_DESCRIPTOR,
@@ -70,6 +71,7 @@ __all__ = [
     "deleted_stub",
     "discount",
     "dispute",
+    "early_fraud_warning",
     "embedded_list",
     "event",
     "fixtures",
@@ -86,6 +88,7 @@ __all__ = [
     "price",
     "product",
     "refund",
+    "review",
     "setup_intent",
     "subscription",
     "subscription_item",

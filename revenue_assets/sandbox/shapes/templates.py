@@ -176,6 +176,7 @@ _OVERRIDES: dict[str, Obj] = {
         "next_action": None,
         "payment_method_configuration_details": None,
     },
+    "review": {"ip_address_location": None, "session": None},
 }
 
 # Fields of the fixtures that the pinned API version no longer has (the fixture file lags).
@@ -186,6 +187,8 @@ _ADD: dict[str, Obj] = {
     "invoiceitem": {"proration_details": {"credited_items": None, "discount_amounts": []}},
     # payments: intents, checkout, setup, radar, platform money movements
     "setup_intent": {"attach_to_self": False},
+    "review": {"payment_intent": None},
+    "radar.early_fraud_warning": {"payment_intent": None},
 }
 
 
