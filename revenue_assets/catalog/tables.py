@@ -315,6 +315,33 @@ TABLES: tuple[StripeTable, ...] = (
         description="Early fraud warnings: card issuers' fraud reports on charges, before any chargeback.",
         event_types=("radar.early_fraud_warning.created", "radar.early_fraud_warning.updated"),
     ),
+    StripeTable(
+        name="transfer",
+        path="/v1/transfers",
+        permission="rak_transfer_read",
+        description="Transfers: funds the platform sent from its balance to connected accounts.",
+        event_types=("transfer.created", "transfer.updated", "transfer.reversed"),
+    ),
+    StripeTable(
+        name="application_fee",
+        path="/v1/application_fees",
+        permission="rak_application_fee_read",
+        description="Application fees: the platform's cut of its connected accounts' charges.",
+        event_types=("application_fee.created", "application_fee.refunded"),
+    ),
+    StripeTable(
+        name="topup",
+        path="/v1/topups",
+        permission="rak_top_up_read",
+        description="Top-ups: funds added to the platform's balance from its bank account.",
+        event_types=(
+            "topup.created",
+            "topup.succeeded",
+            "topup.failed",
+            "topup.canceled",
+            "topup.reversed",
+        ),
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

@@ -50,6 +50,9 @@ PERMISSIONS: dict[str, str] = {
     # Stripe publishes no scope name for early fraud warnings that we could check: this one
     # follows its pattern for namespaced resources (`rak_checkout_session`).
     "radar/early_fraud_warnings": "rak_radar_early_fraud_warning",
+    "transfers": "rak_transfer",
+    "application_fees": "rak_application_fee",
+    "topups": "rak_top_up",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

@@ -66,6 +66,8 @@ class Resource:
     stub_when_deleted: bool = False  # retrieve answers {id, object, deleted: true}
     children: Mapping[str, str] = field(default_factory=dict)  # sub-path -> child kind
     required: tuple[str, ...] = ()  # list parameters Stripe requires
+    # Listed in the order of the parent's embedded list (a subscription's items), not newest first.
+    oldest_first: bool = False
 
 
 CUSTOMER = Filter("customer")
@@ -169,7 +171,7 @@ RESOURCES: dict[str, Resource] = {
         },
     ),
     "subscription_items": Resource(
-        "subscription_item", {"subscription": PARENT}, required=("subscription",)
+        "subscription_item", {"subscription": PARENT}, required=("subscription",), oldest_first=True
     ),
     "balance_transactions": Resource(
         "balance_transaction",
@@ -254,6 +256,18 @@ RESOURCES: dict[str, Resource] = {
     "radar/early_fraud_warnings": Resource(
         "radar.early_fraud_warning",
         {"charge": _field("charge"), "payment_intent": _field("payment_intent")},
+    ),
+    "transfers": Resource(
+        "transfer",
+        {"destination": _field("destination"), "transfer_group": _field("transfer_group")},
+    ),
+    "application_fees": Resource("application_fee", {"charge": _field("charge")}),
+    "topups": Resource(
+        "topup",
+        {
+            "amount": Filter("range", "amount"),
+            "status": Filter("status", enum=("canceled", "failed", "pending", "succeeded")),
+        },
     ),
 }
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from revenue_assets.sandbox import (
     billing,
     checkout,
+    connect,
     credit_notes,
     customers,
     invoicing,
@@ -54,6 +55,9 @@ KINDS = {
     "setup_intents": "setup_intent",
     "reviews": "review",
     "radar/early_fraud_warnings": "radar.early_fraud_warning",
+    "transfers": "transfer",
+    "application_fees": "application_fee",
+    "topups": "topup",
 }
 
 
@@ -646,6 +650,22 @@ def create_charge(world: World, ledger: StoreLedger, params: Obj) -> Obj:
         description=p.text(params, "description"),
         metadata=_meta({}, params) or {},
     )
+    fee = p.integer(params, "application_fee_amount", minimum=1)
+    if fee is not None:
+        if ledger.account == world.account_id:
+            raise invalid(
+                "Can only apply an application_fee_amount when the request is made on behalf "
+                "of another account (using an OAuth key, the Stripe-Account header, or the "
+                "destination parameter).",
+                "application_fee_amount",
+            )
+        collected = connect.collect_fee(world.ledger(world.account_id), charge, ledger.account, fee)
+        charge.update(
+            application=collected["application"],
+            application_fee=collected["id"],
+            application_fee_amount=fee,
+        )
+        ledger.put(charge)
     method = p.text(params, "payment_method") or p.text(params, "source")
     if method == radar.REVIEW_METHOD:
         radar.open_review(ledger, charge)
@@ -875,6 +895,44 @@ def approve_review(world: World, ledger: StoreLedger, params: Obj, review_id: st
     return radar.close_review(ledger, fetch(ledger, "review", review_id))
 
 
+def _amount(params: Obj) -> int:
+    amount = p.integer(params, "amount")
+    if amount is None:
+        raise SandboxError(
+            400, "Missing required param: amount.", code="parameter_missing", param="amount"
+        )
+    return amount
+
+
+def create_transfer(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    amount = _amount(params)
+    currency = str(p.required(params, "currency")).lower()
+    destination = str(p.required(params, "destination"))
+    if destination not in world.connected_account_ids:
+        raise missing("account", destination, "destination")
+    return connect.create_transfer(
+        ledger,
+        amount,
+        currency,
+        destination,
+        description=p.text(params, "description"),
+        transfer_group=p.text(params, "transfer_group"),
+        metadata=_meta({}, params) or {},
+    )
+
+
+def create_topup(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """A top-up; in test mode the bank answers at once (it succeeds)."""
+    topup = connect.create_topup(
+        ledger,
+        _amount(params),
+        str(p.required(params, "currency")).lower(),
+        description=p.text(params, "description"),
+        metadata=_meta({}, params) or {},
+    )
+    return connect.succeed_topup(ledger, topup)
+
+
 # -- webhook endpoints ---------------------------------------------------------------------------------------
 
 
@@ -953,6 +1011,8 @@ CREATE: dict[str, Handler] = {
     "payment_intents": create_payment_intent,
     "checkout/sessions": create_checkout_session,
     "setup_intents": create_setup_intent,
+    "transfers": create_transfer,
+    "topups": create_topup,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {

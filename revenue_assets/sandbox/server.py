@@ -320,7 +320,9 @@ class SandboxApp:
             if resource.kind == "account":
                 page = self._connected_accounts(account, options)
             else:
-                page = self.store.list_page(account, resource.kind, **options)
+                page = self.store.list_page(
+                    account, resource.kind, oldest_first=resource.oldest_first, **options
+                )
         except KeyError as error:
             raise self._cursor_missing(resource, params, error) from None
         return list_body(self._shaped(page.bodies, version, expand, account), page.has_more, url)

@@ -371,6 +371,11 @@ class World:
 
     # -- the write API ---------------------------------------------------------------------------
 
+    def ledger(self, account: str | None) -> StoreLedger:
+        """A ledger of another account within the current change: the platform's, for what a
+        connected account's change books on it (an application fee)."""
+        return self._ledger(account)
+
     def _ledger(self, account: str | None) -> StoreLedger:
         return StoreLedger(
             self.store,

@@ -242,6 +242,25 @@ _COLUMNS: dict[str, str] = {
         actionable BOOLEAN, charge REF, created TIMESTAMP, fraud_type VARCHAR, livemode BOOLEAN,
         payment_intent REF
     """,
+    "transfer": """
+        amount BIGINT, amount_reversed BIGINT, balance_transaction REF, created TIMESTAMP,
+        currency VARCHAR, description VARCHAR, destination REF, destination_payment REF,
+        livemode BOOLEAN, metadata JSON, reversals JSON, reversed BOOLEAN,
+        source_transaction REF, source_type VARCHAR, transfer_group VARCHAR
+    """,
+    "application_fee": """
+        account REF, amount BIGINT, amount_refunded BIGINT, application REF,
+        balance_transaction REF, charge REF, created TIMESTAMP, currency VARCHAR,
+        fee_source JSON, livemode BOOLEAN, originating_transaction REF, refunded BOOLEAN,
+        refunds JSON
+    """,
+    "topup": """
+        amount BIGINT, balance_transaction REF, created TIMESTAMP, currency VARCHAR,
+        description VARCHAR, expected_availability_date TIMESTAMP, failure_code VARCHAR,
+        failure_message VARCHAR, initiated_by VARCHAR, livemode BOOLEAN, metadata JSON,
+        payment_method REF, source JSON, statement_descriptor VARCHAR, status VARCHAR,
+        transfer_group VARCHAR
+    """,
 }
 
 _STORAGE_TYPES = {

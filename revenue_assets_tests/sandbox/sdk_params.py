@@ -46,6 +46,9 @@ LIST_PARAMS: dict[str, str] = {
     "setup_intents": "SetupIntentListParams",
     "reviews": "ReviewListParams",
     "radar/early_fraud_warnings": "radar.EarlyFraudWarningListParams",
+    "transfers": "TransferListParams",
+    "application_fees": "ApplicationFeeListParams",
+    "topups": "TopupListParams",
 }
 
 

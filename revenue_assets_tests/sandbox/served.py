@@ -40,6 +40,9 @@ LISTS: dict[str, dict[str, Any]] = {
     "setup_intents": {},
     "reviews": {},
     "radar/early_fraud_warnings": {},
+    "transfers": {},
+    "application_fees": {},
+    "topups": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

@@ -230,6 +230,11 @@ SELECTIONS: list[tuple[str, str, str, Callable[[Obj], Any], str]] = [
         lambda o: o["charge"],
         "eq",
     ),
+    ("transfers", "transfer", "destination", lambda o: o["destination"], "eq"),
+    ("transfers", "transfer", "transfer_group", lambda o: o["transfer_group"], "eq"),
+    ("application_fees", "application_fee", "charge", lambda o: o["charge"], "eq"),
+    ("topups", "topup", "status", lambda o: o["status"], "eq"),
+    ("topups", "topup", "amount", lambda o: o["amount"], "gte"),
 ]
 
 

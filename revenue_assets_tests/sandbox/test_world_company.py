@@ -205,7 +205,7 @@ def test_every_charge_has_its_balance_transaction_and_refunds_reconcile(world: W
     assert refunded and partial and disputed and converted
     for dispute in _all(world, "dispute"):
         txn = dispute["balance_transactions"][0]
-        assert txn["amount"] == -dispute["amount"] and txn["fee"] > 0
+        assert settled(-dispute["amount"], dispute["currency"], txn) and txn["fee"] > 0
         assert store.get(txn["id"]) == txn
 
 
@@ -428,6 +428,13 @@ def test_a_tiny_company_still_has_every_scenario() -> None:
         types = {e["type"] for e in _all(world, "event")}
         assert {"charge.dispute.created", "credit_note.created", "customer.deleted"} <= types
         assert {"customer.discount.created", "invoiceitem.created", "refund.created"} <= types
+        # payments: intents, checkout, setup, radar, platform money movements
+        reviews = _all(world, "review")
+        assert {r["closed_reason"] for r in reviews} == {"approved", "refunded"}
+        warnings = _all(world, "radar.early_fraud_warning")
+        assert len(warnings) >= 2 and not any(w["actionable"] for w in warnings)
+        for kind in ("transfer", "application_fee", "topup", "payment_intent"):
+            assert store.count(kind) > 0, kind
     finally:
         world.close()
 

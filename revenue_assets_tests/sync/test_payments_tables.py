@@ -20,6 +20,9 @@ PAYMENT_TABLES = [
     "setup_intent",
     "review",
     "early_fraud_warning",
+    "transfer",
+    "application_fee",
+    "topup",
 ]
 # Fields compared row by row besides the id, where the object has them.
 COMPARED = ("status", "amount", "currency", "customer", "charge")
@@ -147,3 +150,29 @@ def test_reviews_and_fraud_warnings_point_at_their_charges(synced, tmp_path: Pat
         # Actionable until the charge is refunded or disputed.
         assert row["actionable"] == (not charge["refunded"] and not charge["disputed"])
     assert any(not row["actionable"] for row in warnings)
+
+
+def test_connect_money_movements_book_the_platforms_balance(synced) -> None:
+    sandbox, database, _ = synced
+    world = sandbox.world
+    partner = world.connected_account_ids[0]
+    transfers = warehouse_rows(database, "transfer").values()
+    assert transfers and all(row["destination"] == partner for row in transfers)
+    fees = warehouse_rows(database, "application_fee").values()
+    assert fees and all(row["account"] == partner for row in fees)
+    for row in fees:
+        # The fee's charge is the connected account's, and names its fee.
+        charge = world.store.get(row["charge"], partner)
+        assert charge["application_fee"] == row["id"]
+        assert row["amount"] == charge["application_fee_amount"] < charge["amount"]
+    topups = warehouse_rows(database, "topup").values()
+    # Succeeded and failed ones; the newest may still be pending (the bank takes two days).
+    assert {"succeeded", "failed"} <= {row["status"] for row in topups}
+    assert {row["status"] for row in topups} <= {"succeeded", "failed", "pending"}
+    for row in [*transfers, *fees, *topups]:
+        txn = world.store.get(row["balance_transaction"]) if row["balance_transaction"] else None
+        if row["_raw"]["object"] == "topup" and row["status"] != "succeeded":
+            assert txn is None  # no funds reached the balance
+            continue
+        sign = -1 if row["_raw"]["object"] == "transfer" else 1
+        assert txn["source"] == row["id"] and txn["amount"] == sign * row["amount"]

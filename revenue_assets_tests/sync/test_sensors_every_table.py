@@ -129,6 +129,16 @@ def _early_fraud_warning(world: World) -> str:
     return warning["id"]
 
 
+def _application_fee(world: World) -> str:
+    """A connected account's charge with the platform's cut: a fee on the platform."""
+    charge = world.create(
+        "charges",
+        {"amount": "5000", "currency": "usd", "application_fee_amount": "500"},
+        account=world.connected_account_ids[0],
+    )
+    return charge["application_fee"]
+
+
 def _credit_note(world: World) -> str:
     return world.create("credit_notes", {"invoice": _paid_invoice(world)["id"], "amount": "500"})[
         "id"
@@ -183,6 +193,12 @@ MAKERS: dict[str, Maker] = {
     )["id"],
     "review": _review,
     "early_fraud_warning": _early_fraud_warning,
+    "transfer": lambda world: world.create(
+        "transfers",
+        {"amount": "1500", "currency": "usd", "destination": world.connected_account_ids[0]},
+    )["id"],
+    "application_fee": _application_fee,
+    "topup": lambda world: world.create("topups", {"amount": "20000", "currency": "usd"})["id"],
 }
 # Stripe sends no event whose object is a balance transaction: that table follows only by listing.
 WITHOUT_EVENTS = {table.name for table in TABLES if not table.event_types and table.name != "event"}

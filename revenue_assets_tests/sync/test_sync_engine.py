@@ -113,9 +113,10 @@ def test_new_records_already_in_the_warehouse_are_upserted(synced, tmp_path: Pat
             connection.execute(
                 f"UPDATE stripe.{table} SET _raw = '{{}}', _version = to_timestamp(0)"
             )
-        connection.execute("DELETE FROM stripe.invoice WHERE hash(id) % 2 = 0")
+        # Before the deletion: every invoice deleted must be newer than `since` to come back.
         first = connection.execute("SELECT min(epoch(created))::BIGINT FROM stripe.invoice")
         since = first.fetchone()[0] - 86_400
+        connection.execute("DELETE FROM stripe.invoice WHERE hash(id) % 2 = 0")
     outcomes = sync_sandbox(sandbox, copy, tables=[TABLES_BY_NAME["invoice"]], since=since)
     assert all(o.ok for o in outcomes.values())
     assert warehouse_snapshot(copy, tables) == before

@@ -314,7 +314,11 @@ class Story:
             if refund_review:
                 payments.refund_charge(ledger, warned, reason="fraudulent")
             else:
-                payments.open_dispute(ledger, warned, reason="fraudulent")
+                found = payments.open_dispute(ledger, warned, reason="fraudulent")
+                self.at(
+                    ledger.now + 3 * money.DAY,
+                    lambda: payments.close_dispute(ledger, found, won=False),
+                )
             radar.settle_warning(ledger, warning)
 
         self.at(ledger.now + 2 * money.DAY, settle)

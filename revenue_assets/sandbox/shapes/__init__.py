@@ -25,6 +25,7 @@ from revenue_assets.sandbox.shapes.catalog import (
     tax_rate,
 )
 from revenue_assets.sandbox.shapes.checkout import checkout_session, customer_details
+from revenue_assets.sandbox.shapes.connect import application_fee, topup, transfer
 from revenue_assets.sandbox.shapes.credit_notes import credit_note, credit_note_line
 from revenue_assets.sandbox.shapes.customers import customer
 from revenue_assets.sandbox.shapes.payments import (
@@ -57,6 +58,7 @@ __all__ = [
     "STATEMENT_DESCRIPTOR",
     "Obj",
     "account",
+    "application_fee",
     "balance_transaction",
     "card_details",
     "charge",
@@ -94,5 +96,7 @@ __all__ = [
     "subscription_item",
     "tax_rate",
     "template",
+    "topup",
+    "transfer",
     "webhook_endpoint",
 ]
