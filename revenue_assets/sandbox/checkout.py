@@ -1,7 +1,8 @@
 """Checkout sessions of the billing engine: a hosted page opened for a customer, completed
 (its subscription, invoice or payment made) or abandoned until it expires a day later.
 
-Stripe sends no event when a session opens, only when it completes or expires.
+Stripe sends no event when a session opens, only when it completes or expires. A session
+still open when its `expires_at` comes is expired by the world's clock (`lapse`).
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def complete(
         url=None,
     )
     ledger.put(session)
+    ledger.schedule(session["id"], None)
     ledger.emit("checkout.session.completed", session)
     return session
 
@@ -92,5 +94,14 @@ def expire(ledger: Ledger, session: Obj) -> Obj:
     _must_be_open(session)
     session.update(status="expired", url=None)
     ledger.put(session)
+    ledger.schedule(session["id"], None)
     ledger.emit("checkout.session.expired", session)
     return session
+
+
+def lapse(ledger: Ledger, session: Obj) -> None:
+    """Its `expires_at` came (the world's clock): a session still open expires."""
+    if session["status"] == "open":
+        expire(ledger, session)
+    else:
+        ledger.schedule(session["id"], None)

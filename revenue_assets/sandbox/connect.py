@@ -151,6 +151,13 @@ def succeed_topup(ledger: Ledger, topup: Obj) -> Obj:
     return topup
 
 
+def settle_topup(ledger: Ledger, topup: Obj) -> None:
+    """Its expected day came (the world's clock): a top-up still pending succeeds."""
+    ledger.schedule(topup["id"], None)
+    if topup["status"] == "pending":
+        succeed_topup(ledger, topup)
+
+
 def fail_topup(ledger: Ledger, topup: Obj) -> Obj:
     """The bank refused the debit: nothing reaches the balance (`topup.failed`)."""
     _must_be_pending(topup)

@@ -837,7 +837,7 @@ def create_checkout_session(world: World, ledger: StoreLedger, params: Obj) -> O
             code="parameter_missing",
             param="line_items",
         )
-    return checkout.open_session(
+    session = checkout.open_session(
         ledger,
         mode=mode,
         currency=(currency or "usd").lower(),
@@ -846,6 +846,8 @@ def create_checkout_session(world: World, ledger: StoreLedger, params: Obj) -> O
         email=p.text(params, "customer_email"),
         metadata=_meta({}, params) or {},
     )
+    ledger.schedule(session["id"], session["expires_at"])
+    return session
 
 
 def expire_checkout_session(world: World, ledger: StoreLedger, params: Obj, session_id: str) -> Obj:

@@ -25,7 +25,9 @@ import stripe
 
 from revenue_assets.sandbox import (
     billing,
+    checkout,
     company,
+    connect,
     legacy,
     money,
     payments,
@@ -258,6 +260,10 @@ class World:
             billing.step(ledger, obj)
         elif obj["object"] == "payout":
             payments.settle_payout(ledger, obj)
+        elif obj["object"] == "checkout.session":
+            checkout.lapse(ledger, obj)
+        elif obj["object"] == "topup":
+            connect.settle_topup(ledger, obj)
         else:
             self.store.set_due(key, account, None)
 

@@ -154,9 +154,10 @@ def generate(
         simulation.PLAN = None
     generated.timings["customers"] = time.perf_counter() - started
     loader = BulkLoader(path, fresh=False)
-    connect_rows = connect.platform_money(plan, generated)  # before the payouts it funds
+    connect_rows, connect_due = connect.platform_money(plan, generated)  # before the payouts
     rows, payout_due = simulation.payouts(plan, generated, [platform, *connected])
     rows = connect_rows + rows
+    due.extend(connect_due)
     due.extend(payout_due)
     for account, catalog in catalogs.items():
         rows.extend(_catalog_rows(plan, catalog, redemptions, account))

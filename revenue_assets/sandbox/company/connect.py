@@ -34,8 +34,11 @@ def _ledger(plan: Plan, generated: Generated, account: str) -> MemoryLedger:
     )
 
 
-def platform_money(plan: Plan, generated: Generated) -> list[Row]:
-    """The rows of every account's Connect objects, their balance in `generated.balance`."""
+def platform_money(
+    plan: Plan, generated: Generated
+) -> tuple[list[Row], list[tuple[str, str, int]]]:
+    """The rows of every account's Connect objects (their balance in `generated.balance`) and
+    what the live world still has to do (a top-up pending at the clock)."""
     platform = _ledger(plan, generated, plan.platform)
     partners = {account: _ledger(plan, generated, account) for account in generated.connected}
     month = plan.start
@@ -45,12 +48,15 @@ def platform_money(plan: Plan, generated: Generated) -> list[Row]:
             platform.now = month
             amount = TOPUP + (number // 3 % 4) * 10_000  # a little more as the partners grow
             topup = connect.create_topup(platform, amount, "usd", description="Partner funding")
-            platform.now = month + 2 * money.DAY
-            if platform.now <= plan.now:
-                if number == 3:
-                    connect.fail_topup(platform, topup)
-                else:
-                    connect.succeed_topup(platform, topup)
+            answered = month + 2 * money.DAY
+            if answered > plan.now:
+                platform.schedule(topup["id"], answered)
+            elif number == 3:
+                platform.now = answered
+                connect.fail_topup(platform, topup)
+            else:
+                platform.now = answered
+                connect.succeed_topup(platform, topup)
         for index, (account, partner) in enumerate(partners.items()):
             when = month + (5 + index) * money.DAY
             if when > plan.now:
@@ -84,4 +90,5 @@ def platform_money(plan: Plan, generated: Generated) -> list[Row]:
     rows = platform.rows()
     for partner in partners.values():
         rows.extend(partner.rows())
-    return rows
+    due = [(key, plan.platform, when) for key, when in platform.due.items()]
+    return rows, due
