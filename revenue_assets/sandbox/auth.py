@@ -48,6 +48,17 @@ PERMISSIONS: dict[str, str] = {
     "promotion_codes": "rak_promotion_code",
     "subscription_schedules": "rak_subscription",
     "shipping_rates": "rak_shipping_rate",
+    # -- payments: intents, checkout, setup, radar, platform money movements ----------------
+    "payment_intents": "rak_payment_intent",
+    "checkout/sessions": "rak_checkout_session",
+    "setup_intents": "rak_setup_intent",
+    "reviews": "rak_review",
+    # Stripe publishes no scope name for early fraud warnings that we could check: this one
+    # follows its pattern for namespaced resources (`rak_checkout_session`).
+    "radar/early_fraud_warnings": "rak_radar_early_fraud_warning",
+    "transfers": "rak_transfer",
+    "application_fees": "rak_application_fee",
+    "topups": "rak_top_up",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

@@ -80,6 +80,8 @@ class Resource:
     children: Mapping[str, str] = field(default_factory=dict)  # sub-path -> child kind
     required: tuple[str, ...] = ()  # list parameters Stripe requires
     view: View | None = None  # served from another stored kind
+    # Listed in the order of the parent's embedded list (a subscription's items), not newest first.
+    oldest_first: bool = False
 
     @property
     def stored_kind(self) -> str:
@@ -187,7 +189,7 @@ RESOURCES: dict[str, Resource] = {
         },
     ),
     "subscription_items": Resource(
-        "subscription_item", {"subscription": PARENT}, required=("subscription",)
+        "subscription_item", {"subscription": PARENT}, required=("subscription",), oldest_first=True
     ),
     "balance_transactions": Resource(
         "balance_transaction",
@@ -276,7 +278,62 @@ RESOURCES: dict[str, Resource] = {
     "shipping_rates": Resource(
         "shipping_rate", {"active": _flag("active"), "currency": _field("fixed_amount.currency")}
     ),
+    # -- payments: intents, checkout, setup, radar, platform money movements ----------------
+    "payment_intents": Resource(
+        "payment_intent", {"customer": CUSTOMER, "customer_account": _field("customer_account")}
+    ),
+    "checkout/sessions": Resource(
+        "checkout.session",
+        {
+            "customer": CUSTOMER,
+            "customer_account": _field("customer_account"),
+            "customer_details": Filter("object", parts={"email": _field("customer_details.email")}),
+            "payment_intent": _field("payment_intent"),
+            "payment_link": _field("payment_link"),
+            "status": Filter("status", enum=("complete", "expired", "open")),
+            "subscription": _field("subscription"),
+        },
+    ),
+    "setup_intents": Resource(
+        "setup_intent",
+        {
+            "attach_to_self": _flag("attach_to_self"),
+            "customer": CUSTOMER,
+            "customer_account": _field("customer_account"),
+            "payment_method": _field("payment_method"),
+        },
+    ),
+    "reviews": Resource("review"),
+    "radar/early_fraud_warnings": Resource(
+        "radar.early_fraud_warning",
+        {"charge": _field("charge"), "payment_intent": _field("payment_intent")},
+    ),
+    "transfers": Resource(
+        "transfer",
+        {"destination": _field("destination"), "transfer_group": _field("transfer_group")},
+    ),
+    "application_fees": Resource("application_fee", {"charge": _field("charge")}),
+    "topups": Resource(
+        "topup",
+        {
+            "amount": Filter("range", "amount"),
+            "status": Filter("status", enum=("canceled", "failed", "pending", "succeeded")),
+        },
+    ),
 }
+
+# Resources Stripe serves under a namespace (`/v1/checkout/sessions`) are one key of
+# `RESOURCES` (`checkout/sessions`): the URL's first two segments.
+NAMESPACES = frozenset({"checkout", "radar"})
+
+
+def resource_parts(path: str) -> list[str]:
+    """The segments of a `/v1/...` path after `/v1`, a namespace joined to its resource:
+    `/v1/checkout/sessions/cs_1` -> ["checkout/sessions", "cs_1"]."""
+    parts = path.split("/")[2:]
+    if len(parts) >= 2 and parts[0] in NAMESPACES and parts[1]:
+        parts = [f"{parts[0]}/{parts[1]}", *parts[2:]]
+    return parts
 
 
 def unknown_parameter(name: str) -> SandboxError:

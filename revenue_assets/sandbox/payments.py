@@ -1,4 +1,5 @@
-"""Money movements of the billing engine: charges, refunds, disputes and payouts.
+"""Money movements of the billing engine: payment intents, charges, refunds, disputes and payouts,
+and the setup intents that save a customer's card for them.
 
 Every movement books a balance transaction, so that the balance (and the payouts drawn from it)
 reconciles exactly with what the charges, refunds, disputes and fees did.
@@ -155,6 +156,7 @@ def create_charge(
             secret=ids.token(25),
         )
         ledger.put(intent, parent=invoice_id)
+        ledger.emit("payment_intent.created", intent)
     charge = shapes.charge(
         charge_id,
         amount,
@@ -173,7 +175,145 @@ def create_charge(
     )
     ledger.put(charge, parent=invoice_id)
     ledger.emit("charge.succeeded", charge)
+    if intent is not None:
+        ledger.emit("payment_intent.succeeded", intent)
     return charge, intent
+
+
+def open_intent(
+    ledger: Ledger,
+    customer: Obj | None,
+    amount: int,
+    currency: str,
+    *,
+    description: str | None,
+    metadata: Obj | None = None,
+) -> Obj:
+    """A payment intent created but not confirmed: it waits for a payment method
+    (`payment_intent.created`)."""
+    if amount <= 0:
+        raise invalid("Amount must be at least 1.", "amount")
+    ids = ledger.ids
+    intent_id = ids.new("pi")
+    intent = shapes.payment_intent(
+        intent_id,
+        amount,
+        currency,
+        ledger.now,
+        customer_id=customer["id"] if customer else None,
+        charge_id=None,
+        payment_method=None,
+        description=description,
+        secret=ids.token(25),
+    )
+    intent.update(amount_received=0, status="requires_payment_method", metadata=metadata or {})
+    ledger.put(intent)
+    ledger.emit("payment_intent.created", intent)
+    return intent
+
+
+def decline_intent(ledger: Ledger, intent: Obj, customer: Obj) -> Obj:
+    """A confirmation the card issuer declines: a failed charge, and the intent back to
+    `requires_payment_method` with the decline as its `last_payment_error`."""
+    charge = failed_charge(
+        ledger,
+        customer,
+        intent["amount"],
+        intent["currency"],
+        description=intent["description"],
+        payment_intent_id=intent["id"],
+    )
+    previous = {"status": intent["status"], "last_payment_error": intent["last_payment_error"]}
+    intent.update(
+        status="requires_payment_method",
+        latest_charge=charge["id"],
+        payment_method=None,
+        last_payment_error={
+            "charge": charge["id"],
+            "code": "card_declined",
+            "decline_code": "generic_decline",
+            "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+            "message": "Your card was declined.",
+            "payment_method_type": "card",
+            "type": "card_error",
+        },
+    )
+    ledger.put(intent)
+    ledger.emit("payment_intent.payment_failed", intent, previous)
+    return intent
+
+
+def confirm_intent(ledger: Ledger, intent: Obj, customer: Obj | None) -> Obj:
+    """Confirm an intent with the customer's card: declined (a declining card) or succeeded,
+    with its charge and balance transaction."""
+    if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
+        raise SandboxError(
+            400,
+            f"This PaymentIntent's status is {intent['status']}, so it cannot be confirmed.",
+            code="payment_intent_unexpected_state",
+        )
+    if customer is not None and declines(customer):
+        return decline_intent(ledger, intent, customer)
+    charge_id = ledger.ids.new("ch")
+    method, details = card_of(customer)
+    amount, currency = intent["amount"], intent["currency"]
+    txn = book(
+        ledger,
+        amount,
+        money.stripe_fee(amount, currency),
+        currency,
+        source=charge_id,
+        type="charge",
+        reporting_category="charge",
+        description=intent["description"],
+    )
+    charge = shapes.charge(
+        charge_id,
+        amount,
+        currency,
+        ledger.now,
+        customer_id=customer["id"] if customer else None,
+        balance_transaction=txn["id"],
+        payment_intent_id=intent["id"],
+        payment_method=method,
+        method_details=details,
+        billing_name=customer.get("name") if customer else None,
+        billing_email=customer.get("email") if customer else None,
+        description=intent["description"],
+        receipt=ledger.ids.token(40),
+        metadata=intent["metadata"],
+    )
+    ledger.put(charge)
+    ledger.emit("charge.succeeded", charge)
+    previous = {"status": intent["status"], "amount_received": intent["amount_received"]}
+    intent.update(
+        status="succeeded",
+        amount_received=amount,
+        latest_charge=charge_id,
+        payment_method=method,
+        last_payment_error=None,
+    )
+    ledger.put(intent)
+    ledger.emit("payment_intent.succeeded", intent, previous)
+    return intent
+
+
+def cancel_intent(ledger: Ledger, intent: Obj, reason: str | None = "abandoned") -> Obj:
+    """Cancel an intent that never succeeded (`payment_intent.canceled`)."""
+    if intent["status"] in ("succeeded", "canceled"):
+        raise SandboxError(
+            400,
+            f"You cannot cancel this PaymentIntent because it has a status of {intent['status']}. "
+            "Only a PaymentIntent with one of the following statuses may be canceled: "
+            "requires_payment_method, requires_capture, requires_confirmation, requires_action, "
+            "processing.",
+            code="payment_intent_unexpected_state",
+        )
+    previous = {"status": intent["status"], "canceled_at": None}
+    intent.update(status="canceled", canceled_at=ledger.now, cancellation_reason=reason)
+    ledger.put(intent)
+    ledger.emit("payment_intent.canceled", intent, previous)
+    return intent
 
 
 def failed_charge(
@@ -184,6 +324,7 @@ def failed_charge(
     *,
     description: str | None,
     invoice_id: str | None = None,
+    payment_intent_id: str | None = None,
 ) -> Obj:
     """A declined card charge: no money moved, so no balance transaction (`charge.failed`)."""
     charge_id = ledger.ids.new("ch")
@@ -195,7 +336,7 @@ def failed_charge(
         ledger.now,
         customer_id=customer["id"],
         balance_transaction=None,
-        payment_intent_id=None,
+        payment_intent_id=payment_intent_id,
         payment_method=method,
         method_details=details,
         billing_name=customer.get("name"),
@@ -410,3 +551,75 @@ def settle_payout(ledger: Ledger, payout: Obj) -> None:
     ledger.put(payout)
     ledger.emit("payout.paid", payout, previous)
     ledger.schedule(payout["id"], None)
+
+
+def open_setup_intent(
+    ledger: Ledger,
+    customer: Obj | None,
+    *,
+    description: str | None = None,
+    metadata: Obj | None = None,
+) -> Obj:
+    """A setup intent to save a card for later payments (`setup_intent.created`)."""
+    ids = ledger.ids
+    intent = shapes.setup_intent(
+        ids.new("seti"),
+        ledger.now,
+        customer_id=customer["id"] if customer else None,
+        payment_method=None,
+        secret=ids.token(25),
+        description=description,
+        metadata=metadata,
+    )
+    ledger.put(intent)
+    ledger.emit("setup_intent.created", intent)
+    return intent
+
+
+def confirm_setup_intent(
+    ledger: Ledger, intent: Obj, payment_method: str, *, declined: bool = False
+) -> Obj:
+    """The card is checked with its issuer: saved (`setup_intent.succeeded`) or declined, the
+    intent back to waiting for a card (`setup_intent.setup_failed`)."""
+    if intent["status"] not in ("requires_payment_method", "requires_confirmation"):
+        raise SandboxError(
+            400,
+            f"This SetupIntent's status is {intent['status']}, so it cannot be confirmed.",
+            code="setup_intent_unexpected_state",
+        )
+    previous = {"status": intent["status"], "last_setup_error": intent["last_setup_error"]}
+    if declined:
+        intent.update(
+            status="requires_payment_method",
+            payment_method=None,
+            last_setup_error={
+                "code": "card_declined",
+                "decline_code": "generic_decline",
+                "doc_url": "https://stripe.com/docs/error-codes/card-declined",
+                "message": "Your card was declined.",
+                "payment_method_type": "card",
+                "type": "card_error",
+            },
+        )
+        event = "setup_intent.setup_failed"
+    else:
+        intent.update(status="succeeded", payment_method=payment_method, last_setup_error=None)
+        event = "setup_intent.succeeded"
+    ledger.put(intent)
+    ledger.emit(event, intent, previous)
+    return intent
+
+
+def cancel_setup_intent(ledger: Ledger, intent: Obj, reason: str | None = "abandoned") -> Obj:
+    """Cancel a setup intent that never saved a card (`setup_intent.canceled`)."""
+    if intent["status"] in ("succeeded", "canceled"):
+        raise SandboxError(
+            400,
+            f"You cannot cancel this SetupIntent because it has a status of {intent['status']}.",
+            code="setup_intent_unexpected_state",
+        )
+    previous = {"status": intent["status"], "cancellation_reason": None}
+    intent.update(status="canceled", cancellation_reason=reason)
+    ledger.put(intent)
+    ledger.emit("setup_intent.canceled", intent, previous)
+    return intent

@@ -12,10 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from revenue_assets.sandbox import (
     billing,
+    checkout,
+    connect,
     credit_notes,
     customers,
     invoicing,
     payments,
+    radar,
     schedules,
     shapes,
 )
@@ -55,6 +58,13 @@ KINDS = {
     "promotion_codes": "promotion_code",
     "subscription_schedules": "subscription_schedule",
     "shipping_rates": "shipping_rate",
+    "checkout/sessions": "checkout.session",
+    "setup_intents": "setup_intent",
+    "reviews": "review",
+    "radar/early_fraud_warnings": "radar.early_fraud_warning",
+    "transfers": "transfer",
+    "application_fees": "application_fee",
+    "topups": "topup",
 }
 
 
@@ -900,6 +910,27 @@ def create_charge(world: World, ledger: StoreLedger, params: Obj) -> Obj:
         description=p.text(params, "description"),
         metadata=_meta({}, params) or {},
     )
+    fee = p.integer(params, "application_fee_amount", minimum=1)
+    if fee is not None:
+        if ledger.account == world.account_id:
+            raise invalid(
+                "Can only apply an application_fee_amount when the request is made on behalf "
+                "of another account (using an OAuth key, the Stripe-Account header, or the "
+                "destination parameter).",
+                "application_fee_amount",
+            )
+        collected = connect.collect_fee(world.ledger(world.account_id), charge, ledger.account, fee)
+        charge.update(
+            application=collected["application"],
+            application_fee=collected["id"],
+            application_fee_amount=fee,
+        )
+        ledger.put(charge)
+    method = p.text(params, "payment_method") or p.text(params, "source")
+    if method == radar.REVIEW_METHOD:
+        radar.open_review(ledger, charge)
+    elif method == radar.FRAUD_WARNING_METHOD:
+        radar.warn(ledger, charge, "made_with_stolen_card")
     if customer is not None and not customer.get("currency"):
         customer["currency"] = currency
         ledger.put(customer)
@@ -1006,6 +1037,164 @@ def create_payout(world: World, ledger: StoreLedger, params: Obj) -> Obj:
     )
 
 
+# -- payments: intents, checkout, setup, radar, platform money movements ---------------------------------
+
+
+def create_payment_intent(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    amount = p.integer(params, "amount")
+    if amount is None:
+        raise SandboxError(
+            400, "Missing required param: amount.", code="parameter_missing", param="amount"
+        )
+    currency = str(p.required(params, "currency")).lower()
+    customer = None
+    if params.get("customer"):
+        customer = fetch(ledger, "customer", params["customer"], "customer")
+    intent = payments.open_intent(
+        ledger,
+        customer,
+        amount,
+        currency,
+        description=p.text(params, "description"),
+        metadata=_meta({}, params) or {},
+    )
+    if p.boolean(params, "confirm", False):
+        payments.confirm_intent(ledger, intent, customer)
+    return intent
+
+
+def confirm_payment_intent(world: World, ledger: StoreLedger, params: Obj, intent_id: str) -> Obj:
+    intent = fetch(ledger, "payment_intent", intent_id)
+    customer = ledger.get(intent["customer"]) if intent.get("customer") else None
+    return payments.confirm_intent(ledger, intent, customer)
+
+
+def cancel_payment_intent(world: World, ledger: StoreLedger, params: Obj, intent_id: str) -> Obj:
+    reason = p.text(params, "cancellation_reason")
+    if reason not in (None, "abandoned", "duplicate", "fraudulent", "requested_by_customer"):
+        raise invalid(f"Invalid cancellation_reason: {reason}", "cancellation_reason")
+    return payments.cancel_intent(ledger, fetch(ledger, "payment_intent", intent_id), reason)
+
+
+def create_checkout_session(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    mode = str(p.required(params, "mode"))
+    if mode not in checkout.MODES:
+        raise invalid(f"Invalid mode: must be one of {', '.join(checkout.MODES)}", "mode")
+    customer = None
+    if params.get("customer"):
+        customer = fetch(ledger, "customer", params["customer"], "customer")
+    amount, currency = 0, p.text(params, "currency")
+    for entry in p.listing(params, "line_items") or []:
+        if not isinstance(entry, dict) or not entry.get("price"):
+            raise invalid("Each line item needs a price.", "line_items")
+        price = fetch(ledger, "price", entry["price"], "line_items")
+        amount += (price["unit_amount"] or 0) * (p.integer(entry, "quantity", 1, minimum=1) or 1)
+        currency = currency or price["currency"]
+    if mode != "setup" and not amount:
+        raise SandboxError(
+            400,
+            "Missing required param: line_items.",
+            code="parameter_missing",
+            param="line_items",
+        )
+    session = checkout.open_session(
+        ledger,
+        mode=mode,
+        currency=(currency or "usd").lower(),
+        amount=amount,
+        customer=customer,
+        email=p.text(params, "customer_email"),
+        metadata=_meta({}, params) or {},
+    )
+    ledger.schedule(session["id"], session["expires_at"])
+    return session
+
+
+def expire_checkout_session(world: World, ledger: StoreLedger, params: Obj, session_id: str) -> Obj:
+    return checkout.expire(ledger, fetch(ledger, "checkout.session", session_id))
+
+
+def create_setup_intent(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    customer = None
+    if params.get("customer"):
+        customer = fetch(ledger, "customer", params["customer"], "customer")
+    usage = p.text(params, "usage") or "off_session"
+    if usage not in ("off_session", "on_session"):
+        raise invalid("Invalid usage: must be one of off_session, or on_session", "usage")
+    intent = payments.open_setup_intent(
+        ledger,
+        customer,
+        description=p.text(params, "description"),
+        metadata=_meta({}, params) or {},
+    )
+    intent["usage"] = usage
+    ledger.put(intent)
+    if p.boolean(params, "confirm", False):
+        _confirm_setup(ledger, intent, customer, params)
+    return intent
+
+
+def _confirm_setup(ledger: StoreLedger, intent: Obj, customer: Obj | None, params: Obj) -> Obj:
+    method = p.text(params, "payment_method") or payments.card_of(customer)[0]
+    declined = method in payments.DECLINING_METHODS
+    return payments.confirm_setup_intent(ledger, intent, method, declined=declined)
+
+
+def confirm_setup_intent(world: World, ledger: StoreLedger, params: Obj, intent_id: str) -> Obj:
+    intent = fetch(ledger, "setup_intent", intent_id)
+    customer = ledger.get(intent["customer"]) if intent.get("customer") else None
+    return _confirm_setup(ledger, intent, customer, params)
+
+
+def cancel_setup_intent(world: World, ledger: StoreLedger, params: Obj, intent_id: str) -> Obj:
+    reason = p.text(params, "cancellation_reason")
+    if reason not in (None, "abandoned", "duplicate", "requested_by_customer"):
+        raise invalid(f"Invalid cancellation_reason: {reason}", "cancellation_reason")
+    return payments.cancel_setup_intent(ledger, fetch(ledger, "setup_intent", intent_id), reason)
+
+
+def approve_review(world: World, ledger: StoreLedger, params: Obj, review_id: str) -> Obj:
+    return radar.close_review(ledger, fetch(ledger, "review", review_id))
+
+
+def _amount(params: Obj) -> int:
+    amount = p.integer(params, "amount")
+    if amount is None:
+        raise SandboxError(
+            400, "Missing required param: amount.", code="parameter_missing", param="amount"
+        )
+    return amount
+
+
+def create_transfer(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    amount = _amount(params)
+    currency = str(p.required(params, "currency")).lower()
+    destination = str(p.required(params, "destination"))
+    if destination not in world.connected_account_ids:
+        raise missing("account", destination, "destination")
+    return connect.create_transfer(
+        ledger,
+        amount,
+        currency,
+        destination,
+        description=p.text(params, "description"),
+        transfer_group=p.text(params, "transfer_group"),
+        metadata=_meta({}, params) or {},
+    )
+
+
+def create_topup(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """A top-up; in test mode the bank answers at once (it succeeds)."""
+    topup = connect.create_topup(
+        ledger,
+        _amount(params),
+        str(p.required(params, "currency")).lower(),
+        description=p.text(params, "description"),
+        metadata=_meta({}, params) or {},
+    )
+    return connect.succeed_topup(ledger, topup)
+
+
 # -- webhook endpoints ---------------------------------------------------------------------------------------
 
 
@@ -1085,6 +1274,12 @@ CREATE: dict[str, Handler] = {
     "promotion_codes": create_promotion_code,
     "subscription_schedules": create_subscription_schedule,
     "shipping_rates": create_shipping_rate,
+    # payments: intents, checkout, setup, radar, platform money movements
+    "payment_intents": create_payment_intent,
+    "checkout/sessions": create_checkout_session,
+    "setup_intents": create_setup_intent,
+    "transfers": create_transfer,
+    "topups": create_topup,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -1126,4 +1321,11 @@ ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = 
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     ("subscription_schedules", "cancel"): cancel_subscription_schedule,
     ("subscription_schedules", "release"): release_subscription_schedule,
+    # payments: intents, checkout, setup, radar, platform money movements
+    ("payment_intents", "confirm"): confirm_payment_intent,
+    ("payment_intents", "cancel"): cancel_payment_intent,
+    ("checkout/sessions", "expire"): expire_checkout_session,
+    ("setup_intents", "confirm"): confirm_setup_intent,
+    ("setup_intents", "cancel"): cancel_setup_intent,
+    ("reviews", "approve"): approve_review,
 }

@@ -44,7 +44,14 @@ from revenue_assets.sandbox.errors import SandboxError, invalid, missing
 from revenue_assets.sandbox.expand import check as check_expand
 from revenue_assets.sandbox.faults import FAULT_BODIES, Misbehaviour, reset_mid_body, truncate
 from revenue_assets.sandbox.forms import Params, as_list, parse_query
-from revenue_assets.sandbox.listing import RESOURCES, Resource, compare, list_options, only
+from revenue_assets.sandbox.listing import (
+    RESOURCES,
+    Resource,
+    compare,
+    list_options,
+    only,
+    resource_parts,
+)
 from revenue_assets.sandbox.ratelimit import RATE_LIMITED_BODY, RateLimiter
 from revenue_assets.sandbox.store import Page
 from revenue_assets.sandbox.versions import is_legacy
@@ -202,7 +209,7 @@ class SandboxApp:
             await asyncio.sleep(delay)
         method = request.method
         path = request.url.path
-        parts = path.split("/")[2:]  # "/v1/a/b" -> ["a", "b"]
+        parts = resource_parts(path)  # "/v1/a/b" -> ["a", "b"]
         route = _route_label(method, parts)
         key_label = "-"
         fault: str | None = None
@@ -313,7 +320,9 @@ class SandboxApp:
             if resource.kind == "account":
                 page = self._connected_accounts(account, options)
             else:
-                page = self.store.list_page(account, resource.stored_kind, **options)
+                page = self.store.list_page(
+                    account, resource.stored_kind, oldest_first=resource.oldest_first, **options
+                )
         except KeyError as error:
             raise self._cursor_missing(resource, params, error) from None
         bodies = _viewed(resource, page.bodies)

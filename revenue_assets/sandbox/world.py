@@ -25,7 +25,9 @@ import stripe
 
 from revenue_assets.sandbox import (
     billing,
+    checkout,
     company,
+    connect,
     legacy,
     money,
     payments,
@@ -258,6 +260,10 @@ class World:
             billing.step(ledger, obj)
         elif obj["object"] == "payout":
             payments.settle_payout(ledger, obj)
+        elif obj["object"] == "checkout.session":
+            checkout.lapse(ledger, obj)
+        elif obj["object"] == "topup":
+            connect.settle_topup(ledger, obj)
         else:
             self.store.set_due(key, account, None)
 
@@ -370,6 +376,11 @@ class World:
         return secret
 
     # -- the write API ---------------------------------------------------------------------------
+
+    def ledger(self, account: str | None) -> StoreLedger:
+        """A ledger of another account within the current change: the platform's, for what a
+        connected account's change books on it (an application fee)."""
+        return self._ledger(account)
 
     def _ledger(self, account: str | None) -> StoreLedger:
         return StoreLedger(

@@ -220,6 +220,80 @@ _COLUMNS: dict[str, str] = {
         type VARCHAR,
         amount BIGINT @fixed_amount.amount, currency VARCHAR @fixed_amount.currency
     """,
+    # -- payments: intents, checkout, setup, radar, platform money movements ----------------
+    "payment_intent": """
+        amount BIGINT, amount_capturable BIGINT, amount_details JSON, amount_received BIGINT,
+        application REF, application_fee_amount BIGINT, automatic_payment_methods JSON,
+        canceled_at TIMESTAMP, cancellation_reason VARCHAR, capture_method VARCHAR,
+        confirmation_method VARCHAR, created TIMESTAMP, currency VARCHAR, customer REF,
+        customer_account REF, description VARCHAR, excluded_payment_method_types JSON,
+        last_payment_error JSON, latest_charge REF, livemode BOOLEAN, managed_payments JSON,
+        metadata JSON, next_action JSON, on_behalf_of REF,
+        payment_method REF, payment_method_configuration_details JSON,
+        payment_method_options JSON, payment_method_types JSON, processing JSON,
+        receipt_email VARCHAR, review REF, setup_future_usage VARCHAR, shipping JSON,
+        source REF, statement_descriptor VARCHAR, statement_descriptor_suffix VARCHAR,
+        status VARCHAR, transfer_data JSON, transfer_group VARCHAR,
+        last_payment_error_code VARCHAR @last_payment_error.code
+    """,
+    "checkout_session": """
+        adaptive_pricing JSON, after_expiration JSON, allow_promotion_codes BOOLEAN,
+        amount_subtotal BIGINT, amount_total BIGINT, automatic_tax JSON,
+        billing_address_collection VARCHAR, cancel_url VARCHAR, client_reference_id VARCHAR,
+        collected_information JSON, consent JSON, consent_collection JSON, created TIMESTAMP,
+        currency VARCHAR, currency_conversion JSON, custom_fields JSON, custom_text JSON,
+        customer REF, customer_account REF, customer_creation VARCHAR, customer_details JSON,
+        customer_email VARCHAR, discounts JSON, expires_at TIMESTAMP,
+        integration_identifier VARCHAR, invoice REF, invoice_creation JSON, livemode BOOLEAN,
+        locale VARCHAR, managed_payments JSON, metadata JSON, mode VARCHAR,
+        origin_context VARCHAR, payment_intent REF, payment_link REF,
+        payment_method_collection VARCHAR, payment_method_configuration_details JSON,
+        payment_method_options JSON, payment_method_types JSON, payment_status VARCHAR,
+        permissions JSON, phone_number_collection JSON, recovered_from VARCHAR,
+        saved_payment_method_options JSON, setup_intent REF, shipping_address_collection JSON,
+        shipping_cost JSON, shipping_options JSON, status VARCHAR, submit_type VARCHAR,
+        subscription REF, success_url VARCHAR, total_details JSON, ui_mode VARCHAR, url VARCHAR,
+        wallet_options JSON,
+        customer_details_email VARCHAR @customer_details.email
+    """,
+    "setup_intent": """
+        application REF, attach_to_self BOOLEAN, automatic_payment_methods JSON,
+        cancellation_reason VARCHAR, created TIMESTAMP, customer REF, customer_account REF,
+        description VARCHAR, excluded_payment_method_types JSON, flow_directions JSON,
+        last_setup_error JSON, latest_attempt REF, livemode BOOLEAN, mandate REF,
+        metadata JSON, next_action JSON, on_behalf_of REF, payment_method REF,
+        payment_method_configuration_details JSON, payment_method_options JSON,
+        payment_method_types JSON, single_use_mandate REF, status VARCHAR, usage VARCHAR,
+        last_setup_error_code VARCHAR @last_setup_error.code
+    """,
+    "review": """
+        billing_zip VARCHAR, charge REF, closed_reason VARCHAR, created TIMESTAMP,
+        ip_address VARCHAR, ip_address_location JSON, livemode BOOLEAN, open BOOLEAN,
+        opened_reason VARCHAR, payment_intent REF, reason VARCHAR, session JSON
+    """,
+    "early_fraud_warning": """
+        actionable BOOLEAN, charge REF, created TIMESTAMP, fraud_type VARCHAR, livemode BOOLEAN,
+        payment_intent REF
+    """,
+    "transfer": """
+        amount BIGINT, amount_reversed BIGINT, balance_transaction REF, created TIMESTAMP,
+        currency VARCHAR, description VARCHAR, destination REF, destination_payment REF,
+        livemode BOOLEAN, metadata JSON, reversals JSON, reversed BOOLEAN,
+        source_transaction REF, source_type VARCHAR, transfer_group VARCHAR
+    """,
+    "application_fee": """
+        account REF, amount BIGINT, amount_refunded BIGINT, application REF,
+        balance_transaction REF, charge REF, created TIMESTAMP, currency VARCHAR,
+        fee_source JSON, livemode BOOLEAN, originating_transaction REF, refunded BOOLEAN,
+        refunds JSON
+    """,
+    "topup": """
+        amount BIGINT, balance_transaction REF, created TIMESTAMP, currency VARCHAR,
+        description VARCHAR, expected_availability_date TIMESTAMP, failure_code VARCHAR,
+        failure_message VARCHAR, initiated_by VARCHAR, livemode BOOLEAN, metadata JSON,
+        payment_method REF, source JSON, statement_descriptor VARCHAR, status VARCHAR,
+        transfer_group VARCHAR
+    """,
 }
 
 _STORAGE_TYPES = {

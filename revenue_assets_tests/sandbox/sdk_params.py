@@ -46,6 +46,15 @@ LIST_PARAMS: dict[str, str] = {
     "promotion_codes": "PromotionCodeListParams",
     "subscription_schedules": "SubscriptionScheduleListParams",
     "shipping_rates": "ShippingRateListParams",
+    # payments: intents, checkout, setup, radar, platform money movements
+    "payment_intents": "PaymentIntentListParams",
+    "checkout/sessions": "checkout.SessionListParams",
+    "setup_intents": "SetupIntentListParams",
+    "reviews": "ReviewListParams",
+    "radar/early_fraud_warnings": "radar.EarlyFraudWarningListParams",
+    "transfers": "TransferListParams",
+    "application_fees": "ApplicationFeeListParams",
+    "topups": "TopupListParams",
 }
 
 
@@ -62,7 +71,9 @@ class Param:
 
 def documented(endpoint: str) -> dict[str, Param]:
     """The filters `GET /v1/<endpoint>` documents (paging and `expand` left out)."""
-    cls = getattr(stripe.params, LIST_PARAMS[endpoint])
+    cls: Any = stripe.params
+    for name in LIST_PARAMS[endpoint].split("."):  # `checkout.SessionListParams`
+        cls = getattr(cls, name)
     return _params(cls, skip=COMMON | set(RequestOptions.__annotations__))
 
 

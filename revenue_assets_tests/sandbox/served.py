@@ -40,6 +40,15 @@ LISTS: dict[str, dict[str, Any]] = {
     "promotion_codes": {},
     "subscription_schedules": {},
     "shipping_rates": {},
+    # payments: intents, checkout, setup, radar, platform money movements
+    "payment_intents": {},
+    "checkout/sessions": {},
+    "setup_intents": {},
+    "reviews": {},
+    "radar/early_fraud_warnings": {},
+    "transfers": {},
+    "application_fees": {},
+    "topups": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

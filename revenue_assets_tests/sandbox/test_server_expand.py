@@ -38,6 +38,13 @@ def test_expandable_paths_are_expanded(sandbox_session: Sandbox) -> None:
     page = _get(sandbox_session, "/v1/invoices", ["data.customer", "data.lines.data.discounts"])
     assert page.status_code == 200
     assert all(i["customer"]["object"] == "customer" for i in page.json()["data"])
+    sessions = _get(
+        sandbox_session, "/v1/checkout/sessions", ["data.subscription", "data.invoice"]
+    ).json()["data"]
+    completed = [s for s in sessions if s["status"] == "complete"]
+    assert completed and all(s["subscription"]["object"] == "subscription" for s in completed)
+    warnings = _get(sandbox_session, "/v1/radar/early_fraud_warnings", ["data.charge"]).json()
+    assert warnings["data"] and all(w["charge"]["object"] == "charge" for w in warnings["data"])
 
 
 @pytest.mark.parametrize(
@@ -57,6 +64,10 @@ def test_expandable_paths_are_expanded(sandbox_session: Sandbox) -> None:
             "more than 4 levels",
         ),
         ("/v1/customers/{customer}", ["subscriptions"], "does not build"),
+        ("/v1/checkout/sessions", ["data.colour"], "cannot be expanded (colour)"),
+        ("/v1/checkout/sessions", ["data.line_items"], "does not build"),
+        ("/v1/radar/early_fraud_warnings", ["data.fraud_type"], "cannot be expanded"),
+        ("/v1/transfers", ["data.reversals"], "cannot be expanded"),
     ],
 )
 def test_invalid_expansions_are_refused(

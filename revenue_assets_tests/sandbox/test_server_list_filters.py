@@ -203,6 +203,38 @@ SELECTIONS: list[tuple[str, str, str, Callable[[Obj], Any], str]] = [
         "eq",
     ),
     ("invoice_payments", "invoice_payment", "payment.type", lambda o: o["payment"]["type"], "eq"),
+    # payments: intents, checkout, setup, radar, platform money movements
+    ("payment_intents", "payment_intent", "customer", lambda o: o["customer"], "eq"),
+    ("checkout/sessions", "checkout.session", "status", lambda o: o["status"], "eq"),
+    ("checkout/sessions", "checkout.session", "customer", lambda o: o["customer"], "eq"),
+    (
+        "checkout/sessions",
+        "checkout.session",
+        "subscription",
+        lambda o: o["subscription"],
+        "eq",
+    ),
+    (
+        "checkout/sessions",
+        "checkout.session",
+        "customer_details.email",
+        lambda o: (o["customer_details"] or {}).get("email"),
+        "eq",
+    ),
+    ("setup_intents", "setup_intent", "customer", lambda o: o["customer"], "eq"),
+    ("setup_intents", "setup_intent", "payment_method", lambda o: o["payment_method"], "eq"),
+    (
+        "radar/early_fraud_warnings",
+        "radar.early_fraud_warning",
+        "charge",
+        lambda o: o["charge"],
+        "eq",
+    ),
+    ("transfers", "transfer", "destination", lambda o: o["destination"], "eq"),
+    ("transfers", "transfer", "transfer_group", lambda o: o["transfer_group"], "eq"),
+    ("application_fees", "application_fee", "charge", lambda o: o["charge"], "eq"),
+    ("topups", "topup", "status", lambda o: o["status"], "eq"),
+    ("topups", "topup", "amount", lambda o: o["amount"], "gte"),
 ]
 
 

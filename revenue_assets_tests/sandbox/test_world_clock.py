@@ -86,7 +86,9 @@ def test_create_subscription_invoices_and_charges_at_once(world: World, recorder
         "customer.subscription.created",
         "invoice.created",
         "invoice.finalized",
+        "payment_intent.created",
         "charge.succeeded",
+        "payment_intent.succeeded",
         "invoice_payment.paid",
         "invoice.paid",
         "invoice.payment_succeeded",
@@ -730,3 +732,57 @@ def test_a_schedule_from_a_subscription_releases_or_cancels_it(
     assert ended is not None and ended["status"] == "released"
     assert ended["released_at"] == booked["phases"][-1]["end_date"]
     assert world.store.get(third["id"])["status"] == "active"
+
+
+def test_an_open_checkout_session_expires_when_the_clock_reaches_it(
+    world: World, recorder: Recorder
+) -> None:
+    customer = world.create("customers", {"email": "cart@example.com"})
+    params = {
+        "mode": "subscription",
+        "customer": customer["id"],
+        "line_items": {"0": {"price": price(world, "Pro monthly")["id"], "quantity": "1"}},
+    }
+    lapsing = world.create("checkout/sessions", params)
+    expired = world.create("checkout/sessions", params)
+    assert (lapsing["status"], lapsing["expires_at"]) == ("open", NOW + DAY)
+    assert lapsing["amount_total"] == 4_900 and lapsing["url"]
+    world.action("checkout/sessions", expired["id"], "expire", {})
+    with pytest.raises(SandboxError) as raised:
+        world.action("checkout/sessions", expired["id"], "expire", {})
+    assert raised.value.status == 400
+    world.advance(DAY - 1)
+    assert world.store.get(lapsing["id"])["status"] == "open"
+    world.advance(1)
+    assert world.store.get(lapsing["id"])["status"] == "expired"
+    # Stripe sends no event when a session opens; one each when it expires.
+    assert recorder.types({lapsing["id"], expired["id"]}) == ["checkout.session.expired"] * 2
+
+
+def test_payment_intents_decline_and_cancel(world: World, recorder: Recorder) -> None:
+    card = world.create("customers", {"email": "card@example.com"})
+    declining = world.create("customers", {"email": "fail@example.com"})
+    world.update(
+        "customers",
+        declining["id"],
+        {"invoice_settings": {"default_payment_method": "pm_card_chargeCustomerFail"}},
+    )
+    params = {"amount": "2500", "currency": "usd", "confirm": "true"}
+    paid = world.create("payment_intents", {**params, "customer": card["id"]})
+    failed = world.create("payment_intents", {**params, "customer": declining["id"]})
+    assert (paid["status"], paid["amount_received"]) == ("succeeded", 2_500)
+    assert world.store.get(paid["latest_charge"])["status"] == "succeeded"
+    assert failed["status"] == "requires_payment_method"
+    assert failed["last_payment_error"]["code"] == "card_declined"
+    charge = world.store.get(failed["latest_charge"])
+    assert (charge["status"], charge["payment_intent"]) == ("failed", failed["id"])
+    canceled = world.action("payment_intents", failed["id"], "cancel", {})
+    assert (canceled["status"], canceled["canceled_at"]) == ("canceled", NOW)
+    with pytest.raises(SandboxError):
+        world.action("payment_intents", paid["id"], "cancel", {})
+    assert recorder.types({paid["id"]}) == ["payment_intent.created", "payment_intent.succeeded"]
+    assert recorder.types({failed["id"]}) == [
+        "payment_intent.created",
+        "payment_intent.payment_failed",
+        "payment_intent.canceled",
+    ]

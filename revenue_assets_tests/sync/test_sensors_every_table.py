@@ -100,6 +100,53 @@ def _refund(world: World) -> str:
     return world.create("refunds", {"charge": _charge(world)["id"], "amount": "1000"})["id"]
 
 
+def _expired_checkout_session(world: World) -> str:
+    """A Checkout page opened and expired (Stripe sends no event when one opens)."""
+    session = world.create(
+        "checkout/sessions",
+        {
+            "mode": "subscription",
+            "customer": _customer(world)["id"],
+            "line_items": [{"price": _recurring_price(world)["id"], "quantity": "1"}],
+        },
+    )
+    return world.action("checkout/sessions", session["id"], "expire", {})["id"]
+
+
+def _radar_charge(world: World, method: str) -> dict[str, Any]:
+    """A charge paid with one of the sandbox's Radar test payment methods."""
+    return world.create(
+        "charges",
+        {
+            "amount": "4200",
+            "currency": "usd",
+            "customer": _customer(world)["id"],
+            "payment_method": method,
+        },
+    )
+
+
+def _review(world: World) -> str:
+    return _radar_charge(world, "pm_card_riskLevelElevated")["review"]
+
+
+def _early_fraud_warning(world: World) -> str:
+    charge = _radar_charge(world, "pm_card_createEarlyFraudWarning")
+    warning = _newest(world, "radar.early_fraud_warning")
+    assert warning["charge"] == charge["id"]
+    return warning["id"]
+
+
+def _application_fee(world: World) -> str:
+    """A connected account's charge with the platform's cut: a fee on the platform."""
+    charge = world.create(
+        "charges",
+        {"amount": "5000", "currency": "usd", "application_fee_amount": "500"},
+        account=world.connected_account_ids[0],
+    )
+    return charge["application_fee"]
+
+
 def _credit_note(world: World) -> str:
     return world.create("credit_notes", {"invoice": _paid_invoice(world)["id"], "amount": "500"})[
         "id"
@@ -162,6 +209,28 @@ MAKERS: dict[str, Maker] = {
         "shipping_rates",
         {"display_name": "Overnight", "fixed_amount": {"amount": "2500", "currency": "usd"}},
     )["id"],
+    # payments: intents, checkout, setup, radar, platform money movements
+    "payment_intent": lambda world: world.create(
+        "payment_intents",
+        {
+            "amount": "2500",
+            "currency": "usd",
+            "customer": _customer(world)["id"],
+            "confirm": "true",
+        },
+    )["id"],
+    "checkout_session": _expired_checkout_session,
+    "setup_intent": lambda world: world.create(
+        "setup_intents", {"customer": _customer(world)["id"], "confirm": "true"}
+    )["id"],
+    "review": _review,
+    "early_fraud_warning": _early_fraud_warning,
+    "transfer": lambda world: world.create(
+        "transfers",
+        {"amount": "1500", "currency": "usd", "destination": world.connected_account_ids[0]},
+    )["id"],
+    "application_fee": _application_fee,
+    "topup": lambda world: world.create("topups", {"amount": "20000", "currency": "usd"})["id"],
 }
 # Stripe sends no event whose object is a balance transaction or a shipping rate: those tables
 # follow only by listing.
@@ -216,8 +285,8 @@ def month_of(moment: int) -> str:
 
 
 def kind_of(table: StripeTable) -> str:
-    """The stored kind behind a table (the sandbox serves recurring prices as plans)."""
-    return "price" if table.name == "plan" else table.name
+    """The stored kind behind a table (Stripe's `object`; the sandbox serves recurring prices as plans)."""
+    return "price" if table.name == "plan" else table.object
 
 
 @pytest.mark.parametrize("table", TABLES, ids=[table.name for table in TABLES])

@@ -1,5 +1,7 @@
 """Every registry table gets its whole definitions from the one factory, as the daemon loads them."""
 
+from pathlib import Path
+
 import dagster as dg
 
 from revenue_assets.catalog.tables import TABLES
@@ -51,3 +53,15 @@ def test_the_steps_holding_the_warehouse_are_in_its_pool_and_the_stripe_op_is_no
     assert pools["revenue_tables"] == WAREHOUSE_POOL
     assert pools["revenue_dashboard"] == WAREHOUSE_POOL
     assert pools[STRIPE_OP] is None
+
+
+def test_the_readme_lists_every_table_and_its_permission() -> None:
+    """The asset table names every synced table, the restricted-key table its permission."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assets = next(line for line in readme.splitlines() if line.startswith("| `stripe` |"))
+    rows = [line for line in readme.splitlines() if line.startswith("| `") and "`rak_" in line]
+    for table in TABLES:
+        assert f"`{table.name}`" in assets, table.name
+        assert any(f"`{table.name}`" in row and f"`{table.permission}`" in row for row in rows), (
+            table.name
+        )

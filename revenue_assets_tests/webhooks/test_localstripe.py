@@ -116,7 +116,7 @@ def test_localstripe_deliveries_in_an_older_shape_are_stored_and_mapped(
             "plan.created": ("plan", "plan"),
             "invoice.created": ("invoice", "invoice"),
             "invoice.payment_succeeded": ("invoice", "invoice"),
-            "payment_intent.succeeded": ("payment_intent", None),
+            "payment_intent.succeeded": ("payment_intent", "payment_intent"),
             "customer.subscription.created": ("subscription", "subscription"),
         }
         with StateStore(state) as inbox:

@@ -2,7 +2,8 @@
 
 `story` says who the customers are and what happens to them, `clock` advances one customer's
 time through the billing engine, `simulation` runs every story (and the payouts they lead to),
-and `bulk_load` writes the result fast into a new store file.
+`connect` the platform's transfers, application fees and top-ups, and `bulk_load` writes the
+result fast into a new store file.
 """
 
 from revenue_assets.sandbox.company.bulk_load import generate

@@ -1,6 +1,7 @@
 """Writing a generated company fast into a new store file: chunks of simulated customers are
 streamed into it (by two processes for large companies, taking turns so the file is the same as a
-single-process run), then payouts, catalogs and accounts."""
+single-process run), then the platform's Connect money movements, payouts, catalogs and
+accounts."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 from revenue_assets.sandbox import catalog as catalog_module
 from revenue_assets.sandbox import money, shapes
 from revenue_assets.sandbox.catalog import Catalog
-from revenue_assets.sandbox.company import simulation
+from revenue_assets.sandbox.company import connect, simulation
 from revenue_assets.sandbox.company.plan import ChunkResult, Generated, Obj, Plan
 from revenue_assets.sandbox.ids import Ids
 from revenue_assets.sandbox.store import BulkLoader, Row, row_for
@@ -153,7 +154,10 @@ def generate(
         simulation.PLAN = None
     generated.timings["customers"] = time.perf_counter() - started
     loader = BulkLoader(path, fresh=False)
+    connect_rows, connect_due = connect.platform_money(plan, generated)  # before the payouts
     rows, payout_due = simulation.payouts(plan, generated, [platform, *connected])
+    rows = connect_rows + rows
+    due.extend(connect_due)
     due.extend(payout_due)
     for account, catalog in catalogs.items():
         rows.extend(_catalog_rows(plan, catalog, redemptions, account))

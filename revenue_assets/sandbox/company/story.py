@@ -11,11 +11,13 @@ from typing import Any
 
 from revenue_assets.sandbox import (
     billing,
+    checkout,
     credit_notes,
     customers,
     invoicing,
     money,
     payments,
+    radar,
     schedules,
 )
 from revenue_assets.sandbox import (
@@ -220,9 +222,13 @@ class Story:
         if number == 0:  # one-off charges: one disputed (lost), one refunded in full
             self.at(base + day, lambda: self._showcase_charge(dispute="lost"))
             self.at(base + 2 * day, lambda: self._showcase_charge(refund="full"))
+            # held for review then refunded; an issuer's fraud warning, refunded at once
+            self.at(base + 3 * day, lambda: self._showcase_radar(refund_review=True))
         elif number == 1:  # one-off charges: one refunded in part, one disputed and won
             self.at(base + day, lambda: self._showcase_charge(refund="partial"))
             self.at(base + 2 * day, lambda: self._showcase_charge(dispute="won"))
+            # held for review then approved; a fraud warning followed by a chargeback
+            self.at(base + 3 * day, lambda: self._showcase_radar(refund_review=False))
         elif number == 2:  # credit notes on a paid invoice: refunded, then out of band
             subscription = subscribe([billing.ItemSpec(plan("Pro"))])
             self.at(base + 3 * day, lambda: self._credit(subscription(), refund=True))
@@ -290,6 +296,35 @@ class Story:
                 lambda: payments.close_dispute(self.ledger, found, won=dispute == "won"),
             )
 
+    def _showcase_radar(self, *, refund_review: bool) -> None:
+        ledger = self.ledger
+        amount = money.from_usd_cents(9_900, self.currency)
+        reviewed, _ = payments.create_charge(
+            ledger, self.customer, amount, self.currency, description="One-time purchase"
+        )
+        found = radar.open_review(ledger, reviewed)
+        self.at(
+            ledger.now + 6 * 3_600,
+            lambda: radar.close_review(ledger, found, refund=refund_review),
+        )
+        warned, _ = payments.create_charge(
+            ledger, self.customer, amount, self.currency, description="One-time purchase"
+        )
+        warning = radar.warn(ledger, warned, "made_with_stolen_card")
+
+        def settle() -> None:
+            if refund_review:
+                payments.refund_charge(ledger, warned, reason="fraudulent")
+            else:
+                found = payments.open_dispute(ledger, warned, reason="fraudulent")
+                self.at(
+                    ledger.now + 3 * money.DAY,
+                    lambda: payments.close_dispute(ledger, found, won=False),
+                )
+            radar.settle_warning(ledger, warning)
+
+        self.at(ledger.now + 2 * money.DAY, settle)
+
     def _credit(self, subscription: Obj, *, refund: bool) -> None:
         found = self._latest_charge(subscription)
         if found is None:
@@ -329,6 +364,10 @@ class Story:
     def plan_life(self) -> None:
         rng = self.rng
         signup = self.ledger.now
+        if rng.random() < 0.05:
+            self.at(signup, self.abandoned_checkout)
+        if self.customer["invoice_settings"]["default_payment_method"] and rng.random() < 0.06:
+            self.at(signup, self.saved_card)
         roll = rng.random()
         if self.person_at == "charge" or roll < 0.08:
             self.one_off_purchases(signup)
@@ -363,6 +402,9 @@ class Story:
         ledger = self.ledger
         usd = rng.choice((2_900, 9_900, 14_900, 49_900))
         amount = money.from_usd_cents(usd, self.currency)
+        if rng.random() < 0.08:
+            self.abandoned_payment(amount, declined=rng.random() < 0.6)
+            return
         charge, _ = payments.create_charge(
             ledger,
             self.customer,
@@ -381,6 +423,51 @@ class Story:
             self.at(later, lambda: self.refund(charge, full=False))
         elif roll < 0.16:
             self.at(later, lambda: self.dispute(charge))
+        elif roll < 0.19:
+            self.held_for_review(charge)
+        elif roll < 0.21:
+            self.at(later, lambda: self.fraud_warning(charge))
+
+    def abandoned_payment(self, amount: int, *, declined: bool) -> None:
+        """A purchase that never moved money: a payment intent left waiting for a payment
+        method (after a declined card, when `declined`), canceled as abandoned a day later."""
+        ledger = self.ledger
+        intent = payments.open_intent(
+            ledger, self.customer, amount, self.currency, description="One-time purchase"
+        )
+        if declined:
+            payments.decline_intent(ledger, intent, self.customer)
+        self.at(ledger.now + money.DAY, lambda: payments.cancel_intent(ledger, intent))
+
+    def held_for_review(self, charge: Obj) -> None:
+        """Radar holds the payment for a look: approved a few hours later, or refunded."""
+        ledger = self.ledger
+        found = radar.open_review(ledger, charge)
+        refund = self.rng.random() < 0.25
+        when = ledger.now + self.rng.randrange(2, 30) * 3_600
+        self.at(when, lambda: radar.close_review(ledger, found, refund=refund))
+
+    def fraud_warning(self, charge: Obj) -> None:
+        """The card's issuer reports the payment as fraud: refunded at once, or disputed."""
+        ledger = self.ledger
+        if charge.get("disputed") or charge["amount_refunded"]:
+            return
+        warning = radar.warn(ledger, charge, self.rng.choice(radar.FRAUD_TYPES))
+
+        def refund() -> None:
+            payments.refund_charge(ledger, charge, reason="fraudulent")
+            radar.settle_warning(ledger, warning)
+
+        def dispute() -> None:
+            if charge.get("disputed") or charge["amount_refunded"]:
+                return
+            payments.open_dispute(ledger, charge, reason="fraudulent")
+            radar.settle_warning(ledger, warning)
+
+        if self.rng.random() < 0.6:
+            self.at(ledger.now + self.rng.randrange(1, 4) * money.DAY, refund)
+        else:
+            self.at(ledger.now + self.rng.randrange(5, 20) * money.DAY, dispute)
 
     def refund(self, charge: Obj, *, full: bool) -> None:
         remaining = charge["amount"] - charge["amount_refunded"]
@@ -501,7 +588,57 @@ class Story:
             tax_rates=[tax] if tax else None,
             promotion_codes=codes,
         )
+        if first and has_card and rng.random() < 0.2:
+            self._checked_out(subscription)
         self._life_of(subscription, specs)
+
+    def _checked_out(self, subscription: Obj) -> None:
+        """The subscription was bought on a Checkout page: its completed session."""
+        ledger = self.ledger
+        invoice = ledger.get(subscription["latest_invoice"] or "")
+        session = checkout.open_session(
+            ledger,
+            mode="subscription",
+            currency=subscription["currency"],
+            amount=invoice["amount_due"] if invoice else 0,
+            customer=self.customer,
+        )
+        checkout.complete(
+            ledger, session, self.customer, subscription=subscription, invoice=invoice
+        )
+
+    def saved_card(self) -> None:
+        """The customer saves a card before paying (a setup intent); now and then the first
+        card tried is declined, and either a second one saved or the attempt given up."""
+        ledger = self.ledger
+        method = self.customer["invoice_settings"]["default_payment_method"]
+        intent = payments.open_setup_intent(ledger, self.customer)
+        roll = self.rng.random()
+        if roll < 0.3:
+            payments.confirm_setup_intent(ledger, intent, f"{method}Old", declined=True)
+        if roll < 0.15:
+            self.at(ledger.now + money.DAY, lambda: payments.cancel_setup_intent(ledger, intent))
+        else:
+            payments.confirm_setup_intent(ledger, intent, method)
+
+    def abandoned_checkout(self) -> None:
+        """A visitor opened the Checkout page of a plan and left: the session expires."""
+        price = self.catalog.plan_for("Pro", self.currency, ("month", 1))
+        if price is None or self.deleted:
+            return
+        ledger = self.ledger
+        session = checkout.open_session(
+            ledger,
+            mode="subscription",
+            currency=self.currency,
+            amount=price["unit_amount"],
+            customer=None,
+            email=self.customer["email"],
+        )
+        if session["expires_at"] <= self.plan.now:
+            self.at(session["expires_at"], lambda: checkout.expire(ledger, session))
+        else:  # still open at the clock: the live world expires it (the agenda stops here)
+            ledger.schedule(session["id"], session["expires_at"])
 
     def trial_only(self, signup: int) -> None:
         def start() -> None:
@@ -535,13 +672,15 @@ class Story:
     def _add_card_and_resume(self, subscription: Obj) -> None:
         if self.deleted or subscription["status"] != "paused":
             return
+        method = f"pm_{self.customer['id'][4:]}Card"
+        intent = payments.open_setup_intent(self.ledger, self.customer)
+        payments.confirm_setup_intent(self.ledger, intent, method)
         customers.update(
             self.ledger,
             self.customer,
             {
                 "invoice_settings": dict(
-                    self.customer["invoice_settings"],
-                    default_payment_method=f"pm_{self.customer['id'][4:]}Card",
+                    self.customer["invoice_settings"], default_payment_method=method
                 )
             },
         )

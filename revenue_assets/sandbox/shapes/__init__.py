@@ -28,6 +28,8 @@ from revenue_assets.sandbox.shapes.catalog import (
     shipping_rate,
     tax_rate,
 )
+from revenue_assets.sandbox.shapes.checkout import checkout_session, customer_details
+from revenue_assets.sandbox.shapes.connect import application_fee, topup, transfer
 from revenue_assets.sandbox.shapes.credit_notes import credit_note, credit_note_line
 from revenue_assets.sandbox.shapes.customers import customer
 from revenue_assets.sandbox.shapes.payments import (
@@ -39,8 +41,10 @@ from revenue_assets.sandbox.shapes.payments import (
     payment_intent,
     payout,
     refund,
+    setup_intent,
 )
 from revenue_assets.sandbox.shapes.platform import account, event, webhook_endpoint
+from revenue_assets.sandbox.shapes.radar import early_fraud_warning, review
 from revenue_assets.sandbox.shapes.templates import (
     ACCOUNT_NAME,
     STATEMENT_DESCRIPTOR,
@@ -58,18 +62,22 @@ __all__ = [
     "STATEMENT_DESCRIPTOR",
     "Obj",
     "account",
+    "application_fee",
     "balance_transaction",
     "card_details",
     "charge",
+    "checkout_session",
     "clone",
     "coupon",
     "credit_note",
     "credit_note_line",
     "credited_lines",
     "customer",
+    "customer_details",
     "deleted_stub",
     "discount",
     "dispute",
+    "early_fraud_warning",
     "embedded_list",
     "event",
     "fixtures",
@@ -87,12 +95,16 @@ __all__ = [
     "product",
     "promotion_code",
     "refund",
+    "review",
     "schedule_phase",
+    "setup_intent",
     "shipping_rate",
     "subscription",
     "subscription_item",
     "subscription_schedule",
     "tax_rate",
     "template",
+    "topup",
+    "transfer",
     "webhook_endpoint",
 ]

@@ -1,5 +1,5 @@
-"""Payment intents, charges, balance transactions, invoice payments, refunds, disputes and
-payouts."""
+"""Payment and setup intents, charges, balance transactions, invoice payments, refunds,
+disputes and payouts."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def payment_intent(
     created: int,
     *,
     customer_id: str | None,
-    charge_id: str,
-    payment_method: str,
+    charge_id: str | None,
+    payment_method: str | None,
     description: str | None,
     secret: str,
 ) -> Obj:
@@ -266,4 +266,28 @@ def payout(
         reconciliation_status="in_progress",
         trace_id={"status": "supported", "value": trace},
         metadata=metadata or {},
+    )
+
+
+def setup_intent(
+    id: str,
+    created: int,
+    *,
+    customer_id: str | None,
+    payment_method: str | None,
+    secret: str,
+    description: str | None = None,
+    metadata: Obj | None = None,
+) -> Obj:
+    """A setup intent waiting for its card (confirmation sets `payment_method` and `status`)."""
+    return from_template(
+        "setup_intent",
+        id=id,
+        created=created,
+        customer=customer_id,
+        payment_method=payment_method,
+        client_secret=f"{id}_secret_{secret}",
+        description=description,
+        metadata=metadata or {},
+        status="requires_payment_method",
     )

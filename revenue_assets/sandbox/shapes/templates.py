@@ -145,6 +145,40 @@ _OVERRIDES: dict[str, Obj] = {
     "tax_rate": {"flat_amount": None, "rate_type": "percentage"},
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "promotion_code": {"active": True, "expires_at": None},
+    # -- payments: intents, checkout, setup, radar, platform money movements ----------------
+    "checkout.session": {
+        "after_expiration": None,
+        "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
+        "collected_information": None,
+        "consent": None,
+        "consent_collection": None,
+        "currency_conversion": None,
+        "custom_text": {
+            "after_submit": None,
+            "shipping_address": None,
+            "submit": None,
+            "terms_of_service_acceptance": None,
+        },
+        "customer_details": None,
+        "invoice_creation": None,
+        "managed_payments": {"enabled": False},
+        "adaptive_pricing": {"enabled": False},
+        "payment_method_configuration_details": None,
+        "payment_method_collection": "always",
+        "permissions": None,
+        "saved_payment_method_options": None,
+        "shipping_address_collection": None,
+        "shipping_cost": None,
+        "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+        "wallet_options": None,
+    },
+    "setup_intent": {
+        "automatic_payment_methods": None,
+        "last_setup_error": None,
+        "next_action": None,
+        "payment_method_configuration_details": None,
+    },
+    "review": {"ip_address_location": None, "session": None},
 }
 
 # Fields of the fixtures that the pinned API version no longer has (the fixture file lags).
@@ -155,6 +189,10 @@ _ADD: dict[str, Obj] = {
     "invoiceitem": {"proration_details": {"credited_items": None, "discount_amounts": []}},
     # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
     "subscription_schedule": {"pause_schedules": []},
+    # payments: intents, checkout, setup, radar, platform money movements
+    "setup_intent": {"attach_to_self": False},
+    "review": {"payment_intent": None},
+    "radar.early_fraud_warning": {"payment_intent": None},
 }
 
 
