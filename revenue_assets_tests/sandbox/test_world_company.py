@@ -509,11 +509,13 @@ def test_rows_lie_in_list_order_and_keep_their_seq(tmp_path: Any) -> None:
 
 def test_downgrades_and_cancellations_are_booked_as_schedules(world: World) -> None:
     """Some downgrades and cancellations wait for the end of the period as schedules; each
-    ended exactly when its last phase did, and its subscription shows it."""
+    ended exactly when its last phase did, and its subscription shows it. (A released one
+    needs the clock past its second phase: test_world_clock lets the clock get there.)"""
     schedules = _all(world, "subscription_schedule", world.account_id)
     subscriptions = {s["id"]: s for s in _all(world, "subscription", world.account_id)}
     prices = {p["id"]: p for p in _all(world, "price", world.account_id)}
-    assert {"completed", "released"} <= {s["status"] for s in schedules}
+    assert {"completed", "active"} <= {s["status"] for s in schedules}
+    assert {"cancel", "release"} <= {s["end_behavior"] for s in schedules}
     for schedule in schedules:
         phases = schedule["phases"]
         last_end = phases[-1]["end_date"]
@@ -535,6 +537,9 @@ def test_downgrades_and_cancellations_are_booked_as_schedules(world: World) -> N
             assert schedule["current_phase"]["end_date"] > world.now
             if schedule["end_behavior"] == "cancel":
                 assert subscription["cancel_at"] == last_end
+            else:  # a downgrade: the current price, then a cheaper one
+                before, after = (prices[phase["items"][0]["price"]] for phase in phases)
+                assert len(phases) == 2 and after["unit_amount"] < before["unit_amount"]
         else:  # canceled with its subscription, before its end
             subscription = subscriptions[schedule["subscription"]]
             assert schedule["status"] == "canceled" and subscription["status"] == "canceled"

@@ -259,12 +259,15 @@ class Story:
             )
         elif number == 7:  # a manual invoice of many lines, with a coupon and tax
             self.at(base + day, self.manual_invoice)
-        elif number == 8:  # weekly and semi-annual prices, a coupon, cancel at period end
+        elif number == 8:  # weekly and semi-annual prices, a coupon, cancel at period end,
+            # and a downgrade booked for the end of the period as a schedule
             subscribe(
                 [billing.ItemSpec(catalog.sms["usd"], 2)], coupons=(catalog.coupons["FIVEOFF"],)
             )
             subscription = subscribe([billing.ItemSpec(plan("Business", ("month", 3)))])
             self.at(base + 2 * day, lambda: self._cancel(subscription(), at_period_end=True))
+            downgraded = subscribe([billing.ItemSpec(plan("Pro"))])
+            self.at(base + 3 * day, lambda: self._book_downgrade(downgraded(), plan("Starter")))
         elif number == 9:  # collection paused: renewal invoices are voided
             subscription = subscribe([billing.ItemSpec(catalog.sms["usd"])])
             self.at(
@@ -275,6 +278,10 @@ class Story:
                     pause_collection={"behavior": "void", "resumes_at": base + 20 * day},
                 ),
             )
+
+    def _book_downgrade(self, subscription: Obj, price: Obj) -> None:
+        items = billing.items_of(self.ledger, subscription)
+        schedules.book(self.ledger, subscription, items, downgrade_to=price)
 
     def _showcase_charge(self, *, refund: str | None = None, dispute: str | None = None) -> None:
         charge, _ = payments.create_charge(
