@@ -101,9 +101,11 @@ def asset_graph_screenshot(browser: Any, ui_url: str, output: Path) -> list[str]
         page.locator("body").press("Alt+e")  # the graph's "Expand all groups"
         page.get_by_text("Hide navigation").click()
         page.locator('[aria-label="panel_show_right"]').last.click()  # the assets tree
-        page.wait_for_selector("text=revenue_metrics", timeout=60_000)
+        # Zoomed out first: expanded, the graph is taller than the page and the UI draws only
+        # the nodes in view. (A fourth step would draw groups without their assets.)
         for _ in range(3):
             page.locator('[aria-label="zoom_out"]').first.click()
+        page.wait_for_selector("text=revenue_metrics", timeout=60_000)
         page.wait_for_timeout(2_000)
         names = page.eval_on_selector_all(
             "svg foreignObject div", "nodes => nodes.map(n => n.textContent.trim())"
