@@ -88,7 +88,7 @@ def screenshot(page: Any, output: Path) -> Path:
 def asset_graph_screenshot(browser: Any, ui_url: str, output: Path) -> list[str]:
     """The whole asset graph in the Dagster UI at `ui_url`, every group expanded, saved to
     `output`; returns the asset names the graph shows."""
-    page = browser.new_page(viewport={"width": 1600, "height": 2000})
+    page = browser.new_page(viewport={"width": 1800, "height": 3400})
     # The UI renders slowly on a loaded machine (a webserver, a daemon and runs on two cores):
     # every click may wait as long as the first paint, not Playwright's default 30 s.
     page.set_default_timeout(120_000)
@@ -101,8 +101,9 @@ def asset_graph_screenshot(browser: Any, ui_url: str, output: Path) -> list[str]
         page.locator("body").press("Alt+e")  # the graph's "Expand all groups"
         page.get_by_text("Hide navigation").click()
         page.locator('[aria-label="panel_show_right"]').last.click()  # the assets tree
-        # Zoomed out first: expanded, the graph is taller than the page and the UI draws only
-        # the nodes in view. (A fourth step would draw groups without their assets.)
+        # Zoomed out first, on a tall page: expanded, the graph of 30-odd Stripe tables is taller
+        # than a screen and the UI draws only the nodes in view. (A fourth zoom step would draw
+        # groups without their assets.)
         for _ in range(3):
             page.locator('[aria-label="zoom_out"]').first.click()
         page.wait_for_selector("text=revenue_metrics", timeout=60_000)
