@@ -37,7 +37,6 @@ class StripeTable:
     list_params: dict[str, str] = field(default_factory=dict)  # always sent when listing
     children: tuple[ChildTable, ...] = ()
     event_types: tuple[str, ...] = ()  # webhook event types whose payload is this object
-    deletable: bool = False  # vanishes from lists once deleted; only events reveal it
     retention_days: int | None = None  # Stripe drops older objects: absence is not deletion
     # The object's creation time, which `created[...]` list filters apply to and partitions
     # are cut by. Read it through `created_of`, never as `obj["created"]`.
@@ -97,7 +96,6 @@ TABLES: tuple[StripeTable, ...] = (
         permission="rak_customer_read",
         description="Customers. Deleted customers vanish from lists; their rows are kept with `_deleted`.",
         event_types=("customer.created", "customer.updated", "customer.deleted"),
-        deletable=True,
     ),
     StripeTable(
         name="invoice",
@@ -140,7 +138,6 @@ TABLES: tuple[StripeTable, ...] = (
         permission="rak_plan_read",
         description="Prices (recurring and one-off). Deleted prices are kept with `_deleted`.",
         event_types=("price.created", "price.updated", "price.deleted"),
-        deletable=True,
     ),
     StripeTable(
         name="product",
@@ -148,7 +145,6 @@ TABLES: tuple[StripeTable, ...] = (
         permission="rak_product_read",
         description="Products. Deleted products are kept with `_deleted`.",
         event_types=("product.created", "product.updated", "product.deleted"),
-        deletable=True,
     ),
     StripeTable(
         name="subscription",
@@ -236,7 +232,6 @@ TABLES: tuple[StripeTable, ...] = (
         permission="rak_invoice_read",
         description="Invoice items: one-off amounts and prorations added to a customer's next invoice.",
         event_types=("invoiceitem.created", "invoiceitem.deleted"),
-        deletable=True,
         created_field="date",  # invoice items have no `created`
     ),
     StripeTable(
@@ -245,7 +240,6 @@ TABLES: tuple[StripeTable, ...] = (
         permission="rak_coupon_read",
         description="Coupons (percent or amount off; once, repeating or forever). Deleted coupons are kept with `_deleted`.",
         event_types=("coupon.created", "coupon.updated", "coupon.deleted"),
-        deletable=True,
     ),
     StripeTable(
         name="event",
@@ -268,7 +262,6 @@ TABLES: tuple[StripeTable, ...] = (
         permission="rak_plan_read",
         description="Plans: the older view of every recurring price (same id). Deleted plans are kept with `_deleted`.",
         event_types=("plan.created", "plan.updated", "plan.deleted"),
-        deletable=True,
     ),
     StripeTable(
         name="promotion_code",

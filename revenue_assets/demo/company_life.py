@@ -72,7 +72,6 @@ class LifeStats:
     actions: dict[str, int] = field(default_factory=dict)
     failed: int = 0
     clock: int = 0
-    simulated_s: int = 0
     at_edge: bool = False
     recent: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
@@ -154,7 +153,6 @@ class CompanyLife:
         seconds = self.simulated_step(self.stats.clock, elapsed, time.time())
         if seconds:
             self.stats.clock = self.advance(seconds)
-            self.stats.simulated_s += seconds
         write_clock_file(self.clock_file, self.stats.clock)
         while now >= self._next_action:
             self._next_action += self._interval()

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 
 PRESETS: dict[str, float] = {"live": 100.0, "test": 25.0}
-DEFAULT_ENDPOINT_RATE = 25.0
 
 RATE_LIMITED_BODY = (
     b'{"error":{"code":"rate_limit","message":"Request rate limit exceeded. Learn more about '
@@ -33,7 +32,6 @@ RATE_LIMITED_BODY = (
 # The values of Stripe-Rate-Limited-Reason for the two limiters modelled here.
 GLOBAL_RATE = "global-rate"
 ENDPOINT_RATE = "endpoint-rate"
-RATE_LIMITED_REASON = GLOBAL_RATE
 
 
 @dataclass(frozen=True)

@@ -34,39 +34,6 @@ if TYPE_CHECKING:
 Obj = dict[str, Any]
 Handler = Callable[["World", StoreLedger, Obj], Obj]
 
-# Stripe's object names of the URL segments (for "No such ..." messages and kind checks).
-KINDS = {
-    "customers": "customer",
-    "products": "product",
-    "prices": "price",
-    "coupons": "coupon",
-    "subscriptions": "subscription",
-    "subscription_items": "subscription_item",
-    "invoiceitems": "invoiceitem",
-    "invoices": "invoice",
-    "charges": "charge",
-    "refunds": "refund",
-    "credit_notes": "credit_note",
-    "disputes": "dispute",
-    "payouts": "payout",
-    "webhook_endpoints": "webhook_endpoint",
-    "payment_intents": "payment_intent",
-    "balance_transactions": "balance_transaction",
-    # -- billing catalog: tax rates, plans, promotion codes, schedules, shipping rates --
-    "tax_rates": "tax_rate",
-    "plans": "plan",
-    "promotion_codes": "promotion_code",
-    "subscription_schedules": "subscription_schedule",
-    "shipping_rates": "shipping_rate",
-    "checkout/sessions": "checkout.session",
-    "setup_intents": "setup_intent",
-    "reviews": "review",
-    "radar/early_fraud_warnings": "radar.early_fraud_warning",
-    "transfers": "transfer",
-    "application_fees": "application_fee",
-    "topups": "topup",
-}
-
 
 def fetch(ledger: StoreLedger, kind: str, object_id: Any, param: str = "id") -> Obj:
     """An existing, not deleted object of a kind, or Stripe's 404."""
