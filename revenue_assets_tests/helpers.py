@@ -17,7 +17,7 @@ import duckdb
 import orjson
 
 from revenue_assets.catalog.months import keys_between
-from revenue_assets.catalog.tables import TABLES, StripeTable
+from revenue_assets.catalog.tables import TABLES, TABLES_BY_NAME, StripeTable
 from revenue_assets.ingest.sync import (
     Partition,
     SyncTarget,
@@ -83,6 +83,56 @@ def sync_sandbox(
         partitions if partitions is not None else sandbox_partitions(sandbox),
         **options,
     )
+
+
+def served(sandbox: Any, path: str) -> dict[str, dict[str, Any]]:
+    """Every object of a list endpoint as the sandbox serves it, paged through the SDK."""
+    client = sandbox.client()
+    found: dict[str, dict[str, Any]] = {}
+    cursor: dict[str, str] = {}
+    while True:
+        page = client.raw_request("get", path, limit=100, **cursor).data
+        found.update((obj["id"], obj) for obj in page["data"])
+        if not page["has_more"]:
+            return found
+        cursor = {"starting_after": page["data"][-1]["id"]}
+
+
+def assert_rows_are_served(
+    sandbox: Any, database: Path, table: str, fields: tuple[str, ...]
+) -> None:
+    """The synced `table` holds exactly the objects its list serves: each whole in `_raw`, its
+    creation time and `fields` (those the object has as scalars) in their typed columns."""
+    expected = served(sandbox, TABLES_BY_NAME[table].path)
+    assert expected, f"the sandbox company has no {table}"
+    rows = warehouse_rows(database, table)
+    assert set(rows) == set(expected)
+    for object_id, obj in expected.items():
+        row = rows[object_id]
+        assert row["_raw"] == obj
+        assert int(row["created"].timestamp()) == obj["created"]
+        for name in fields:
+            if name in obj and not isinstance(obj[name], dict):
+                assert row[name] == obj[name], (object_id, name)
+
+
+def assert_missing_permission_fails_that_table_alone(
+    sandbox: Any, database: Path, table: str
+) -> None:
+    """Synced with a restricted key lacking `table`'s permission: the tables needing it fail
+    naming it (tables may share one: plans and prices), the others still sync."""
+    permission = TABLES_BY_NAME[table].permission
+    failing = {t.name for t in TABLES if t.permission == permission}
+    key = sandbox.restricted_key(sorted({t.permission for t in TABLES} - {permission}))
+    tables = [TABLES_BY_NAME[name] for name in sorted({*failing, "charge"})]
+    outcomes = sync_sandbox(sandbox, database, tables=tables, access=access_for(sandbox, key=key))
+    for name, outcome in outcomes.items():
+        if name in failing:
+            assert not outcome.ok and outcome.error.permission == permission, name
+            assert permission in str(outcome.error)
+        else:
+            assert outcome.ok, (name, outcome.error)
+    assert warehouse_rows(database, "charge")
 
 
 def warehouse_rows(database: Path, table: str, schema: str = "stripe") -> dict[str, dict[str, Any]]:

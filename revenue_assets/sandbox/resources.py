@@ -94,6 +94,24 @@ def _change(obj: Obj, previous: Obj, key: str, value: Any) -> None:
         obj[key] = value
 
 
+def _set_fields(
+    obj: Obj, params: Obj, *, texts: tuple[str, ...] = (), flags: tuple[str, ...] = ()
+) -> Obj:
+    """Set the text and boolean fields that `params` names and merge its metadata into `obj`;
+    the previous values of what changed (an update event's `previous_attributes`)."""
+    previous: Obj = {}
+    for name in texts:
+        if name in params:
+            _change(obj, previous, name, p.text(params, name))
+    for name in flags:
+        if name in params:
+            _change(obj, previous, name, p.boolean(params, name))
+    metadata = _meta(obj["metadata"], params)
+    if metadata is not None:
+        _change(obj, previous, "metadata", metadata)
+    return previous
+
+
 # -- customers ---------------------------------------------------------------------------------------
 
 
@@ -260,15 +278,7 @@ def create_price(world: World, ledger: StoreLedger, params: Obj) -> Obj:
 
 def update_price(world: World, ledger: StoreLedger, params: Obj, price_id: str) -> Obj:
     price = fetch(ledger, "price", price_id)
-    previous: Obj = {}
-    for name in ("nickname", "lookup_key"):
-        if name in params:
-            _change(price, previous, name, p.text(params, name))
-    if "active" in params:
-        _change(price, previous, "active", p.boolean(params, "active"))
-    metadata = _meta(price["metadata"], params)
-    if metadata is not None:
-        _change(price, previous, "metadata", metadata)
+    previous = _set_fields(price, params, texts=("nickname", "lookup_key"), flags=("active",))
     ledger.put(price)
     ledger.emit("price.updated", price, previous)
     _emit_plan(ledger, "plan.updated", price, previous)
@@ -323,12 +333,7 @@ def create_coupon(world: World, ledger: StoreLedger, params: Obj) -> Obj:
 
 def update_coupon(world: World, ledger: StoreLedger, params: Obj, coupon_id: str) -> Obj:
     coupon = fetch(ledger, "coupon", coupon_id)
-    previous: Obj = {}
-    if "name" in params:
-        _change(coupon, previous, "name", p.text(params, "name"))
-    metadata = _meta(coupon["metadata"], params)
-    if metadata is not None:
-        _change(coupon, previous, "metadata", metadata)
+    previous = _set_fields(coupon, params, texts=("name",))
     ledger.put(coupon)
     ledger.emit("coupon.updated", coupon, previous)
     return coupon
@@ -373,15 +378,8 @@ def create_tax_rate(world: World, ledger: StoreLedger, params: Obj) -> Obj:
 def update_tax_rate(world: World, ledger: StoreLedger, params: Obj, rate_id: str) -> Obj:
     """Only the descriptive fields change: Stripe never changes a rate's percentage."""
     rate = fetch(ledger, "tax_rate", rate_id)
-    previous: Obj = {}
-    for name in ("description", "display_name", "jurisdiction", "country", "state", "tax_type"):
-        if name in params:
-            _change(rate, previous, name, p.text(params, name))
-    if "active" in params:
-        _change(rate, previous, "active", p.boolean(params, "active"))
-    metadata = _meta(rate["metadata"], params)
-    if metadata is not None:
-        _change(rate, previous, "metadata", metadata)
+    texts = ("description", "display_name", "jurisdiction", "country", "state", "tax_type")
+    previous = _set_fields(rate, params, texts=texts, flags=("active",))
     ledger.put(rate)
     ledger.emit("tax_rate.updated", rate, previous)
     return rate
@@ -428,12 +426,7 @@ def create_promotion_code(world: World, ledger: StoreLedger, params: Obj) -> Obj
 def update_promotion_code(world: World, ledger: StoreLedger, params: Obj, code_id: str) -> Obj:
     """Codes can be switched off and on, and their metadata changed; nothing else."""
     code = fetch(ledger, "promotion_code", code_id)
-    previous: Obj = {}
-    if "active" in params:
-        _change(code, previous, "active", p.boolean(params, "active"))
-    metadata = _meta(code["metadata"], params)
-    if metadata is not None:
-        _change(code, previous, "metadata", metadata)
+    previous = _set_fields(code, params, flags=("active",))
     ledger.put(code)
     ledger.emit("promotion_code.updated", code, previous)
     return code
@@ -490,11 +483,7 @@ def create_shipping_rate(world: World, ledger: StoreLedger, params: Obj) -> Obj:
 def update_shipping_rate(world: World, ledger: StoreLedger, params: Obj, rate_id: str) -> Obj:
     """Stripe announces no change of a shipping rate: no event."""
     rate = fetch(ledger, "shipping_rate", rate_id)
-    if "active" in params:
-        rate["active"] = p.boolean(params, "active")
-    metadata = _meta(rate["metadata"], params)
-    if metadata is not None:
-        rate["metadata"] = metadata
+    _set_fields(rate, params, flags=("active",))
     ledger.put(rate)
     return rate
 

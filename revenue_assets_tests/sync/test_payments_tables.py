@@ -7,12 +7,16 @@ table's permission fails that table alone, naming the permission."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from revenue_assets.catalog.tables import TABLES_BY_NAME
-from revenue_assets_tests.helpers import access_for, sync_sandbox, warehouse_rows
+from revenue_assets_tests.helpers import (
+    assert_missing_permission_fails_that_table_alone,
+    assert_rows_are_served,
+    sync_sandbox,
+    warehouse_rows,
+)
 
 PAYMENT_TABLES = [
     "payment_intent",
@@ -28,19 +32,6 @@ PAYMENT_TABLES = [
 COMPARED = ("status", "amount", "currency", "customer", "charge")
 
 
-def served(sandbox: Any, path: str) -> dict[str, dict[str, Any]]:
-    """Every object of a list endpoint, as the SDK reads it from the sandbox."""
-    client = sandbox.client()
-    found: dict[str, dict[str, Any]] = {}
-    cursor: dict[str, str] = {}
-    while True:
-        page = client.raw_request("get", path, limit=100, **cursor).data
-        found.update((obj["id"], obj) for obj in page["data"])
-        if not page["has_more"]:
-            return found
-        cursor = {"starting_after": page["data"][-1]["id"]}
-
-
 @pytest.fixture(scope="module")
 def synced(sandbox_session_factory, tmp_path_factory):
     sandbox = sandbox_session_factory()
@@ -54,17 +45,7 @@ def synced(sandbox_session_factory, tmp_path_factory):
 def test_rows_are_what_the_sandbox_serves(synced, table: str) -> None:
     sandbox, database, outcomes = synced
     assert outcomes[table].ok, outcomes[table].error
-    expected = served(sandbox, TABLES_BY_NAME[table].path)
-    rows = warehouse_rows(database, table)
-    assert expected, f"the sandbox company has no {table}"
-    assert set(rows) == set(expected)
-    for object_id, obj in expected.items():
-        row = rows[object_id]
-        assert row["_raw"] == obj
-        assert int(row["created"].timestamp()) == obj["created"]
-        for name in COMPARED:
-            if name in obj and not isinstance(obj[name], dict):
-                assert row[name] == obj[name], (object_id, name)
+    assert_rows_are_served(sandbox, database, table, COMPARED)
 
 
 def test_payment_intents_include_those_that_never_moved_money(synced) -> None:
@@ -88,18 +69,7 @@ def test_payment_intents_include_those_that_never_moved_money(synced) -> None:
 def test_a_key_without_the_tables_permission_fails_that_table_alone(
     sandbox_session, tmp_path: Path, table: str
 ) -> None:
-    missing = TABLES_BY_NAME[table].permission
-    granted = {t.permission for t in TABLES_BY_NAME.values()} - {missing}
-    key = sandbox_session.restricted_key(sorted(granted))
-    tables = [TABLES_BY_NAME[table], TABLES_BY_NAME["charge"]]
-    database = tmp_path / "w.duckdb"
-    outcomes = sync_sandbox(
-        sandbox_session, database, tables=tables, access=access_for(sandbox_session, key=key)
-    )
-    assert not outcomes[table].ok
-    assert outcomes[table].error.permission == missing
-    assert missing in str(outcomes[table].error)
-    assert outcomes["charge"].ok and warehouse_rows(database, "charge")
+    assert_missing_permission_fails_that_table_alone(sandbox_session, tmp_path / "w.duckdb", table)
 
 
 def test_checkout_sessions_are_completed_or_abandoned(synced) -> None:
