@@ -59,6 +59,9 @@ _DOCS: dict[str, str] = {
     "is_recurring": "From a recurring price or a subscription.",
     "coupon": "Name of the coupon of the line's (or invoice's) first discount.",
     "coupon_id": "Id of that coupon.",
+    "promotion_code_id": "Id of the promotion code that discount was redeemed through (NULL: "
+    "the coupon was applied directly, or there is no discount).",
+    "promotion_code": "The customer-facing code of that promotion code (what the customer typed).",
     "period_start": "Start of the service period (inclusive).",
     "period_end": "End of the service period (exclusive).",
     "gross_revenue": "Invoice lines and charges without invoice, by billing date (base currency).",
@@ -256,7 +259,15 @@ TABLES: tuple[RevenueTable, ...] = (
             interval_count INTEGER: Intervals per period.;
             current_period_start {TZ}: Current period start.;
             current_period_end {TZ}: Current period end.;
-            item_count BIGINT: Number of items.; deleted BOOLEAN""",
+            item_count BIGINT: Number of items.; deleted BOOLEAN;
+            schedule_id VARCHAR: Its open subscription schedule (not_started or active), NULL
+            without one.;
+            scheduled_change VARCHAR: What that schedule books next: downgrade or upgrade (the
+            next phase's licensed price × quantity per month is lower or higher than the current
+            phase's), price_change (other prices for the same amount), cancel (the last phase
+            ends with end_behavior cancel), NULL (nothing, or no open schedule).;
+            scheduled_change_at {TZ}: When: the next phase's start, or the schedule's end for a
+            cancel.""",
         preview_columns=("id", "customer_id", "status", "plan_id", "started_at", "ended_at"),
         preview_order="started_at DESC",
     ),
@@ -277,7 +288,8 @@ TABLES: tuple[RevenueTable, ...] = (
             invoice_item_id VARCHAR: The invoice line (for credit notes: the credited line).;
             invoice_id VARCHAR; customer_id VARCHAR; subscription_id VARCHAR;
             subscription_item_id VARCHAR: Subscription item id.; price_id VARCHAR: Price id.;
-            product_id VARCHAR; coupon VARCHAR; coupon_id VARCHAR; is_recurring BOOLEAN;
+            product_id VARCHAR; coupon VARCHAR; coupon_id VARCHAR; promotion_code_id VARCHAR;
+            promotion_code VARCHAR; is_recurring BOOLEAN;
             is_proration BOOLEAN: A proration adjustment.;
             is_paid BOOLEAN: Revenue (false: a line of an open, void or uncollectible invoice, for
             MRR only).;
@@ -321,12 +333,39 @@ TABLES: tuple[RevenueTable, ...] = (
             timestamp {TZ}: When this part is recognized (period_start + k months).;
             created_at {TZ}; is_recurring BOOLEAN; product_id VARCHAR; customer_id VARCHAR;
             invoice_id VARCHAR; subscription_id VARCHAR; coupon VARCHAR; coupon_id VARCHAR;
-            {MONEY} kind VARCHAR;
+            promotion_code_id VARCHAR; promotion_code VARCHAR; {MONEY} kind VARCHAR;
             revenue_line_id VARCHAR: The revenue_line row it comes from.;
             deferral_index BIGINT: k, the part's position.;
             deferral_months INTEGER: Number of parts of the line.""",
         preview_columns=("id", "kind", "timestamp", "customer_id", "original_amount", "amount"),
         preview_order="timestamp DESC",
+    ),
+    RevenueTable(
+        name="payment_failures",
+        description=(
+            "Failed payment attempts that never became revenue, for dunning: payment intents "
+            "left declined (requires_payment_method or canceled with a last_payment_error) and "
+            "failed charges outside them that no later success of their intent made good, with "
+            "whether a later succeeded charge recovered the money (same invoice, or same "
+            "customer within 7 days without an invoice)."
+        ),
+        sql=("payment_failures",),
+        columns_spec=f"""id VARCHAR: The payment intent or charge id.; source_label VARCHAR;
+            kind VARCHAR: payment_intent or charge.; customer_id VARCHAR;
+            invoice_id VARCHAR: The invoice the attempt was to pay, NULL without one.;
+            original_currency VARCHAR;
+            original_amount BIGINT: The amount asked for, minor units.;
+            currency VARCHAR;
+            amount DECIMAL(18,6): original_amount in the base currency at the rate of the
+            failure's date (NULL without a rate).;
+            failure_code VARCHAR: Stripe's error code (card_declined, expired_card…).;
+            decline_code VARCHAR: The issuer's reason (generic_decline, insufficient_funds…).;
+            failed_at {TZ}: When the attempt failed (its charge, else the intent's creation).;
+            recovered BOOLEAN: A later succeeded charge paid the same invoice, or (without an
+            invoice) charged the same customer within 7 days.;
+            month DATE: Month of failed_at.""",
+        preview_columns=("id", "customer_id", "failed_at", "original_amount", "recovered"),
+        preview_order="failed_at DESC",
     ),
     RevenueTable(
         name="deferred_revenue",

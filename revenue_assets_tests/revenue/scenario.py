@@ -27,6 +27,7 @@ from revenue_assets.defs.revenue.assets import REVENUE_ASSETS
 from revenue_assets.defs.revenue.checks import REVENUE_CHECKS
 from revenue_assets.ingest.sync import month_partitions
 from revenue_assets.revenue.tables import revenue_key
+from revenue_assets.sandbox import billing, schedules
 from revenue_assets.sandbox.runner import Sandbox
 from revenue_assets.sandbox.world import CompanySpec, World
 from revenue_assets_tests.helpers import sync_sandbox
@@ -158,6 +159,20 @@ class Scenario:
     def subscribe(self, customer: dict[str, Any], *prices: dict[str, Any], **params: Any) -> dict:
         items = [{"price": price["id"]} for price in prices]
         return self.create("subscriptions", {"customer": customer["id"], "items": items, **params})
+
+    def book_downgrade(self, subscription_id: str, price: dict[str, Any]) -> dict[str, Any]:
+        """A schedule from the subscription booking one period on `price` after the current one.
+
+        The sandbox's `POST /v1/subscription_schedules` makes only the schedule that releases
+        (phases cannot be sent), so this books the downgrade the way its generated company does,
+        as one atomic change of the world."""
+
+        def book(world: World, ledger: Any) -> dict[str, Any]:
+            subscription = ledger.get(subscription_id)
+            items = billing.items_of(ledger, subscription)
+            return schedules.book(ledger, subscription, items, downgrade_to=ledger.get(price["id"]))
+
+        return self.world._call(book, None)
 
     def sync(self, database: Path) -> Path:
         """Sync the company into `database` over HTTP with the real sync engine."""

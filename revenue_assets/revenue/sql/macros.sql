@@ -76,3 +76,11 @@ CREATE OR REPLACE MACRO {revenue}.settled_minor_to_base(exchange_rate, settlemen
 -- in the boolean `paid`.
 CREATE OR REPLACE MACRO {revenue}.invoice_is_paid(status, paid) AS
     CASE WHEN status IS NOT NULL THEN status = 'paid' ELSE coalesce(paid, false) END;
+
+-- A recurring amount normalized to a month is amount × per_month_num / per_month_den: weekly
+-- ×52/12, yearly ÷12, daily ×365/12, each ÷ interval_count (Stripe's MRR normalization).
+CREATE OR REPLACE MACRO {revenue}.per_month_num(interval) AS
+    CASE interval WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 1 END;
+
+CREATE OR REPLACE MACRO {revenue}.per_month_den(interval, interval_count) AS
+    CASE interval WHEN 'month' THEN 1 ELSE 12 END * greatest(coalesce(interval_count, 1), 1);

@@ -37,6 +37,8 @@ SELECT
     s.subscription_id,
     s.coupon,
     s.coupon_id,
+    s.promotion_code_id,
+    s.promotion_code,
     s.original_currency,
     s.part::BIGINT AS original_amount,
     {revenue}.minor_divider(s.original_currency) <> 100 AS enable_currency_aware_divider,

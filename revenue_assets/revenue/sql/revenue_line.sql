@@ -381,6 +381,8 @@ SELECT
     a.product_id,
     dc.coupon,
     dc.coupon_id,
+    dc.promotion_code_id,
+    dc.promotion_code,
     a.is_recurring,
     a.is_proration,
     a.is_paid,
