@@ -228,6 +228,36 @@ def arpu_ltv(data: DashboardData) -> Figure:
     }  # fmt: skip
 
 
+def dunning(data: DashboardData) -> Figure:
+    """Failed payments per month: their base-currency amount as bars labelled with their count,
+    and the share recovered as a line on its own percent axis."""
+    rows = data.dunning
+    x = [row["month"].isoformat() for row in rows]
+    prefix, places = formatting.prefix(data.currency), formatting.digits(data.currency)
+    return {
+        "data": [
+            {"type": "bar", "name": "Failed amount", "x": x,
+             "y": [formatting.plain(row["failed_amount"]) for row in rows],
+             "text": [f"{row['failures']:,} failed" for row in rows], "textposition": "auto",
+             "customdata": [row["failures"] for row in rows], "marker": {"color": ORANGE},
+             "hovertemplate": (f"%{{customdata:,}} failed: {prefix}%{{y:,.{places}f}}"
+                               "<extra></extra>")},
+            {"type": "scatter", "mode": "lines+markers", "name": "Recovered", "x": x,
+             "y": [formatting.plain(row["recovered_share"]) for row in rows], "yaxis": "y2",
+             "customdata": [row["recovered"] for row in rows],
+             "line": {"color": GREEN, "width": 3},
+             "hovertemplate": "Recovered: %{y:.1%} (%{customdata:,})<extra></extra>"},
+        ],
+        "layout": _layout(
+            data.currency,
+            yaxis={"title": {"text": "failed"}, "rangemode": "tozero"},
+            yaxis2={"title": {"text": "recovered"}, "overlaying": "y", "side": "right",
+                    "tickformat": ".0%", "range": [0, 1.05], "showgrid": False},
+            margin={"r": 72},
+        ),
+    }  # fmt: skip
+
+
 def customer_label(row: dict[str, Any]) -> str:
     """How a customer is named on the page: name, else email, else Stripe id."""
     return row.get("name") or row.get("email") or row["customer_id"]
@@ -292,6 +322,7 @@ def all_figures(data: DashboardData) -> dict[str, Figure]:
         "customers": customers(data),
         "churn": churn(data),
         "arpu-ltv": arpu_ltv(data),
+        "dunning": dunning(data),
         "top-customers": top_customers(data),
         "by-product": by_product(data),
         "by-country": by_country(data),

@@ -29,6 +29,7 @@ REQUIRED_TABLES = (
     "customer",
     "product",
     "customer_link",
+    "payment_failures",
 )
 
 
@@ -46,6 +47,7 @@ class DashboardData:
     by_product: list[dict[str, Any]]
     by_country: list[dict[str, Any]]
     unconverted: list[dict[str, Any]]
+    dunning: list[dict[str, Any]]
     last_sync: datetime | None
     mrr_evaluated_at: datetime | None
 
@@ -118,6 +120,7 @@ def load(
         by_product=query("revenue_by_product"),
         by_country=query("revenue_by_country"),
         unconverted=query("unconverted"),
+        dunning=query("dunning"),
         last_sync=last_sync(connection, stripe_schema),
         mrr_evaluated_at=evaluated[0] if evaluated else None,
     )

@@ -43,6 +43,9 @@ TILES: tuple[Tile, ...] = (
          "customers."),
     Tile("arpu-ltv", "ARPU and LTV", "ARPU = revenue per paying customer; LTV = ARPU / churn rate "
          "(none in a month without churn)."),
+    Tile("dunning", "Failed payments", "Declined payment attempts by month: their amount (bars, "
+         "the count on each), and the share a later payment recovered (same invoice, or same "
+         "customer within 7 days)."),
     Tile("top-customers", "Top customers", "By net revenue since the first synced month, with "
          "the person and group each is linked to.", wide=True),
     Tile("by-product", "Revenue by product", "Net revenue since the first synced month."),

@@ -159,8 +159,13 @@ def browser_visit(built: Built, browser, tmp_path_factory: pytest.TempPathFactor
         bridge = seen.page.evaluate(
             "() => Array.from(document.getElementById('mrr-bridge')._fullData[0].y)"
         )
+        dunning = seen.page.evaluate(
+            "() => document.getElementById('dunning')._fullData.map(t => "
+            "({x: Array.from(t.x), y: Array.from(t.y), text: t.text}))"
+        )
         screenshot(seen.page, shot)
         yield {
+            "dunning": dunning,
             "seen": seen,
             "drawn": drawn,
             "headlines": headlines,
@@ -272,6 +277,22 @@ def test_the_mrr_bridge_draws_the_tables_movements(built: Built, browser_visit) 
         latest["mrr"],
     ]
     assert browser_visit["bridge"] == pytest.approx([float(v) for v in expected])
+
+
+def test_the_dunning_tile_draws_the_failed_payments_by_month(built: Built, browser_visit) -> None:
+    """The failed payments' monthly amount, count and recovered share, as payment_failures
+    holds them: the generated company's declined renewals and payments fill some months."""
+    failures = built.rows("SELECT * FROM revenue_analytics.payment_failures")
+    assert failures, "the generated company declines some payments"
+    months = sorted({row["month"] for row in failures})
+    amount, share = browser_visit["dunning"]
+    assert amount["x"] == share["x"] == [m.isoformat() for m in months]
+    for n, month in enumerate(months):
+        rows = [row for row in failures if row["month"] == month]
+        recovered = sum(row["recovered"] for row in rows)
+        assert amount["y"][n] == pytest.approx(float(sum(r["amount"] or 0 for r in rows)))
+        assert amount["text"][n] == f"{len(rows):,} failed"
+        assert share["y"][n] == pytest.approx(recovered / len(rows), abs=1e-6)
 
 
 def test_freshness_shows_last_sync_and_last_webhook(built: Built, browser_visit) -> None:
