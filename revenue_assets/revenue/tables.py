@@ -242,7 +242,9 @@ TABLES: tuple[RevenueTable, ...] = (
         name="subscription",
         description=(
             "Managed view `subscription`: every subscription (all statuses) with plan and "
-            "product from its first item (current API) or `subscription.plan` (older payloads)."
+            "product from its first item (current API) or `subscription.plan` (older payloads), "
+            "and what its open subscription schedule books next (a downgrade, upgrade, price "
+            "change or cancellation) and when."
         ),
         sql=("subscription",),
         columns_spec=f"""id VARCHAR; source_label VARCHAR;
