@@ -7,7 +7,9 @@ the sandbox and evaluated on 2024-01-20:
   its next period;
 - X's card declines a $25 payment intent on 2024-01-12 (never retried);
 - Y's card declines the first invoice of a €50 a month subscription on 2024-01-05; Y changes
-  card and pays it on 2024-01-08.
+  card and pays it on 2024-01-08;
+- Z's card declines a $30 intent on 2024-01-12, which Z confirms again with another card;
+- C subscribes on 2024-01-12 to $40 a month and schedules its cancellation at period end.
 """
 
 from __future__ import annotations
@@ -57,6 +59,23 @@ def company(tmp_path_factory: pytest.TempPathFactory) -> tuple[Warehouse, dict[s
         {"customer": x["id"], "amount": 2_500, "currency": "usd", "confirm": True},
     )
     found["x_customer"] = x["id"]
+    # Z's card declines a $30 intent on 2024-01-12; Z changes card and confirms it again at once.
+    z = s.customer()
+    s.update("customers", z["id"], {"invoice_settings": {"default_payment_method": FAILING_CARD}})
+    retried = s.create(
+        "payment_intents",
+        {"customer": z["id"], "amount": 3_000, "currency": "usd", "confirm": True},
+    )
+    s.update("customers", z["id"], {"invoice_settings": {"default_payment_method": "pm_card_visa"}})
+    found["Z"] = s.action("payment_intents", retried["id"], "confirm")
+
+    # C (a $40 subscription) is put on a schedule through the API, which just releases it,
+    # then the schedule is set to cancel the subscription at its end instead.
+    found["C"] = s.subscribe(s.customer(), p40)
+    found["C_schedule"] = s.create(
+        "subscription_schedules", {"from_subscription": found["C"]["id"]}
+    )
+    s.update("subscription_schedules", found["C_schedule"]["id"], {"end_behavior": "cancel"})
     s.advance_to(utc(2024, 1, 20))
     return s.build(tmp_path_factory.mktemp("payments")), found
 
@@ -103,6 +122,13 @@ def test_a_booked_downgrade_and_a_subscription_without_schedule(company) -> None
         "scheduled_change": "downgrade",
         "scheduled_change_at": utc(2024, 2, 10, 12),
     }
+    # C's one phase is its current period (2024-01-12 to 02-12), ending in `cancel`.
+    assert rows[found["C"]["id"]] == {
+        "id": found["C"]["id"],
+        "schedule_id": found["C_schedule"]["id"],
+        "scheduled_change": "cancel",
+        "scheduled_change_at": utc(2024, 2, 12),
+    }
     for name in ("P", "Y"):
         assert rows[found[name]["id"]] == {
             "id": found[name]["id"],
@@ -115,17 +141,26 @@ def test_a_booked_downgrade_and_a_subscription_without_schedule(company) -> None
 def test_declined_payments_and_their_recovery(company) -> None:
     warehouse, found = company
     failures = warehouse.dicts(
-        """SELECT kind, customer_id, original_currency, original_amount, currency, amount,
+        """SELECT kind, customer_id, invoice_id, original_currency, original_amount, currency, amount,
                   failure_code, decline_code, failed_at, recovered, month
            FROM revenue_analytics.payment_failures ORDER BY failed_at"""
     )
     converter = CurrencyConverter(
         fallback_on_missing_rate=True, fallback_on_missing_rate_method="last_known"
     )
+    # Z's declined charge is not a failure: its intent succeeded with the next card.
+    assert found["Z"]["status"] == "succeeded"
+    z_charges = warehouse.rows(
+        "SELECT status FROM stripe.charge WHERE payment_intent = ? ORDER BY created, status",
+        found["Z"]["id"],
+    )
+    assert sorted(z_charges) == [("failed",), ("succeeded",)]
     # Y: €50.00 asked on 2024-01-05 (the automatic attempt's failed charge), at that day's ECB
-    # rate; paid by a new card 3 days later (within 7 days): recovered.
+    # rate. The sandbox's failed attempt is a bare charge that names no invoice, so recovery is
+    # the customer rule: Y's new card paid 3 days later (within 7 days): recovered.
     y, x = failures
     assert y["kind"] == "charge" and y["customer_id"] == found["Y"]["customer"]
+    assert y["invoice_id"] is None
     assert (y["original_currency"], y["original_amount"], y["currency"]) == ("EUR", 5_000, "USD")
     assert abs(float(y["amount"]) - converter.convert(50, "EUR", "USD", date(2024, 1, 5))) < 1e-4
     assert (y["failure_code"], y["decline_code"]) == ("card_declined", "generic_decline")
@@ -134,6 +169,7 @@ def test_declined_payments_and_their_recovery(company) -> None:
     assert x == {
         "kind": "payment_intent",
         "customer_id": found["x_customer"],
+        "invoice_id": None,
         "original_currency": "USD",
         "original_amount": 2_500,
         "currency": "USD",
