@@ -74,8 +74,8 @@ WITH lines AS (
         original_amount,
         gross_original_amount,
         full_period_original_amount,
-        CASE interval WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 1 END AS per_num,
-        CASE interval WHEN 'month' THEN 1 ELSE 12 END * greatest(interval_count, 1) AS per_den
+        per_month_num(interval) AS per_num,
+        per_month_den(interval, interval_count) AS per_den
     FROM {revenue}.revenue_line
     WHERE kind = 'invoice_line'
         AND subscription_id IS NOT NULL

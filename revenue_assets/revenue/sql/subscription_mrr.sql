@@ -44,12 +44,11 @@ WHERE NOT coalesce(i._deleted, false);
 CREATE OR REPLACE TEMP TABLE sm_item_rates AS
 SELECT
     *,
-    CASE interval WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 1 END AS per_num,
-    CASE interval WHEN 'month' THEN 1 ELSE 12 END * interval_count AS per_den,
+    per_month_num(interval) AS per_num,
+    per_month_den(interval, interval_count) AS per_den,
     CASE WHEN usage_type = 'metered' OR interval IS NULL THEN 0 ELSE div_round(
-        CAST(unit_amount * 1000000 AS HUGEINT) * quantity
-            * CASE interval WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 1 END,
-        CASE interval WHEN 'month' THEN 1 ELSE 12 END * interval_count
+        CAST(unit_amount * 1000000 AS HUGEINT) * quantity * per_month_num(interval),
+        per_month_den(interval, interval_count)
     ) END AS list_micros
 FROM sm_items;
 
@@ -161,9 +160,8 @@ CREATE OR REPLACE TEMP TABLE sm_invoice_discounts AS
 SELECT
     l.subscription_id,
     div_round(sum(div_round(
-        l.discount_original_amount::HUGEINT * 1000000
-            * CASE l.interval WHEN 'week' THEN 52 WHEN 'day' THEN 365 ELSE 1 END,
-        CASE l.interval WHEN 'month' THEN 1 ELSE 12 END * greatest(l.interval_count, 1)
+        l.discount_original_amount::HUGEINT * 1000000 * per_month_num(l.interval),
+        per_month_den(l.interval, l.interval_count)
     )), 1000000) AS invoice_discount_original_mrr
 FROM {revenue}.revenue_line AS l
 JOIN {stripe}.invoice AS i ON i.id = l.invoice_id
