@@ -20,7 +20,8 @@ from revenue_assets.warehouse.sql_files import SqlFiles
 
 SQL = SqlFiles(Path(__file__).parent / "sql")
 TOP_CUSTOMERS = 10
-# The revenue tables the page reads; missing ones mean the revenue layer was never built.
+# The revenue tables the page reads (the dashboard asset's deps); missing ones mean the revenue
+# layer was never built.
 REQUIRED_TABLES = (
     "revenue_metrics",
     "mrr_history",
