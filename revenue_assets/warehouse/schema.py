@@ -294,6 +294,11 @@ _COLUMNS: dict[str, str] = {
         payment_method REF, source JSON, statement_descriptor VARCHAR, status VARCHAR,
         transfer_group VARCHAR
     """,
+    "billing_meter": """
+        created TIMESTAMP, customer_mapping JSON, default_aggregation JSON, display_name VARCHAR,
+        event_name VARCHAR, event_time_window VARCHAR, livemode BOOLEAN, status VARCHAR,
+        status_transitions JSON, updated TIMESTAMP, value_settings JSON
+    """,
 }
 
 _STORAGE_TYPES = {
@@ -359,11 +364,13 @@ class TableSchema:
         return (self.parent_column, "id") if self.parent_column else ("id",)
 
     @property
-    def partition_column(self) -> str:
-        """The timestamp that places a row in a monthly partition."""
+    def partition_column(self) -> str | None:
+        """The timestamp that places a row in a monthly partition (None: a full-refresh table,
+        which has no partitions)."""
         if self.parent_column:
             return "_parent_created"
-        return TABLES_BY_NAME[self.name].created_field
+        table = TABLES_BY_NAME[self.name]
+        return None if table.full_refresh else table.created_field
 
     def ddl(self, schema: str) -> str:
         lines = ["id VARCHAR NOT NULL"]
