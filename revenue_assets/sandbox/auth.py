@@ -59,6 +59,7 @@ PERMISSIONS: dict[str, str] = {
     "transfers": "rak_transfer",
     "application_fees": "rak_application_fee",
     "topups": "rak_top_up",
+    "billing/meters": "rak_billing_meter",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

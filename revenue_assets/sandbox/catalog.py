@@ -73,6 +73,13 @@ SHIPPING_RATES: tuple[tuple[str, int, tuple[int, int], bool], ...] = (
     ("Ground (retired)", 300, (7, 12), False),
 )
 
+# (display name, event name, aggregation formula, active) of the usage meters.
+METERS: tuple[tuple[str, str, str, bool], ...] = (
+    ("API requests", "api_request", "sum", True),
+    ("Webhook deliveries", "webhook_delivery", "count", True),
+    ("Legacy sync minutes", "legacy_sync_minute", "sum", False),
+)
+
 
 @dataclass
 class Catalog:
@@ -92,6 +99,7 @@ class Catalog:
     promotion_codes: dict[str, Obj] = field(default_factory=dict)
     tax_rates: dict[str, Obj] = field(default_factory=dict)  # country -> tax rate
     shipping_rates: list[Obj] = field(default_factory=list)
+    meters: list[Obj] = field(default_factory=list)  # usage meters (billing.meter)
     # (id, when) deletions applied at the end of generation (the objects vanish from lists)
     deletions: list[tuple[str, int]] = field(default_factory=list)
 
@@ -244,4 +252,17 @@ def build(seed: int, start: int, *, stream: str = "catalog", coupon_suffix: str 
                 )
             )
         )
+    # Usage the company meters (no price bills it yet), and a retired meter, deactivated.
+    for display_name, event_name, formula, active in METERS:
+        meter = shapes.billing_meter(
+            ids.new("mtr"),
+            created,
+            display_name=display_name,
+            event_name=event_name,
+            formula=formula,
+        )
+        if not active:
+            meter["status"] = "inactive"
+            meter["status_transitions"] = {"deactivated_at": created}
+        catalog.meters.append(catalog.add(meter))
     return catalog

@@ -82,6 +82,9 @@ class Resource:
     view: View | None = None  # served from another stored kind
     # Listed in the order of the parent's embedded list (a subscription's items), not newest first.
     oldest_first: bool = False
+    # Whether the list takes `created[...]`: those of billing meters, subscription items and
+    # webhook endpoints do not (Stripe answers 400).
+    created_filter: bool = True
 
     @property
     def stored_kind(self) -> str:
@@ -189,7 +192,11 @@ RESOURCES: dict[str, Resource] = {
         },
     ),
     "subscription_items": Resource(
-        "subscription_item", {"subscription": PARENT}, required=("subscription",), oldest_first=True
+        "subscription_item",
+        {"subscription": PARENT},
+        required=("subscription",),
+        oldest_first=True,
+        created_filter=False,
     ),
     "balance_transactions": Resource(
         "balance_transaction",
@@ -228,7 +235,7 @@ RESOURCES: dict[str, Resource] = {
             "types": Filter("event_types"),
         },
     ),
-    "webhook_endpoints": Resource("webhook_endpoint"),
+    "webhook_endpoints": Resource("webhook_endpoint", created_filter=False),
     "invoice_payments": Resource(
         "invoice_payment",
         {
@@ -320,11 +327,17 @@ RESOURCES: dict[str, Resource] = {
             "status": Filter("status", enum=("canceled", "failed", "pending", "succeeded")),
         },
     ),
+    # -- lists without a creation-time filter ------------------------------------------------
+    "billing/meters": Resource(
+        "billing.meter",
+        {"status": Filter("status", enum=("active", "inactive"))},
+        created_filter=False,
+    ),
 }
 
 # Resources Stripe serves under a namespace (`/v1/checkout/sessions`) are one key of
 # `RESOURCES` (`checkout/sessions`): the URL's first two segments.
-NAMESPACES = frozenset({"checkout", "radar"})
+NAMESPACES = frozenset({"billing", "checkout", "radar"})
 
 
 def resource_parts(path: str) -> list[str]:
@@ -414,6 +427,8 @@ def list_options(resource: Resource, params: Params) -> dict[str, Any]:
             param="ending_before",
         )
     if "created" in params:
+        if not resource.created_filter:
+            raise unknown_parameter("created")
         options["created"] = comparison(params["created"], "created")
     for name in resource.required:
         if not params.get(name):

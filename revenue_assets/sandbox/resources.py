@@ -488,6 +488,66 @@ def update_shipping_rate(world: World, ledger: StoreLedger, params: Obj, rate_id
     return rate
 
 
+def create_billing_meter(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """A meter of usage events named `event_name`; Stripe requires its aggregation formula."""
+    aggregation = p.mapping(params, "default_aggregation") or {}
+    formula = p.text(aggregation, "formula")
+    if formula is None:
+        raise SandboxError(
+            400,
+            "Missing required param: default_aggregation[formula].",
+            code="parameter_missing",
+            param="default_aggregation",
+        )
+    if formula not in ("count", "last", "sum"):
+        raise invalid(f"Invalid default_aggregation[formula]: {formula}", "default_aggregation")
+    mapping = p.mapping(params, "customer_mapping") or {}
+    value = p.mapping(params, "value_settings") or {}
+    meter = shapes.billing_meter(
+        ledger.ids.new("mtr"),
+        ledger.now,
+        display_name=str(p.required(params, "display_name")),
+        event_name=str(p.required(params, "event_name")),
+        formula=formula,
+        customer_key=p.text(mapping, "event_payload_key") or "stripe_customer_id",
+        value_key=p.text(value, "event_payload_key") or "value",
+    )
+    ledger.put(meter)
+    ledger.emit("billing.meter.created", meter)
+    return meter
+
+
+def update_billing_meter(world: World, ledger: StoreLedger, params: Obj, meter_id: str) -> Obj:
+    """Only a meter's display name can change."""
+    meter = fetch(ledger, "billing.meter", meter_id)
+    previous: Obj = {}
+    if "display_name" in params:
+        _change(meter, previous, "display_name", str(p.required(params, "display_name")))
+    if previous:
+        _change(meter, previous, "updated", ledger.now)
+    ledger.put(meter)
+    ledger.emit("billing.meter.updated", meter, previous)
+    return meter
+
+
+def _meter_status(status: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
+    """Deactivate (no more usage accepted) or reactivate a meter, with its event."""
+    event = "billing.meter.deactivated" if status == "inactive" else "billing.meter.reactivated"
+
+    def handler(world: World, ledger: StoreLedger, params: Obj, meter_id: str) -> Obj:
+        meter = fetch(ledger, "billing.meter", meter_id)
+        previous: Obj = {}
+        _change(meter, previous, "status", status)
+        deactivated = ledger.now if status == "inactive" else None
+        _change(meter, previous, "status_transitions", {"deactivated_at": deactivated})
+        _change(meter, previous, "updated", ledger.now)
+        ledger.put(meter)
+        ledger.emit(event, meter, previous)
+        return meter
+
+    return handler
+
+
 def _delete_catalog(kind: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
     def handler(world: World, ledger: StoreLedger, params: Obj, object_id: str) -> Obj:
         obj = fetch(ledger, kind, object_id)
@@ -1236,6 +1296,7 @@ CREATE: dict[str, Handler] = {
     "setup_intents": create_setup_intent,
     "transfers": create_transfer,
     "topups": create_topup,
+    "billing/meters": create_billing_meter,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -1252,6 +1313,7 @@ UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     "promotion_codes": update_promotion_code,
     "subscription_schedules": update_subscription_schedule,
     "shipping_rates": update_shipping_rate,
+    "billing/meters": update_billing_meter,
 }
 
 DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -1284,4 +1346,6 @@ ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = 
     ("setup_intents", "confirm"): confirm_setup_intent,
     ("setup_intents", "cancel"): cancel_setup_intent,
     ("reviews", "approve"): approve_review,
+    ("billing/meters", "deactivate"): _meter_status("inactive"),
+    ("billing/meters", "reactivate"): _meter_status("active"),
 }

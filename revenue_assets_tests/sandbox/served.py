@@ -49,6 +49,7 @@ LISTS: dict[str, dict[str, Any]] = {
     "transfers": {},
     "application_fees": {},
     "topups": {},
+    "billing/meters": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

@@ -19,6 +19,7 @@ from revenue_assets.sandbox.shapes.billing import (
     subscription_schedule,
 )
 from revenue_assets.sandbox.shapes.catalog import (
+    billing_meter,
     coupon,
     discount,
     plan_of,
@@ -64,6 +65,7 @@ __all__ = [
     "account",
     "application_fee",
     "balance_transaction",
+    "billing_meter",
     "card_details",
     "charge",
     "checkout_session",

@@ -249,3 +249,32 @@ def shipping_rate(
         type="fixed_amount",
         metadata=metadata or {},
     )
+
+
+def billing_meter(
+    id: str,
+    created: int,
+    *,
+    display_name: str,
+    event_name: str,
+    formula: str = "sum",
+    customer_key: str = "stripe_customer_id",
+    value_key: str = "value",
+) -> Obj:
+    """An active meter: usage events named `event_name`, aggregated by `formula` per customer,
+    that a metered price bills."""
+    return from_template(
+        "billing.meter",
+        id=id,
+        created=created,
+        updated=created,
+        livemode=False,
+        display_name=display_name,
+        event_name=event_name,
+        event_time_window=None,
+        status="active",
+        status_transitions={"deactivated_at": None},
+        customer_mapping={"event_payload_key": customer_key, "type": "by_id"},
+        default_aggregation={"formula": formula},
+        value_settings={"event_payload_key": value_key},
+    )
