@@ -213,9 +213,7 @@ def _account_start(settings, tables) -> int | StripeAccessError:
         operation_limits=settings.stripe_endpoint_rate_limit,
     )
     try:
-        # full-refresh tables cannot be asked by creation time, and have no partitions anyway
-        partitioned = [table for table in tables if not table.full_refresh]
-        return account_start(access, partitioned, start, end, rate=settings.sync_rate)
+        return account_start(access, tables, start, end, rate=settings.sync_rate)
     except StripeAccessError as error:
         return error
 

@@ -375,7 +375,9 @@ def account_start(
     serves in one round trip. A table the key may not read is left out: its own run fails,
     naming the permission, and the others still sync."""
     # Invariant: no table has an object in [start, lo); if `hi` < `end`, some table in
-    # `candidates` has one in [lo, hi).
+    # `candidates` has one in [lo, hi). Full-refresh tables cannot be asked by creation time
+    # (and have no partitions to skip): left out.
+    tables = [table for table in tables if not table.full_refresh]
     if not tables:
         return end
     lo, hi, candidates = start, end, list(tables)
