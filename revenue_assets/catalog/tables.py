@@ -397,6 +397,15 @@ TABLES: tuple[StripeTable, ...] = (
             "billing.meter.reactivated",
         ),
     ),
+    StripeTable(
+        name="payment_link",
+        path="/v1/payment_links",
+        permission="rak_payment_links_read",
+        description="Payment links: shareable checkout pages selling fixed line items, live or switched off.",
+        full_refresh=True,
+        created_field=None,  # payment links carry no creation time
+        event_types=("payment_link.created", "payment_link.updated"),
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

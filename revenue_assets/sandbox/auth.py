@@ -60,6 +60,7 @@ PERMISSIONS: dict[str, str] = {
     "application_fees": "rak_application_fee",
     "topups": "rak_top_up",
     "billing/meters": "rak_billing_meter",
+    "payment_links": "rak_payment_links",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

@@ -100,6 +100,7 @@ class Catalog:
     tax_rates: dict[str, Obj] = field(default_factory=dict)  # country -> tax rate
     shipping_rates: list[Obj] = field(default_factory=list)
     meters: list[Obj] = field(default_factory=list)  # usage meters (billing.meter)
+    payment_links: list[Obj] = field(default_factory=list)
     # (id, when) deletions applied at the end of generation (the objects vanish from lists)
     deletions: list[tuple[str, int]] = field(default_factory=list)
 
@@ -265,4 +266,8 @@ def build(seed: int, start: int, *, stream: str = "catalog", coupon_suffix: str 
             meter["status"] = "inactive"
             meter["status_transitions"] = {"deactivated_at": created}
         catalog.meters.append(catalog.add(meter))
+    # Links the company shares for one-off purchases: one live, one switched off.
+    for active in (True, False):
+        link = shapes.payment_link(ids.new("plink"), currency="usd", active=active)
+        catalog.payment_links.append(catalog.add(link))
     return catalog

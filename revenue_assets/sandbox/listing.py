@@ -333,6 +333,7 @@ RESOURCES: dict[str, Resource] = {
         {"status": Filter("status", enum=("active", "inactive"))},
         created_filter=False,
     ),
+    "payment_links": Resource("payment_link", {"active": _flag("active")}, created_filter=False),
 }
 
 # Resources Stripe serves under a namespace (`/v1/checkout/sessions`) are one key of

@@ -548,6 +548,34 @@ def _meter_status(status: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
     return handler
 
 
+def create_payment_link(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """A payment link selling `line_items` (each an existing price); its currency is theirs."""
+    items = p.listing(params, "line_items")
+    if not items:
+        raise SandboxError(
+            400, "Missing required param: line_items.", code="parameter_missing", param="line_items"
+        )
+    prices = [
+        fetch(ledger, "price", item.get("price") if isinstance(item, dict) else None, "line_items")
+        for item in items
+    ]
+    link = shapes.payment_link(
+        ledger.ids.new("plink"), currency=prices[0]["currency"], metadata=_meta({}, params) or {}
+    )
+    ledger.put(link)
+    ledger.emit("payment_link.created", link)
+    return link
+
+
+def update_payment_link(world: World, ledger: StoreLedger, params: Obj, link_id: str) -> Obj:
+    """A link can be switched off and on, and its metadata changed."""
+    link = fetch(ledger, "payment_link", link_id)
+    previous = _set_fields(link, params, flags=("active",))
+    ledger.put(link)
+    ledger.emit("payment_link.updated", link, previous)
+    return link
+
+
 def _delete_catalog(kind: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
     def handler(world: World, ledger: StoreLedger, params: Obj, object_id: str) -> Obj:
         obj = fetch(ledger, kind, object_id)
@@ -1297,6 +1325,7 @@ CREATE: dict[str, Handler] = {
     "transfers": create_transfer,
     "topups": create_topup,
     "billing/meters": create_billing_meter,
+    "payment_links": create_payment_link,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -1314,6 +1343,7 @@ UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     "subscription_schedules": update_subscription_schedule,
     "shipping_rates": update_shipping_rate,
     "billing/meters": update_billing_meter,
+    "payment_links": update_payment_link,
 }
 
 DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {

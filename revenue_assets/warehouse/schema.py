@@ -299,6 +299,14 @@ _COLUMNS: dict[str, str] = {
         event_name VARCHAR, event_time_window VARCHAR, livemode BOOLEAN, status VARCHAR,
         status_transitions JSON, updated TIMESTAMP, value_settings JSON
     """,
+    "payment_link": """
+        active BOOLEAN, after_completion JSON, allow_promotion_codes BOOLEAN, application REF,
+        application_fee_amount BIGINT, application_fee_percent DOUBLE, automatic_tax JSON,
+        billing_address_collection VARCHAR, currency VARCHAR, customer_creation VARCHAR,
+        inactive_message VARCHAR, invoice_creation JSON, livemode BOOLEAN, metadata JSON,
+        on_behalf_of REF, payment_method_collection VARCHAR, restrictions JSON,
+        submit_type VARCHAR, subscription_data JSON, transfer_data JSON, url VARCHAR
+    """,
 }
 
 _STORAGE_TYPES = {

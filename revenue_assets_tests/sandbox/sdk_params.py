@@ -57,6 +57,7 @@ LIST_PARAMS: dict[str, str] = {
     "topups": "TopupListParams",
     # lists without a creation-time filter
     "billing/meters": "billing.MeterListParams",
+    "payment_links": "PaymentLinkListParams",
 }
 
 

@@ -50,6 +50,7 @@ LISTS: dict[str, dict[str, Any]] = {
     "application_fees": {},
     "topups": {},
     "billing/meters": {},
+    "payment_links": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

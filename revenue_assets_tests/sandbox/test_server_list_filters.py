@@ -259,6 +259,7 @@ SELECTIONS: list[tuple[str, str, str, Callable[[Obj], Any], str]] = [
     ("topups", "topup", "status", lambda o: o["status"], "eq"),
     ("topups", "topup", "amount", lambda o: o["amount"], "gte"),
     ("billing/meters", "billing.meter", "status", lambda o: o["status"], "eq"),
+    ("payment_links", "payment_link", "active", lambda o: o["active"], "eq"),
 ]
 
 

@@ -39,6 +39,7 @@ LISTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "shipping_rates": ("shipping_rates", "shipping_rate", {}),
     # lists without a creation-time filter
     "billing/meters": ("billing.meters", "billing.meter", {}),
+    "payment_links": ("payment_links", "payment_link", {}),
 }
 
 

@@ -31,6 +31,7 @@ from revenue_assets_tests.sync.daemon import sync_resources
 # Table -> fields compared with their typed columns.
 FULL_REFRESH: dict[str, tuple[str, ...]] = {
     "billing_meter": ("display_name", "event_name", "status", "event_time_window"),
+    "payment_link": ("active", "currency", "url", "submit_type"),
 }
 
 

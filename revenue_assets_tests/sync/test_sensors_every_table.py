@@ -241,6 +241,9 @@ MAKERS: dict[str, Maker] = {
             "default_aggregation": {"formula": "last"},
         },
     )["id"],
+    "payment_link": lambda world: world.create(
+        "payment_links", {"line_items": [{"price": _recurring_price(world)["id"], "quantity": "1"}]}
+    )["id"],
 }
 # Stripe sends no event whose object is a balance transaction or a shipping rate: those tables
 # follow only by listing.

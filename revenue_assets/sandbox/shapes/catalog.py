@@ -3,7 +3,7 @@ shipping rates and discounts."""
 
 from __future__ import annotations
 
-from revenue_assets.sandbox.shapes.templates import Obj, from_template
+from revenue_assets.sandbox.shapes.templates import Obj, from_template, template
 
 
 def product(
@@ -277,4 +277,21 @@ def billing_meter(
         customer_mapping={"event_payload_key": customer_key, "type": "by_id"},
         default_aggregation={"formula": formula},
         value_settings={"event_payload_key": value_key},
+    )
+
+
+def payment_link(
+    id: str, *, currency: str, active: bool = True, metadata: Obj | None = None
+) -> Obj:
+    """A shareable checkout page selling fixed line items (Stripe's payment links carry no
+    `created`: their list is ordered and paged by id alone)."""
+    return from_template(
+        "payment_link",
+        id=id,
+        active=active,
+        currency=currency,
+        livemode=False,
+        metadata=metadata or {},
+        # each link its own page: the example's address with the link's id as its last part
+        url=f"{template('payment_link')['url'].rsplit('/', 1)[0]}/{id}",
     )
