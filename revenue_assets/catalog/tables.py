@@ -406,6 +406,15 @@ TABLES: tuple[StripeTable, ...] = (
         created_field=None,  # payment links carry no creation time
         event_types=("payment_link.created", "payment_link.updated"),
     ),
+    StripeTable(
+        name="entitlement_feature",
+        object_name="entitlements.feature",
+        path="/v1/entitlements/features",
+        permission="rak_entitlement_read",
+        description="Entitlement features: what a product grants its customers. Stripe sends no event for them: kept current by listing.",
+        full_refresh=True,
+        created_field=None,  # features carry no creation time
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}

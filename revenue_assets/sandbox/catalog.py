@@ -80,6 +80,14 @@ METERS: tuple[tuple[str, str, str, bool], ...] = (
     ("Legacy sync minutes", "legacy_sync_minute", "sum", False),
 )
 
+# (name, lookup key, active) of the entitlement features.
+FEATURES: tuple[tuple[str, str, bool], ...] = (
+    ("Single sign-on", "sso", True),
+    ("Audit log", "audit_log", True),
+    ("Priority support", "priority_support", True),
+    ("Legacy exports", "legacy_exports", False),
+)
+
 
 @dataclass
 class Catalog:
@@ -101,6 +109,7 @@ class Catalog:
     shipping_rates: list[Obj] = field(default_factory=list)
     meters: list[Obj] = field(default_factory=list)  # usage meters (billing.meter)
     payment_links: list[Obj] = field(default_factory=list)
+    features: list[Obj] = field(default_factory=list)  # entitlement features
     # (id, when) deletions applied at the end of generation (the objects vanish from lists)
     deletions: list[tuple[str, int]] = field(default_factory=list)
 
@@ -270,4 +279,10 @@ def build(seed: int, start: int, *, stream: str = "catalog", coupon_suffix: str 
     for active in (True, False):
         link = shapes.payment_link(ids.new("plink"), currency="usd", active=active)
         catalog.payment_links.append(catalog.add(link))
+    # What the plans grant, and a feature retired (archived).
+    for name, lookup_key, active in FEATURES:
+        feature = shapes.entitlement_feature(
+            ids.new("feat"), name=name, lookup_key=lookup_key, active=active
+        )
+        catalog.features.append(catalog.add(feature))
     return catalog

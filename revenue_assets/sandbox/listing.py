@@ -40,7 +40,8 @@ class Filter:
     how:
     - `customer`, `status`, `parent`: an indexed column (`parent`: the object a child is
       stored under: a refund's charge, an invoice item's invoice...);
-    - `field`: a string at the JSON path `path`; `bool`: a boolean there;
+    - `field`: a string at the JSON path `path`; `bool`: a boolean there; `not_bool`: its
+      negation (`archived=true` selects features whose `active` is false);
     - `range`: an integer there, compared like `created` (`{gt, gte, lt, lte}` or equal);
     - `any_of`: one of a list of strings (`ids[]`, `lookup_keys[]`);
     - `null`: `true` selects objects whose `path` is null, `false` the others;
@@ -334,11 +335,16 @@ RESOURCES: dict[str, Resource] = {
         created_filter=False,
     ),
     "payment_links": Resource("payment_link", {"active": _flag("active")}, created_filter=False),
+    "entitlements/features": Resource(
+        "entitlements.feature",
+        {"archived": Filter("not_bool", "active"), "lookup_key": _field("lookup_key")},
+        created_filter=False,
+    ),
 }
 
 # Resources Stripe serves under a namespace (`/v1/checkout/sessions`) are one key of
 # `RESOURCES` (`checkout/sessions`): the URL's first two segments.
-NAMESPACES = frozenset({"billing", "checkout", "radar"})
+NAMESPACES = frozenset({"billing", "checkout", "entitlements", "radar"})
 
 
 def resource_parts(path: str) -> list[str]:
@@ -482,6 +488,8 @@ def _apply(
         matches.append(Match(how.path, "in", (text,), how.each))
     elif kind == "bool":
         matches.append(Match(how.path, "in", (1 if boolean(value, name) else 0,), how.each))
+    elif kind == "not_bool":
+        matches.append(Match(how.path, "in", (0 if boolean(value, name) else 1,), how.each))
     elif kind == "range":
         for operator, bound in comparison(value, name).items():
             matches.append(Match(how.path, operator, (bound,), how.each))

@@ -548,6 +548,28 @@ def _meter_status(status: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
     return handler
 
 
+def create_entitlement_feature(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """A feature; Stripe announces no change of features: no event."""
+    feature = shapes.entitlement_feature(
+        ledger.ids.new("feat"),
+        name=str(p.required(params, "name")),
+        lookup_key=str(p.required(params, "lookup_key")),
+        metadata=_meta({}, params) or {},
+    )
+    ledger.put(feature)
+    return feature
+
+
+def update_entitlement_feature(
+    world: World, ledger: StoreLedger, params: Obj, feature_id: str
+) -> Obj:
+    """Features can be renamed, archived (`active=false`) and restored; no event."""
+    feature = fetch(ledger, "entitlements.feature", feature_id)
+    _set_fields(feature, params, texts=("name",), flags=("active",))
+    ledger.put(feature)
+    return feature
+
+
 def create_payment_link(world: World, ledger: StoreLedger, params: Obj) -> Obj:
     """A payment link selling `line_items` (each an existing price); its currency is theirs."""
     items = p.listing(params, "line_items")
@@ -1326,6 +1348,7 @@ CREATE: dict[str, Handler] = {
     "topups": create_topup,
     "billing/meters": create_billing_meter,
     "payment_links": create_payment_link,
+    "entitlements/features": create_entitlement_feature,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -1344,6 +1367,7 @@ UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     "shipping_rates": update_shipping_rate,
     "billing/meters": update_billing_meter,
     "payment_links": update_payment_link,
+    "entitlements/features": update_entitlement_feature,
 }
 
 DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {

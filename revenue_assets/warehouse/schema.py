@@ -307,6 +307,9 @@ _COLUMNS: dict[str, str] = {
         on_behalf_of REF, payment_method_collection VARCHAR, restrictions JSON,
         submit_type VARCHAR, subscription_data JSON, transfer_data JSON, url VARCHAR
     """,
+    "entitlement_feature": """
+        active BOOLEAN, livemode BOOLEAN, lookup_key VARCHAR, metadata JSON, name VARCHAR
+    """,
 }
 
 _STORAGE_TYPES = {

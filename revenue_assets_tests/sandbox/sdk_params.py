@@ -58,6 +58,7 @@ LIST_PARAMS: dict[str, str] = {
     # lists without a creation-time filter
     "billing/meters": "billing.MeterListParams",
     "payment_links": "PaymentLinkListParams",
+    "entitlements/features": "entitlements.FeatureListParams",
 }
 
 

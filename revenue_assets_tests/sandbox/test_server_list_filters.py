@@ -260,6 +260,14 @@ SELECTIONS: list[tuple[str, str, str, Callable[[Obj], Any], str]] = [
     ("topups", "topup", "amount", lambda o: o["amount"], "gte"),
     ("billing/meters", "billing.meter", "status", lambda o: o["status"], "eq"),
     ("payment_links", "payment_link", "active", lambda o: o["active"], "eq"),
+    ("entitlements/features", "entitlements.feature", "archived", lambda o: not o["active"], "eq"),
+    (
+        "entitlements/features",
+        "entitlements.feature",
+        "lookup_key",
+        lambda o: o["lookup_key"],
+        "eq",
+    ),
 ]
 
 

@@ -40,6 +40,7 @@ LISTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     # lists without a creation-time filter
     "billing/meters": ("billing.meters", "billing.meter", {}),
     "payment_links": ("payment_links", "payment_link", {}),
+    "entitlements/features": ("entitlements.features", "entitlements.feature", {}),
 }
 
 

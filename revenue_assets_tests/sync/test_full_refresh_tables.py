@@ -32,6 +32,7 @@ from revenue_assets_tests.sync.daemon import sync_resources
 FULL_REFRESH: dict[str, tuple[str, ...]] = {
     "billing_meter": ("display_name", "event_name", "status", "event_time_window"),
     "payment_link": ("active", "currency", "url", "submit_type"),
+    "entitlement_feature": ("active", "lookup_key", "name"),
 }
 
 

@@ -241,18 +241,21 @@ MAKERS: dict[str, Maker] = {
             "default_aggregation": {"formula": "last"},
         },
     )["id"],
+    "entitlement_feature": lambda world: world.create(
+        "entitlements/features", {"name": "Data residency", "lookup_key": "data_residency"}
+    )["id"],
     "payment_link": lambda world: world.create(
         "payment_links", {"line_items": [{"price": _recurring_price(world)["id"], "quantity": "1"}]}
     )["id"],
 }
-# Stripe sends no event whose object is a balance transaction or a shipping rate: those tables
-# follow only by listing.
+# Stripe sends no event whose object is a balance transaction, a shipping rate or an entitlement
+# feature: those tables follow only by listing.
 WITHOUT_EVENTS = {table.name for table in TABLES if not table.event_types and table.name != "event"}
 
 
 def test_every_table_has_a_maker() -> None:
     assert set(MAKERS) == {table.name for table in TABLES}
-    assert {"balance_transaction", "shipping_rate"} == WITHOUT_EVENTS
+    assert {"balance_transaction", "shipping_rate", "entitlement_feature"} == WITHOUT_EVENTS
 
 
 @dataclass

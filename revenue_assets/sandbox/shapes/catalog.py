@@ -280,6 +280,21 @@ def billing_meter(
     )
 
 
+def entitlement_feature(
+    id: str, *, name: str, lookup_key: str, active: bool = True, metadata: Obj | None = None
+) -> Obj:
+    """A feature a product can grant (`lookup_key` is what the application checks)."""
+    return from_template(
+        "entitlements.feature",
+        id=id,
+        name=name,
+        lookup_key=lookup_key,
+        active=active,
+        livemode=False,
+        metadata=metadata or {},
+    )
+
+
 def payment_link(
     id: str, *, currency: str, active: bool = True, metadata: Obj | None = None
 ) -> Obj:
