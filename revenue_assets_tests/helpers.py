@@ -110,7 +110,8 @@ def assert_rows_are_served(
     for object_id, obj in expected.items():
         row = rows[object_id]
         assert row["_raw"] == obj
-        assert int(row["created"].timestamp()) == obj["created"]
+        if TABLES_BY_NAME[table].created_field == "created":  # payment links have none
+            assert int(row["created"].timestamp()) == obj["created"]
         for name in fields:
             if name in obj and not isinstance(obj[name], dict):
                 assert row[name] == obj[name], (object_id, name)

@@ -39,8 +39,8 @@ class StripeTable:
     event_types: tuple[str, ...] = ()  # webhook event types whose payload is this object
     retention_days: int | None = None  # Stripe drops older objects: absence is not deletion
     # The object's creation time, which `created[...]` list filters apply to and partitions
-    # are cut by. Read it through `created_of`, never as `obj["created"]`.
-    created_field: str = "created"
+    # are cut by. Read it through `created_of`, never as `obj["created"]`. None: it has none.
+    created_field: str | None = "created"
     # Its name in payloads of older API versions (events keep the version they were made with).
     legacy_created_field: str | None = None
     # Object paths to expand. Discounts are only ids in current payloads and Stripe cannot list
@@ -49,6 +49,9 @@ class StripeTable:
     # Stripe's `object` of its payloads when it is not the table's name: the warehouse names
     # tables without dots, Stripe names namespaced objects with one (`checkout.session`).
     object_name: str | None = None
+    # Stripe's list takes no `created[...]` filter (billing meters): the table is listed whole
+    # on every run, has no monthly partitions, and its events belong to no month.
+    full_refresh: bool = False
 
     @property
     def object(self) -> str:
@@ -62,7 +65,7 @@ class StripeTable:
     def created_of(self, obj: Mapping[str, Any]) -> int | None:
         """When `obj` (a payload of this table) was created, as a Unix time; None if it does not
         say (a partial payload)."""
-        value = obj.get(self.created_field)
+        value = obj.get(self.created_field) if self.created_field else None
         if value is None and self.legacy_created_field:
             value = obj.get(self.legacy_created_field)
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -379,6 +382,39 @@ TABLES: tuple[StripeTable, ...] = (
             "topup.reversed",
         ),
     ),
+    # -- full refreshes: lists without a creation-time filter, listed whole -----------------
+    StripeTable(
+        name="billing_meter",
+        object_name="billing.meter",
+        path="/v1/billing/meters",
+        permission="rak_billing_meter_read",
+        description="Billing meters: the usage events metered prices are billed by (active or deactivated).",
+        full_refresh=True,
+        event_types=(
+            "billing.meter.created",
+            "billing.meter.updated",
+            "billing.meter.deactivated",
+            "billing.meter.reactivated",
+        ),
+    ),
+    StripeTable(
+        name="payment_link",
+        path="/v1/payment_links",
+        permission="rak_payment_links_read",
+        description="Payment links: shareable checkout pages selling fixed line items, live or switched off.",
+        full_refresh=True,
+        created_field=None,  # payment links carry no creation time
+        event_types=("payment_link.created", "payment_link.updated"),
+    ),
+    StripeTable(
+        name="entitlement_feature",
+        object_name="entitlements.feature",
+        path="/v1/entitlements/features",
+        permission="rak_entitlement_read",
+        description="Entitlement features: what a product grants its customers. Stripe sends no event for them: kept current by listing.",
+        full_refresh=True,
+        created_field=None,  # features carry no creation time
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}
@@ -390,6 +426,10 @@ CHILD_TABLES: dict[str, tuple[StripeTable, ChildTable]] = {
 ALL_TABLE_NAMES: tuple[str, ...] = tuple(
     name for table in TABLES for name in (table.name, *table.child_names)
 )
+
+
+PARTITIONED_TABLES: tuple[StripeTable, ...] = tuple(t for t in TABLES if not t.full_refresh)
+FULL_REFRESH_TABLES: tuple[StripeTable, ...] = tuple(t for t in TABLES if t.full_refresh)
 
 
 TABLES_BY_OBJECT: dict[str, StripeTable] = {table.object: table for table in TABLES}

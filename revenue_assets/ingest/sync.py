@@ -41,6 +41,11 @@ DEFAULT_FLUSH_BYTES = 8 * 1024 * 1024
 MAX_PENDING_BYTES = 64 * 1024 * 1024
 
 
+# The one "partition" of a full-refresh table (listed whole, no monthly partitions): the key its
+# complete listing is reported under.
+WHOLE_TABLE = "whole"
+
+
 @dataclass(frozen=True)
 class Partition:
     """A monthly partition: its key and its [start, end) in unix seconds."""
@@ -138,7 +143,9 @@ def sync_tables(
 
     `since=None` is a full re-list: afterwards, rows of completely listed partitions that Stripe
     no longer returned are marked `_deleted`. With `since` (a watermark, unix seconds), only
-    objects created after it are fetched and nothing is marked. With an `inbox`, the pending
+    objects created after it are fetched and nothing is marked. Full-refresh tables ignore
+    `partitions` and `since`: Stripe cannot filter them by creation time, so each is listed
+    whole, and after a complete listing its unlisted rows are marked `_deleted`. With an `inbox`, the pending
     events of the listed partitions are applied last, so a sync without the daemon
     ends as current as one with it.
     """
@@ -151,14 +158,19 @@ def sync_tables(
             for name in names
             if not connection.execute(f"SELECT count(*) FROM {target.schema}.{name}").fetchone()[0]
         )
-    # New records (`since`) and empty tables get appends, not upserts (merge_files).
-    expect_new = set(names) if since is not None else set(empty_at_start)
+    # New records (`since`) and empty tables get appends, not upserts (merge_files); a
+    # full-refresh table is listed whole whatever `since` says, so it gets upserts.
+    appended = {n for t in tables if not t.full_refresh for n in (t.name, *t.child_names)}
+    expect_new = appended if since is not None else set(empty_at_start)
 
     spool = Spool(target.spools, max_pending_bytes=max(MAX_PENDING_BYTES, 2 * flush_bytes))
     writer = _Writer(spool, target, flush_bytes, expect_new)
     writer.start()
     try:
-        plans = [(table, _windows(partitions, since)) for table in tables]
+        plans = [
+            (table, [WHOLE_WINDOW] if table.full_refresh else _windows(partitions, since))
+            for table in tables
+        ]
         lister = Lister(access, spool, max_workers=max_workers, on_progress=on_progress)
         try:
             results = lister.run(plans)
@@ -169,15 +181,23 @@ def sync_tables(
             raise writer.error
         writer.flush()
         outcomes = {name: _outcome(result) for name, result in results.items()}
-        if since is None:
-            _mark_unlisted(target, spool, outcomes, partitions, run_started, skip=empty_at_start)
+        _mark_unlisted(
+            target,
+            spool,
+            outcomes,
+            partitions,
+            run_started,
+            skip=empty_at_start,
+            whole_only=since is not None,
+        )
     finally:
         spool.close()
     if inbox is not None:
         by_key = {partition.key: partition for partition in partitions}
         for outcome in outcomes.values():
             if outcome.ok:
-                completed = [by_key[key] for key in outcome.completed_partitions]
+                # a full-refresh table's events are applied whole (`_apply`), under no month
+                completed = [by_key[k] for k in outcome.completed_partitions if k in by_key]
                 _apply(access, target, inbox, outcome, completed)
     _count_rows(target, outcomes)
     return outcomes
@@ -205,7 +225,9 @@ def apply_events(
             table=table,
             stats=RequestStats(),
             child_stats={child: RequestStats() for child in table.child_names},
-            completed_partitions=[p.key for p in partitions],
+            completed_partitions=[WHOLE_TABLE]
+            if table.full_refresh
+            else [p.key for p in partitions],
             seconds=0.0,
         )
         try:
@@ -246,12 +268,16 @@ def _apply(
         target.schema,
         inbox,
         outcome.table,
-        [p.key for p in partitions],
+        [None] if outcome.table.full_refresh else [p.key for p in partitions],
         lock_timeout_s=target.lock_timeout_s,
     )
     outcome.events_applied = applied.events
     outcome.refetched = applied.refetched
     outcome.stats.add(calls=applied.stats.calls, retries=applied.stats.retries)
+
+
+# A full-refresh table's listing: no time bounds are sent (`created` is left out).
+WHOLE_WINDOW = Window(0, 2**62, (WHOLE_TABLE,))
 
 
 def _windows(partitions: list[Partition], since: int | None) -> list[Window]:
@@ -281,13 +307,18 @@ def _mark_unlisted(
     partitions: list[Partition],
     run_started: datetime,
     skip: frozenset[str],
+    whole_only: bool = False,
 ) -> None:
     """Mark rows of completely re-listed partitions that Stripe no longer returned. Tables in
-    `skip` were empty when the sync started: every row they hold now is this run's, or newer."""
+    `skip` were empty when the sync started: every row they hold now is this run's, or newer.
+    `whole_only`: the partitioned tables were listed only in part (new records), so only the
+    full-refresh tables are marked."""
     by_key = {partition.key: partition for partition in partitions}
     work = []  # (outcome, table, its parent table when it is a child table)
     for outcome in outcomes.values():
         if not outcome.ok or outcome.table.retention_days is not None:
+            continue
+        if whole_only and not outcome.table.full_refresh:
             continue
         table = outcome.table.name
         pairs = [(table, None), *((child, table) for child in outcome.table.child_names)]
@@ -299,7 +330,14 @@ def _mark_unlisted(
     empty.touch()
     with warehouse_connection(target.database, timeout_s=target.lock_timeout_s) as connection:
         for outcome, name, parent in work:
-            windows = [(by_key[key].start, by_key[key].end) for key in outcome.completed_partitions]
+            if outcome.table.full_refresh:
+                if WHOLE_TABLE not in outcome.completed_partitions:
+                    continue
+                windows = None
+            else:
+                windows = [
+                    (by_key[key].start, by_key[key].end) for key in outcome.completed_partitions
+                ]
             outcome.marked_deleted[name] = mark_unlisted_deleted(
                 connection,
                 target.schema,
@@ -337,7 +375,9 @@ def account_start(
     serves in one round trip. A table the key may not read is left out: its own run fails,
     naming the permission, and the others still sync."""
     # Invariant: no table has an object in [start, lo); if `hi` < `end`, some table in
-    # `candidates` has one in [lo, hi).
+    # `candidates` has one in [lo, hi). Full-refresh tables cannot be asked by creation time
+    # (and have no partitions to skip): left out.
+    tables = [table for table in tables if not table.full_refresh]
     if not tables:
         return end
     lo, hi, candidates = start, end, list(tables)

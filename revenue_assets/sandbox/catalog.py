@@ -73,6 +73,21 @@ SHIPPING_RATES: tuple[tuple[str, int, tuple[int, int], bool], ...] = (
     ("Ground (retired)", 300, (7, 12), False),
 )
 
+# (display name, event name, aggregation formula, active) of the usage meters.
+METERS: tuple[tuple[str, str, str, bool], ...] = (
+    ("API requests", "api_request", "sum", True),
+    ("Webhook deliveries", "webhook_delivery", "count", True),
+    ("Legacy sync minutes", "legacy_sync_minute", "sum", False),
+)
+
+# (name, lookup key, active) of the entitlement features.
+FEATURES: tuple[tuple[str, str, bool], ...] = (
+    ("Single sign-on", "sso", True),
+    ("Audit log", "audit_log", True),
+    ("Priority support", "priority_support", True),
+    ("Legacy exports", "legacy_exports", False),
+)
+
 
 @dataclass
 class Catalog:
@@ -92,6 +107,9 @@ class Catalog:
     promotion_codes: dict[str, Obj] = field(default_factory=dict)
     tax_rates: dict[str, Obj] = field(default_factory=dict)  # country -> tax rate
     shipping_rates: list[Obj] = field(default_factory=list)
+    meters: list[Obj] = field(default_factory=list)  # usage meters (billing.meter)
+    payment_links: list[Obj] = field(default_factory=list)
+    features: list[Obj] = field(default_factory=list)  # entitlement features
     # (id, when) deletions applied at the end of generation (the objects vanish from lists)
     deletions: list[tuple[str, int]] = field(default_factory=list)
 
@@ -244,4 +262,27 @@ def build(seed: int, start: int, *, stream: str = "catalog", coupon_suffix: str 
                 )
             )
         )
+    # Usage the company meters (no price bills it yet), and a retired meter, deactivated.
+    for display_name, event_name, formula, active in METERS:
+        meter = shapes.billing_meter(
+            ids.new("mtr"),
+            created,
+            display_name=display_name,
+            event_name=event_name,
+            formula=formula,
+        )
+        if not active:
+            meter["status"] = "inactive"
+            meter["status_transitions"] = {"deactivated_at": created}
+        catalog.meters.append(catalog.add(meter))
+    # Links the company shares for one-off purchases: one live, one switched off.
+    for active in (True, False):
+        link = shapes.payment_link(ids.new("plink"), currency="usd", active=active)
+        catalog.payment_links.append(catalog.add(link))
+    # What the plans grant, and a feature retired (archived).
+    for name, lookup_key, active in FEATURES:
+        feature = shapes.entitlement_feature(
+            ids.new("feat"), name=name, lookup_key=lookup_key, active=active
+        )
+        catalog.features.append(catalog.add(feature))
     return catalog

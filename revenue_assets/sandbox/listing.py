@@ -40,7 +40,8 @@ class Filter:
     how:
     - `customer`, `status`, `parent`: an indexed column (`parent`: the object a child is
       stored under: a refund's charge, an invoice item's invoice...);
-    - `field`: a string at the JSON path `path`; `bool`: a boolean there;
+    - `field`: a string at the JSON path `path`; `bool`: a boolean there; `not_bool`: its
+      negation (`archived=true` selects features whose `active` is false);
     - `range`: an integer there, compared like `created` (`{gt, gte, lt, lte}` or equal);
     - `any_of`: one of a list of strings (`ids[]`, `lookup_keys[]`);
     - `null`: `true` selects objects whose `path` is null, `false` the others;
@@ -82,6 +83,9 @@ class Resource:
     view: View | None = None  # served from another stored kind
     # Listed in the order of the parent's embedded list (a subscription's items), not newest first.
     oldest_first: bool = False
+    # Whether the list takes `created[...]`: those of billing meters, subscription items and
+    # webhook endpoints do not (Stripe answers 400).
+    created_filter: bool = True
 
     @property
     def stored_kind(self) -> str:
@@ -189,7 +193,11 @@ RESOURCES: dict[str, Resource] = {
         },
     ),
     "subscription_items": Resource(
-        "subscription_item", {"subscription": PARENT}, required=("subscription",), oldest_first=True
+        "subscription_item",
+        {"subscription": PARENT},
+        required=("subscription",),
+        oldest_first=True,
+        created_filter=False,
     ),
     "balance_transactions": Resource(
         "balance_transaction",
@@ -228,7 +236,7 @@ RESOURCES: dict[str, Resource] = {
             "types": Filter("event_types"),
         },
     ),
-    "webhook_endpoints": Resource("webhook_endpoint"),
+    "webhook_endpoints": Resource("webhook_endpoint", created_filter=False),
     "invoice_payments": Resource(
         "invoice_payment",
         {
@@ -320,11 +328,23 @@ RESOURCES: dict[str, Resource] = {
             "status": Filter("status", enum=("canceled", "failed", "pending", "succeeded")),
         },
     ),
+    # -- lists without a creation-time filter ------------------------------------------------
+    "billing/meters": Resource(
+        "billing.meter",
+        {"status": Filter("status", enum=("active", "inactive"))},
+        created_filter=False,
+    ),
+    "payment_links": Resource("payment_link", {"active": _flag("active")}, created_filter=False),
+    "entitlements/features": Resource(
+        "entitlements.feature",
+        {"archived": Filter("not_bool", "active"), "lookup_key": _field("lookup_key")},
+        created_filter=False,
+    ),
 }
 
 # Resources Stripe serves under a namespace (`/v1/checkout/sessions`) are one key of
 # `RESOURCES` (`checkout/sessions`): the URL's first two segments.
-NAMESPACES = frozenset({"checkout", "radar"})
+NAMESPACES = frozenset({"billing", "checkout", "entitlements", "radar"})
 
 
 def resource_parts(path: str) -> list[str]:
@@ -414,6 +434,8 @@ def list_options(resource: Resource, params: Params) -> dict[str, Any]:
             param="ending_before",
         )
     if "created" in params:
+        if not resource.created_filter:
+            raise unknown_parameter("created")
         options["created"] = comparison(params["created"], "created")
     for name in resource.required:
         if not params.get(name):
@@ -466,6 +488,8 @@ def _apply(
         matches.append(Match(how.path, "in", (text,), how.each))
     elif kind == "bool":
         matches.append(Match(how.path, "in", (1 if boolean(value, name) else 0,), how.each))
+    elif kind == "not_bool":
+        matches.append(Match(how.path, "in", (0 if boolean(value, name) else 1,), how.each))
     elif kind == "range":
         for operator, bound in comparison(value, name).items():
             matches.append(Match(how.path, operator, (bound,), how.each))

@@ -488,6 +488,116 @@ def update_shipping_rate(world: World, ledger: StoreLedger, params: Obj, rate_id
     return rate
 
 
+def create_billing_meter(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """A meter of usage events named `event_name`; Stripe requires its aggregation formula."""
+    aggregation = p.mapping(params, "default_aggregation") or {}
+    formula = p.text(aggregation, "formula")
+    if formula is None:
+        raise SandboxError(
+            400,
+            "Missing required param: default_aggregation[formula].",
+            code="parameter_missing",
+            param="default_aggregation",
+        )
+    if formula not in ("count", "last", "sum"):
+        raise invalid(f"Invalid default_aggregation[formula]: {formula}", "default_aggregation")
+    mapping = p.mapping(params, "customer_mapping") or {}
+    value = p.mapping(params, "value_settings") or {}
+    meter = shapes.billing_meter(
+        ledger.ids.new("mtr"),
+        ledger.now,
+        display_name=str(p.required(params, "display_name")),
+        event_name=str(p.required(params, "event_name")),
+        formula=formula,
+        customer_key=p.text(mapping, "event_payload_key") or "stripe_customer_id",
+        value_key=p.text(value, "event_payload_key") or "value",
+    )
+    ledger.put(meter)
+    ledger.emit("billing.meter.created", meter)
+    return meter
+
+
+def update_billing_meter(world: World, ledger: StoreLedger, params: Obj, meter_id: str) -> Obj:
+    """Only a meter's display name can change."""
+    meter = fetch(ledger, "billing.meter", meter_id)
+    previous: Obj = {}
+    if "display_name" in params:
+        _change(meter, previous, "display_name", str(p.required(params, "display_name")))
+    if previous:
+        _change(meter, previous, "updated", ledger.now)
+    ledger.put(meter)
+    ledger.emit("billing.meter.updated", meter, previous)
+    return meter
+
+
+def _meter_status(status: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
+    """Deactivate (no more usage accepted) or reactivate a meter, with its event."""
+    event = "billing.meter.deactivated" if status == "inactive" else "billing.meter.reactivated"
+
+    def handler(world: World, ledger: StoreLedger, params: Obj, meter_id: str) -> Obj:
+        meter = fetch(ledger, "billing.meter", meter_id)
+        previous: Obj = {}
+        _change(meter, previous, "status", status)
+        deactivated = ledger.now if status == "inactive" else None
+        _change(meter, previous, "status_transitions", {"deactivated_at": deactivated})
+        _change(meter, previous, "updated", ledger.now)
+        ledger.put(meter)
+        ledger.emit(event, meter, previous)
+        return meter
+
+    return handler
+
+
+def create_entitlement_feature(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """A feature; Stripe announces no change of features: no event."""
+    feature = shapes.entitlement_feature(
+        ledger.ids.new("feat"),
+        name=str(p.required(params, "name")),
+        lookup_key=str(p.required(params, "lookup_key")),
+        metadata=_meta({}, params) or {},
+    )
+    ledger.put(feature)
+    return feature
+
+
+def update_entitlement_feature(
+    world: World, ledger: StoreLedger, params: Obj, feature_id: str
+) -> Obj:
+    """Features can be renamed, archived (`active=false`) and restored; no event."""
+    feature = fetch(ledger, "entitlements.feature", feature_id)
+    _set_fields(feature, params, texts=("name",), flags=("active",))
+    ledger.put(feature)
+    return feature
+
+
+def create_payment_link(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """A payment link selling `line_items` (each an existing price); its currency is theirs."""
+    items = p.listing(params, "line_items")
+    if not items:
+        raise SandboxError(
+            400, "Missing required param: line_items.", code="parameter_missing", param="line_items"
+        )
+    prices = [
+        fetch(ledger, "price", item.get("price") if isinstance(item, dict) else None, "line_items")
+        for item in items
+    ]
+    link = shapes.payment_link(
+        ledger.ids.new("plink"), currency=prices[0]["currency"], metadata=_meta({}, params) or {}
+    )
+    ledger.put(link)
+    ledger.emit("payment_link.created", link)
+    return link
+
+
+def update_payment_link(world: World, ledger: StoreLedger, params: Obj, link_id: str) -> Obj:
+    """A link can be switched off and on, and its metadata changed."""
+    link = fetch(ledger, "payment_link", link_id)
+    previous = _set_fields(link, params, flags=("active",))
+    ledger.put(link)
+    ledger.emit("payment_link.updated", link, previous)
+    return link
+
+
 def _delete_catalog(kind: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
     def handler(world: World, ledger: StoreLedger, params: Obj, object_id: str) -> Obj:
         obj = fetch(ledger, kind, object_id)
@@ -1236,6 +1346,9 @@ CREATE: dict[str, Handler] = {
     "setup_intents": create_setup_intent,
     "transfers": create_transfer,
     "topups": create_topup,
+    "billing/meters": create_billing_meter,
+    "payment_links": create_payment_link,
+    "entitlements/features": create_entitlement_feature,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -1252,6 +1365,9 @@ UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     "promotion_codes": update_promotion_code,
     "subscription_schedules": update_subscription_schedule,
     "shipping_rates": update_shipping_rate,
+    "billing/meters": update_billing_meter,
+    "payment_links": update_payment_link,
+    "entitlements/features": update_entitlement_feature,
 }
 
 DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -1284,4 +1400,6 @@ ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = 
     ("setup_intents", "confirm"): confirm_setup_intent,
     ("setup_intents", "cancel"): cancel_setup_intent,
     ("reviews", "approve"): approve_review,
+    ("billing/meters", "deactivate"): _meter_status("inactive"),
+    ("billing/meters", "reactivate"): _meter_status("active"),
 }

@@ -39,7 +39,9 @@ class EventRow:
     object_id: str | None
     object_type: str | None
     table: str | None  # synced table (`stripe.<table>`), None when the object is not synced
-    partition_key: str | None  # "YYYY-MM-01" of the object's creation time, UTC
+    partition_key: (
+        str | None
+    )  # "YYYY-MM-01" of the object's creation time, UTC; None: unpartitioned
 
 
 def parse_event(payload: bytes) -> tuple[dict[str, Any], EventRow]:
@@ -82,7 +84,10 @@ def summarize(event: Mapping[str, Any]) -> EventRow:
         object_id=_str_or_none(obj.get("id")),
         object_type=object_type,
         table=table.name if table else None,
-        partition_key=key_of_timestamp(table.created_of(obj)) if table else None,
+        # A full-refresh table has no monthly partitions: its events wait under None.
+        partition_key=(
+            key_of_timestamp(table.created_of(obj)) if table and not table.full_refresh else None
+        ),
     )
 
 

@@ -12,6 +12,8 @@ of chains in flight instead:
   so nothing is listed twice or skipped). Every window ends on a partial page, a request that
   brings less than a full page, so windows are split only when it pays: all of them then end
   together, at the rate limit, with about as few partial pages as there are requests in flight;
+- a full-refresh table (a list without a `created` filter, like billing meters) is one window
+  listed whole by cursor, never split;
 - embedded child lists (invoice lines, subscription items, credit note lines) that say
   `has_more` are paged through their own endpoint.
 
@@ -246,7 +248,7 @@ class Lister:
     ) -> dict[str, Any]:
         params: dict[str, Any] = {
             "limit": PAGE_LIMIT,
-            "created": {"gte": window.start, "lt": window.end},
+            **({} if table.full_refresh else {"created": {"gte": window.start, "lt": window.end}}),
             **table.list_params,
             **table.list_expand(),
             **self._extra_params.get(table.name, {}),
@@ -310,6 +312,9 @@ class Lister:
             self.on_progress(table.name, len(meta))
         if not meta.has_more or not meta.ids:
             return False
+        if table.full_refresh:  # no creation-time filter to split by: the next page by cursor
+            self._schedule(table, window, meta.ids[-1], chain)
+            return True
         # A page without creation times (never seen) continues by cursor over the whole window.
         last_id, last_created = meta.ids[-1], int(meta.created[-1] or window.end - 1)
         remaining = last_created - window.start

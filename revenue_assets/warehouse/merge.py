@@ -269,22 +269,26 @@ def mark_unlisted_deleted(
     table: str,
     *,
     seen: Path,
-    windows: list[tuple[int, int]],
+    windows: list[tuple[int, int]] | None,
     run_started: datetime,
     parents_seen: Path | None = None,
 ) -> int:
-    """Mark rows of completely re-listed windows that Stripe no longer returned; count them."""
-    if not windows:
+    """Mark rows of completely re-listed windows that Stripe no longer returned; count them.
+    `windows=None`: the whole table was listed (a full-refresh table)."""
+    if windows is not None and not windows:
         return 0
     layout: TableSchema = table_schema(table)
-    values = ", ".join(f"(to_timestamp({start}), to_timestamp({end}))" for start, end in windows)
     common = {
         "target": f"{schema}.{table}",
         "run_started": f"TIMESTAMPTZ '{run_started.astimezone(UTC).isoformat()}'",
-        "windows": values,
         "seen": _quote_path(seen),
         "seen_columns": SEEN_COLUMNS,
     }
+    if windows is None:
+        return connection.execute(SQL.render("mark_unlisted_deleted_whole", **common)).fetchone()[0]
+    common["windows"] = ", ".join(
+        f"(to_timestamp({start}), to_timestamp({end}))" for start, end in windows
+    )
     if layout.parent_column:
         if parents_seen is None:
             return 0

@@ -294,6 +294,22 @@ _COLUMNS: dict[str, str] = {
         payment_method REF, source JSON, statement_descriptor VARCHAR, status VARCHAR,
         transfer_group VARCHAR
     """,
+    "billing_meter": """
+        created TIMESTAMP, customer_mapping JSON, default_aggregation JSON, display_name VARCHAR,
+        event_name VARCHAR, event_time_window VARCHAR, livemode BOOLEAN, status VARCHAR,
+        status_transitions JSON, updated TIMESTAMP, value_settings JSON
+    """,
+    "payment_link": """
+        active BOOLEAN, after_completion JSON, allow_promotion_codes BOOLEAN, application REF,
+        application_fee_amount BIGINT, application_fee_percent DOUBLE, automatic_tax JSON,
+        billing_address_collection VARCHAR, currency VARCHAR, customer_creation VARCHAR,
+        inactive_message VARCHAR, invoice_creation JSON, livemode BOOLEAN, metadata JSON,
+        on_behalf_of REF, payment_method_collection VARCHAR, restrictions JSON,
+        submit_type VARCHAR, subscription_data JSON, transfer_data JSON, url VARCHAR
+    """,
+    "entitlement_feature": """
+        active BOOLEAN, livemode BOOLEAN, lookup_key VARCHAR, metadata JSON, name VARCHAR
+    """,
 }
 
 _STORAGE_TYPES = {
@@ -359,11 +375,13 @@ class TableSchema:
         return (self.parent_column, "id") if self.parent_column else ("id",)
 
     @property
-    def partition_column(self) -> str:
-        """The timestamp that places a row in a monthly partition."""
+    def partition_column(self) -> str | None:
+        """The timestamp that places a row in a monthly partition (None: a full-refresh table,
+        which has no partitions)."""
         if self.parent_column:
             return "_parent_created"
-        return TABLES_BY_NAME[self.name].created_field
+        table = TABLES_BY_NAME[self.name]
+        return None if table.full_refresh else table.created_field
 
     def ddl(self, schema: str) -> str:
         lines = ["id VARCHAR NOT NULL"]

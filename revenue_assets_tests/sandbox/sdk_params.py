@@ -55,6 +55,10 @@ LIST_PARAMS: dict[str, str] = {
     "transfers": "TransferListParams",
     "application_fees": "ApplicationFeeListParams",
     "topups": "TopupListParams",
+    # lists without a creation-time filter
+    "billing/meters": "billing.MeterListParams",
+    "payment_links": "PaymentLinkListParams",
+    "entitlements/features": "entitlements.FeatureListParams",
 }
 
 

@@ -49,6 +49,9 @@ LISTS: dict[str, dict[str, Any]] = {
     "transfers": {},
     "application_fees": {},
     "topups": {},
+    "billing/meters": {},
+    "payment_links": {},
+    "entitlements/features": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

@@ -90,6 +90,29 @@ def test_an_undocumented_parameter_is_refused(sandbox_session: Sandbox, endpoint
     )
 
 
+def _takes_created(endpoint: str) -> bool:
+    """Whether the SDK documents `created` for this list (billing meters' has none)."""
+    return "created" in documented(endpoint)
+
+
+@pytest.mark.parametrize("endpoint", sorted(LIST_PARAMS))
+def test_created_is_refused_where_stripe_does_not_document_it(
+    sandbox_session: Sandbox, endpoint: str
+) -> None:
+    response = _get(sandbox_session, endpoint, {**_base(endpoint), "created": {"gte": 0}})
+    if _takes_created(endpoint):
+        assert response.status_code == 200, response.text
+        return
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["message"] == "Received unknown parameter: created"
+    assert (error["code"], error["param"]) == ("parameter_unknown", "created")
+
+
+def test_some_list_takes_no_created_filter() -> None:
+    assert [endpoint for endpoint in LIST_PARAMS if not _takes_created(endpoint)]
+
+
 def _enums() -> list[tuple[str, str, dict[str, Any]]]:
     """(endpoint, parameter, a request with an unknown value) for every documented enum."""
     found = []
@@ -235,6 +258,16 @@ SELECTIONS: list[tuple[str, str, str, Callable[[Obj], Any], str]] = [
     ("application_fees", "application_fee", "charge", lambda o: o["charge"], "eq"),
     ("topups", "topup", "status", lambda o: o["status"], "eq"),
     ("topups", "topup", "amount", lambda o: o["amount"], "gte"),
+    ("billing/meters", "billing.meter", "status", lambda o: o["status"], "eq"),
+    ("payment_links", "payment_link", "active", lambda o: o["active"], "eq"),
+    ("entitlements/features", "entitlements.feature", "archived", lambda o: not o["active"], "eq"),
+    (
+        "entitlements/features",
+        "entitlements.feature",
+        "lookup_key",
+        lambda o: o["lookup_key"],
+        "eq",
+    ),
 ]
 
 

@@ -37,6 +37,10 @@ LISTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "promotion_codes": ("promotion_codes", "promotion_code", {}),
     "subscription_schedules": ("subscription_schedules", "subscription_schedule", {}),
     "shipping_rates": ("shipping_rates", "shipping_rate", {}),
+    # lists without a creation-time filter
+    "billing/meters": ("billing.meters", "billing.meter", {}),
+    "payment_links": ("payment_links", "payment_link", {}),
+    "entitlements/features": ("entitlements.features", "entitlements.feature", {}),
 }
 
 
@@ -54,9 +58,17 @@ def newest_first(objects: list[dict[str, Any]]) -> list[str]:
     return [obj["id"] for _, obj in indexed]
 
 
+def service_of(client: Any, service: str) -> Any:
+    """The SDK's service on `client.v1`, namespaced ones by a dotted name (`billing.meters`)."""
+    found = client.v1
+    for name in service.split("."):
+        found = getattr(found, name)
+    return found
+
+
 def page_ids(client: Any, service: str, params: dict[str, Any]) -> list[str]:
     """Every id of a list through the SDK's auto-pagination."""
-    return [obj.id for obj in getattr(client.v1, service).list(params).auto_paging_iter()]
+    return [obj.id for obj in service_of(client, service).list(params).auto_paging_iter()]
 
 
 def raw_page_ids(client: Any, resource: str, params: dict[str, Any]) -> list[str]:
@@ -83,7 +95,7 @@ def test_every_list_pages_all_live_objects_newest_first(
     expected = newest_first(stored(sandbox_session, kind))
     assert raw_page_ids(client, resource, {"limit": 100, **extra}) == expected
     # The SDK's auto-pagination with a small page size: the cursor moves many times.
-    pages = getattr(client.v1, service).list({"limit": 3, **extra}).auto_paging_iter()
+    pages = service_of(client, service).list({"limit": 3, **extra}).auto_paging_iter()
     assert [obj.id for obj in itertools.islice(pages, 30)] == expected[:30]
 
 
@@ -300,7 +312,7 @@ def test_deleted_objects_vanish_from_lists_and_retrieve_as_stubs(
     assert deleted, f"the company should have a deleted {kind}"
     listed = set(page_ids(client, service, {"limit": 100}))
     assert not listed & set(deleted)
-    stub = getattr(client.v1, service).retrieve(deleted[0])
+    stub = service_of(client, service).retrieve(deleted[0])
     assert stub.to_dict() == {"id": deleted[0], "object": kind, "deleted": True}
 
 
@@ -361,7 +373,7 @@ def test_default_read_key_reads_every_list_but_cannot_write(sandbox_session: San
     client = sandbox_session.client(sandbox_session.read_key)
     assert sandbox_session.read_key.startswith("rk_test_")
     for service, _, extra in LISTS.values():
-        getattr(client.v1, service).list({"limit": 1, **extra})
+        service_of(client, service).list({"limit": 1, **extra})
     with pytest.raises(stripe.PermissionError):
         client.v1.customers.create({"email": "x@example.com"})
 

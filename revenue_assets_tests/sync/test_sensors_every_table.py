@@ -6,6 +6,7 @@ partition of the new object, without an error, and that run must bring the objec
 The partition expected is the month of the sandbox's clock when the object was made (every
 object is made "now"), not one derived from the product's own table registry: a table whose
 timestamp is not `created` (invoice items carry `date`) must still land in the right month.
+A full-refresh table (its list has no creation-time filter) gets unpartitioned runs instead.
 """
 
 from __future__ import annotations
@@ -231,15 +232,30 @@ MAKERS: dict[str, Maker] = {
     )["id"],
     "application_fee": _application_fee,
     "topup": lambda world: world.create("topups", {"amount": "20000", "currency": "usd"})["id"],
+    # full refreshes: lists without a creation-time filter
+    "billing_meter": lambda world: world.create(
+        "billing/meters",
+        {
+            "display_name": "Seats used",
+            "event_name": "seat_used",
+            "default_aggregation": {"formula": "last"},
+        },
+    )["id"],
+    "entitlement_feature": lambda world: world.create(
+        "entitlements/features", {"name": "Data residency", "lookup_key": "data_residency"}
+    )["id"],
+    "payment_link": lambda world: world.create(
+        "payment_links", {"line_items": [{"price": _recurring_price(world)["id"], "quantity": "1"}]}
+    )["id"],
 }
-# Stripe sends no event whose object is a balance transaction or a shipping rate: those tables
-# follow only by listing.
+# Stripe sends no event whose object is a balance transaction, a shipping rate or an entitlement
+# feature: those tables follow only by listing.
 WITHOUT_EVENTS = {table.name for table in TABLES if not table.event_types and table.name != "event"}
 
 
 def test_every_table_has_a_maker() -> None:
     assert set(MAKERS) == {table.name for table in TABLES}
-    assert {"balance_transaction", "shipping_rate"} == WITHOUT_EVENTS
+    assert {"balance_transaction", "shipping_rate", "entitlement_feature"} == WITHOUT_EVENTS
 
 
 @dataclass
@@ -284,6 +300,12 @@ def month_of(moment: int) -> str:
     return f"{day.year:04d}-{day.month:02d}-01"
 
 
+def expected_partition(table: StripeTable, made_at: int) -> str | None:
+    """The partition a run for an object made at `made_at` is requested in: its month, or none
+    for a full-refresh table (unpartitioned: its list has no creation-time filter)."""
+    return None if table.full_refresh else month_of(made_at)
+
+
 def kind_of(table: StripeTable) -> str:
     """The stored kind behind a table (Stripe's `object`; the sandbox serves recurring prices as plans)."""
     return "price" if table.name == "plan" else table.object
@@ -297,7 +319,8 @@ def test_new_records_sensor_requests_the_new_objects_partition(
     assert any(world.store.iter_objects(kind_of(table), world.account_id)), "no objects"
     sensor = REPOSITORY.get_sensor_def(f"{table.name}_new_records")
     first = ticker.tick(sensor)
-    assert not first.run_requests and "Watermark set" in (first.skip_message or "")
+    noted = "Noted the newest" if table.full_refresh else "Watermark set"
+    assert not first.run_requests and noted in (first.skip_message or "")
 
     world.advance(5)  # a later second than every existing object: `created[gt]` sees it
     made_at = world.now
@@ -305,7 +328,7 @@ def test_new_records_sensor_requests_the_new_objects_partition(
 
     data = ticker.tick(sensor)
     partitions = [request.partition_key for request in data.run_requests]
-    assert month_of(made_at) in partitions, data.skip_message
+    assert expected_partition(table, made_at) in partitions, data.skip_message
     assert len(partitions) == len(set(partitions))
     assert ticker.tick(sensor).run_requests == []  # same watermark: nothing twice
     for request in data.run_requests:
@@ -332,7 +355,7 @@ def test_webhook_sensor_requests_the_changed_objects_partition(
 
     data = ticker.tick(sensor)
     partitions = [request.partition_key for request in data.run_requests]
-    assert month_of(made_at) in partitions, data.skip_message
+    assert expected_partition(table, made_at) in partitions, data.skip_message
     assert len(partitions) == len(set(partitions))
     assert ticker.tick(sensor).run_requests == []  # the cursor moved past these events
     for request in data.run_requests:

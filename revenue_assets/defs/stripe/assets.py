@@ -16,7 +16,6 @@ import dagster as dg
 from revenue_assets.catalog.tables import TABLES, StripeTable
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.config import STRIPE_OP, StripeSyncConfig
-from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import table_key
 from revenue_assets.ingest import progress
 from revenue_assets.ingest.sync import (
@@ -41,11 +40,12 @@ def selected_tables(keys: set[dg.AssetKey] | frozenset[dg.AssetKey]) -> list[Str
 
 
 def stripe_tables_asset(specs: list[dg.AssetSpec]) -> dg.AssetsDefinition:
-    """The one multi-asset over every table's specs."""
+    """The one multi-asset over every table's specs. Its specs carry their own partitions
+    (monthly, or none for the full-refresh tables), so a run of both kinds is still one op
+    under one rate limiter and one request scheduler."""
     return dg.multi_asset(
         name=STRIPE_OP,
         specs=specs,
-        partitions_def=monthly_partitions,
         backfill_policy=dg.BackfillPolicy.single_run(),
         can_subset=True,
     )(sync_selection)
@@ -60,7 +60,9 @@ def sync_selection(
 ) -> Iterator[dg.MaterializeResult]:
     """Sync the run's tables over its partitions, yielding a result per table synced."""
     tables = selected_tables(context.selected_asset_keys)
-    partitions = month_partitions(context.partition_keys)
+    # A run of full-refresh tables alone has no partition; they are listed whole anyway.
+    partitioned = context.has_partition_key or context.has_partition_key_range
+    partitions = month_partitions(context.partition_keys) if partitioned else []
     target = SyncTarget(
         Path(warehouse.database),
         warehouse.stripe_schema,
@@ -68,10 +70,10 @@ def sync_selection(
         spool_root=spool_root(Path(state.path)),
     )
     since = config.since if config.mode == "new" else None
+    span = f" ({partitions[0].key} … {partitions[-1].key})" if partitions else ""
     context.log.info(
         f"{config.mode}: {', '.join(t.name for t in tables)} over {len(partitions)} "
-        f"partition(s) ({partitions[0].key} … {partitions[-1].key}) at "
-        f"{stripe.effective_rate_limit():g} req/s"
+        f"partition(s){span} at {stripe.effective_rate_limit():g} req/s"
         + (f", objects created after {since}" if since is not None else "")
     )
     access = stripe.access()

@@ -54,7 +54,7 @@ def table_check_specs(table: StripeTable) -> list[dg.AssetCheckSpec]:
         )
         for child in table.child_names
     ]
-    if table.retention_days is None:
+    if table.retention_days is None and not table.full_refresh:  # no `created` filter to ask
         specs.append(
             dg.AssetCheckSpec(
                 NOTHING_OLDER,

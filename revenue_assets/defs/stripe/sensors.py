@@ -20,8 +20,15 @@ objects created after the watermark (minus an overlap for objects that become vi
 upserts make the overlap harmless). Run keys carry the new watermark, so a repeated tick
 requests nothing twice. The first tick only sets the watermark: history is the backfill's job
 (`revenue-assets sync` or the UI).
+
+Full-refresh tables (Stripe's list takes no `created` filter, e.g. billing meters) have no
+partitions and no watermark to probe after: their `<table>_new_records` reads the first page
+(newest first) and requests an unpartitioned run, listing the table whole, when its ids differ
+from the last tick's; their `<table>_webhooks` requests one unpartitioned run for all their
+events, which the inbox keeps under no partition.
 """
 
+import hashlib
 import json
 import os
 import time
@@ -66,8 +73,14 @@ def partition_keys_between(start: int, end: int) -> list[str]:
     return [key for key in keys_between_timestamps(start, end) if key in valid]
 
 
+# Ids of a full-refresh table's first page whose change means objects were added or removed.
+FIRST_PAGE_IDS = 10
+
+
 def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
     """The cursor sensor of one table."""
+    if table.full_refresh:
+        return _first_page_sensor(table)
 
     @dg.sensor(
         name=f"{table.name}_new_records",
@@ -118,6 +131,57 @@ def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
     return _sensor
 
 
+def _first_page_sensor(table: StripeTable) -> dg.SensorDefinition:
+    """The new-records sensor of a full-refresh table: with no `created` filter to probe, it
+    compares the newest ids (a digest, the cursor) and lists the table whole when they change.
+    A probe rather than a fixed interval: a run costs a listing of the whole table, the probe
+    one request, and nothing is listed while nothing was added (changes come by webhook)."""
+
+    @dg.sensor(
+        name=f"{table.name}_new_records",
+        description=(
+            f"Reads the first page of {table.path} (its list has no creation-time filter) and "
+            "lists the table whole when its newest ids changed."
+        ),
+        asset_selection=table_selection(table),
+        minimum_interval_seconds=NEW_RECORDS_INTERVAL_S,
+        default_status=_default_status(),
+    )
+    def _sensor(context: dg.SensorEvaluationContext, stripe: StripeResource) -> dg.SensorResult:
+        params = {"limit": FIRST_PAGE_IDS, **table.list_params}
+        try:
+            page = stripe.access(quick=True).get(table.path, params, expect_list=True)
+        except (StripeAccessError, dg.Failure) as error:
+            return dg.SensorResult(skip_reason=f"Could not probe Stripe: {error}")
+        ids = " ".join(str(obj.get("id")) for obj in page["data"])
+        digest = hashlib.sha256(ids.encode()).hexdigest()[:16]
+        if context.cursor is None:
+            return dg.SensorResult(
+                skip_reason=f"Noted the newest {table.name} ids; the table itself is the "
+                "backfill's job.",
+                cursor=digest,
+            )
+        if digest == context.cursor:
+            return dg.SensorResult(skip_reason=f"The newest {table.name} ids are unchanged.")
+        request = dg.RunRequest(
+            run_key=f"new:{table.name}:{digest}",
+            asset_selection=table_selection(table),
+            run_config=sync_run_config(StripeSyncConfig(mode="full")),
+            tags={"trigger": "stripe_new_records", "stripe_table": table.name},
+        )
+        return dg.SensorResult(run_requests=[request], cursor=digest)
+
+    return _sensor
+
+
+def _valid_partitions(table: StripeTable) -> set[str | None]:
+    """The partition keys a table's events may be run in: the months, or None alone for a
+    full-refresh table (its events belong to no month)."""
+    if table.full_refresh:
+        return {None}
+    return set(monthly_partitions.get_partition_keys())
+
+
 def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
     """The inbox sensor of one table. The event table's sensor takes every event (of synced
     objects or not) into the change history, by the month the event was created."""
@@ -142,13 +206,13 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
                 "for it to start, then go in one run."
             )
         cursor = int(context.cursor or 0)
-        valid = set(monthly_partitions.get_partition_keys())
+        valid = _valid_partitions(table)
         with state.store() as inbox:
             events = inbox.read_after(
                 cursor, limit=50_000, table=None if history else table.name, with_payload=False
             )
             stalled = [] if history else _stalled_partitions(inbox, table, cursor, valid)
-        newest_seq: dict[str, int] = defaultdict(int)
+        newest_seq: dict[str | None, int] = defaultdict(int)
         outside = 0
         for event in events:
             key = key_of_timestamp(event.created) if history else event.partition_key
@@ -163,7 +227,7 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
             )
         requests = [
             _events_run(table, partition, cursor, seq, f"webhook:{table.name}:{partition}:{seq}")
-            for partition, seq in sorted(newest_seq.items())
+            for partition, seq in sorted(newest_seq.items(), key=lambda item: item[0] or "")
         ]
         period = int(time.time() // RETRY_AFTER_S)
         for pending in stalled:
@@ -198,7 +262,7 @@ def _run_waiting_to_start(instance: dg.DagsterInstance, table: StripeTable) -> b
 
 
 def _stalled_partitions(
-    inbox: StateStore, table: StripeTable, cursor: int, valid: set[str]
+    inbox: StateStore, table: StripeTable, cursor: int, valid: set[str | None]
 ) -> list[PendingPartition]:
     """Partitions whose events a run was already requested for (seq <= cursor) and that are
     still unapplied RETRY_AFTER_S after they arrived."""
@@ -213,10 +277,10 @@ def _stalled_partitions(
 
 
 def _events_run(
-    table: StripeTable, partition: str, after_seq: int, through_seq: int, run_key: str
+    table: StripeTable, partition: str | None, after_seq: int, through_seq: int, run_key: str
 ) -> dg.RunRequest:
     """A run applying a partition's pending events (the event table: its inbox events with
-    `seq` in (after_seq, through_seq])."""
+    `seq` in (after_seq, through_seq]). `partition=None`: a full-refresh table's run."""
     return dg.RunRequest(
         run_key=run_key,
         partition_key=partition,

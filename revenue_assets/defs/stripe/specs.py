@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from revenue_assets.catalog.tables import StripeTable
+from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.warehouse.schema import SYSTEM_COLUMNS, table_schema
 
 GROUP = "stripe"
@@ -31,15 +32,31 @@ def column_schema(name: str) -> dg.TableSchema:
     return dg.TableSchema(columns=columns)
 
 
+FULL_REFRESH_NOTE = (
+    "Full refresh: listed whole on every run (Stripe's list has no creation-time filter); "
+    "unpartitioned."
+)
+
+
+def table_description(table: StripeTable) -> str:
+    """The asset's description: the registry's, where it is listed from, and how."""
+    how = f"\n\n{FULL_REFRESH_NOTE}" if table.full_refresh else ""
+    return f"{table.description}\n\nListed from `{table.path}`; table `stripe.{table.name}`.{how}"
+
+
 def table_specs(table: StripeTable) -> list[dg.AssetSpec]:
-    """The asset of a table and those of its child tables (written by the same listing)."""
+    """The asset of a table and those of its child tables (written by the same listing).
+    Every spec carries its partitions: monthly, or none for a full-refresh table, so the one
+    multi-asset holds both kinds."""
+    partitions_def = None if table.full_refresh else monthly_partitions
     specs = [
         dg.AssetSpec(
             key=table_key(table.name),
             group_name=GROUP,
             kinds={"stripe", "duckdb"},
             owners=OWNERS,
-            description=f"{table.description}\n\nListed from `{table.path}`; table `stripe.{table.name}`.",
+            description=table_description(table),
+            partitions_def=partitions_def,
             metadata={
                 "dagster/column_schema": column_schema(table.name),
                 "dagster/table_name": f"stripe.{table.name}",
@@ -56,6 +73,7 @@ def table_specs(table: StripeTable) -> list[dg.AssetSpec]:
                 kinds={"stripe", "duckdb"},
                 owners=OWNERS,
                 deps=[table_key(table.name)],
+                partitions_def=partitions_def,
                 description=(
                     f"Every `{child.field}` entry of `stripe.{table.name}`, complete: paged "
                     f"through `{child.path}` whenever the embedded list says `has_more`. "

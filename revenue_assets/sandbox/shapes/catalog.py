@@ -3,7 +3,7 @@ shipping rates and discounts."""
 
 from __future__ import annotations
 
-from revenue_assets.sandbox.shapes.templates import Obj, from_template
+from revenue_assets.sandbox.shapes.templates import Obj, from_template, template
 
 
 def product(
@@ -248,4 +248,65 @@ def shipping_rate(
         tax_code=None,
         type="fixed_amount",
         metadata=metadata or {},
+    )
+
+
+def billing_meter(
+    id: str,
+    created: int,
+    *,
+    display_name: str,
+    event_name: str,
+    formula: str = "sum",
+    customer_key: str = "stripe_customer_id",
+    value_key: str = "value",
+) -> Obj:
+    """An active meter: usage events named `event_name`, aggregated by `formula` per customer,
+    that a metered price bills."""
+    return from_template(
+        "billing.meter",
+        id=id,
+        created=created,
+        updated=created,
+        livemode=False,
+        display_name=display_name,
+        event_name=event_name,
+        event_time_window=None,
+        status="active",
+        status_transitions={"deactivated_at": None},
+        customer_mapping={"event_payload_key": customer_key, "type": "by_id"},
+        default_aggregation={"formula": formula},
+        value_settings={"event_payload_key": value_key},
+    )
+
+
+def entitlement_feature(
+    id: str, *, name: str, lookup_key: str, active: bool = True, metadata: Obj | None = None
+) -> Obj:
+    """A feature a product can grant (`lookup_key` is what the application checks)."""
+    return from_template(
+        "entitlements.feature",
+        id=id,
+        name=name,
+        lookup_key=lookup_key,
+        active=active,
+        livemode=False,
+        metadata=metadata or {},
+    )
+
+
+def payment_link(
+    id: str, *, currency: str, active: bool = True, metadata: Obj | None = None
+) -> Obj:
+    """A shareable checkout page selling fixed line items (Stripe's payment links carry no
+    `created`: their list is ordered and paged by id alone)."""
+    return from_template(
+        "payment_link",
+        id=id,
+        active=active,
+        currency=currency,
+        livemode=False,
+        metadata=metadata or {},
+        # each link its own page: the example's address with the link's id as its last part
+        url=f"{template('payment_link')['url'].rsplit('/', 1)[0]}/{id}",
     )

@@ -179,6 +179,21 @@ _OVERRIDES: dict[str, Obj] = {
         "payment_method_configuration_details": None,
     },
     "review": {"ip_address_location": None, "session": None},
+    # -- lists without a creation-time filter ------------------------------------------------
+    "payment_link": {
+        "custom_text": {
+            "after_submit": None,
+            "shipping_address": None,
+            "submit": None,
+            "terms_of_service_acceptance": None,
+        },
+        "invoice_creation": None,
+        "payment_intent_data": None,
+        "restrictions": None,
+        "shipping_address_collection": None,
+        "subscription_data": None,
+        "transfer_data": None,
+    },
 }
 
 # Fields of the fixtures that the pinned API version no longer has (the fixture file lags).
