@@ -18,6 +18,10 @@ revenue_automation = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.all(include_sources=False),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=15,
+    # First in the run queue: under a stream of changes the Stripe tables' sensors keep
+    # requesting raw-table runs, and the revenue layer and the dashboard would otherwise wait
+    # behind all of them.
+    run_tags={"dagster/priority": "10"},
     description=(
         "Running by default: rebuilds the revenue tables, their finance checks and the dashboard "
         "whenever a Stripe table partition (however old) or a persons/groups file changes. "

@@ -34,8 +34,10 @@ from revenue_assets_tests.e2e.stack import Stack
 
 # Seconds from a change in Stripe to its raw rows, to the revenue tables and to the dashboard.
 # The README's live figures are a few times lower; the bounds leave room for a CI machine whose
-# two cores also run the rest of the suite.
-BOUNDS_S = {"raw": 60.0, "revenue": 150.0, "dashboard": 150.0}
+# two cores also run the rest of the suite. Raw: 90 s since the 31 tables' sensors request more
+# runs per change, and the revenue automation's runs go first in the queue (measured 60 s at
+# worst with two other daemon tests running beside it).
+BOUNDS_S = {"raw": 90.0, "revenue": 150.0, "dashboard": 150.0}
 POLL_S = 1.0
 LEVELS = ("raw", "revenue", "dashboard")
 
