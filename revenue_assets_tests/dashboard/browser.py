@@ -10,7 +10,7 @@ Also a small tool for the README's screenshot (from a demo run):
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,9 +85,17 @@ def screenshot(page: Any, output: Path) -> Path:
     return output
 
 
-def asset_graph_screenshot(browser: Any, ui_url: str, output: Path) -> list[str]:
+DRAWN_NAMES = (
+    "(() => [...document.querySelectorAll('svg foreignObject div')]"
+    ".map(node => node.textContent.trim()))"
+)
+
+
+def asset_graph_screenshot(
+    browser: Any, ui_url: str, output: Path, wanted: Collection[str]
+) -> list[str]:
     """The whole asset graph in the Dagster UI at `ui_url`, every group expanded, saved to
-    `output`; returns the asset names the graph shows."""
+    `output` once the `wanted` asset names are drawn; returns the asset names the graph shows."""
     page = browser.new_page(viewport={"width": 1800, "height": 3400})
     # The UI renders slowly on a loaded machine (a webserver, a daemon and runs on two cores):
     # every click may wait as long as the first paint, not Playwright's default 30 s.
@@ -104,13 +112,22 @@ def asset_graph_screenshot(browser: Any, ui_url: str, output: Path) -> list[str]
         # Zoomed out first, on a tall page: expanded, the graph of 30-odd Stripe tables is taller
         # than a screen and the UI draws only the nodes in view. (A fourth zoom step would draw
         # groups without their assets.)
+        # Each step waits for the graph to settle: a zoom clicked while the expanded layout is
+        # still being fitted lands too far out, where nodes are drawn without names.
         for _ in range(3):
+            page.wait_for_load_state("networkidle")
+            page.wait_for_timeout(1_500)
             page.locator('[aria-label="zoom_out"]').first.click()
-        page.wait_for_selector("text=revenue_metrics", timeout=60_000)
-        page.wait_for_timeout(2_000)
-        names = page.eval_on_selector_all(
-            "svg foreignObject div", "nodes => nodes.map(n => n.textContent.trim())"
+        # Wait for the names the graph draws, not for Playwright's "visible" text: a node's
+        # label is clipped to its box, so a long name is drawn yet never counts as visible.
+        page.wait_for_function(
+            f"wanted => {{ const drawn = new Set({DRAWN_NAMES}()); "
+            "return wanted.every(name => drawn.has(name)); }",
+            arg=list(wanted),
+            timeout=60_000,
         )
+        page.wait_for_timeout(2_000)
+        names = page.evaluate(f"{DRAWN_NAMES}()")
         screenshot(page, output)
         return names
     finally:
