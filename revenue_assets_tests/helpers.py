@@ -17,7 +17,13 @@ import duckdb
 import orjson
 
 from revenue_assets.catalog.months import keys_between
-from revenue_assets.catalog.tables import TABLES, TABLES_BY_NAME, StripeTable
+from revenue_assets.catalog.tables import (
+    CHILD_TABLES,
+    PERMISSIONS,
+    TABLES,
+    TABLES_BY_NAME,
+    StripeTable,
+)
 from revenue_assets.ingest.sync import (
     Partition,
     SyncTarget,
@@ -85,13 +91,13 @@ def sync_sandbox(
     )
 
 
-def served(sandbox: Any, path: str) -> dict[str, dict[str, Any]]:
+def served(sandbox: Any, path: str, **params: Any) -> dict[str, dict[str, Any]]:
     """Every object of a list endpoint as the sandbox serves it, paged through the SDK."""
     client = sandbox.client()
     found: dict[str, dict[str, Any]] = {}
     cursor: dict[str, str] = {}
     while True:
-        page = client.raw_request("get", path, limit=100, **cursor).data
+        page = client.raw_request("get", path, limit=100, **params, **cursor).data
         found.update((obj["id"], obj) for obj in page["data"])
         if not page["has_more"]:
             return found
@@ -124,7 +130,7 @@ def assert_missing_permission_fails_that_table_alone(
     naming it (tables may share one: plans and prices), the others still sync."""
     permission = TABLES_BY_NAME[table].permission
     failing = {t.name for t in TABLES if t.permission == permission}
-    key = sandbox.restricted_key(sorted({t.permission for t in TABLES} - {permission}))
+    key = sandbox.restricted_key(sorted(set(PERMISSIONS) - {permission}))
     tables = [TABLES_BY_NAME[name] for name in sorted({*failing, "charge"})]
     outcomes = sync_sandbox(sandbox, database, tables=tables, access=access_for(sandbox, key=key))
     for name, outcome in outcomes.items():
@@ -147,7 +153,7 @@ def warehouse_rows(database: Path, table: str, schema: str = "stripe") -> dict[s
             row = dict(zip(names, values, strict=True))
             row["_raw"] = orjson.loads(row["_raw"])
             parent = next((row[n] for n in names if n.endswith("_id") and n != "id"), None)
-            rows[f"{parent}/{row['id']}" if parent and table in CHILD_KINDS else row["id"]] = row
+            rows[f"{parent}/{row['id']}" if parent and table in CHILD_TABLES else row["id"]] = row
         return rows
     finally:
         connection.close()

@@ -11,8 +11,11 @@ single objects (event payloads, retrieves).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import msgspec
+
+from revenue_assets.catalog.tables import is_set
 
 
 class _ChildEntry(msgspec.Struct):
@@ -30,6 +33,27 @@ class _Entry(msgspec.Struct):
     date: int | None = None  # invoice items; invoices of API versions before 2019-03-14
     lines: _ChildList | None = None  # invoices, credit notes
     items: _ChildList | None = None  # subscriptions
+    # What says whether a parent has children listed per parent (`ChildTable.listed_for`);
+    # typed loosely, as other tables may hold other things under these names.
+    balance: Any = None  # customers: balance transactions
+    invoice_settings: Any = None  # customers: payment methods
+    default_source: Any = None
+    latest_attempt: Any = None  # setup intents: setup attempts
+
+    def parent_fields(self) -> dict[str, Any]:
+        """The fields of `PARENT_FIELDS`, by dotted path."""
+        settings = self.invoice_settings if isinstance(self.invoice_settings, dict) else {}
+        return {
+            "balance": self.balance,
+            "invoice_settings.default_payment_method": settings.get("default_payment_method"),
+            "default_source": self.default_source,
+            "latest_attempt": self.latest_attempt,
+        }
+
+
+EMBEDDED_FIELDS = ("lines", "items")
+# The parent fields a page is read for (`ChildTable.listed_for` may name only these).
+PARENT_FIELDS = tuple(_Entry(id="").parent_fields())
 
 
 class _Page(msgspec.Struct):
@@ -54,6 +78,7 @@ class PageMeta:
     has_more: bool
     children: dict[str, list[list[str]]]  # child field -> embedded child ids, per parent
     children_more: dict[str, list[int]]  # child field -> positions of parents with has_more
+    parents_with: dict[str, list[int]]  # parent field -> positions of objects where it is set
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -69,8 +94,12 @@ def read_page(body: bytes | memoryview) -> PageMeta:
         raise MalformedPage(f"expected a list, got {page.object!r}")
     children: dict[str, list[list[str]]] = {}
     children_more: dict[str, list[int]] = {}
+    parents_with: dict[str, list[int]] = {}
     for position, entry in enumerate(page.data):
-        for field in ("lines", "items"):
+        for path, value in entry.parent_fields().items():
+            if is_set(value):
+                parents_with.setdefault(path, []).append(position)
+        for field in EMBEDDED_FIELDS:
             embedded = getattr(entry, field)
             if embedded is None:
                 continue
@@ -85,4 +114,5 @@ def read_page(body: bytes | memoryview) -> PageMeta:
         has_more=page.has_more,
         children=children,
         children_more=children_more,
+        parents_with=parents_with,
     )

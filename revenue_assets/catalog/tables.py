@@ -16,14 +16,46 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ChildTable:
-    """A list embedded in its parent object (at most 10 entries inline) with its own endpoint."""
+    """Objects that belong to a parent object and have their own list endpoint per parent.
+
+    Most are embedded in the parent (at most 10 entries inline, `has_more` beyond): invoice
+    lines, subscription items. Some are not (a customer's balance transactions, payment
+    methods; a setup intent's attempts): those are listed per parent, but only for parents
+    whose `listed_for` fields say they can have any, as one request per parent of a big table
+    would otherwise cost more than the table itself."""
 
     name: str  # warehouse table, e.g. "invoice_line_item"
-    field: str  # the parent's embedded list field, e.g. "lines"
+    field: str | None  # the parent's embedded list field ("lines"); None: not embedded
     path: str  # endpoint listing all children, "{id}" is the parent id
     parent_param: str | None = None  # query parameter naming the parent, when not in the path
     parent_column: str = "parent_id"  # column of the child table holding the parent's id
     expand: tuple[str, ...] = ()  # object paths to expand on the child endpoint
+    # Not embedded: parent fields (dotted paths) of which one must be set (not null, not zero,
+    # not empty) for the parent to have children worth a request.
+    listed_for: tuple[str, ...] = ()
+    permission: str | None = None  # when reading it takes another permission than the parent
+
+    @property
+    def embedded(self) -> bool:
+        return self.field is not None
+
+    def may_have_children(self, parent: Mapping[str, Any]) -> bool:
+        """Whether a parent's payload says it may have children that it does not carry
+        itself, i.e. whether its child endpoint is worth a request."""
+        return not self.embedded and any(is_set(value_at(parent, path)) for path in self.listed_for)
+
+
+def value_at(obj: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path of a payload (None where a step is missing)."""
+    value: Any = obj
+    for step in path.split("."):
+        value = value.get(step) if isinstance(value, Mapping) else None
+    return value
+
+
+def is_set(value: Any) -> bool:
+    """A field holds something: not null, not zero, not empty (a balance of 0, no attempt)."""
+    return value not in (None, 0, "", [], {}) and value is not False
 
 
 @dataclass(frozen=True)
@@ -98,6 +130,26 @@ TABLES: tuple[StripeTable, ...] = (
         path="/v1/customers",
         permission="rak_customer_read",
         description="Customers. Deleted customers vanish from lists; their rows are kept with `_deleted`.",
+        children=(
+            # Stripe writes a balance transaction whenever a customer's credit balance moves;
+            # a customer whose balance is back at zero may have some, but listing every
+            # customer to find them would cost a request each (the hosted sources do the same).
+            ChildTable(
+                name="customer_balance_transaction",
+                field=None,
+                path="/v1/customers/{id}/balance_transactions",
+                parent_column="customer_id",
+                listed_for=("balance",),
+            ),
+            ChildTable(
+                name="payment_method",
+                field=None,
+                path="/v1/customers/{id}/payment_methods",
+                parent_column="customer_id",
+                listed_for=("invoice_settings.default_payment_method", "default_source"),
+                permission="rak_payment_method_read",
+            ),
+        ),
         event_types=("customer.created", "customer.updated", "customer.deleted"),
     ),
     StripeTable(
@@ -329,6 +381,16 @@ TABLES: tuple[StripeTable, ...] = (
         path="/v1/setup_intents",
         permission="rak_setup_intent_read",
         description="Setup intents: cards saved for later payments, including those declined.",
+        children=(
+            ChildTable(
+                name="setup_attempt",
+                field=None,
+                path="/v1/setup_attempts",
+                parent_param="setup_intent",
+                parent_column="setup_intent_id",
+                listed_for=("latest_attempt",),
+            ),
+        ),
         event_types=(
             "setup_intent.created",
             "setup_intent.succeeded",
@@ -425,6 +487,15 @@ CHILD_TABLES: dict[str, tuple[StripeTable, ChildTable]] = {
 
 ALL_TABLE_NAMES: tuple[str, ...] = tuple(
     name for table in TABLES for name in (table.name, *table.child_names)
+)
+
+
+# Every restricted-key permission a full sync needs (a key with all of them reads everything).
+PERMISSIONS: tuple[str, ...] = tuple(
+    sorted(
+        {table.permission for table in TABLES}
+        | {child.permission for table in TABLES for child in table.children if child.permission}
+    )
 )
 
 

@@ -24,7 +24,11 @@ from typing import Any
 from revenue_assets.catalog.tables import StripeTable
 from revenue_assets.state.store import InboxEvent, StateStore
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
-from revenue_assets.stripe_api.errors import StripeRequestError
+from revenue_assets.stripe_api.errors import (
+    StripeAccessError,
+    StripeAuthenticationError,
+    StripeRequestError,
+)
 from revenue_assets.stripe_api.listing import list_children
 from revenue_assets.warehouse.connection import DEFAULT_LOCK_TIMEOUT_S, warehouse_connection
 from revenue_assets.warehouse.merge import merge_files
@@ -43,6 +47,7 @@ class ApplyOutcome:
     refetched: int = 0
     deleted: int = 0
     stats: RequestStats = field(default_factory=RequestStats)
+    child_errors: dict[str, StripeAccessError] = field(default_factory=dict)
 
 
 def apply_pending_events(
@@ -105,27 +110,39 @@ def _apply_object(
     spool.objects(table.name, [snapshot], version=version, source=source)
     parent_key = (snapshot["id"], table.created_of(snapshot))
     for child in table.children:
-        embedded = snapshot.get(child.field) or {}
+        embedded = (snapshot.get(child.field) if child.embedded else None) or {}
         entries = embedded.get("data") or []
         if entries:
             spool.objects(child.name, entries, version=version, parent=parent_key, source=source)
-        if embedded.get("has_more"):
-            for fetched in list_children(access, child, parent_key[0], outcome.stats):
-                spool.page(
-                    child.name,
-                    fetched.body,
-                    fetched.data,
-                    version=version,
-                    parent=parent_key,
-                    source=source,
-                )
+        if embedded.get("has_more") or child.may_have_children(snapshot):
+            if child.name in outcome.child_errors:
+                continue
+            try:
+                for fetched in list_children(access, child, parent_key[0], outcome.stats):
+                    spool.page(
+                        child.name,
+                        fetched.body,
+                        fetched.data,
+                        version=version,
+                        parent=parent_key,
+                        source=source,
+                    )
+            except StripeAccessError as error:
+                if isinstance(error, StripeAuthenticationError) or child.embedded:
+                    raise
+                outcome.child_errors[child.name] = error  # that child table fails alone
 
 
 def _is_partial(table: StripeTable, snapshot: dict[str, Any]) -> bool:
-    """A payload that cannot stand for the whole object (no `created`, or no child list)."""
+    """A payload that cannot stand for the whole object (no `created`, or no embedded child
+    list)."""
     if "id" not in snapshot or table.created_of(snapshot) is None:
         return True
-    return any(not isinstance(snapshot.get(child.field), dict) for child in table.children)
+    return any(
+        not isinstance(snapshot.get(child.field), dict)
+        for child in table.children
+        if child.embedded
+    )
 
 
 def _retrieve(

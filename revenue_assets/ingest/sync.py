@@ -29,7 +29,7 @@ from revenue_assets.warehouse.connection import (
     warehouse_connection,
 )
 from revenue_assets.warehouse.merge import ensure_tables, mark_unlisted_deleted, merge_files
-from revenue_assets.warehouse.spool import SPOOL_FOLDER, Spool
+from revenue_assets.warehouse.spool import SPOOL_FOLDER, Spool, listed_parents
 
 # The writer merges whenever it is free and at least DEFAULT_FLUSH_BYTES are spooled. While it
 # keeps up (a sync paced by the rate limit), batches stay small, so little is left to merge once
@@ -65,6 +65,8 @@ class TableOutcome:
     completed_partitions: list[str]
     seconds: float
     error: StripeAccessError | None = None
+    # Child tables that failed alone (listed per parent, e.g. a permission the key lacks).
+    child_errors: dict[str, StripeAccessError] = field(default_factory=dict)
     row_counts: dict[str, int] = field(default_factory=dict)
     marked_deleted: dict[str, int] = field(default_factory=dict)
     events_applied: int = 0
@@ -273,6 +275,7 @@ def _apply(
     )
     outcome.events_applied = applied.events
     outcome.refetched = applied.refetched
+    outcome.child_errors.update(applied.child_errors)
     outcome.stats.add(calls=applied.stats.calls, retries=applied.stats.retries)
 
 
@@ -297,6 +300,7 @@ def _outcome(result: TableResult) -> TableOutcome:
         completed_partitions=sorted(result.completed_partitions),
         seconds=result.seconds,
         error=result.error,
+        child_errors=result.child_errors,
     )
 
 
@@ -321,8 +325,14 @@ def _mark_unlisted(
         if whole_only and not outcome.table.full_refresh:
             continue
         table = outcome.table.name
-        pairs = [(table, None), *((child, table) for child in outcome.table.child_names)]
-        work += [(outcome, name, parent) for name, parent in pairs if name not in skip]
+        # A child table's rows are compared with those of the parents whose children were
+        # all seen: every listed parent for embedded lists, else those listed per parent.
+        pairs = [(table, None)] + [
+            (child.name, table if child.embedded else listed_parents(child.name))
+            for child in outcome.table.children
+            if child.name not in outcome.child_errors
+        ]
+        work += [(outcome, name, parents) for name, parents in pairs if name not in skip]
     if not work:
         return
     seen = spool.seen_ids()

@@ -15,7 +15,8 @@ of chains in flight instead:
 - a full-refresh table (a list without a `created` filter, like billing meters) is one window
   listed whole by cursor, never split;
 - embedded child lists (invoice lines, subscription items, credit note lines) that say
-  `has_more` are paged through their own endpoint.
+  `has_more` are paged through their own endpoint, as are the children a parent does not embed
+  (a customer's balance transactions) for the parents that say they may have some.
 
 Stripe limits each operation (one table's list) to 25 requests per second besides the global
 budget, so one table can use at most a quarter of a live account's 100. Requests queue per
@@ -84,6 +85,10 @@ class Sink(Protocol):
         children: dict[str, str] | None = None,
     ) -> None: ...
 
+    def children_listed(self, table: str, parent: tuple[str, int]) -> None:
+        """All of one parent's children of a child table were listed (none, maybe): the
+        parent's rows of that table that were not are gone."""
+
 
 @dataclass
 class TableResult:
@@ -92,6 +97,7 @@ class TableResult:
     table: StripeTable
     stats: RequestStats = field(default_factory=RequestStats)
     child_stats: dict[str, RequestStats] = field(default_factory=dict)
+    child_errors: dict[str, StripeAccessError] = field(default_factory=dict)  # failed alone
     completed_partitions: set[str] = field(default_factory=set)
     error: StripeAccessError | None = None
     started: float = field(default_factory=time.monotonic)
@@ -304,10 +310,10 @@ class Lister:
                 fetched.body,
                 meta,
                 version=version,
-                children={child.field: child.name for child in table.children},
+                children=embedded_children(table),
             )
             for child in table.children:
-                self._children_beyond_embedded(table, child, meta, window.partitions, version)
+                self._children_beyond_page(table, child, meta, window.partitions, version)
         if self.on_progress:
             self.on_progress(table.name, len(meta))
         if not meta.has_more or not meta.ids:
@@ -358,7 +364,7 @@ class Lister:
             parts = max(parts, min(idle + 1, int(pages_left // self.min_part_pages)))
         return max(1, min(self.max_split, parts, room + 1))
 
-    def _children_beyond_embedded(
+    def _children_beyond_page(
         self,
         table: StripeTable,
         child: ChildTable,
@@ -366,9 +372,16 @@ class Lister:
         partitions: tuple[str, ...],
         version: float,
     ) -> None:
-        """Page the child endpoint of every parent whose embedded list says `has_more` (the
-        embedded entries themselves come out of the parent page at merge time)."""
-        for position in meta.children_more.get(child.field, []):
+        """Page the child endpoint of every parent of the page whose children it does not hold:
+        an embedded list that says `has_more` (its entries come out of the parent page at merge
+        time), or a parent that may have children not embedded at all."""
+        if child.embedded:
+            positions = meta.children_more.get(child.field, [])
+        else:
+            positions = sorted(
+                {p for path in child.listed_for for p in meta.parents_with.get(path, [])}
+            )
+        for position in positions:
             parent_key = (meta.ids[position], int(meta.created[position] or 0))
             self._submit(
                 table.name,
@@ -388,13 +401,31 @@ class Lister:
         parent_key: tuple[str, int],
         version: float,
     ) -> None:
-        if self._stopped(table.name):
+        result = self._results[table.name]
+        if self._stopped(table.name) or child.name in result.child_errors:
             return
-        stats = self._results[table.name].child_stats[child.name]
-        for fetched in list_children(self.access, child, parent_key[0], stats, paced=True):
-            self.sink.page(
-                child.name, fetched.body, fetched.data, version=version, parent=parent_key
-            )
+        stats = result.child_stats[child.name]
+        try:
+            for fetched in list_children(self.access, child, parent_key[0], stats, paced=True):
+                self.sink.page(
+                    child.name, fetched.body, fetched.data, version=version, parent=parent_key
+                )
+        except StripeAuthenticationError:
+            raise
+        except StripeAccessError as error:
+            if child.embedded:  # the parent's own rows would be incomplete without them
+                raise
+            # A table of its own, listed per parent: it fails alone (a key that may not read
+            # payment methods still syncs customers), its other parents are skipped.
+            result.child_errors.setdefault(child.name, error)
+            return
+        if not child.embedded:
+            self.sink.children_listed(child.name, parent_key)
+
+
+def embedded_children(table: StripeTable) -> dict[str, str]:
+    """Embedded list field -> child table, for the children a page of `table` carries."""
+    return {child.field: child.name for child in table.children if child.field}
 
 
 def _spans(windows: list[Window]) -> list[Window]:

@@ -173,7 +173,7 @@ def merge_spool(
     if spool is not None and spool.lines > spool.stubs:
         sources.append(_rows("spool_rows", spool))
     child = CHILD_TABLES.get(table)
-    if child is not None and parent is not None and parent.pages:
+    if child is not None and child[1].embedded and parent is not None and parent.pages:
         parent_table, child_table = child
         sources.append(
             _rows(
@@ -235,8 +235,8 @@ def merge_files(
     files: dict[str, SpoolFile],
     expect_new: set[str] | None = None,
 ) -> list[str]:
-    """Merge rotated spool files: every table with a file, and every child table whose parent
-    spooled pages (its embedded children). The tables must exist (`ensure_tables`). Returns
+    """Merge rotated spool files: every table with a file, and every child table embedded in a
+    parent that spooled pages. The tables must exist (`ensure_tables`). Returns
     the tables merged.
 
     `expect_new`: tables whose objects are probably not in the warehouse yet (a first sync,
@@ -245,9 +245,9 @@ def merge_files(
     expect_new = expect_new if expect_new is not None else set()
     tables = list(files)
     for name in files:
-        for child in TABLES_BY_NAME[name].child_names if name in TABLES_BY_NAME else ():
-            if child not in files and files[name].pages:
-                tables.append(child)
+        for child in TABLES_BY_NAME[name].children if name in TABLES_BY_NAME else ():
+            if child.embedded and child.name not in files and files[name].pages:
+                tables.append(child.name)
     for name in tables:
         parent = CHILD_TABLES[name][0].name if name in CHILD_TABLES else None
         appended = merge_spool(

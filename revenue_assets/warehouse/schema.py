@@ -256,6 +256,23 @@ _COLUMNS: dict[str, str] = {
         wallet_options JSON,
         customer_details_email VARCHAR @customer_details.email
     """,
+    "customer_balance_transaction": """
+        amount BIGINT, checkout_session REF, created TIMESTAMP, credit_note REF, currency VARCHAR,
+        customer REF, customer_account REF, description VARCHAR, ending_balance BIGINT,
+        invoice REF, livemode BOOLEAN, metadata JSON, type VARCHAR
+    """,
+    "payment_method": """
+        allow_redisplay VARCHAR, billing_details JSON, card JSON, created TIMESTAMP,
+        customer REF, customer_account REF, livemode BOOLEAN, metadata JSON, type VARCHAR,
+        card_brand VARCHAR @card.brand, card_last4 VARCHAR @card.last4,
+        card_exp_month BIGINT @card.exp_month, card_exp_year BIGINT @card.exp_year
+    """,
+    "setup_attempt": """
+        application REF, created TIMESTAMP, customer REF, customer_account REF,
+        flow_directions JSON, livemode BOOLEAN, on_behalf_of REF, payment_method REF,
+        payment_method_details JSON, setup_error JSON, setup_intent REF, status VARCHAR,
+        usage VARCHAR, setup_error_code VARCHAR @setup_error.code
+    """,
     "setup_intent": """
         application REF, attach_to_self BOOLEAN, automatic_payment_methods JSON,
         cancellation_reason VARCHAR, created TIMESTAMP, customer REF, customer_account REF,

@@ -230,6 +230,15 @@ class Spool:
         with self._lock:
             self._append(table, line, meta.ids, parent_id, seen, pages=1)
 
+    def children_listed(self, table: str, parent: tuple[str, int]) -> None:
+        """Note that every child of `parent` in child table `table` was listed: the parents
+        whose unlisted children are gone, for a child table its parents do not embed."""
+        rows = _seen_rows([parent[0]], [None], [parent[1]])
+        with self._lock:
+            seen_file = self._file(self._seen, listed_parents(table), "seen")
+            _write(seen_file, rows)
+            seen_file.lines += 1
+
     def _append(
         self,
         table: str,
@@ -336,6 +345,11 @@ def _close(spool_file: SpoolFile) -> None:
         spool_file.handle.close()
     except OSError as error:
         raise SpoolError.writing(spool_file.path, error) from error
+
+
+def listed_parents(table: str) -> str:
+    """The key of `seen_ids` under which the parents whose `table` children were listed are."""
+    return f"{table}.parents"
 
 
 def is_stub(obj: dict[str, Any]) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import stripe
 
-from revenue_assets.catalog.tables import TABLES, TABLES_BY_NAME
+from revenue_assets.catalog.tables import PERMISSIONS, TABLES, TABLES_BY_NAME
 from revenue_assets.state.store import StateStore
 from revenue_assets.stripe_api.errors import StripeAuthenticationError
 from revenue_assets.warehouse.connection import warehouse_connection
@@ -184,7 +184,7 @@ def test_wrong_key_fails_fast_with_a_clear_message(sandbox_session, tmp_path: Pa
 def test_restricted_key_without_a_scope_fails_that_table_only(
     sandbox_session, tmp_path: Path
 ) -> None:
-    permissions = {t.permission for t in TABLES} - {"rak_dispute_read"}
+    permissions = set(PERMISSIONS) - {"rak_dispute_read"}
     key = sandbox_session.restricted_key(sorted(permissions))
     outcomes = sync_sandbox(
         sandbox_session, tmp_path / "w.duckdb", access=access_for(sandbox_session, key=key)

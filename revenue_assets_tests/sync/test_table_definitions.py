@@ -65,3 +65,9 @@ def test_the_readme_lists_every_table_and_its_permission() -> None:
         assert any(f"`{table.name}`" in row and f"`{table.permission}`" in row for row in rows), (
             table.name
         )
+        for child in table.children:
+            assert f"`{child.name}`" in assets, child.name
+            permission = child.permission or table.permission
+            assert any(f"`{child.name}`" in row and f"`{permission}`" in row for row in rows), (
+                child.name
+            )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from revenue_assets.catalog.tables import TABLES, StripeTable
+from revenue_assets.catalog.tables import CHILD_TABLES, TABLES, StripeTable
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.config import STRIPE_OP, StripeSyncConfig
 from revenue_assets.defs.stripe.specs import table_key
@@ -112,8 +112,16 @@ def sync_selection(
     for outcome in outcomes.values():
         if outcome.ok:
             yield from _results(context, outcome)
+            failures += [
+                _failure_message(
+                    name, error, CHILD_TABLES[name][1].permission or outcome.table.permission
+                )
+                for name, error in outcome.child_errors.items()
+            ]
         else:
-            failures.append(_failure_message(outcome))
+            failures.append(
+                _failure_message(outcome.table.name, outcome.error, outcome.table.permission)
+            )
     if failures:
         raise dg.Failure(
             description="Some Stripe tables could not be synced (the others were):\n"
@@ -126,7 +134,7 @@ def _results(
 ) -> Iterator[dg.MaterializeResult]:
     table = outcome.table
     for name in (table.name, *table.child_names):
-        if table_key(name) not in context.selected_asset_keys:
+        if table_key(name) not in context.selected_asset_keys or name in outcome.child_errors:
             continue
         stats = outcome.stats if name == table.name else outcome.child_stats[name]
         yield dg.MaterializeResult(
@@ -173,13 +181,14 @@ def _record_pacing(context: dg.AssetExecutionContext, stats: PacingStats) -> Non
     )
 
 
-def _failure_message(outcome: TableOutcome) -> str:
-    error = outcome.error
+def _failure_message(table: str, error: Exception | None, permission: str | None) -> str:
+    """One actionable line for a table that failed: the permission to grant when the key
+    lacks one (Stripe's own name for it when its answer says)."""
     if isinstance(error, StripePermissionError):
-        permission = error.permission or outcome.table.permission
+        permission = error.permission or permission
         return (
-            f"stripe.{outcome.table.name}: the API key may not read {error.path}. Grant the "
+            f"stripe.{table}: the API key may not read {error.path}. Grant the "
             f"restricted key the '{permission}' permission (Stripe Dashboard → Developers → "
             "API keys → edit the key), then re-run."
         )
-    return f"stripe.{outcome.table.name}: {error}"
+    return f"stripe.{table}: {error}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from revenue_assets.catalog.tables import StripeTable
+from revenue_assets.catalog.tables import ChildTable, StripeTable
 from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.warehouse.schema import SYSTEM_COLUMNS, table_schema
 
@@ -44,6 +44,23 @@ def table_description(table: StripeTable) -> str:
     return f"{table.description}\n\nListed from `{table.path}`; table `stripe.{table.name}`.{how}"
 
 
+def child_description(table: StripeTable, child: ChildTable) -> str:
+    """A child table's description: where its rows come from, and which parents are asked."""
+    if child.embedded:
+        how = (
+            f"Every `{child.field}` entry of `stripe.{table.name}`, complete: paged through "
+            f"`{child.path}` whenever the embedded list says `has_more`."
+        )
+    else:
+        fields = " or ".join(f"`{path}`" for path in child.listed_for)
+        how = (
+            f"Listed from `{child.path}` for each `{table.name}` whose {fields} is set (the "
+            f"parents that can have any: one request per parent). Kept current when its parent "
+            "changes, and checked for removed rows whenever the parent's month is re-listed."
+        )
+    return f"{how} Written by the `{table.name}` listing; partitioned by the parent's created."
+
+
 def table_specs(table: StripeTable) -> list[dg.AssetSpec]:
     """The asset of a table and those of its child tables (written by the same listing).
     Every spec carries its partitions: monthly, or none for a full-refresh table, so the one
@@ -74,14 +91,11 @@ def table_specs(table: StripeTable) -> list[dg.AssetSpec]:
                 owners=OWNERS,
                 deps=[table_key(table.name)],
                 partitions_def=partitions_def,
-                description=(
-                    f"Every `{child.field}` entry of `stripe.{table.name}`, complete: paged "
-                    f"through `{child.path}` whenever the embedded list says `has_more`. "
-                    f"Written by the `{table.name}` listing; partitioned by the parent's created."
-                ),
+                description=child_description(table, child),
                 metadata={
                     "dagster/column_schema": column_schema(child.name),
                     "dagster/table_name": f"stripe.{child.name}",
+                    "stripe_permission": child.permission or table.permission,
                 },
                 tags={"stripe_table": child.name},
             )
