@@ -15,8 +15,6 @@ from typing import Any
 
 import msgspec
 
-from revenue_assets.catalog.tables import is_set
-
 
 class _ChildEntry(msgspec.Struct):
     id: str
@@ -39,6 +37,7 @@ class _Entry(msgspec.Struct):
     invoice_settings: Any = None  # customers: payment methods
     default_source: Any = None
     latest_attempt: Any = None  # setup intents: setup attempts
+    customer: Any = None  # credit grants: their credit balance transactions are per customer
 
     def parent_fields(self) -> dict[str, Any]:
         """The fields of `PARENT_FIELDS`, by dotted path."""
@@ -48,6 +47,9 @@ class _Entry(msgspec.Struct):
             "invoice_settings.default_payment_method": settings.get("default_payment_method"),
             "default_source": self.default_source,
             "latest_attempt": self.latest_attempt,
+            "customer": self.customer.get("id")
+            if isinstance(self.customer, dict)
+            else self.customer,
         }
 
 
@@ -78,7 +80,9 @@ class PageMeta:
     has_more: bool
     children: dict[str, list[list[str]]]  # child field -> embedded child ids, per parent
     children_more: dict[str, list[int]]  # child field -> positions of parents with has_more
-    parents_with: dict[str, list[int]]  # parent field -> positions of objects where it is set
+    # Per object: the fields of `PARENT_FIELDS` (by dotted path) that say whether it may have
+    # children listed per parent, and what their endpoint is asked with.
+    parent_fields: list[dict[str, Any]]
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -94,11 +98,7 @@ def read_page(body: bytes | memoryview) -> PageMeta:
         raise MalformedPage(f"expected a list, got {page.object!r}")
     children: dict[str, list[list[str]]] = {}
     children_more: dict[str, list[int]] = {}
-    parents_with: dict[str, list[int]] = {}
     for position, entry in enumerate(page.data):
-        for path, value in entry.parent_fields().items():
-            if is_set(value):
-                parents_with.setdefault(path, []).append(position)
         for field in EMBEDDED_FIELDS:
             embedded = getattr(entry, field)
             if embedded is None:
@@ -114,5 +114,5 @@ def read_page(body: bytes | memoryview) -> PageMeta:
         has_more=page.has_more,
         children=children,
         children_more=children_more,
-        parents_with=parents_with,
+        parent_fields=[entry.parent_fields() for entry in page.data],
     )

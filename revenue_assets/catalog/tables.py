@@ -27,7 +27,9 @@ class ChildTable:
     name: str  # warehouse table, e.g. "invoice_line_item"
     field: str | None  # the parent's embedded list field ("lines"); None: not embedded
     path: str  # endpoint listing all children, "{id}" is the parent id
-    parent_param: str | None = None  # query parameter naming the parent, when not in the path
+    # Query parameters the child endpoint is asked with, and the parent field each takes
+    # ("id": the parent's id), when the path does not name the parent.
+    parent_params: tuple[tuple[str, str], ...] = ()
     parent_column: str = "parent_id"  # column of the child table holding the parent's id
     expand: tuple[str, ...] = ()  # object paths to expand on the child endpoint
     # Not embedded: parent fields (dotted paths) of which one must be set (not null, not zero,
@@ -44,9 +46,19 @@ class ChildTable:
         itself, i.e. whether its child endpoint is worth a request."""
         return not self.embedded and any(is_set(value_at(parent, path)) for path in self.listed_for)
 
+    def query(self, parent_id: str, parent: Mapping[str, Any]) -> dict[str, Any]:
+        """The parameters naming the parent on its child endpoint."""
+        return {
+            param: parent_id if field == "id" else value_at(parent, field)
+            for param, field in self.parent_params
+        }
+
 
 def value_at(obj: Mapping[str, Any], path: str) -> Any:
-    """The value at a dotted path of a payload (None where a step is missing)."""
+    """The value at a dotted path of a payload, or of the fields a list page was read for
+    (keyed by dotted path); None where a step is missing."""
+    if path in obj:
+        return obj[path]
     value: Any = obj
     for step in path.split("."):
         value = value.get(step) if isinstance(value, Mapping) else None
@@ -212,7 +224,7 @@ TABLES: tuple[StripeTable, ...] = (
                 name="subscription_item",
                 field="items",
                 path="/v1/subscription_items",
-                parent_param="subscription",
+                parent_params=(("subscription", "id"),),
                 parent_column="subscription_id",
                 expand=("data.discounts",),
             ),
@@ -386,7 +398,7 @@ TABLES: tuple[StripeTable, ...] = (
                 name="setup_attempt",
                 field=None,
                 path="/v1/setup_attempts",
-                parent_param="setup_intent",
+                parent_params=(("setup_intent", "id"),),
                 parent_column="setup_intent_id",
                 listed_for=("latest_attempt",),
             ),

@@ -118,7 +118,8 @@ def _apply_object(
             if child.name in outcome.child_errors:
                 continue
             try:
-                for fetched in list_children(access, child, parent_key[0], outcome.stats):
+                pages = list_children(access, child, parent_key[0], outcome.stats, parent=snapshot)
+                for fetched in pages:
                     spool.page(
                         child.name,
                         fetched.body,

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -378,9 +378,9 @@ class Lister:
         if child.embedded:
             positions = meta.children_more.get(child.field, [])
         else:
-            positions = sorted(
-                {p for path in child.listed_for for p in meta.parents_with.get(path, [])}
-            )
+            positions = [
+                i for i, fields in enumerate(meta.parent_fields) if child.may_have_children(fields)
+            ]
         for position in positions:
             parent_key = (meta.ids[position], int(meta.created[position] or 0))
             self._submit(
@@ -391,6 +391,7 @@ class Lister:
                 table,
                 child,
                 parent_key,
+                meta.parent_fields[position],
                 version,
             )
 
@@ -399,6 +400,7 @@ class Lister:
         table: StripeTable,
         child: ChildTable,
         parent_key: tuple[str, int],
+        parent_fields: dict[str, Any],
         version: float,
     ) -> None:
         result = self._results[table.name]
@@ -406,7 +408,10 @@ class Lister:
             return
         stats = result.child_stats[child.name]
         try:
-            for fetched in list_children(self.access, child, parent_key[0], stats, paced=True):
+            pages = list_children(
+                self.access, child, parent_key[0], stats, parent=parent_fields, paced=True
+            )
+            for fetched in pages:
                 self.sink.page(
                     child.name, fetched.body, fetched.data, version=version, parent=parent_key
                 )
@@ -446,18 +451,19 @@ def list_children(
     parent_id: str,
     stats: RequestStats,
     *,
+    parent: Mapping[str, Any] | None = None,
     paced: bool = False,
 ) -> Iterator[Fetched[PageMeta]]:
     """Every page of a parent's children from the child endpoint, from the first: the endpoint
     need not list them in the embedded list's order (subscription items come newest first),
-    so continuing after the last embedded entry could skip some. Entries seen twice merge."""
+    so continuing after the last embedded entry could skip some. Entries seen twice merge.
+    `parent`: its payload (or the fields its list page was read for), when the endpoint is
+    asked with more than the parent's id."""
     cursor = None
     while True:
-        params: dict[str, Any] = {"limit": PAGE_LIMIT}
+        params: dict[str, Any] = {"limit": PAGE_LIMIT, **child.query(parent_id, parent or {})}
         if child.expand:
             params["expand"] = list(child.expand)
-        if child.parent_param:
-            params[child.parent_param] = parent_id
         if cursor:
             params["starting_after"] = cursor
         fetched = access.fetch(
