@@ -52,6 +52,12 @@ PERMISSIONS: dict[str, str] = {
     "payment_intents": "rak_payment_intent",
     "checkout/sessions": "rak_checkout_session",
     "setup_intents": "rak_setup_intent",
+    # Setup attempts are read with their setup intents; payment methods have their own.
+    "setup_attempts": "rak_setup_intent",
+    "payment_methods": "rak_payment_method",
+    # A customer's nested lists (`/v1/customers/{id}/tax_ids`...) name their permission in
+    # customer_children.CHILDREN; `rak_tax_id` is listed here so that the default read key holds it.
+    "tax_ids": "rak_tax_id",
     "reviews": "rak_review",
     # Stripe publishes no scope name for early fraud warnings that we could check: this one
     # follows its pattern for namespaced resources (`rak_checkout_session`).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from revenue_assets.sandbox import billing, shapes
+from revenue_assets.sandbox import billing, customer_children, shapes
 from revenue_assets.sandbox.ledger import Ledger
 
 Obj = dict[str, Any]
@@ -22,7 +22,8 @@ def create(
     metadata: Obj | None = None,
     payment_method: str | None = "default",
 ) -> Obj:
-    """A new customer. Sandbox customers get a test card unless `payment_method=None`."""
+    """A new customer. Sandbox customers get a test card unless `payment_method=None`: a
+    payment method attached to them from the start, as a card saved at sign-up is."""
     customer_id = ledger.ids.new("cus")
     method = f"pm_{customer_id[4:]}Card" if payment_method == "default" else payment_method
     customer = shapes.customer(
@@ -40,6 +41,8 @@ def create(
     )
     ledger.put(customer)
     ledger.emit("customer.created", customer)
+    if method is not None:
+        customer_children.save_card(ledger, customer, method, announce=False)
     return customer
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from revenue_assets.sandbox.customer_children import tax_ids_of
 from revenue_assets.sandbox.errors import SandboxError, invalid
 from revenue_assets.sandbox.expandable import EXPANDABLE, LEGACY_EXPANDABLE
 
@@ -123,4 +124,6 @@ def _includable(node: Obj, key: str, children: Callable[[str, str], list[Obj]]) 
             "has_more": len(payments) > 10,
             "url": f"/v1/invoices/{node['id']}/payments",
         }
+    if node.get("object") == "customer" and key == "tax_ids":
+        return tax_ids_of(children(node["id"], "tax_id"), node["id"])
     return None

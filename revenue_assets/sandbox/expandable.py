@@ -9,7 +9,7 @@ Stripe refuses it instead of being silently ignored. Values:
 - `list:<kind>`: an embedded list (`lines`): a path goes on through `data`;
 - `include:<kind>`: a list Stripe leaves out unless expanded (`invoice.payments`);
 - `unbuilt:<kind>`: an includable list the sandbox does not build (a customer's
-  `subscriptions`, `sources`, `tax_ids`): refused with a message that says so, rather than
+  `subscriptions`, `sources`): refused with a message that says so, rather than
   answered without it.
 """
 
@@ -75,7 +75,7 @@ EXPANDABLE: dict[str, dict[str, str]] = {
         "invoice_settings.default_payment_method": "payment_method",
         "sources": "unbuilt:source",
         "subscriptions": "unbuilt:subscription",
-        "tax_ids": "unbuilt:tax_id",
+        "tax_ids": "include:tax_id",
         "test_clock": "test_helpers.test_clock",
     },
     "discount": {
@@ -283,6 +283,27 @@ EXPANDABLE: dict[str, dict[str, str]] = {
         "balance_transaction": "balance_transaction",
         "payment_method": "payment_method",
         "source": "obj:source",
+    },
+    # -- what Stripe keeps under a customer (customer_children.py) ------------------------
+    "customer_balance_transaction": {
+        "checkout_session": "checkout.session",
+        "credit_note": "credit_note",
+        "customer": "customer",
+        "invoice": "invoice",
+    },
+    "tax_id": {
+        "customer": "customer",
+        "owner.account": "account",
+        "owner.application": "application",
+        "owner.customer": "customer",
+    },
+    "payment_method": {"customer": "customer"},
+    "setup_attempt": {
+        "application": "application",
+        "customer": "customer",
+        "on_behalf_of": "account",
+        "payment_method": "payment_method",
+        "setup_intent": "setup_intent",
     },
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from revenue_assets.sandbox import money, payments, shapes
+from revenue_assets.sandbox import customer_children, money, payments, shapes
 from revenue_assets.sandbox.errors import SandboxError
 from revenue_assets.sandbox.ledger import Ledger
 
@@ -344,6 +344,7 @@ def finalize(ledger: Ledger, invoice: Obj, *, recompute: bool = True) -> Obj:
     invoice["amount_remaining"] = invoice["amount_due"]
     invoice["ending_balance"] = min(0, after)
     customer["balance"] = min(0, after)
+    customer_children.applied_to_invoice(ledger, customer, invoice, starting)
     ledger.put(customer)
     invoice["status"] = "open"
     invoice["status_transitions"] = dict(invoice["status_transitions"], finalized_at=now)
@@ -520,7 +521,9 @@ def _release_balance(ledger: Ledger, invoice: Obj) -> None:
     if consumed:
         customer = ledger.get(invoice["customer"])
         if customer is not None and not customer.get("deleted"):
-            customer["balance"] = (customer.get("balance") or 0) - consumed
+            before = customer.get("balance") or 0
+            customer["balance"] = before - consumed
+            customer_children.unapplied_from_invoice(ledger, customer, invoice, before)
             ledger.put(customer)
 
 

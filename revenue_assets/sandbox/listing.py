@@ -312,6 +312,15 @@ RESOURCES: dict[str, Resource] = {
         },
     ),
     "reviews": Resource("review"),
+    # A customer's cards are listed under it (customer_children.py); this list is Stripe's
+    # top-level one, which takes the customer as a filter.
+    "payment_methods": Resource(
+        "payment_method", {"customer": CUSTOMER, "type": _field("type")}, created_filter=False
+    ),
+    # Listed per setup intent only (Stripe has no retrieve of one attempt: the server refuses it).
+    "setup_attempts": Resource(
+        "setup_attempt", {"setup_intent": PARENT}, required=("setup_intent",)
+    ),
     "radar/early_fraud_warnings": Resource(
         "radar.early_fraud_warning",
         {"charge": _field("charge"), "payment_intent": _field("payment_intent")},

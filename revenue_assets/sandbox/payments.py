@@ -11,7 +11,7 @@ import zlib
 from functools import cache
 from typing import Any
 
-from revenue_assets.sandbox import money, shapes
+from revenue_assets.sandbox import customer_children, money, shapes
 from revenue_assets.sandbox.errors import SandboxError, invalid
 from revenue_assets.sandbox.ledger import Ledger
 
@@ -587,7 +587,11 @@ def confirm_setup_intent(
             f"This SetupIntent's status is {intent['status']}, so it cannot be confirmed.",
             code="setup_intent_unexpected_state",
         )
-    previous = {"status": intent["status"], "last_setup_error": intent["last_setup_error"]}
+    previous = {
+        "status": intent["status"],
+        "last_setup_error": intent["last_setup_error"],
+        "latest_attempt": intent.get("latest_attempt"),
+    }
     if declined:
         intent.update(
             status="requires_payment_method",
@@ -605,6 +609,10 @@ def confirm_setup_intent(
     else:
         intent.update(status="succeeded", payment_method=payment_method, last_setup_error=None)
         event = "setup_intent.succeeded"
+    customer = ledger.get(intent["customer"]) if intent.get("customer") else None
+    customer_children.record_attempt(
+        ledger, intent, payment_method, intent["last_setup_error"], customer
+    )
     ledger.put(intent)
     ledger.emit(event, intent, previous)
     return intent

@@ -15,6 +15,7 @@ from revenue_assets.sandbox import (
     checkout,
     connect,
     credit_notes,
+    customer_children,
     customers,
     invoicing,
     payments,
@@ -1368,6 +1369,7 @@ UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     "billing/meters": update_billing_meter,
     "payment_links": update_payment_link,
     "entitlements/features": update_entitlement_feature,
+    "payment_methods": customer_children.update_handler,
 }
 
 DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -1399,6 +1401,8 @@ ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = 
     ("checkout/sessions", "expire"): expire_checkout_session,
     ("setup_intents", "confirm"): confirm_setup_intent,
     ("setup_intents", "cancel"): cancel_setup_intent,
+    ("payment_methods", "attach"): customer_children.attach_handler,
+    ("payment_methods", "detach"): customer_children.detach_handler,
     ("reviews", "approve"): approve_review,
     ("billing/meters", "deactivate"): _meter_status("inactive"),
     ("billing/meters", "reactivate"): _meter_status("active"),

@@ -35,7 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from revenue_assets.sandbox import versions
+from revenue_assets.sandbox import customer_children, versions
 from revenue_assets.sandbox.apptraffic import AppTraffic
 from revenue_assets.sandbox.auth import ApiKey, KeyRing, permission_for
 from revenue_assets.sandbox.counters import Counters
@@ -83,6 +83,10 @@ class WorldAPI(Protocol):
     ) -> dict: ...
 
     def delete(self, resource: str, object_id: str, account: str | None = None) -> dict: ...
+
+    def nested(
+        self, method: str, parts: list[str], params: Params, account: str | None = None
+    ) -> dict: ...
 
     def action(
         self, resource: str, object_id: str, action: str, params: Params, account: str | None = None
@@ -280,6 +284,13 @@ class SandboxApp:
         version: str,
     ) -> Reply:
         account = self._account(request, key)
+        nested = customer_children.endpoint(method, parts)
+        if nested is not None:
+            self.keys.authorize(key, nested.permission, account)
+            if method != "GET":
+                return await self._write(request, method, parts, route, key, account, version)
+            params = parse_query(request.scope["query_string"])
+            return Reply(200, self._nested_read(nested, account, params, path, version), route)
         if method == "GET":
             params = parse_query(request.scope["query_string"])
             if parts == ["account"]:
@@ -288,6 +299,8 @@ class SandboxApp:
             resource = RESOURCES.get(parts[0]) if parts else None
             if resource is None or len(parts) > 3 or not all(parts):
                 raise _unrecognized(method, path)
+            if parts[0] == "setup_attempts" and len(parts) > 1:
+                raise _unrecognized(method, path)  # Stripe only lists them
             self.keys.authorize(key, permission_for(parts[0], False), account)
             if len(parts) == 1:
                 return Reply(200, self._list(resource, account, params, path, version), route)
@@ -429,6 +442,26 @@ class SandboxApp:
             raise self._cursor_missing(Resource(child_kind), params, error) from None
         return list_body(self._shaped(page.bodies, version, expand, account), page.has_more, url)
 
+    def _nested_read(
+        self,
+        target: customer_children.Endpoint,
+        account: str,
+        params: Params,
+        url: str,
+        version: str,
+    ) -> bytes:
+        """`GET /v1/customers/{id}/<child>[/{child_id}]`: a customer's nested list or object."""
+        kind = target.child.kind
+        if target.child_id is not None:
+            expand = [str(path) for path in as_list(params.get("expand"))]
+            check_expand(kind, expand, is_legacy(version))
+            body = customer_children.read_one(self.store, account, target, params)
+            return self._shaped([body], version, expand, account)[0]
+        expand = _list_expand(params)
+        check_expand(kind, expand, is_legacy(version))
+        page = customer_children.read_list(self.store, account, target, params)
+        return list_body(self._shaped(page.bodies, version, expand, account), page.has_more, url)
+
     def _shaped(
         self, bodies: list[bytes], version: str, expand: list[str], account: str
     ) -> list[bytes]:
@@ -470,9 +503,13 @@ class SandboxApp:
                 return replay
         expand = [str(path) for path in as_list(params.pop("expand", None))]
         resource = parts[0]
-        if expand and resource in RESOURCES:
-            check_expand(RESOURCES[resource].kind, expand, is_legacy(version))
-        if method == "DELETE":
+        nested = customer_children.endpoint(method, parts)
+        if expand and (nested is not None or resource in RESOURCES):
+            kind = nested.child.kind if nested is not None else RESOURCES[resource].kind
+            check_expand(kind, expand, is_legacy(version))
+        if nested is not None:
+            result = await self.in_world(self.world.nested, method, parts, params, account)
+        elif method == "DELETE":
             if len(parts) != 2:
                 raise _unrecognized(method, request.url.path)
             result = await self.in_world(self.world.delete, resource, parts[1], account)

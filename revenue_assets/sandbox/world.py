@@ -28,6 +28,7 @@ from revenue_assets.sandbox import (
     checkout,
     company,
     connect,
+    customer_children,
     legacy,
     money,
     payments,
@@ -264,6 +265,8 @@ class World:
             checkout.lapse(ledger, obj)
         elif obj["object"] == "topup":
             connect.settle_topup(ledger, obj)
+        elif obj["object"] == "tax_id":
+            customer_children.verify_tax_id(ledger, obj)
         else:
             self.store.set_due(key, account, None)
 
@@ -444,6 +447,14 @@ class World:
         if handler is None:
             raise _unrecognized("POST", f"/v1/{resource}/{object_id}/{action}")
         return self._call(handler, account, params or {}, object_id)
+
+    def nested(self, method: str, parts: list[str], params: Obj, account: str | None = None) -> Obj:
+        """A write to a customer's nested list (`POST /v1/customers/{id}/tax_ids`,
+        `DELETE /v1/customers/{id}/tax_ids/{txi}`...), one change like any other."""
+        child_id = parts[3] if len(parts) > 3 else None
+        return self._call(
+            customer_children.write, account, method, parts[1], parts[2], child_id, params or {}
+        )
 
     # -- reads that need the world -----------------------------------------------------------------
 

@@ -52,9 +52,13 @@ LISTS: dict[str, dict[str, Any]] = {
     "billing/meters": {},
     "payment_links": {},
     "entitlements/features": {},
+    "payment_methods": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}
+# What Stripe keeps under a customer (`/v1/customers/{id}/<list>`), asked of every customer: few
+# customers have balance transactions or tax ids, and no other list says which.
+CUSTOMER_LISTS = ("balance_transactions", "tax_ids", "payment_methods")
 SAMPLE = 25  # parents / objects per kind asked for child lists, retrieves and expansions
 # Deeper expansions the product or its users ask for: through lists, includable fields.
 DEEP_EXPANSIONS: dict[str, list[str]] = {
@@ -64,6 +68,7 @@ DEEP_EXPANSIONS: dict[str, list[str]] = {
     "credit_notes": ["lines.data.discount_amounts.discount", "invoice.customer"],
     "refunds": ["charge.balance_transaction", "balance_transaction"],
     "invoice_payments": ["invoice.customer", "payment.payment_intent"],
+    "customers": ["tax_ids"],
 }
 
 
@@ -104,11 +109,14 @@ def _takes_object(annotation: Any, owner: type) -> bool:
 def served(client: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """(what was asked, the object served) for everything the sandbox serves."""
     samples: dict[str, list[dict[str, Any]]] = {}
+    customers: list[str] = []
     for resource, params in LISTS.items():
         for page in pages(client, f"/v1/{resource}", params):
             yield f"GET /v1/{resource} (page)", page
             for obj in page["data"]:
                 yield f"GET /v1/{resource}", obj
+                if resource == "customers":
+                    customers.append(obj["id"])
                 if len(samples.setdefault(resource, [])) < SAMPLE:
                     samples[resource].append(obj)
         fields = sorted({f for obj in samples.get(resource, []) for f in expandable(obj)})
@@ -135,6 +143,14 @@ def served(client: Any) -> Iterator[tuple[str, dict[str, Any]]]:
             for obj in objects:
                 for page in pages(client, f"/v1/{resource}/{obj['id']}/{child}", {}):
                     yield f"GET {resource}/:id/{child} (page)", page
+    yield from _customer_children(client, customers)
+    for intent in samples.get("setup_intents", []):
+        path = "/v1/setup_attempts"
+        for page in pages(client, path, {"setup_intent": intent["id"]}):
+            yield "GET /v1/setup_attempts (page)", page
+        expand = [f"data.{f}" for f in ("customer", "payment_method", "setup_intent")]
+        page = client.raw_request("get", path, setup_intent=intent["id"], expand=expand).data
+        yield f"GET /v1/setup_attempts?expand[]={','.join(expand)} (page)", page
     for subscription in samples.get("subscriptions", []):
         items = client.raw_request(
             "get", "/v1/subscription_items", subscription=subscription["id"]
@@ -146,3 +162,23 @@ def served(client: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 client.raw_request("get", f"/v1/subscription_items/{item['id']}").data,
             )
     yield "GET /v1/account", client.raw_request("get", "/v1/account").data
+
+
+def _customer_children(client: Any, customers: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every customer's nested lists, and a retrieve (plain and expanded) of a few of each."""
+    retrieved: dict[str, int] = {}
+    for customer in customers:
+        for child in CUSTOMER_LISTS:
+            base = f"/v1/customers/{customer}/{child}"
+            for page in pages(client, base, {}):
+                yield f"GET customers/:id/{child} (page)", page
+                for obj in page["data"]:
+                    if retrieved.get(child, 0) >= SAMPLE:
+                        continue
+                    retrieved[child] = retrieved.get(child, 0) + 1
+                    path = f"{base}/{obj['id']}"
+                    yield f"GET customers/:id/{child}/:id", client.raw_request("get", path).data
+                    fields = expandable(obj)
+                    if fields:
+                        expanded = client.raw_request("get", path, expand=fields).data
+                        yield f"GET customers/:id/{child}/:id?expand[]={','.join(fields)}", expanded

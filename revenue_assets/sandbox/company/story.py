@@ -13,6 +13,7 @@ from revenue_assets.sandbox import (
     billing,
     checkout,
     credit_notes,
+    customer_children,
     customers,
     invoicing,
     money,
@@ -187,6 +188,7 @@ class Story:
             metadata=metadata,
             payment_method="default" if has_card else None,
         )
+        self.plan_children()
 
     # showcases ---------------------------------------------------------------------------------
 
@@ -259,6 +261,12 @@ class Story:
             )
         elif number == 7:  # a manual invoice of many lines, with a coupon and tax
             self.at(base + day, self.manual_invoice)
+            # then a credit left on the balance, two tax ids (one deleted), a second card
+            # removed again
+            self.at(base + 2 * day, lambda: self._credit_balance(2_500, None))
+            self.at(base + 2 * day, lambda: self._tax_id("gb_vat", "GB123456789", None))
+            self.at(base + 2 * day, lambda: self._tax_id("eu_vat", "DE123456789", base + 5 * day))
+            self.at(base + 3 * day, lambda: self._second_card(3 * day))
         elif number == 8:  # weekly and semi-annual prices, a coupon, cancel at period end,
             # and a downgrade booked for the end of the period as a schedule
             subscribe(
@@ -357,6 +365,84 @@ class Story:
             changes=[billing.ItemChange(id=items[0]["id"], price=price)],
             proration_behavior=behavior,
         )
+
+    # what Stripe keeps under the customer: balance, tax ids, cards ------------------------------
+
+    def plan_children(self) -> None:
+        """Balance adjustments, tax ids and further cards of the customer, drawn from a random
+        generator of their own: the story's own generator (and so the rest of the company) stays
+        what it was before these existed."""
+        rng = random.Random(f"children/{self.customer['id']}")
+        signup = self.ledger.now
+        day = money.DAY
+        if self.country in ("DE", "FR", "GB") and rng.random() < 0.3:
+            kind = "gb_vat" if self.country == "GB" else "eu_vat"
+            number = f"{self.country}{rng.randrange(10**8, 10**9)}"
+            deleted_at = signup + rng.randrange(30, 200) * day if rng.random() < 0.2 else None
+            self.at(
+                signup + rng.randrange(0, 20) * day, lambda: self._tax_id(kind, number, deleted_at)
+            )
+        if rng.random() < 0.05:
+            credit = rng.choice((500, 1_000, 2_500, 5_000))
+            reversed_after = rng.randrange(5, 40) * day if rng.random() < 0.3 else None
+            self.at(
+                signup + rng.randrange(10, 300) * day,
+                lambda: self._credit_balance(credit, reversed_after),
+            )
+        if self.customer["invoice_settings"]["default_payment_method"] and rng.random() < 0.12:
+            detach_after = rng.randrange(10, 120) * day if rng.random() < 0.4 else None
+            self.at(signup + rng.randrange(5, 200) * day, lambda: self._second_card(detach_after))
+
+    def _tax_id(self, kind: str, number: str, deleted_at: int | None) -> None:
+        if self.deleted:
+            return
+        ledger = self.ledger
+        tax_id = customer_children.add_tax_id(ledger, self.customer, kind, number, verify=False)
+        self.at(ledger.now + 3_600, lambda: customer_children.verify_tax_id(ledger, tax_id))
+        if deleted_at is not None:
+            self.at(
+                deleted_at, lambda: self.deleted or customer_children.delete_tax_id(ledger, tax_id)
+            )
+
+    def _credit_balance(self, usd_cents: int, reversed_after: int | None) -> None:
+        """A goodwill credit, in the currency the customer already pays in (so no later
+        invoice changes currency), which its next invoices consume; some are taken back."""
+        currency = self.customer.get("currency")
+        if self.deleted or not currency:
+            return
+        amount = money.from_usd_cents(usd_cents, currency)
+        ledger = self.ledger
+        customer_children.adjust_balance(
+            ledger, self.customer, -amount, currency, description="Goodwill credit"
+        )
+        if reversed_after is not None:
+
+            def take_back() -> None:
+                left = -(self.customer.get("balance") or 0)
+                if not self.deleted and left > 0:
+                    customer_children.adjust_balance(
+                        ledger,
+                        self.customer,
+                        min(left, amount),
+                        currency,
+                        description="Credit reversed",
+                    )
+
+            self.at(ledger.now + reversed_after, take_back)
+
+    def _second_card(self, detach_after: int | None) -> None:
+        """The customer saves another card; some remove it again later."""
+        if self.deleted:
+            return
+        method_id = f"pm_{self.customer['id'][4:]}Card2"
+        method = customer_children.save_card(self.ledger, self.customer, method_id)
+        if method is not None and detach_after is not None:
+
+            def remove() -> None:
+                if not self.deleted and method["customer"] is not None:
+                    customer_children.detach(self.ledger, method)
+
+            self.at(self.ledger.now + detach_after, remove)
 
     def person(self) -> Person:
         """The product-analytics person behind this customer (for the demo's persons file)."""
