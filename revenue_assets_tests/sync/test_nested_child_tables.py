@@ -83,6 +83,8 @@ def test_a_list_page_says_which_parents_may_have_children() -> None:
 @pytest.fixture(scope="module")
 def synced(sandbox_session_factory, tmp_path_factory):
     sandbox = sandbox_session_factory()
+    # A card never entered: a setup intent without any attempt (the company confirms all).
+    sandbox.client().v1.setup_intents.create({"usage": "off_session"})
     database = tmp_path_factory.mktemp("nested") / "warehouse.duckdb"
     outcomes = sync_sandbox(sandbox, database, tables=PARENTS)
     return sandbox, database, outcomes
