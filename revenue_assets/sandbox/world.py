@@ -31,6 +31,7 @@ from revenue_assets.sandbox import (
     legacy,
     money,
     payments,
+    quotes,
     resources,
     shapes,
 )
@@ -264,6 +265,8 @@ class World:
             checkout.lapse(ledger, obj)
         elif obj["object"] == "topup":
             connect.settle_topup(ledger, obj)
+        elif obj["object"] == "quote":
+            quotes.lapse(ledger, obj)
         else:
             self.store.set_due(key, account, None)
 
