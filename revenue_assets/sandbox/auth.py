@@ -68,6 +68,9 @@ PERMISSIONS: dict[str, str] = {
     "billing/meters": "rak_billing_meter",
     "payment_links": "rak_payment_links",
     "entitlements/features": "rak_entitlement",
+    "quotes": "rak_quote",
+    # Nor for credit grants: this one follows the billing meters' (`rak_billing_meter`).
+    "billing/credit_grants": "rak_billing_credit_grant",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

@@ -4,7 +4,8 @@ shipping rates (for the hardware security keys it sells).
 Chosen to exercise what a revenue warehouse must get right: monthly, annual, weekly and
 multi-month (`interval_count` > 1) prices; five currencies including JPY (zero-decimal) and KWD
 (three-decimal); percent and amount coupons of every duration; exclusive VAT; a product, a price
-and a coupon that get deleted; a dozen small add-ons so that some invoices exceed 10 lines.
+and a coupon that get deleted; a dozen small add-ons so that some invoices exceed 10 lines; a
+metered price, billed by a usage meter.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ SHIPPING_RATES: tuple[tuple[str, int, tuple[int, int], bool], ...] = (
     ("Ground (retired)", 300, (7, 12), False),
 )
 
-# (display name, event name, aggregation formula, active) of the usage meters.
+# (display name, event name, aggregation formula, active) of the usage meters; the first one
+# bills the metered API price.
 METERS: tuple[tuple[str, str, str, bool], ...] = (
     ("API requests", "api_request", "sum", True),
     ("Webhook deliveries", "webhook_delivery", "count", True),
@@ -108,6 +110,7 @@ class Catalog:
     tax_rates: dict[str, Obj] = field(default_factory=dict)  # country -> tax rate
     shipping_rates: list[Obj] = field(default_factory=list)
     meters: list[Obj] = field(default_factory=list)  # usage meters (billing.meter)
+    metered: Obj | None = None  # the monthly USD price of API requests, billed by meter
     payment_links: list[Obj] = field(default_factory=list)
     features: list[Obj] = field(default_factory=list)  # entitlement features
     # (id, when) deletions applied at the end of generation (the objects vanish from lists)
@@ -141,6 +144,7 @@ def build(seed: int, start: int, *, stream: str = "catalog", coupon_suffix: str 
         interval: str | None,
         count: int = 1,
         nickname: str | None = None,
+        meter: str | None = None,
     ) -> Obj:
         obj = shapes.price(
             ids.new("price"),
@@ -151,6 +155,7 @@ def build(seed: int, start: int, *, stream: str = "catalog", coupon_suffix: str 
             interval=interval,
             interval_count=count,
             nickname=nickname,
+            meter=meter,
         )
         if product["default_price"] is None:
             product["default_price"] = obj["id"]
@@ -262,7 +267,7 @@ def build(seed: int, start: int, *, stream: str = "catalog", coupon_suffix: str 
                 )
             )
         )
-    # Usage the company meters (no price bills it yet), and a retired meter, deactivated.
+    # Usage the company meters, and a retired meter, deactivated.
     for display_name, event_name, formula, active in METERS:
         meter = shapes.billing_meter(
             ids.new("mtr"),
@@ -285,4 +290,11 @@ def build(seed: int, start: int, *, stream: str = "catalog", coupon_suffix: str 
             ids.new("feat"), name=name, lookup_key=lookup_key, active=active
         )
         catalog.features.append(catalog.add(feature))
+    # API requests billed by usage: a cent each, counted by the requests meter over the month.
+    # Made last, so that every id above stays what it was; no customer subscribes to it (yet),
+    # but the customers' credit grants are for metered prices like it.
+    api = new_product("API usage", "API requests, billed by usage")
+    catalog.metered = new_price(
+        api, "usd", 1, "month", 1, "API requests", meter=catalog.meters[0]["id"]
+    )
     return catalog

@@ -349,6 +349,21 @@ RESOURCES: dict[str, Resource] = {
         {"archived": Filter("not_bool", "active"), "lookup_key": _field("lookup_key")},
         created_filter=False,
     ),
+    "quotes": Resource(
+        "quote",
+        {
+            "customer": CUSTOMER,
+            "customer_account": _field("customer_account"),
+            "status": Filter("status", enum=("accepted", "canceled", "draft", "open")),
+            "test_clock": _field("test_clock"),
+        },
+        created_filter=False,
+    ),
+    "billing/credit_grants": Resource(
+        "billing.credit_grant",
+        {"customer": CUSTOMER, "customer_account": _field("customer_account")},
+        created_filter=False,
+    ),
 }
 
 # Resources Stripe serves under a namespace (`/v1/checkout/sessions`) are one key of

@@ -15,10 +15,12 @@ from revenue_assets.sandbox import (
     checkout,
     connect,
     credit_notes,
+    credits,
     customer_children,
     customers,
     invoicing,
     payments,
+    quotes,
     radar,
     schedules,
     shapes,
@@ -257,11 +259,13 @@ def create_price(world: World, ledger: StoreLedger, params: Obj) -> Obj:
     recurring = p.mapping(params, "recurring")
     interval = None
     count = 1
+    meter = None
     if recurring:
         interval = recurring.get("interval")
         if interval not in ("day", "week", "month", "year"):
             raise invalid(f"Invalid recurring[interval]: {interval}", "recurring[interval]")
         count = p.integer(recurring, "interval_count", 1, minimum=1) or 1
+        meter = _meter_of(ledger, recurring)
     price = shapes.price(
         ledger.ids.new("price"),
         product["id"],
@@ -272,9 +276,31 @@ def create_price(world: World, ledger: StoreLedger, params: Obj) -> Obj:
         interval_count=count,
         nickname=p.text(params, "nickname"),
         lookup_key=p.text(params, "lookup_key"),
+        meter=meter,
         metadata=_meta({}, params) or {},
     )
     return _new_catalog_object(ledger, price, params)
+
+
+def _meter_of(ledger: StoreLedger, recurring: Obj) -> str | None:
+    """The meter a metered price bills (`recurring[usage_type]=metered`), which Stripe
+    requires of metered prices since meters replaced usage records; None for licensed ones."""
+    usage_type = p.text(recurring, "usage_type") or "licensed"
+    if usage_type not in ("licensed", "metered"):
+        raise invalid(f"Invalid recurring[usage_type]: {usage_type}", "recurring[usage_type]")
+    meter = p.text(recurring, "meter")
+    if usage_type == "licensed":
+        if meter:
+            raise invalid("A meter can only be set on a metered price.", "recurring[meter]")
+        return None
+    if not meter:
+        raise SandboxError(
+            400,
+            "Missing required param: recurring[meter].",
+            code="parameter_missing",
+            param="recurring[meter]",
+        )
+    return fetch(ledger, "billing.meter", meter, "recurring[meter]")["id"]
 
 
 def update_price(world: World, ledger: StoreLedger, params: Obj, price_id: str) -> Obj:
@@ -597,6 +623,126 @@ def update_payment_link(world: World, ledger: StoreLedger, params: Obj, link_id:
     ledger.put(link)
     ledger.emit("payment_link.updated", link, previous)
     return link
+
+
+# -- quotes and credit grants ------------------------------------------------------------------
+
+
+def create_quote(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """A draft quote for a customer of `line_items` (existing prices, quantity 1 unless said)."""
+    customer = fetch(ledger, "customer", p.required(params, "customer"), "customer")
+    items: list[tuple[Obj, int]] = []
+    for item in p.listing(params, "line_items") or ():
+        if not isinstance(item, dict):
+            raise invalid("Invalid line_items: each needs a price.", "line_items")
+        price = fetch(ledger, "price", item.get("price"), "line_items")
+        items.append((price, p.integer(item, "quantity", 1, minimum=1) or 1))
+    collection_method = p.text(params, "collection_method") or "charge_automatically"
+    if collection_method not in ("charge_automatically", "send_invoice"):
+        raise invalid(f"Invalid collection_method: {collection_method}", "collection_method")
+    settings = p.mapping(params, "invoice_settings") or {}
+    expires_at = p.timestamp(params, "expires_at", ledger.now)
+    if expires_at is not None and int(expires_at) <= ledger.now:
+        raise invalid("expires_at must be in the future.", "expires_at")
+    quote = quotes.draft(
+        ledger,
+        customer,
+        items,
+        expires_at=None if expires_at is None else int(expires_at),
+        collection_method=collection_method,
+        days_until_due=p.integer(settings, "days_until_due", minimum=0),
+        description=p.text(params, "description"),
+        header=p.text(params, "header"),
+        metadata=_meta({}, params) or {},
+    )
+    if "footer" in params:
+        quote["footer"] = p.text(params, "footer")
+        ledger.put(quote)
+    return quote
+
+
+def update_quote(world: World, ledger: StoreLedger, params: Obj, quote_id: str) -> Obj:
+    """Only a draft's texts and metadata change here; Stripe sends no event for an update."""
+    quote = fetch(ledger, "quote", quote_id)
+    if quote["status"] != "draft" and set(params) - {"metadata", "expand"}:
+        raise SandboxError(
+            400,
+            f"This quote cannot be updated because it has a status of {quote['status']}.",
+            code="quote_status_invalid",
+        )
+    _set_fields(quote, params, texts=("description", "header", "footer"))
+    ledger.put(quote)
+    return quote
+
+
+def _quote_action(action: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
+    """Finalize (send), accept or cancel a quote, with its event."""
+    run = {"finalize": quotes.finalize, "accept": quotes.accept, "cancel": quotes.cancel}[action]
+
+    def handler(world: World, ledger: StoreLedger, params: Obj, quote_id: str) -> Obj:
+        return run(ledger, fetch(ledger, "quote", quote_id))
+
+    return handler
+
+
+def create_credit_grant(world: World, ledger: StoreLedger, params: Obj) -> Obj:
+    """Credits for a customer's metered usage: a monetary amount, the only kind Stripe has."""
+    customer = fetch(ledger, "customer", p.required(params, "customer"), "customer")
+    amount = p.mapping(params, "amount") or {}
+    if (amount.get("type") or "monetary") != "monetary":
+        raise invalid(f"Invalid amount[type]: {amount.get('type')}", "amount[type]")
+    monetary = p.mapping(amount, "monetary") or {}
+    value = p.integer(monetary, "value", minimum=1)
+    currency = p.text(monetary, "currency")
+    if value is None or not currency:
+        raise SandboxError(
+            400,
+            "Missing required param: amount[monetary][value] and amount[monetary][currency].",
+            code="parameter_missing",
+            param="amount",
+        )
+    scope = (p.mapping(params, "applicability_config") or {}).get("scope") or {}
+    if not isinstance(scope, dict) or scope.get("price_type") != "metered":
+        raise invalid(
+            "applicability_config[scope][price_type] must be metered.", "applicability_config"
+        )
+    effective_at = p.timestamp(params, "effective_at", ledger.now)
+    expires_at = p.timestamp(params, "expires_at", ledger.now)
+    return credits.grant(
+        ledger,
+        customer,
+        value,
+        currency.lower(),
+        category=p.text(params, "category") or "paid",
+        name=p.text(params, "name"),
+        effective_at=None if effective_at is None else int(effective_at),
+        expires_at=None if expires_at is None else int(expires_at),
+        priority=p.integer(params, "priority", 50) or 0,
+        metadata=_meta({}, params) or {},
+    )
+
+
+def update_credit_grant(world: World, ledger: StoreLedger, params: Obj, grant_id: str) -> Obj:
+    """A grant's expiry (empty: never) and metadata can change."""
+    found = fetch(ledger, "billing.credit_grant", grant_id)
+    changes: Obj = {}
+    if "expires_at" in params:
+        expires_at = p.timestamp(params, "expires_at", ledger.now)
+        changes["expires_at"] = None if expires_at is None else int(expires_at)
+    metadata = _meta(found["metadata"], params)
+    if metadata is not None:
+        changes["metadata"] = metadata
+    return credits.change(ledger, found, changes)
+
+
+def _credit_grant_action(action: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
+    """Expire or void a grant now (`billing.credit_grant.updated`)."""
+    run = {"expire": credits.expire, "void": credits.void}[action]
+
+    def handler(world: World, ledger: StoreLedger, params: Obj, grant_id: str) -> Obj:
+        return run(ledger, fetch(ledger, "billing.credit_grant", grant_id))
+
+    return handler
 
 
 def _delete_catalog(kind: str) -> Callable[[World, StoreLedger, Obj, str], Obj]:
@@ -1350,6 +1496,8 @@ CREATE: dict[str, Handler] = {
     "billing/meters": create_billing_meter,
     "payment_links": create_payment_link,
     "entitlements/features": create_entitlement_feature,
+    "quotes": create_quote,
+    "billing/credit_grants": create_credit_grant,
 }
 
 UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -1370,6 +1518,8 @@ UPDATE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     "payment_links": update_payment_link,
     "entitlements/features": update_entitlement_feature,
     "payment_methods": customer_children.update_handler,
+    "quotes": update_quote,
+    "billing/credit_grants": update_credit_grant,
 }
 
 DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
@@ -1406,4 +1556,9 @@ ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = 
     ("reviews", "approve"): approve_review,
     ("billing/meters", "deactivate"): _meter_status("inactive"),
     ("billing/meters", "reactivate"): _meter_status("active"),
+    ("quotes", "finalize"): _quote_action("finalize"),
+    ("quotes", "accept"): _quote_action("accept"),
+    ("quotes", "cancel"): _quote_action("cancel"),
+    ("billing/credit_grants", "expire"): _credit_grant_action("expire"),
+    ("billing/credit_grants", "void"): _credit_grant_action("void"),
 }

@@ -32,6 +32,7 @@ from revenue_assets.sandbox import (
     legacy,
     money,
     payments,
+    quotes,
     resources,
     shapes,
 )
@@ -267,6 +268,8 @@ class World:
             connect.settle_topup(ledger, obj)
         elif obj["object"] == "tax_id":
             customer_children.verify_tax_id(ledger, obj)
+        elif obj["object"] == "quote":
+            quotes.lapse(ledger, obj)
         else:
             self.store.set_due(key, account, None)
 

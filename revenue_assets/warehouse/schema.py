@@ -327,6 +327,23 @@ _COLUMNS: dict[str, str] = {
     "entitlement_feature": """
         active BOOLEAN, livemode BOOLEAN, lookup_key VARCHAR, metadata JSON, name VARCHAR
     """,
+    "quote": """
+        amount_subtotal BIGINT, amount_total BIGINT, application REF,
+        application_fee_amount BIGINT, application_fee_percent DOUBLE, automatic_tax JSON,
+        collection_method VARCHAR, computed JSON, created TIMESTAMP, currency VARCHAR,
+        customer REF, customer_account REF, default_tax_rates JSON, description VARCHAR,
+        discounts JSON,
+        expires_at TIMESTAMP, footer VARCHAR, from_quote JSON, header VARCHAR, invoice REF,
+        invoice_settings JSON, livemode BOOLEAN, metadata JSON, number VARCHAR, on_behalf_of REF,
+        status VARCHAR, status_transitions JSON, subscription REF, subscription_data JSON,
+        subscription_schedule REF, test_clock REF, total_details JSON, transfer_data JSON
+    """,
+    "credit_grant": """
+        amount JSON, applicability_config JSON, category VARCHAR, created TIMESTAMP,
+        customer REF, customer_account REF, effective_at TIMESTAMP, expires_at TIMESTAMP, livemode BOOLEAN,
+        metadata JSON, name VARCHAR, priority BIGINT, test_clock REF, updated TIMESTAMP,
+        voided_at TIMESTAMP
+    """,
 }
 
 _STORAGE_TYPES = {

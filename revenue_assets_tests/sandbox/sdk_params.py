@@ -59,6 +59,8 @@ LIST_PARAMS: dict[str, str] = {
     "billing/meters": "billing.MeterListParams",
     "payment_links": "PaymentLinkListParams",
     "entitlements/features": "entitlements.FeatureListParams",
+    "quotes": "QuoteListParams",
+    "billing/credit_grants": "billing.CreditGrantListParams",
 }
 
 

@@ -53,6 +53,8 @@ LISTS: dict[str, dict[str, Any]] = {
     "payment_links": {},
     "entitlements/features": {},
     "payment_methods": {},
+    "quotes": {},
+    "billing/credit_grants": {},
 }
 # Parent list -> its child lists (`/v1/<parent>/<id>/<child>`), sampled on a few parents.
 CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}

@@ -268,6 +268,9 @@ SELECTIONS: list[tuple[str, str, str, Callable[[Obj], Any], str]] = [
         lambda o: o["lookup_key"],
         "eq",
     ),
+    ("quotes", "quote", "customer", lambda o: o["customer"], "eq"),
+    ("quotes", "quote", "status", lambda o: o["status"], "eq"),
+    ("billing/credit_grants", "billing.credit_grant", "customer", lambda o: o["customer"], "eq"),
 ]
 
 

@@ -41,6 +41,8 @@ LISTS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "billing/meters": ("billing.meters", "billing.meter", {}),
     "payment_links": ("payment_links", "payment_link", {}),
     "entitlements/features": ("entitlements.features", "entitlements.feature", {}),
+    "quotes": ("quotes", "quote", {}),
+    "billing/credit_grants": ("billing.credit_grants", "billing.credit_grant", {}),
 }
 
 

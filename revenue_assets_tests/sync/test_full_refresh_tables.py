@@ -33,6 +33,8 @@ FULL_REFRESH: dict[str, tuple[str, ...]] = {
     "billing_meter": ("display_name", "event_name", "status", "event_time_window"),
     "payment_link": ("active", "currency", "url", "submit_type"),
     "entitlement_feature": ("active", "lookup_key", "name"),
+    "quote": ("status", "customer", "amount_total", "number", "collection_method"),
+    "credit_grant": ("customer", "category", "name", "priority"),
 }
 
 

@@ -154,6 +154,31 @@ def _credit_note(world: World) -> str:
     ]
 
 
+def _sent_quote(world: World) -> str:
+    """A quote drafted and sent to a customer (`quote.created`, then `quote.finalized`)."""
+    quote = world.create(
+        "quotes",
+        {
+            "customer": _customer(world)["id"],
+            "line_items": [{"price": _recurring_price(world)["id"], "quantity": "2"}],
+        },
+    )
+    return world.action("quotes", quote["id"], "finalize", {})["id"]
+
+
+def _credit_grant(world: World) -> str:
+    """Promotional credits for a customer's metered usage."""
+    return world.create(
+        "billing/credit_grants",
+        {
+            "customer": _customer(world)["id"],
+            "category": "promotional",
+            "amount": {"type": "monetary", "monetary": {"currency": "usd", "value": "1500"}},
+            "applicability_config": {"scope": {"price_type": "metered"}},
+        },
+    )["id"]
+
+
 def _event(world: World) -> str:
     world.update("customers", _customer(world)["id"], {"metadata": {"touched": "yes"}})
     return _newest(world, "event")["id"]
@@ -247,6 +272,8 @@ MAKERS: dict[str, Maker] = {
     "payment_link": lambda world: world.create(
         "payment_links", {"line_items": [{"price": _recurring_price(world)["id"], "quantity": "1"}]}
     )["id"],
+    "quote": _sent_quote,
+    "credit_grant": _credit_grant,
 }
 # Stripe sends no event whose object is a balance transaction, a shipping rate or an entitlement
 # feature: those tables follow only by listing.

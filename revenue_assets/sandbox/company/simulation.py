@@ -57,6 +57,10 @@ def simulate_chunk(account: str, first: int, count: int) -> ChunkResult:
             story.begin(plan.start + int(span * rng.random() ** 0.35))
             story.plan_life()
         story.agenda.run()
+        if account == plan.platform and index < SHOWCASES:
+            # After the agenda: the quotes and credits draw ids only once every scripted step
+            # has drawn its own, so the stories (and the revenue they make) stay the same.
+            story.sales(index)
         persons.append(story.person())
         rows.extend(ledger.rows())
         due.extend((key, account, when) for key, when in ledger.due.items())

@@ -13,11 +13,13 @@ from revenue_assets.sandbox import (
     billing,
     checkout,
     credit_notes,
+    credits,
     customer_children,
     customers,
     invoicing,
     money,
     payments,
+    quotes,
     radar,
     schedules,
 )
@@ -286,6 +288,77 @@ class Story:
                     pause_collection={"behavior": "void", "resumes_at": base + 20 * day},
                 ),
             )
+
+    def sales(self, number: int) -> None:
+        """The quotes and billing credits of a few scripted customers (after their agenda ran):
+        a quote of every status (accepted, still open, declined, expired, never sent) and
+        credit grants bought, given, expired early and voided. Steps after the clock are left
+        out (a short company)."""
+        ledger = self.ledger
+        base = self.customer["created"]
+        catalog = self.catalog
+
+        def at(days: float) -> bool:
+            when = base + int(days * money.DAY)
+            if when > self.plan.now:
+                return False
+            ledger.now = when
+            return True
+
+        def plan(tier: str, interval: tuple[str, int] = ("month", 1)) -> Obj:
+            found = catalog.plan_for(tier, "usd", interval)
+            assert found is not None
+            return found
+
+        def grant(amount: int, category: str, name: str, **options: Any) -> Obj:
+            return credits.grant(
+                ledger, self.customer, amount, "usd", category=category, name=name, **options
+            )
+
+        if number == 2 and at(1):  # a quote drafted and never sent; pilot credits ended early
+            quotes.draft(ledger, self.customer, [(plan("Business"), 1), (catalog.seats["usd"], 5)])
+            pilot = grant(10_000, "promotional", "Pilot credits")
+            if at(15):
+                credits.expire(ledger, pilot)
+        elif number == 3 and at(2):  # prepaid API usage, welcome credits, an annual offer open
+            grant(20_000, "paid", "Prepaid API credits", priority=10)
+            grant(5_000, "promotional", "Welcome credits", expires_at=base + 30 * money.DAY)
+            offered = max(ledger.now, self.plan.now - 10 * money.DAY)
+            ledger.now = offered
+            quote = quotes.draft(ledger, self.customer, [(plan("Business", ("year", 1)), 1)])
+            quotes.finalize(ledger, quote)  # answerable past the clock: the live world expires it
+        elif number == 5 and at(3):  # the upgrade was sold on a quote, accepted on the day
+            quote = quotes.draft(
+                ledger,
+                self.customer,
+                [(plan("Pro"), 1)],
+                description="Upgrade to Pro",
+            )
+            quotes.finalize(ledger, quote)
+            mistaken = grant(2_500, "promotional", "Goodwill credits")
+            subscriptions = ledger.by_customer(self.customer["id"], "subscription")
+            if at(5):
+                quotes.accept(
+                    ledger, quote, subscription=subscriptions[0] if subscriptions else None
+                )
+                credits.void(ledger, mistaken)
+        elif number == 7 and at(0.5):  # a quote for an annual plan that nobody answered
+            quote = quotes.draft(
+                ledger,
+                self.customer,
+                [(plan("Pro", ("year", 1)), 1), (catalog.one_time["onboarding"]["usd"], 1)],
+                expires_at=base + 10 * money.DAY,
+                collection_method="send_invoice",
+                days_until_due=30,
+            )
+            quotes.finalize(ledger, quote)
+            if at(10):  # its expiry, as the world's clock runs it
+                quotes.lapse(ledger, quote)
+        elif number == 8 and at(1):  # an annual offer, declined once the customer cancels
+            quote = quotes.draft(ledger, self.customer, [(plan("Business", ("year", 1)), 1)])
+            quotes.finalize(ledger, quote)
+            if at(3):
+                quotes.cancel(ledger, quote)
 
     def _book_downgrade(self, subscription: Obj, price: Obj) -> None:
         items = billing.items_of(self.ledger, subscription)

@@ -48,6 +48,7 @@ from revenue_assets.sandbox.shapes.payments import (
 )
 from revenue_assets.sandbox.shapes.platform import account, event, webhook_endpoint
 from revenue_assets.sandbox.shapes.radar import early_fraud_warning, review
+from revenue_assets.sandbox.shapes.sales import credit_grant, quote
 from revenue_assets.sandbox.shapes.templates import (
     ACCOUNT_NAME,
     STATEMENT_DESCRIPTOR,
@@ -73,6 +74,7 @@ __all__ = [
     "checkout_session",
     "clone",
     "coupon",
+    "credit_grant",
     "credit_note",
     "credit_note_line",
     "credited_lines",
@@ -100,6 +102,7 @@ __all__ = [
     "price",
     "product",
     "promotion_code",
+    "quote",
     "refund",
     "review",
     "schedule_phase",

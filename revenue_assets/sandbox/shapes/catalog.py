@@ -39,16 +39,19 @@ def price(
     interval_count: int = 1,
     nickname: str | None = None,
     lookup_key: str | None = None,
+    meter: str | None = None,
     metadata: Obj | None = None,
 ) -> Obj:
+    """A price; recurring ones bill a quantity per period, or, given a `meter`, the usage that
+    meter recorded over the period (`usage_type` metered, `unit_amount` per unit of usage)."""
     recurring = None
     if interval is not None:
         recurring = {
             "interval": interval,
             "interval_count": interval_count,
-            "meter": None,
+            "meter": meter,
             "trial_period_days": None,
-            "usage_type": "licensed",
+            "usage_type": "licensed" if meter is None else "metered",
         }
     return from_template(
         "price",
@@ -86,7 +89,8 @@ def plan_of(price_obj: Obj) -> Obj | None:
         metadata=price_obj["metadata"],
         nickname=price_obj["nickname"],
         product=price_obj["product"],
-        usage_type="licensed",
+        meter=recurring["meter"],
+        usage_type=recurring["usage_type"],
         trial_period_days=None,
     )
 

@@ -194,6 +194,19 @@ _OVERRIDES: dict[str, Obj] = {
         "subscription_data": None,
         "transfer_data": None,
     },
+    "quote": {
+        "automatic_tax": {"enabled": False, "liability": None, "provider": None, "status": None},
+        "from_quote": None,
+        "transfer_data": None,
+        "subscription_data": {
+            "billing_mode": {"type": "classic"},
+            "description": None,
+            "effective_date": None,
+            "metadata": None,
+            "trial_period_days": None,
+        },
+    },
+    "billing.credit_grant": {"metadata": {}, "customer_account": None},
 }
 
 # Fields of the fixtures that the pinned API version no longer has (the fixture file lags).
