@@ -510,6 +510,18 @@ TABLES: tuple[StripeTable, ...] = (
         permission="rak_billing_credit_grant_read",
         description="Credit grants: billing credits given or sold to a customer, spent on metered usage, until they expire or are voided.",
         full_refresh=True,
+        children=(
+            # Stripe lists them per customer (required), optionally per grant: asked per grant,
+            # each transaction belongs to one, and every grant has at least its credit.
+            ChildTable(
+                name="credit_balance_transaction",
+                field=None,
+                path="/v1/billing/credit_balance_transactions",
+                parent_params=(("customer", "customer"), ("credit_grant", "id")),
+                parent_column="credit_grant_id",
+                listed_for=("customer",),
+            ),
+        ),
         event_types=("billing.credit_grant.created", "billing.credit_grant.updated"),
     ),
 )

@@ -284,10 +284,12 @@ def mark_unlisted_deleted(
         "seen": _quote_path(seen),
         "seen_columns": SEEN_COLUMNS,
     }
-    if windows is None:
+    if windows is None and not layout.parent_column:
         return connection.execute(SQL.render("mark_unlisted_deleted_whole", **common)).fetchone()[0]
-    common["windows"] = ", ".join(
-        f"(to_timestamp({start}), to_timestamp({end}))" for start, end in windows
+    common["windows"] = (
+        ", ".join(f"(to_timestamp({start}), to_timestamp({end}))" for start, end in windows)
+        if windows is not None
+        else "(TIMESTAMPTZ '-infinity', TIMESTAMPTZ 'infinity')"  # every parent listed
     )
     if layout.parent_column:
         if parents_seen is None:

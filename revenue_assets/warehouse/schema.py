@@ -273,6 +273,10 @@ _COLUMNS: dict[str, str] = {
         payment_method_details JSON, setup_error JSON, setup_intent REF, status VARCHAR,
         usage VARCHAR, setup_error_code VARCHAR @setup_error.code
     """,
+    "credit_balance_transaction": """
+        created TIMESTAMP, credit JSON, credit_grant REF, debit JSON, effective_at TIMESTAMP,
+        livemode BOOLEAN, test_clock REF, type VARCHAR
+    """,
     "setup_intent": """
         application REF, attach_to_self BOOLEAN, automatic_payment_methods JSON,
         cancellation_reason VARCHAR, created TIMESTAMP, customer REF, customer_account REF,
