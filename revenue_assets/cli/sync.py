@@ -57,6 +57,13 @@ class TableLine:
     multiple=True,
     help="Sync only these tables (repeatable). Default: every table.",
 )
+@click.option(
+    "--skip",
+    "skipped",
+    multiple=True,
+    help="Leave this table out (repeatable). A table listed per parent costs a request per "
+    "parent: `--skip payment_method` saves one per customer with a saved card.",
+)
 @click.option("--no-downstream", is_flag=True, help="Skip the revenue assets and the dashboard.")
 @click.option(
     "--max",
@@ -72,7 +79,13 @@ class TableLine:
     help="Also print Dagster's warnings and the full traceback of a failure (always in the "
     "run's logs in the UI).",
 )
-def sync(tables: tuple[str, ...], no_downstream: bool, take_all: bool, verbose: bool) -> None:
+def sync(
+    tables: tuple[str, ...],
+    skipped: tuple[str, ...],
+    no_downstream: bool,
+    take_all: bool,
+    verbose: bool,
+) -> None:
     """Sync every Stripe table over all partitions into DuckDB, then rebuild what depends on them.
 
     \b
@@ -91,7 +104,7 @@ def sync(tables: tuple[str, ...], no_downstream: bool, take_all: bool, verbose: 
         # The code location's resources read the environment when the definitions load.
         os.environ["STRIPE_RATE_LIMIT"] = key_mode(settings.stripe_api_key or "")
         settings = load_settings()
-    from revenue_assets.catalog.tables import TABLES, TABLES_BY_NAME
+    from revenue_assets.catalog.tables import CHILD_TABLES, TABLES, TABLES_BY_NAME
 
     unknown = [name for name in tables if name not in TABLES_BY_NAME]
     if unknown:
@@ -99,9 +112,19 @@ def sync(tables: tuple[str, ...], no_downstream: bool, take_all: bool, verbose: 
             f"unknown table(s) {', '.join(unknown)}; choose from {', '.join(TABLES_BY_NAME)}"
         )
     chosen = [TABLES_BY_NAME[name] for name in tables] if tables else list(TABLES)
+    skippable = {*TABLES_BY_NAME, *(n for n, (_, c) in CHILD_TABLES.items() if not c.embedded)}
+    wrong = [name for name in skipped if name not in skippable]
+    if wrong:
+        raise click.BadParameter(
+            f"cannot skip {', '.join(wrong)}: choose a table or a child table listed per parent "
+            f"({', '.join(sorted(skippable))}); tables embedded in their parent come with it",
+            param_hint="--skip",
+        )
+    chosen = [table for table in chosen if table.name not in skipped]
     ok = run_sync(
         settings,
         chosen,
+        skip_children=frozenset(skipped),
         downstream=not no_downstream,
         console=Console(stderr=True),
         verbose=verbose,
@@ -110,10 +133,17 @@ def sync(tables: tuple[str, ...], no_downstream: bool, take_all: bool, verbose: 
 
 
 def run_sync(
-    settings, tables, *, downstream: bool, console: Console, verbose: bool = False
+    settings,
+    tables,
+    *,
+    downstream: bool,
+    console: Console,
+    verbose: bool = False,
+    skip_children: frozenset[str] = frozenset(),
 ) -> bool:
-    """Materialize `tables` over every partition with data, then (optionally) everything
-    downstream, through Dagster in this process. Prints progress and a summary; True if all
+    """Materialize `tables` (but not their child tables in `skip_children`) over every
+    partition with data, then (optionally) everything downstream, through Dagster in this
+    process. Prints progress and a summary; True if all
     materializations succeeded and no check failed. Reads the code location's resources,
     which come from the environment (`settings` must be the same environment's)."""
     # The probe's round trips to Stripe overlap loading Dagster and the code location.
@@ -125,7 +155,8 @@ def run_sync(
         from revenue_assets.defs.stripe.specs import table_key
         from revenue_assets.ingest import progress
 
-        keys = [table_key(name) for t in tables for name in (t.name, *t.child_names)]
+        names = [n for t in tables for n in (t.name, *t.child_names) if n not in skip_children]
+        keys = [table_key(name) for name in names]
         os.environ.setdefault(PLANNED_EVENTS_OPTION, "true")
         instance = dagster_instance()
         partition_keys = _partitions_with_data(probing.result(), console)
@@ -137,7 +168,7 @@ def run_sync(
 
     run_config = VERBOSE if verbose else QUIET
     assets = [*defs.assets, *defs.asset_checks]
-    lines = {name: TableLine() for t in tables for name in (t.name, *t.child_names)}
+    lines = {name: TableLine() for name in names}
     # The rebuild downstream runs in the same run, after the tables: one run's start-up, and
     # Dagster skips it if a table fails, as a separate run after a failure would not start.
     selection = dg.AssetSelection.assets(*keys)

@@ -59,8 +59,10 @@ def apply_pending_events(
     partition_keys: Iterable[str],
     *,
     lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+    skip_children: frozenset[str] = frozenset(),
 ) -> ApplyOutcome:
-    """Apply the unapplied inbox events of `table` in these partitions."""
+    """Apply the unapplied inbox events of `table` in these partitions; child tables in
+    `skip_children` are not listed."""
     pending = [event for key in partition_keys for event in inbox.pending(table.name, key)]
     outcome = ApplyOutcome(events=len(pending))
     if not pending:
@@ -72,7 +74,7 @@ def apply_pending_events(
     spool = Spool(spool_root(inbox.path))
     try:
         for events in by_object.values():
-            _apply_object(access, spool, table, events, outcome)
+            _apply_object(access, spool, table, events, outcome, skip_children)
         files = spool.rotate()
         with warehouse_connection(database, timeout_s=lock_timeout_s) as connection:
             merge_files(connection, schema, files)  # the callers created the tables
@@ -88,6 +90,7 @@ def _apply_object(
     table: StripeTable,
     events: list[InboxEvent],
     outcome: ApplyOutcome,
+    skip_children: frozenset[str],
 ) -> None:
     events.sort(key=lambda e: (e.created, e.seq))
     newest = events[-1]
@@ -115,7 +118,7 @@ def _apply_object(
         if entries:
             spool.objects(child.name, entries, version=version, parent=parent_key, source=source)
         if embedded.get("has_more") or child.may_have_children(snapshot):
-            if child.name in outcome.child_errors:
+            if child.name in outcome.child_errors or child.name in skip_children:
                 continue
             try:
                 pages = list_children(access, child, parent_key[0], outcome.stats, parent=snapshot)

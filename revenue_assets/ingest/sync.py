@@ -140,8 +140,11 @@ def sync_tables(
     max_workers: int = 64,
     on_progress: Callable[[str, int], None] | None = None,
     inbox: StateStore | None = None,
+    skip_children: frozenset[str] = frozenset(),
 ) -> dict[str, TableOutcome]:
     """List `tables` over `partitions` into the warehouse, then apply their pending events.
+    `skip_children`: child tables listed per parent that are left as they are (one request
+    per parent is the price of a customer's payment methods: a user may not want it).
 
     `since=None` is a full re-list: afterwards, rows of completely listed partitions that Stripe
     no longer returned are marked `_deleted`. With `since` (a watermark, unix seconds), only
@@ -173,7 +176,13 @@ def sync_tables(
             (table, [WHOLE_WINDOW] if table.full_refresh else _windows(partitions, since))
             for table in tables
         ]
-        lister = Lister(access, spool, max_workers=max_workers, on_progress=on_progress)
+        lister = Lister(
+            access,
+            spool,
+            max_workers=max_workers,
+            on_progress=on_progress,
+            skip_children=skip_children,
+        )
         try:
             results = lister.run(plans)
         finally:
@@ -189,7 +198,7 @@ def sync_tables(
             outcomes,
             partitions,
             run_started,
-            skip=empty_at_start,
+            skip=empty_at_start | skip_children,
             whole_only=since is not None,
         )
     finally:
@@ -200,7 +209,7 @@ def sync_tables(
             if outcome.ok:
                 # a full-refresh table's events are applied whole (`_apply`), under no month
                 completed = [by_key[k] for k in outcome.completed_partitions if k in by_key]
-                _apply(access, target, inbox, outcome, completed)
+                _apply(access, target, inbox, outcome, completed, skip_children=skip_children)
     _count_rows(target, outcomes)
     return outcomes
 
@@ -214,9 +223,11 @@ def apply_events(
     *,
     after_seq: int = 0,
     through_seq: int | None = None,
+    skip_children: frozenset[str] = frozenset(),
 ) -> dict[str, TableOutcome]:
     """Apply the pending inbox events of `tables` in `partitions` (the webhook sensors' runs).
-    For `stripe.event`, keep the inbox events with `seq` in (after_seq, through_seq]."""
+    For `stripe.event`, keep the inbox events with `seq` in (after_seq, through_seq].
+    `skip_children`: as for `sync_tables`."""
     names = [name for table in tables for name in (table.name, *table.child_names)]
     with warehouse_connection(target.database, timeout_s=target.lock_timeout_s) as connection:
         ensure_tables(connection, target.schema, names)
@@ -233,7 +244,16 @@ def apply_events(
             seconds=0.0,
         )
         try:
-            _apply(access, target, inbox, outcome, partitions, after_seq, through_seq)
+            _apply(
+                access,
+                target,
+                inbox,
+                outcome,
+                partitions,
+                after_seq,
+                through_seq,
+                skip_children=skip_children,
+            )
         except StripeAccessError as error:
             outcome.error = error
         outcome.seconds = time.monotonic() - started
@@ -250,6 +270,8 @@ def _apply(
     partitions: list[Partition],
     after_seq: int = 0,
     through_seq: int | None = None,
+    *,
+    skip_children: frozenset[str] = frozenset(),
 ) -> None:
     """Bring one table's partitions up to the inbox: its objects' events, or, for the event
     table, the events themselves (of synced objects or not)."""
@@ -272,6 +294,7 @@ def _apply(
         outcome.table,
         [None] if outcome.table.full_refresh else [p.key for p in partitions],
         lock_timeout_s=target.lock_timeout_s,
+        skip_children=skip_children,
     )
     outcome.events_applied = applied.events
     outcome.refetched = applied.refetched

@@ -120,15 +120,18 @@ class Lister:
         max_split: int = 8,
         min_part_pages: float = 4.0,
         on_progress: Callable[[str, int], None] | None = None,
+        skip_children: frozenset[str] = frozenset(),
     ) -> None:
         """`max_split`: parts one window is split into at once; `min_part_pages`: the fewest
-        expected pages worth a window of their own (its partial last page costs a request)."""
+        expected pages worth a window of their own (its partial last page costs a request);
+        `skip_children`: child tables listed per parent that are not listed."""
         self.access = access
         self.sink = sink
         self.max_workers = max_workers
         self.max_split = max_split
         self.min_part_pages = min_part_pages
         self.on_progress = on_progress
+        self.skip_children = skip_children
         self._lock = threading.Lock()
         self._outstanding = 0
         self._chains = 0  # windows being listed
@@ -313,7 +316,8 @@ class Lister:
                 children=embedded_children(table),
             )
             for child in table.children:
-                self._children_beyond_page(table, child, meta, window.partitions, version)
+                if child.name not in self.skip_children:
+                    self._children_beyond_page(table, child, meta, window.partitions, version)
         if self.on_progress:
             self.on_progress(table.name, len(meta))
         if not meta.has_more or not meta.ids:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import stripe
 
 from revenue_assets.catalog.tables import PERMISSIONS, TABLES
@@ -30,6 +31,7 @@ def cli_env(sandbox, tmp_path: Path, **extra: str) -> dict[str, str]:
             "STRIPE_API_KEY": sandbox.secret_key,
             "STRIPE_API_BASE": sandbox.base_url,
             "STRIPE_RATE_LIMIT": "500",
+            "STRIPE_ENDPOINT_RATE_LIMIT": "off",  # the sandbox models none unless told to
             "REVENUE_ASSETS_DUCKDB": str(tmp_path / "warehouse.duckdb"),
             "REVENUE_ASSETS_STATE": str(tmp_path / "state.sqlite"),
             "DAGSTER_HOME": str(tmp_path / "dagster_home"),
@@ -176,3 +178,22 @@ def test_a_table_the_key_cannot_read_fails_alone_and_sync_exits_1(
     }
     assert summary["credit_note"].startswith("FAIL") and summary["charge"] == "ok"
     assert warehouse_rows(tmp_path / "warehouse.duckdb", "charge")
+
+
+def test_sync_skips_a_child_table_listed_per_parent(sandbox_session, tmp_path: Path) -> None:
+    """`--skip payment_method`: customers sync with their balance transactions, and no
+    customer's payment methods are asked for; a table embedded in its parent cannot be
+    skipped alone (it comes with the parent's pages)."""
+    env = cli_env(sandbox_session, tmp_path)
+    result = run_cli(
+        "sync", "--no-downstream", "--table", "customer", "--skip", "payment_method", env=env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    database = tmp_path / "warehouse.duckdb"
+    assert warehouse_rows(database, "customer")
+    assert warehouse_rows(database, "customer_balance_transaction")
+    with duckdb.connect(str(database), read_only=True) as connection:
+        assert connection.execute("SELECT count(*) FROM stripe.payment_method").fetchone()[0] == 0
+    assert "payment_method" not in result.stderr  # not in the summary either
+    wrong = run_cli("sync", "--skip", "invoice_line_item", env=env)
+    assert wrong.returncode == 2 and "embedded in their parent" in wrong.stderr

@@ -39,6 +39,19 @@ def selected_tables(keys: set[dg.AssetKey] | frozenset[dg.AssetKey]) -> list[Str
     ]
 
 
+def skipped_children(
+    tables: list[StripeTable], keys: set[dg.AssetKey] | frozenset[dg.AssetKey]
+) -> frozenset[str]:
+    """Child tables listed per parent that a selection leaves out: they cost a request per
+    parent, so they are not listed. (Embedded children come with their parents' pages.)"""
+    return frozenset(
+        child.name
+        for table in tables
+        for child in table.children
+        if not child.embedded and table_key(child.name) not in keys
+    )
+
+
 def stripe_tables_asset(specs: list[dg.AssetSpec]) -> dg.AssetsDefinition:
     """The one multi-asset over every table's specs. Its specs carry their own partitions
     (monthly, or none for the full-refresh tables), so a run of both kinds is still one op
@@ -60,6 +73,7 @@ def sync_selection(
 ) -> Iterator[dg.MaterializeResult]:
     """Sync the run's tables over its partitions, yielding a result per table synced."""
     tables = selected_tables(context.selected_asset_keys)
+    skip_children = skipped_children(tables, context.selected_asset_keys)
     # A run of full-refresh tables alone has no partition; they are listed whole anyway.
     partitioned = context.has_partition_key or context.has_partition_key_range
     partitions = month_partitions(context.partition_keys) if partitioned else []
@@ -88,6 +102,7 @@ def sync_selection(
                     partitions,
                     after_seq=config.after_seq,
                     through_seq=config.through_seq,
+                    skip_children=skip_children,
                 )
             else:
                 outcomes = sync_tables(
@@ -100,6 +115,7 @@ def sync_selection(
                     flush_bytes=warehouse.flush_mb * 1024 * 1024,
                     on_progress=progress.report,
                     inbox=inbox,
+                    skip_children=skip_children,
                 )
     except StripeAuthenticationError as error:
         raise dg.Failure(description=str(error)) from None
