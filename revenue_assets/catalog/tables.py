@@ -75,7 +75,7 @@ class StripeTable:
     """One Stripe object type synced into `stripe.<name>`."""
 
     name: str  # warehouse table name: Stripe's object name, without its namespace's dot
-    path: str  # list endpoint
+    path: str | None  # list endpoint; None: Stripe cannot list it (`events_only`)
     permission: str  # restricted-key permission that allows reading it
     description: str
     list_params: dict[str, str] = field(default_factory=dict)  # always sent when listing
@@ -96,6 +96,11 @@ class StripeTable:
     # Stripe's list takes no `created[...]` filter (billing meters): the table is listed whole
     # on every run, has no monthly partitions, and its events belong to no month.
     full_refresh: bool = False
+    # Stripe has no list endpoint for the object (discounts): the table is never listed. It is
+    # rebuilt from its events' payloads in `stripe.event` and kept current by the events, so it
+    # holds what the event history holds (Stripe keeps 30 days). Unpartitioned, like the full
+    # refreshes: its events belong to no month.
+    events_only: bool = False
 
     @property
     def object(self) -> str:
@@ -115,6 +120,11 @@ class StripeTable:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None
         return int(value)
+
+    @property
+    def unpartitioned(self) -> bool:
+        """No monthly partitions: listed whole (full refresh) or never listed (events only)."""
+        return self.full_refresh or self.events_only
 
     @property
     def child_names(self) -> tuple[str, ...]:
@@ -524,6 +534,24 @@ TABLES: tuple[StripeTable, ...] = (
         ),
         event_types=("billing.credit_grant.created", "billing.credit_grant.updated"),
     ),
+    # -- events only: objects Stripe cannot list, kept from their events ---------------------
+    StripeTable(
+        name="discount",
+        path=None,  # Stripe has no list (nor retrieve) endpoint for discounts
+        # Read from the event history: reading discounts takes what reading events takes.
+        permission="rak_event_read",
+        description=(
+            "Discounts: a coupon or promotion code applied to a customer or a subscription "
+            "(its `coupon`, `start` and `end`). Removed discounts are kept with `_deleted`."
+        ),
+        events_only=True,
+        created_field=None,  # a discount has `start`, no creation time
+        event_types=(
+            "customer.discount.created",
+            "customer.discount.updated",
+            "customer.discount.deleted",
+        ),
+    ),
 )
 
 TABLES_BY_NAME: dict[str, StripeTable] = {table.name: table for table in TABLES}
@@ -546,8 +574,9 @@ PERMISSIONS: tuple[str, ...] = tuple(
 )
 
 
-PARTITIONED_TABLES: tuple[StripeTable, ...] = tuple(t for t in TABLES if not t.full_refresh)
+PARTITIONED_TABLES: tuple[StripeTable, ...] = tuple(t for t in TABLES if not t.unpartitioned)
 FULL_REFRESH_TABLES: tuple[StripeTable, ...] = tuple(t for t in TABLES if t.full_refresh)
+EVENTS_ONLY_TABLES: tuple[StripeTable, ...] = tuple(t for t in TABLES if t.events_only)
 
 
 TABLES_BY_OBJECT: dict[str, StripeTable] = {table.object: table for table in TABLES}

@@ -7,7 +7,9 @@ so is an object whose payload lacks the fields a full snapshot has. Writes are g
 `_version`, so an older event never undoes a newer list or event. Child lists that a payload
 truncates (`has_more`) are paged through their endpoint. `*.deleted` events mark the row
 deleted, keeping the payload's last state. `append_inbox_events` keeps every event, of synced
-objects or not, in `stripe.event`.
+objects or not, in `stripe.event`. An events-only table (discounts: Stripe can neither list nor
+retrieve them) is never re-fetched, and `rebuild_from_event_history` writes it from the
+payloads `stripe.event` holds.
 
 Events are marked applied in the inbox only after their rows are merged: a crash in between
 makes the next run apply them again, which the version guard makes harmless.
@@ -19,7 +21,10 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from revenue_assets.catalog.tables import StripeTable
 from revenue_assets.state.store import InboxEvent, StateStore
@@ -31,7 +36,7 @@ from revenue_assets.stripe_api.errors import (
 )
 from revenue_assets.stripe_api.listing import list_children
 from revenue_assets.warehouse.connection import DEFAULT_LOCK_TIMEOUT_S, warehouse_connection
-from revenue_assets.warehouse.merge import merge_files
+from revenue_assets.warehouse.merge import SQL, ensure_tables, merge_files
 from revenue_assets.warehouse.spool import Spool, spool_root
 
 # `_source` of rows written from events, by how the event reached the inbox.
@@ -92,7 +97,12 @@ def _apply_object(
     outcome: ApplyOutcome,
     skip_children: frozenset[str],
 ) -> None:
-    events.sort(key=lambda e: (e.created, e.seq))
+    if table.events_only:
+        # Nothing to re-fetch (Stripe cannot retrieve these): the order of `newest_event_first`
+        # decides a tie, as in the rebuild from `stripe.event`.
+        events.sort(key=lambda e: (e.created, e.is_deleted, e.event_id))
+    else:
+        events.sort(key=lambda e: (e.created, e.seq))
     newest = events[-1]
     tie = len(events) > 1 and events[-2].created == newest.created
     snapshot = newest.event()["data"]["object"]
@@ -102,7 +112,7 @@ def _apply_object(
         outcome.deleted += 1
         spool.objects(table.name, [snapshot], version=version, deleted=True, source=source)
         return
-    if tie or _is_partial(table, snapshot):
+    if not table.events_only and (tie or _is_partial(table, snapshot)):
         snapshot, version = _retrieve(access, table, newest.object_id or snapshot["id"], outcome)
         source = "event"
         if snapshot.get("deleted"):
@@ -169,6 +179,42 @@ def _retrieve(
             raise
         return {"id": object_id, "object": table.name, "deleted": True}, time.time()
     return fetched.data, fetched.server_time
+
+
+def rebuild_from_event_history(
+    database: Any,
+    schema: str,
+    table: StripeTable,
+    spools: Path,
+    *,
+    lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+) -> ApplyOutcome:
+    """Write an events-only table (Stripe cannot list it) from the payloads of its events in
+    `stripe.event`: the newest event of each object, its deletion as `_deleted`. The rows go
+    through the same version-guarded merge as every event, so a rebuild never undoes a newer
+    webhook, and running it twice changes nothing. Rows whose events `stripe.event` no longer
+    holds stay as they are: absence from the history is not deletion."""
+    outcome = ApplyOutcome()
+    query = SQL.render("newest_event_first", events=f"{schema}.event")
+    with warehouse_connection(database, timeout_s=lock_timeout_s) as connection:
+        ensure_tables(connection, schema, ["event", table.name])
+        rows = connection.execute(query, [table.object, list(table.event_types)]).fetchall()
+    if not rows:
+        return outcome
+    spool = Spool(spools)
+    try:
+        for payload, created, deleted in rows:
+            snapshot = orjson.loads(payload)
+            spool.objects(table.name, [snapshot], version=created, deleted=deleted, source="event")
+            outcome.deleted += deleted
+            outcome.objects += not deleted
+        files = spool.rotate()
+        with warehouse_connection(database, timeout_s=lock_timeout_s) as connection:
+            merge_files(connection, schema, files)
+    finally:
+        spool.close()
+    outcome.events = len(rows)
+    return outcome
 
 
 def append_inbox_events(

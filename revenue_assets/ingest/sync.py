@@ -18,7 +18,11 @@ from pathlib import Path
 
 from revenue_assets.catalog.months import month_bounds
 from revenue_assets.catalog.tables import StripeTable
-from revenue_assets.ingest.event_apply import append_inbox_events, apply_pending_events
+from revenue_assets.ingest.event_apply import (
+    append_inbox_events,
+    apply_pending_events,
+    rebuild_from_event_history,
+)
 from revenue_assets.state.store import StateStore
 from revenue_assets.stripe_api.client import RequestStats, StripeAccess
 from revenue_assets.stripe_api.errors import StripeAccessError, StripePermissionError
@@ -150,7 +154,9 @@ def sync_tables(
     no longer returned are marked `_deleted`. With `since` (a watermark, unix seconds), only
     objects created after it are fetched and nothing is marked. Full-refresh tables ignore
     `partitions` and `since`: Stripe cannot filter them by creation time, so each is listed
-    whole, and after a complete listing its unlisted rows are marked `_deleted`. With an `inbox`, the pending
+    whole, and after a complete listing its unlisted rows are marked `_deleted`. Events-only
+    tables (Stripe cannot list them) are rebuilt from `stripe.event` once the listing is done,
+    so the events this run listed count. With an `inbox`, the pending
     events of the listed partitions are applied last, so a sync without the daemon
     ends as current as one with it.
     """
@@ -165,7 +171,8 @@ def sync_tables(
         )
     # New records (`since`) and empty tables get appends, not upserts (merge_files); a
     # full-refresh table is listed whole whatever `since` says, so it gets upserts.
-    appended = {n for t in tables if not t.full_refresh for n in (t.name, *t.child_names)}
+    appended = {n for t in tables if not t.unpartitioned for n in (t.name, *t.child_names)}
+    listed = [table for table in tables if not table.events_only]
     expect_new = appended if since is not None else set(empty_at_start)
 
     spool = Spool(target.spools, max_pending_bytes=max(MAX_PENDING_BYTES, 2 * flush_bytes))
@@ -174,7 +181,7 @@ def sync_tables(
     try:
         plans = [
             (table, [WHOLE_WINDOW] if table.full_refresh else _windows(partitions, since))
-            for table in tables
+            for table in listed
         ]
         lister = Lister(
             access,
@@ -192,6 +199,9 @@ def sync_tables(
             raise writer.error
         writer.flush()
         outcomes = {name: _outcome(result) for name, result in results.items()}
+        for table in tables:
+            if table.events_only:
+                outcomes[table.name] = _rebuild(access, target, table, outcomes.get("event"))
         _mark_unlisted(
             target,
             spool,
@@ -239,7 +249,7 @@ def apply_events(
             stats=RequestStats(),
             child_stats={child: RequestStats() for child in table.child_names},
             completed_partitions=[WHOLE_TABLE]
-            if table.full_refresh
+            if table.unpartitioned
             else [p.key for p in partitions],
             seconds=0.0,
         )
@@ -292,7 +302,7 @@ def _apply(
         target.schema,
         inbox,
         outcome.table,
-        [None] if outcome.table.full_refresh else [p.key for p in partitions],
+        [None] if outcome.table.unpartitioned else [p.key for p in partitions],
         lock_timeout_s=target.lock_timeout_s,
         skip_children=skip_children,
     )
@@ -300,6 +310,42 @@ def _apply(
     outcome.refetched = applied.refetched
     outcome.child_errors.update(applied.child_errors)
     outcome.stats.add(calls=applied.stats.calls, retries=applied.stats.retries)
+
+
+def _rebuild(
+    access: StripeAccess, target: SyncTarget, table: StripeTable, history: TableOutcome | None
+) -> TableOutcome:
+    """An events-only table rebuilt from `stripe.event`. It needs what the history needs: when
+    this run listed the events and that failed (a key without `rak_event_read`), it fails with
+    the same error; when the run did not list them, one probe of `/v1/events` asks whether the
+    key may read events, so a key lacking the permission fails this table (and only this one)
+    instead of passing off a history nobody can keep current as up to date."""
+    started = time.monotonic()
+    outcome = TableOutcome(
+        table=table, stats=RequestStats(), child_stats={}, completed_partitions=[], seconds=0.0
+    )
+    try:
+        if history is not None and history.error is not None:
+            raise history.error
+        if history is None:
+            access.get(EVENTS_PATH, {"limit": 1}, outcome.stats, expect_list=True)
+        rebuilt = rebuild_from_event_history(
+            target.database,
+            target.schema,
+            table,
+            target.spools,
+            lock_timeout_s=target.lock_timeout_s,
+        )
+    except StripeAccessError as error:
+        outcome.error = error
+    else:
+        outcome.completed_partitions = [WHOLE_TABLE]
+        outcome.events_applied = rebuilt.events
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+EVENTS_PATH = "/v1/events"
 
 
 # A full-refresh table's listing: no time bounds are sent (`created` is left out).
@@ -344,6 +390,8 @@ def _mark_unlisted(
     work = []  # (outcome, table, its parent table when it is a child table)
     for outcome in outcomes.values():
         if not outcome.ok or outcome.table.retention_days is not None:
+            continue
+        if outcome.table.events_only:  # never listed: absence from a list means nothing
             continue
         if whole_only and not outcome.table.full_refresh:
             continue
@@ -408,9 +456,9 @@ def account_start(
     serves in one round trip. A table the key may not read is left out: its own run fails,
     naming the permission, and the others still sync."""
     # Invariant: no table has an object in [start, lo); if `hi` < `end`, some table in
-    # `candidates` has one in [lo, hi). Full-refresh tables cannot be asked by creation time
-    # (and have no partitions to skip): left out.
-    tables = [table for table in tables if not table.full_refresh]
+    # `candidates` has one in [lo, hi). Full-refresh tables cannot be asked by creation time,
+    # events-only ones cannot be listed at all (and neither has partitions to skip): left out.
+    tables = [table for table in tables if not table.unpartitioned]
     if not tables:
         return end
     lo, hi, candidates = start, end, list(tables)

@@ -317,6 +317,49 @@ def _invoice_period(
     return invoice
 
 
+def _replace_discounts(ledger: Ledger, subscription: Obj, coupons: tuple[Obj, ...]) -> list[str]:
+    """The subscription's discounts after an update naming `coupons`: those of coupons it
+    already had stay; one coupon in place of one other switches that discount
+    (`customer.discount.updated`); otherwise the others are removed (`.deleted`) and the new
+    coupons applied (`.created`)."""
+    current = [found for d in subscription["discounts"] if (found := ledger.get(d)) is not None]
+    wanted = {coupon["id"]: coupon for coupon in coupons}
+    kept = [found for found in current if found["source"]["coupon"] in wanted]
+    gone = [found for found in current if found not in kept]
+    new = [c for c in coupons if c["id"] not in {f["source"]["coupon"] for f in kept}]
+    if len(gone) == 1 and len(new) == 1:
+        invoicing.switch_discount(ledger, gone[0], new[0])
+        return [found["id"] for found in current]
+    for found in gone:
+        invoicing.remove_discount(ledger, found)
+    added = [
+        invoicing.new_discount(
+            ledger, coupon, customer=subscription["customer"], subscription=subscription["id"]
+        )["id"]
+        for coupon in new
+    ]
+    return [found["id"] for found in kept] + added
+
+
+def remove_discounts(ledger: Ledger, subscription: Obj) -> Obj:
+    """Take the subscription's own discounts off (its items' stay), as Stripe's
+    `DELETE /v1/subscriptions/{id}/discount` does; the first removed, as Stripe answers it."""
+    removed = [
+        invoicing.remove_discount(ledger, found)
+        for d in subscription["discounts"]
+        if (found := ledger.get(d)) is not None
+    ]
+    if not removed:
+        raise SandboxError(
+            404, f"No active discount for subscription: '{subscription['id']}'", param="id"
+        )
+    previous = {"discounts": subscription["discounts"]}
+    subscription["discounts"] = []
+    ledger.put(subscription)
+    ledger.emit("customer.subscription.updated", subscription, previous)
+    return removed[0]
+
+
 def _pending_subscription(item: Obj) -> str | None:
     details = (item.get("parent") or {}).get("subscription_details") or {}
     return details.get("subscription")
@@ -642,13 +685,10 @@ def update(
         previous["pause_collection"] = subscription["pause_collection"]
         subscription["pause_collection"] = pause_collection
     if coupons is not None:
-        previous["discounts"] = subscription["discounts"]
-        subscription["discounts"] = [
-            invoicing.new_discount(
-                ledger, coupon, customer=subscription["customer"], subscription=subscription["id"]
-            )["id"]
-            for coupon in coupons
-        ]
+        discounts = _replace_discounts(ledger, subscription, coupons)
+        if discounts != subscription["discounts"]:
+            previous["discounts"] = subscription["discounts"]
+            subscription["discounts"] = discounts
     end_trial_now = False
     if trial_end is not _UNSET:
         if subscription["status"] != "trialing" and trial_end != "now":

@@ -1,10 +1,11 @@
-"""Customers in the billing engine: create, update (with `previous_attributes`), delete."""
+"""Customers in the billing engine: create, update (with `previous_attributes`), delete, and
+the customer's own discount (applied, switched to another coupon, removed)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from revenue_assets.sandbox import billing, customer_children, shapes
+from revenue_assets.sandbox import billing, customer_children, invoicing, shapes
 from revenue_assets.sandbox.ledger import Ledger
 
 Obj = dict[str, Any]
@@ -72,3 +73,33 @@ def delete(ledger: Ledger, customer: Obj, subscriptions: list[Obj]) -> Obj:
     stub = shapes.deleted_stub(customer["id"], "customer")
     ledger.put(stub)
     return stub
+
+
+def apply_coupon(
+    ledger: Ledger, customer: Obj, coupon: Obj, *, promotion_code: str | None = None
+) -> Obj:
+    """Give the customer a coupon (directly or through a promotion code). A customer holds one
+    discount: a second coupon switches it (`customer.discount.updated`) instead of adding one."""
+    current = customer.get("discount")
+    found = ledger.get(current["id"]) if current else None
+    if found is not None and found["source"]["coupon"] == coupon["id"]:
+        return customer
+    if found is not None:
+        invoicing.switch_discount(ledger, found, coupon, promotion_code=promotion_code)
+    else:
+        found = invoicing.new_discount(
+            ledger, coupon, customer=customer["id"], promotion_code=promotion_code
+        )
+    return update(ledger, customer, {"discount": shapes.clone(found)})
+
+
+def remove_discount(ledger: Ledger, customer: Obj) -> Obj | None:
+    """Take the customer's discount off (`customer.discount.deleted`); the deleted discount, or
+    None if it had none."""
+    current = customer.get("discount")
+    found = ledger.get(current["id"]) if current else None
+    if found is None:
+        return None
+    removed = invoicing.remove_discount(ledger, found)
+    update(ledger, customer, {"discount": None})
+    return removed

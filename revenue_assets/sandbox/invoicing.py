@@ -70,7 +70,7 @@ def new_discount(
         promotion_code=promotion_code,
     )
     ledger.put(found)
-    if invoice is None and invoice_item is None:
+    if _announced(found):
         # Stripe announces coupons applied to customers and subscriptions (the only place where
         # current API versions show which coupon a discount id stands for, besides `expand`).
         ledger.emit("customer.discount.created", found)
@@ -82,8 +82,48 @@ def end_discount(ledger: Ledger, found: Obj) -> None:
     previous = {"end": found["end"]}
     found["end"] = ledger.now
     ledger.put(found)
-    if found["invoice"] is None and found["invoice_item"] is None:
+    if _announced(found):
         ledger.emit("customer.discount.deleted", found, previous)
+
+
+def _announced(found: Obj) -> bool:
+    """Stripe announces discounts of customers and subscriptions, not those of one invoice."""
+    return found["invoice"] is None and found["invoice_item"] is None
+
+
+def switch_discount(
+    ledger: Ledger, found: Obj, coupon: Obj, *, promotion_code: str | None = None
+) -> Obj:
+    """A customer or subscription switched from one coupon to another: its discount keeps its
+    id and starts again under the new coupon (`customer.discount.updated`, naming what it
+    was)."""
+    previous = {
+        "source": dict(found["source"]),
+        "start": found["start"],
+        "end": found["end"],
+        "promotion_code": found["promotion_code"],
+    }
+    found["source"] = {**found["source"], "coupon": coupon["id"]}
+    found["start"] = ledger.now
+    found["end"] = None
+    if coupon["duration"] == "repeating":
+        months = coupon.get("duration_in_months") or 1
+        found["end"] = money.add_interval(ledger.now, "month", months, ledger.now)
+    found["promotion_code"] = promotion_code
+    changed = {key: value for key, value in previous.items() if found[key] != value}
+    ledger.put(found)
+    if _announced(found):
+        ledger.emit("customer.discount.updated", found, changed)
+    return found
+
+
+def remove_discount(ledger: Ledger, found: Obj) -> Obj:
+    """A discount taken off its customer or subscription (`customer.discount.deleted`, the
+    discount as it was). The object stays stored: invoices it applied to still name it.
+    Returns Stripe's answer to the removal, the deleted discount."""
+    if _announced(found):
+        ledger.emit("customer.discount.deleted", found)
+    return shapes.deleted_discount(found)
 
 
 # -- building ---------------------------------------------------------------------------------------

@@ -137,7 +137,24 @@ def create_customer(world: World, ledger: StoreLedger, params: Obj) -> Obj:
             for key in ("city", "country", "line1", "line2", "postal_code", "state")
         }
         ledger.put(customer)
+    _customer_discount(ledger, customer, params)
     return customer
+
+
+def _customer_discount(ledger: StoreLedger, customer: Obj, params: Obj) -> None:
+    """`coupon=` or `promotion_code=` on a customer: apply it (switching the customer's
+    discount to it if it has one); `coupon=""` removes the discount."""
+    if params.get("promotion_code"):
+        code = fetch(ledger, "promotion_code", params["promotion_code"], "promotion_code")
+        if not code["active"]:
+            raise invalid(f"This promotion code is inactive: {code['code']}", "promotion_code")
+        coupon = fetch(ledger, "coupon", code["promotion"]["coupon"], "promotion_code")
+        customers.apply_coupon(ledger, customer, coupon, promotion_code=code["id"])
+    elif params.get("coupon"):
+        coupon = fetch(ledger, "coupon", params["coupon"], "coupon")
+        customers.apply_coupon(ledger, customer, coupon)
+    elif params.get("coupon") == "":
+        customers.remove_discount(ledger, customer)
 
 
 def update_customer(world: World, ledger: StoreLedger, params: Obj, customer_id: str) -> Obj:
@@ -165,7 +182,28 @@ def update_customer(world: World, ledger: StoreLedger, params: Obj, customer_id:
     metadata = _meta(customer["metadata"], params)
     if metadata is not None:
         fields["metadata"] = metadata
-    return customers.update(ledger, customer, fields)
+    if fields or not ("coupon" in params or "promotion_code" in params):
+        customers.update(ledger, customer, fields)
+    _customer_discount(ledger, customer, params)
+    return customer
+
+
+def delete_customer_discount(
+    world: World, ledger: StoreLedger, params: Obj, customer_id: str
+) -> Obj:
+    customer = fetch(ledger, "customer", customer_id)
+    removed = customers.remove_discount(ledger, customer)
+    if removed is None:
+        raise SandboxError(
+            404, f"No active discount for customer: '{customer_id}'", param="customer"
+        )
+    return removed
+
+
+def delete_subscription_discount(
+    world: World, ledger: StoreLedger, params: Obj, subscription_id: str
+) -> Obj:
+    return billing.remove_discounts(ledger, fetch(ledger, "subscription", subscription_id))
 
 
 def delete_customer(world: World, ledger: StoreLedger, params: Obj, customer_id: str) -> Obj:
@@ -1531,6 +1569,12 @@ DELETE: dict[str, Callable[[World, StoreLedger, Obj, str], Obj]] = {
     "invoiceitems": delete_invoiceitem,
     "invoices": delete_invoice,
     "webhook_endpoints": delete_webhook_endpoint,
+}
+
+# DELETE of a part of an object: `/v1/<resource>/<id>/<part>`.
+DELETE_PARTS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = {
+    ("customers", "discount"): delete_customer_discount,
+    ("subscriptions", "discount"): delete_subscription_discount,
 }
 
 ACTIONS: dict[tuple[str, str], Callable[[World, StoreLedger, Obj, str], Obj]] = {

@@ -510,9 +510,10 @@ class SandboxApp:
         if nested is not None:
             result = await self.in_world(self.world.nested, method, parts, params, account)
         elif method == "DELETE":
-            if len(parts) != 2:
+            part = parts[2] if len(parts) == 3 else None
+            if len(parts) not in (2, 3):
                 raise _unrecognized(method, request.url.path)
-            result = await self.in_world(self.world.delete, resource, parts[1], account)
+            result = await self.in_world(self.world.delete, resource, parts[1], account, part)
         elif len(parts) == 1:
             result = await self.in_world(self.world.create, resource, params, account)
         elif len(parts) == 2:

@@ -437,7 +437,15 @@ class World:
             raise _unrecognized("POST", f"/v1/{resource}/{object_id}")
         return self._call(handler, account, params or {}, object_id)
 
-    def delete(self, resource: str, object_id: str, account: str | None = None) -> Obj:
+    def delete(
+        self, resource: str, object_id: str, account: str | None = None, part: str | None = None
+    ) -> Obj:
+        """DELETE an object, or a `part` of it (`/v1/customers/{id}/discount`)."""
+        if part is not None:
+            handler = resources.DELETE_PARTS.get((resource, part))
+            if handler is None:
+                raise _unrecognized("DELETE", f"/v1/{resource}/{object_id}/{part}")
+            return self._call(handler, account, {}, object_id)
         handler = resources.DELETE.get(resource)
         if handler is None:
             raise _unrecognized("DELETE", f"/v1/{resource}/{object_id}")

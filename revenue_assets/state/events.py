@@ -84,9 +84,10 @@ def summarize(event: Mapping[str, Any]) -> EventRow:
         object_id=_str_or_none(obj.get("id")),
         object_type=object_type,
         table=table.name if table else None,
-        # A full-refresh table has no monthly partitions: its events wait under None.
+        # A full-refresh or events-only table has no monthly partitions: its events wait
+        # under None.
         partition_key=(
-            key_of_timestamp(table.created_of(obj)) if table and not table.full_refresh else None
+            key_of_timestamp(table.created_of(obj)) if table and not table.unpartitioned else None
         ),
     )
 

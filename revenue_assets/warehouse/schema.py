@@ -348,6 +348,15 @@ _COLUMNS: dict[str, str] = {
         metadata JSON, name VARCHAR, priority BIGINT, test_clock REF, updated TIMESTAMP,
         voided_at TIMESTAMP
     """,
+    # -- events only ----------------------------------------------------------------------------
+    # `end` is a reserved word in SQL: its column is `end_at`. The coupon is `source.coupon` in
+    # current versions, a whole `coupon` object in older ones (event payloads keep theirs).
+    "discount": """
+        checkout_session REF, customer REF, customer_account REF, end_at TIMESTAMP @end,
+        invoice REF, invoice_item REF, promotion_code REF, start TIMESTAMP, subscription REF,
+        subscription_item REF, source_type VARCHAR @source.type,
+        coupon REF @source.coupon|coupon
+    """,
 }
 
 _STORAGE_TYPES = {
@@ -414,12 +423,12 @@ class TableSchema:
 
     @property
     def partition_column(self) -> str | None:
-        """The timestamp that places a row in a monthly partition (None: a full-refresh table,
-        which has no partitions)."""
+        """The timestamp that places a row in a monthly partition (None: a full-refresh or
+        events-only table, which has no partitions)."""
         if self.parent_column:
             return "_parent_created"
         table = TABLES_BY_NAME[self.name]
-        return None if table.full_refresh else table.created_field
+        return None if table.unpartitioned else table.created_field
 
     def ddl(self, schema: str) -> str:
         lines = ["id VARCHAR NOT NULL"]

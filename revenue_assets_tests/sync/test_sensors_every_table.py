@@ -6,7 +6,9 @@ partition of the new object, without an error, and that run must bring the objec
 The partition expected is the month of the sandbox's clock when the object was made (every
 object is made "now"), not one derived from the product's own table registry: a table whose
 timestamp is not `created` (invoice items carry `date`) must still land in the right month.
-A full-refresh table (its list has no creation-time filter) gets unpartitioned runs instead.
+A full-refresh table (its list has no creation-time filter) gets unpartitioned runs instead,
+and so does an events-only one (discounts: Stripe cannot list them), whose new-records sensor
+watches `stripe.event`, which the event table's own sensor fills.
 """
 
 from __future__ import annotations
@@ -179,6 +181,17 @@ def _credit_grant(world: World) -> str:
     )["id"]
 
 
+def _discount(world: World) -> str:
+    """A coupon applied to a customer (`customer.discount.created`)."""
+    customer = next(
+        c
+        for c in world.store.iter_objects("customer", world.account_id, include_deleted=False)
+        if not c.get("discount")
+    )
+    coupon = _newest(world, "coupon")["id"]
+    return world.update("customers", customer["id"], {"coupon": coupon})["discount"]["id"]
+
+
 def _event(world: World) -> str:
     world.update("customers", _customer(world)["id"], {"metadata": {"touched": "yes"}})
     return _newest(world, "event")["id"]
@@ -274,6 +287,8 @@ MAKERS: dict[str, Maker] = {
     )["id"],
     "quote": _sent_quote,
     "credit_grant": _credit_grant,
+    # events only: Stripe has no list of them
+    "discount": _discount,
 }
 # Stripe sends no event whose object is a balance transaction, a shipping rate or an entitlement
 # feature: those tables follow only by listing.
@@ -329,8 +344,9 @@ def month_of(moment: int) -> str:
 
 def expected_partition(table: StripeTable, made_at: int) -> str | None:
     """The partition a run for an object made at `made_at` is requested in: its month, or none
-    for a full-refresh table (unpartitioned: its list has no creation-time filter)."""
-    return None if table.full_refresh else month_of(made_at)
+    for a full-refresh table (unpartitioned: its list has no creation-time filter) or an
+    events-only one (no list at all)."""
+    return None if table.unpartitioned else month_of(made_at)
 
 
 def kind_of(table: StripeTable) -> str:
@@ -345,13 +361,21 @@ def test_new_records_sensor_requests_the_new_objects_partition(
     world = ticker.sandbox.world
     assert any(world.store.iter_objects(kind_of(table), world.account_id)), "no objects"
     sensor = REPOSITORY.get_sensor_def(f"{table.name}_new_records")
+    # An events-only table's sensor watches stripe.event, which the event table's sensor fills.
+    history = REPOSITORY.get_sensor_def("event_new_records") if table.events_only else None
+    if history is not None:
+        ticker.tick(history)
     first = ticker.tick(sensor)
-    noted = "Noted the newest" if table.full_refresh else "Watermark set"
+    noted = "Noted the newest" if table.unpartitioned else "Watermark set"
     assert not first.run_requests and noted in (first.skip_message or "")
 
     world.advance(5)  # a later second than every existing object: `created[gt]` sees it
     made_at = world.now
     object_id = MAKERS[table.name](world)
+    if history is not None:
+        assert ticker.tick(sensor).run_requests == []  # not in stripe.event yet
+        for request in ticker.tick(history).run_requests:
+            ticker.run(request)
 
     data = ticker.tick(sensor)
     partitions = [request.partition_key for request in data.run_requests]

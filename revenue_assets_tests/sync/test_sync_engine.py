@@ -48,7 +48,12 @@ def synced(sandbox_session_factory, tmp_path_factory):
     return sandbox, database, outcomes
 
 
-@pytest.mark.parametrize("table", PARENT_TABLES)
+# Events-only tables (discounts) hold what the event history holds, not every object the sandbox
+# stores (it keeps discounts of single invoices, which Stripe never announces): test_discount_table.
+LISTED_TABLES = [t.name for t in TABLES if not t.events_only]
+
+
+@pytest.mark.parametrize("table", LISTED_TABLES)
 def test_every_table_equals_the_sandbox(synced, table: str) -> None:
     sandbox, database, outcomes = synced
     assert outcomes[table].ok, outcomes[table].error

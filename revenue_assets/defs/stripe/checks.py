@@ -54,7 +54,8 @@ def table_check_specs(table: StripeTable) -> list[dg.AssetCheckSpec]:
         )
         for child in table.child_names
     ]
-    if table.retention_days is None and not table.full_refresh:  # no `created` filter to ask
+    # no `created` filter to ask (full refresh), or no list at all (events only)
+    if table.retention_days is None and not table.unpartitioned:
         specs.append(
             dg.AssetCheckSpec(
                 NOTHING_OLDER,

@@ -26,6 +26,11 @@ partitions and no watermark to probe after: their `<table>_new_records` reads th
 (newest first) and requests an unpartitioned run, listing the table whole, when its ids differ
 from the last tick's; their `<table>_webhooks` requests one unpartitioned run for all their
 events, which the inbox keeps under no partition.
+
+Events-only tables (Stripe has no list of the object, e.g. discounts) have nothing to probe at
+Stripe: their `<table>_new_records` watches `stripe.event` instead, and rebuilds the table from
+it when the history holds events the table has not caught up with (the event table's own
+sensors bring them in); their `<table>_webhooks` applies their events like a full refresh's.
 """
 
 import hashlib
@@ -36,16 +41,20 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 import dagster as dg
+from filelock import Timeout
 
 from revenue_assets.catalog.months import key_of_timestamp, keys_between_timestamps
 from revenue_assets.catalog.tables import TABLES, StripeTable
-from revenue_assets.defs.resources import StateResource, StripeResource
+from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.config import StripeSyncConfig, sync_run_config
 from revenue_assets.defs.stripe.partitions import monthly_partitions
 from revenue_assets.defs.stripe.specs import table_key
 from revenue_assets.ingest.events_pull import pull_forward
 from revenue_assets.state.store import PendingPartition, StateStore
 from revenue_assets.stripe_api.errors import StripeAccessError
+from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets.warehouse.merge import SQL as WAREHOUSE_SQL
+from revenue_assets.warehouse.merge import ensure_tables
 
 # Objects become visible in lists a little after their `created` second: re-fetch this much.
 OVERLAP_S = 120
@@ -54,6 +63,8 @@ WEBHOOK_INTERVAL_S = 5
 EVENTS_PULL_INTERVAL_S = 30
 EVENTS_RETENTION_S = 30 * 86_400
 RETRY_AFTER_S = 300
+# A sensor tick is short: it gives up on a warehouse a run holds rather than wait for it.
+SENSOR_LOCK_TIMEOUT_S = 10.0
 
 
 def _default_status() -> dg.DefaultSensorStatus:
@@ -81,6 +92,8 @@ def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
     """The cursor sensor of one table."""
     if table.full_refresh:
         return _first_page_sensor(table)
+    if table.events_only:
+        return _event_history_sensor(table)
 
     @dg.sensor(
         name=f"{table.name}_new_records",
@@ -174,10 +187,76 @@ def _first_page_sensor(table: StripeTable) -> dg.SensorDefinition:
     return _sensor
 
 
+def _event_history_sensor(table: StripeTable) -> dg.SensorDefinition:
+    """The new-records sensor of an events-only table. Stripe has no list of these objects to
+    probe, and the Events API is the event table's to read: this one asks the warehouse
+    whether `stripe.event` holds events newer than the table's rows (the event table's listing
+    or backfill brought them, with no inbox in between) and rebuilds the table from the
+    history when it does. It sends no request to Stripe."""
+    object_types = list(table.event_types)
+
+    @dg.sensor(
+        name=f"{table.name}_new_records",
+        description=(
+            f"Stripe has no list of {table.name}s to probe: watches `stripe.event` for "
+            f"{table.name} events the table has not caught up with and rebuilds "
+            f"`stripe.{table.name}` from them (no request to Stripe)."
+        ),
+        asset_selection=table_selection(table),
+        minimum_interval_seconds=NEW_RECORDS_INTERVAL_S,
+        default_status=_default_status(),
+    )
+    def _sensor(
+        context: dg.SensorEvaluationContext, warehouse: WarehouseResource
+    ) -> dg.SensorResult:
+        try:
+            events, newest, behind = _behind_history(warehouse, table, object_types)
+        except Timeout:
+            return dg.SensorResult(skip_reason="The warehouse is busy (a run holds it).")
+        cursor = f"{events}:{newest}"
+        if context.cursor is None:
+            return dg.SensorResult(
+                skip_reason=f"Noted the newest {table.name} events of stripe.event; the table "
+                "itself is the backfill's job.",
+                cursor=cursor,
+            )
+        if cursor == context.cursor or not behind:
+            return dg.SensorResult(
+                skip_reason=f"stripe.{table.name} is as current as stripe.event "
+                "(Stripe has no list of them to probe).",
+                cursor=cursor,
+            )
+        request = dg.RunRequest(
+            run_key=f"history:{table.name}:{cursor}",
+            asset_selection=table_selection(table),
+            run_config=sync_run_config(StripeSyncConfig(mode="full")),
+            tags={"trigger": "stripe_new_records", "stripe_table": table.name},
+        )
+        return dg.SensorResult(run_requests=[request], cursor=cursor)
+
+    return _sensor
+
+
+def _behind_history(
+    warehouse: WarehouseResource, table: StripeTable, event_types: list[str]
+) -> tuple[int, int, int]:
+    """(events of `table` in stripe.event, the newest one's time, objects behind them); all
+    zero before the first sync made the warehouse (a sensor creates no file)."""
+    if not os.path.exists(warehouse.database):
+        return 0, 0, 0
+    schema = warehouse.stripe_schema
+    query = WAREHOUSE_SQL.render(
+        "events_only_behind", events=f"{schema}.event", target=f"{schema}.{table.name}"
+    )
+    with warehouse_connection(warehouse.database, timeout_s=SENSOR_LOCK_TIMEOUT_S) as connection:
+        ensure_tables(connection, schema, ["event", table.name])
+        return connection.execute(query, [table.object, event_types]).fetchone()
+
+
 def _valid_partitions(table: StripeTable) -> set[str | None]:
     """The partition keys a table's events may be run in: the months, or None alone for a
-    full-refresh table (its events belong to no month)."""
-    if table.full_refresh:
+    full-refresh or events-only table (its events belong to no month)."""
+    if table.unpartitioned:
         return {None}
     return set(monthly_partitions.get_partition_keys())
 

@@ -38,8 +38,25 @@ FULL_REFRESH_NOTE = (
 )
 
 
+def events_only_note(table: StripeTable) -> str:
+    """How an events-only table is kept, and what that cannot see."""
+    types = ", ".join(f"`{t}`" for t in table.event_types)
+    return (
+        "Events only: Stripe has no list endpoint for this object, so it is never listed. A "
+        f"materialization rebuilds the table from the {types} payloads held in `stripe.event` "
+        "(the newest event of each object wins; a `.deleted` event marks its row `_deleted`), "
+        "and webhooks or the Events API pull keep it current between runs. Stripe keeps events "
+        "for 30 days: an object whose last event is older than that and that `stripe.event` "
+        "never held (it was synced later) is missing. Unpartitioned: the object has no creation "
+        "time to cut months by, and its events belong to no month."
+    )
+
+
 def table_description(table: StripeTable) -> str:
     """The asset's description: the registry's, where it is listed from, and how."""
+    if table.events_only:
+        where = f"Table `stripe.{table.name}`, built from `stripe.event`."
+        return f"{table.description}\n\n{where}\n\n{events_only_note(table)}"
     how = f"\n\n{FULL_REFRESH_NOTE}" if table.full_refresh else ""
     return f"{table.description}\n\nListed from `{table.path}`; table `stripe.{table.name}`.{how}"
 
@@ -63,15 +80,17 @@ def child_description(table: StripeTable, child: ChildTable) -> str:
 
 def table_specs(table: StripeTable) -> list[dg.AssetSpec]:
     """The asset of a table and those of its child tables (written by the same listing).
-    Every spec carries its partitions: monthly, or none for a full-refresh table, so the one
-    multi-asset holds both kinds."""
-    partitions_def = None if table.full_refresh else monthly_partitions
+    Every spec carries its partitions: monthly, or none for a full-refresh or events-only
+    table, so the one multi-asset holds both kinds."""
+    partitions_def = None if table.unpartitioned else monthly_partitions
     specs = [
         dg.AssetSpec(
             key=table_key(table.name),
             group_name=GROUP,
             kinds={"stripe", "duckdb"},
             owners=OWNERS,
+            # an events-only table is read from the event history
+            deps=[table_key("event")] if table.events_only else [],
             description=table_description(table),
             partitions_def=partitions_def,
             metadata={

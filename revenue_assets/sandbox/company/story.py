@@ -237,6 +237,10 @@ class Story:
             subscription = subscribe([billing.ItemSpec(plan("Pro"))])
             self.at(base + 3 * day, lambda: self._credit(subscription(), refund=True))
             self.at(base + 4 * day, lambda: self._credit(subscription(), refund=False))
+            # the customer's own discount: applied, switched to another coupon, removed
+            # (between invoices: no invoice changes, the three `customer.discount.*` events)
+            for offset, coupon in ((5, "WELCOME20"), (6, "PARTNER10"), (7, None)):
+                self.at(base + offset * day, lambda code=coupon: self._customer_coupon(code))
         elif number == 3:  # a dozen items: item lists and invoices beyond 10 entries
             specs = [billing.ItemSpec(plan("Business"))]
             specs += [billing.ItemSpec(price) for price in catalog.connectors]
@@ -280,6 +284,13 @@ class Story:
             self.at(base + 3 * day, lambda: self._book_downgrade(downgraded(), plan("Starter")))
         elif number == 9:  # collection paused: renewal invoices are voided
             subscription = subscribe([billing.ItemSpec(catalog.sms["usd"])])
+            # a coupon put on the subscription, then taken off before its next invoice
+            fiveoff = catalog.coupons["FIVEOFF"]
+            self.at(
+                base + 3 * day,
+                lambda: billing.update(self.ledger, subscription(), coupons=(fiveoff,)),
+            )
+            self.at(base + 4 * day, lambda: billing.remove_discounts(self.ledger, subscription()))
             self.at(
                 base + 2 * day,
                 lambda: billing.update(
@@ -359,6 +370,12 @@ class Story:
             quotes.finalize(ledger, quote)
             if at(3):
                 quotes.cancel(ledger, quote)
+
+    def _customer_coupon(self, code: str | None) -> None:
+        if code is None:
+            customers.remove_discount(self.ledger, self.customer)
+        else:
+            customers.apply_coupon(self.ledger, self.customer, self.catalog.coupons[code])
 
     def _book_downgrade(self, subscription: Obj, price: Obj) -> None:
         items = billing.items_of(self.ledger, subscription)

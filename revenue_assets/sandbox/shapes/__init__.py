@@ -21,6 +21,7 @@ from revenue_assets.sandbox.shapes.billing import (
 from revenue_assets.sandbox.shapes.catalog import (
     billing_meter,
     coupon,
+    deleted_discount,
     discount,
     entitlement_feature,
     payment_link,
@@ -80,6 +81,7 @@ __all__ = [
     "credited_lines",
     "customer",
     "customer_details",
+    "deleted_discount",
     "deleted_stub",
     "discount",
     "dispute",

@@ -185,6 +185,13 @@ def discount(
     )
 
 
+def deleted_discount(found: Obj) -> Obj:
+    """Stripe's answer to removing a discount: the discount's fields without `end`, and
+    `deleted` (Stripe's `deleted_discount`)."""
+    fields = {key: value for key, value in found.items() if key != "end"}
+    return {"deleted": True, **fields}
+
+
 def promotion_code(
     id: str,
     code: str,
