@@ -81,9 +81,13 @@ def test_one_table_alone_at_the_whole_budget_meets_no_endpoint_limit(
     )
 
 
-@pytest.mark.sandbox(rate_limit="auto", endpoint_limit=25, latency_ms=(10, 30), app_traffic=40)
+@pytest.mark.sandbox(
+    rate_limit="auto", endpoint_limit=25, latency_ms=(10, 30), app_traffic=40, customers=200
+)
 def test_a_sync_at_its_default_share_leaves_the_app_its_requests(sandbox, tmp_path: Path) -> None:
-    access = access_for(sandbox, sandbox.live_key, rate_limit=DEFAULT_SHARES["live"])
+    access = access_for(
+        sandbox, sandbox.live_key, rate_limit=DEFAULT_SHARES["live"], operation_limits=None
+    )  # Stripe's own per-endpoint limit, as the sandbox enforces it here
     sandbox.reset_counters()
     outcomes = sync_sandbox(sandbox, tmp_path / "w.duckdb", access=access)
     assert all(o.ok for o in outcomes.values())
