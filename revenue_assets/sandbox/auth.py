@@ -71,6 +71,9 @@ PERMISSIONS: dict[str, str] = {
     "quotes": "rak_quote",
     # Nor for credit grants: this one follows the billing meters' (`rak_billing_meter`).
     "billing/credit_grants": "rak_billing_credit_grant",
+    # A grant's balance transactions are read with the grants, as setup attempts are with
+    # their setup intents.
+    "billing/credit_balance_transactions": "rak_billing_credit_grant",
 }
 
 _KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_", "pk_test_", "pk_live_")

@@ -5,6 +5,14 @@ Stripe announces a grant's creation and every later change (a new expiry, an ear
 void, new metadata) with `billing.credit_grant.updated`; a grant reaching its `expires_at`
 changes nothing in the object, so it sends nothing then. The sandbox's invoices do not draw
 on the credits: the generated company's grants only cover a metered price nobody pays yet.
+
+Every movement of a customer's credit balance is a credit balance transaction (listed per
+customer, stored under it): a `credit` when a grant is made, and a `debit` of what is left of it
+when it is voided or expires (early, or when the clock passes its `expires_at`), so the
+transactions of a grant always sum to what it can still pay. Stripe announces each one with
+`billing.credit_balance_transaction.created` (an event type of the pinned SDK, and one a
+webhook endpoint can enable). Their ids are drawn from a stream of the grant's own, so that the
+generated company's stories draw exactly what they drew before transactions existed.
 """
 
 from __future__ import annotations
@@ -55,7 +63,52 @@ def grant(
     )
     ledger.put(found)
     ledger.emit("billing.credit_grant.created", found)
+    _transaction(ledger, found, "credit", "credits_granted", amount, found["effective_at"])
+    if expires_at is not None:
+        ledger.schedule(found["id"], expires_at)
     return found
+
+
+def _transaction(
+    ledger: Ledger, found: Obj, type: str, reason: str, amount: int, effective_at: int
+) -> Obj:
+    """Record (and announce) one movement of the grant customer's credit balance."""
+    monetary = found["amount"]["monetary"]
+    with ledger.aside(found["id"]) as ids:
+        txn = shapes.credit_balance_transaction(
+            ids.new("cbtxn"),
+            ledger.now,
+            credit_grant=found["id"],
+            type=type,
+            reason=reason,
+            amount=amount,
+            currency=monetary["currency"],
+            effective_at=effective_at,
+        )
+        ledger.put(txn, parent=found["customer"])
+        ledger.emit("billing.credit_balance_transaction.created", txn)
+    return txn
+
+
+def remaining(ledger: Ledger, found: Obj) -> int:
+    """What a grant can still pay: its credits less its debits."""
+    total = 0
+    for txn in ledger.children(found["customer"], "billing.credit_balance_transaction"):
+        if txn["credit_grant"] != found["id"]:
+            continue
+        side = txn["credit"] if txn["type"] == "credit" else txn["debit"]
+        value = side["amount"]["monetary"]["value"]
+        total += value if txn["type"] == "credit" else -value
+    return total
+
+
+def _close(ledger: Ledger, found: Obj, reason: str, effective_at: int) -> None:
+    """The grant can pay nothing more: debit what was left of it (`credits_expired`,
+    `credits_voided`), if anything, and take it off the clock."""
+    left = remaining(ledger, found)
+    if left > 0:
+        _transaction(ledger, found, "debit", reason, left, effective_at)
+    ledger.schedule(found["id"], None)
 
 
 def _must_be_usable(found: Obj, ledger: Ledger) -> None:
@@ -75,16 +128,35 @@ def change(ledger: Ledger, found: Obj, changes: Obj) -> Obj:
         found["updated"] = ledger.now
     ledger.put(found)
     ledger.emit("billing.credit_grant.updated", found, previous)
+    if "expires_at" in previous and found["voided_at"] is None:
+        ledger.schedule(found["id"], found["expires_at"])  # the clock ends it then
     return found
 
 
 def expire(ledger: Ledger, found: Obj) -> Obj:
     """Ends a grant now: its unused credits can no longer be spent."""
     _must_be_usable(found, ledger)
-    return change(ledger, found, {"expires_at": ledger.now})
+    change(ledger, found, {"expires_at": ledger.now})
+    _close(ledger, found, "credits_expired", ledger.now)
+    return found
 
 
 def void(ledger: Ledger, found: Obj) -> Obj:
     """Cancels a grant (granted by mistake): none of its credits count any more."""
     _must_be_usable(found, ledger)
-    return change(ledger, found, {"voided_at": ledger.now})
+    change(ledger, found, {"voided_at": ledger.now})
+    _close(ledger, found, "credits_voided", ledger.now)
+    return found
+
+
+def lapse(ledger: Ledger, found: Obj) -> None:
+    """The clock reached the grant's `expires_at`: what was left of it expires, without an
+    event for the grant (its object does not change). A grant voided meanwhile, or whose
+    expiry moved, is left alone (or waits for its new expiry)."""
+    expires_at = found["expires_at"]
+    if found["voided_at"] is not None or expires_at is None:
+        ledger.schedule(found["id"], None)
+    elif expires_at > ledger.now:
+        ledger.schedule(found["id"], expires_at)
+    else:
+        _close(ledger, found, "credits_expired", expires_at)

@@ -26,6 +26,12 @@ EXPANDABLE: dict[str, dict[str, str]] = {
         "settings.invoices.default_account_tax_ids": "tax_id",
     },
     "balance_transaction": {"source": "*"},
+    "billing.credit_balance_transaction": {
+        "credit.credits_application_invoice_voided.invoice": "invoice",
+        "credit_grant": "billing.credit_grant",
+        "debit.credits_applied.invoice": "invoice",
+        "test_clock": "test_clock",
+    },
     "charge": {
         "application": "application",
         "application_fee": "application_fee",

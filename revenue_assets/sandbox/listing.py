@@ -364,6 +364,18 @@ RESOURCES: dict[str, Resource] = {
         {"customer": CUSTOMER, "customer_account": _field("customer_account")},
         created_filter=False,
     ),
+    # Stored under their customer (the object names only its grant); Stripe requires the
+    # customer. No grant of the sandbox has a `customer_account`, so that filter finds nothing.
+    "billing/credit_balance_transactions": Resource(
+        "billing.credit_balance_transaction",
+        {
+            "customer": PARENT,
+            "credit_grant": _field("credit_grant"),
+            "customer_account": _field("customer_account"),
+        },
+        required=("customer",),
+        created_filter=False,
+    ),
 }
 
 # Resources Stripe serves under a namespace (`/v1/checkout/sessions`) are one key of

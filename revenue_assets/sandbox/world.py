@@ -28,6 +28,7 @@ from revenue_assets.sandbox import (
     checkout,
     company,
     connect,
+    credits,
     customer_children,
     legacy,
     money,
@@ -270,6 +271,8 @@ class World:
             customer_children.verify_tax_id(ledger, obj)
         elif obj["object"] == "quote":
             quotes.lapse(ledger, obj)
+        elif obj["object"] == "billing.credit_grant":
+            credits.lapse(ledger, obj)
         else:
             self.store.set_due(key, account, None)
 

@@ -61,6 +61,7 @@ LIST_PARAMS: dict[str, str] = {
     "entitlements/features": "entitlements.FeatureListParams",
     "quotes": "QuoteListParams",
     "billing/credit_grants": "billing.CreditGrantListParams",
+    "billing/credit_balance_transactions": "billing.CreditBalanceTransactionListParams",
 }
 
 

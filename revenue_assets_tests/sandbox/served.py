@@ -61,6 +61,11 @@ CHILD_LISTS: dict[str, str] = {"invoices": "lines", "credit_notes": "lines"}
 # What Stripe keeps under a customer (`/v1/customers/{id}/<list>`), asked of every customer: few
 # customers have balance transactions or tax ids, and no other list says which.
 CUSTOMER_LISTS = ("balance_transactions", "tax_ids", "payment_methods")
+# Lists Stripe serves only for one customer (`customer` required), asked of every customer that
+# has one of the objects named: credit balance transactions of the customers with credit grants.
+PER_CUSTOMER_LISTS: dict[str, str] = {
+    "billing/credit_balance_transactions": "billing/credit_grants"
+}
 SAMPLE = 25  # parents / objects per kind asked for child lists, retrieves and expansions
 # Deeper expansions the product or its users ask for: through lists, includable fields.
 DEEP_EXPANSIONS: dict[str, list[str]] = {
@@ -112,6 +117,7 @@ def served(client: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     """(what was asked, the object served) for everything the sandbox serves."""
     samples: dict[str, list[dict[str, Any]]] = {}
     customers: list[str] = []
+    owners: dict[str, set[str]] = {}  # listed resource -> the customers its objects name
     for resource, params in LISTS.items():
         for page in pages(client, f"/v1/{resource}", params):
             yield f"GET /v1/{resource} (page)", page
@@ -119,6 +125,8 @@ def served(client: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"GET /v1/{resource}", obj
                 if resource == "customers":
                     customers.append(obj["id"])
+                if isinstance(obj.get("customer"), str):
+                    owners.setdefault(resource, set()).add(obj["customer"])
                 if len(samples.setdefault(resource, [])) < SAMPLE:
                     samples[resource].append(obj)
         fields = sorted({f for obj in samples.get(resource, []) for f in expandable(obj)})
@@ -145,6 +153,8 @@ def served(client: Any) -> Iterator[tuple[str, dict[str, Any]]]:
             for obj in objects:
                 for page in pages(client, f"/v1/{resource}/{obj['id']}/{child}", {}):
                     yield f"GET {resource}/:id/{child} (page)", page
+    for resource, owned in PER_CUSTOMER_LISTS.items():
+        yield from _per_customer(client, resource, sorted(owners.get(owned, ())))
     yield from _customer_children(client, customers)
     for intent in samples.get("setup_intents", []):
         path = "/v1/setup_attempts"
@@ -184,3 +194,25 @@ def _customer_children(client: Any, customers: list[str]) -> Iterator[tuple[str,
                     if fields:
                         expanded = client.raw_request("get", path, expand=fields).data
                         yield f"GET customers/:id/{child}/:id?expand[]={','.join(fields)}", expanded
+
+
+def _per_customer(
+    client: Any, resource: str, customers: list[str]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every page of a list for each of these customers, its objects, and a retrieve (plain and
+    expanded) of a few of them."""
+    retrieved = 0
+    for customer in customers:
+        for page in pages(client, f"/v1/{resource}", {"customer": customer}):
+            yield f"GET /v1/{resource} (page)", page
+            for obj in page["data"]:
+                yield f"GET /v1/{resource}", obj
+                if retrieved >= SAMPLE:
+                    continue
+                retrieved += 1
+                path = f"/v1/{resource}/{obj['id']}"
+                yield f"GET {resource}/:id", client.raw_request("get", path).data
+                fields = expandable(obj)
+                if fields:
+                    expanded = client.raw_request("get", path, expand=fields).data
+                    yield f"GET {resource}/:id?expand[]={','.join(fields)}", expanded

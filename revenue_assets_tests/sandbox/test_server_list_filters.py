@@ -60,8 +60,15 @@ def _sample(param: Param) -> Any:
     )
 
 
+# What a list requires before any filter is judged.
+REQUIRED: dict[str, dict[str, Any]] = {
+    "subscription_items": {"subscription": "sub_none"},
+    "billing/credit_balance_transactions": {"customer": "cus_none"},
+}
+
+
 def _base(endpoint: str) -> dict[str, Any]:
-    return {"subscription": "sub_none"} if endpoint == "subscription_items" else {}
+    return REQUIRED.get(endpoint, {})
 
 
 def test_every_documented_filter_is_accepted(sandbox_session: Sandbox) -> None:

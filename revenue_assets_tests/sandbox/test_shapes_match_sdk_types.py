@@ -15,7 +15,7 @@ import pytest
 
 from revenue_assets.sandbox.runner import Sandbox
 from revenue_assets_tests.sandbox.sdk_types import Checker, sdk_version
-from revenue_assets_tests.sandbox.served import LISTS, served
+from revenue_assets_tests.sandbox.served import LISTS, PER_CUSTOMER_LISTS, served
 
 STRIPE_EXAMPLES = Path("/work/shared/stripe/fixtures3.json")
 
@@ -28,11 +28,12 @@ def test_every_served_object_matches_the_sdk_types(sandbox_session: Sandbox) -> 
         checker.check(obj, what)
     print(f"\n{sdk_version()}\n{checker.summary()}")
     # Every list was fetched and held objects, and retrieves and expansions were made.
-    assert {f"GET /v1/{resource}" for resource in LISTS} - set(asked) <= {
+    assert {f"GET /v1/{resource}" for resource in [*LISTS, *PER_CUSTOMER_LISTS]} - set(asked) <= {
         "GET /v1/webhook_endpoints"  # the generated company registers no endpoint
     }
     assert any("expand[]" in what for what in asked)
     assert checker.checked["event"] > 100 and checker.checked["subscription_item"] > 0
+    assert checker.checked["billing.credit_balance_transaction"] > 0  # listed per customer
     assert [str(v) for v in checker.violations[:10]] == []
     assert sum(checker.valid.values()) == sum(checker.checked.values())
 

@@ -333,11 +333,15 @@ class Story:
                 credits.expire(ledger, pilot)
         elif number == 3 and at(2):  # prepaid API usage, welcome credits, an annual offer open
             grant(20_000, "paid", "Prepaid API credits", priority=10)
-            grant(5_000, "promotional", "Welcome credits", expires_at=base + 30 * money.DAY)
+            welcome = grant(
+                5_000, "promotional", "Welcome credits", expires_at=base + 30 * money.DAY
+            )
             offered = max(ledger.now, self.plan.now - 10 * money.DAY)
             ledger.now = offered
             quote = quotes.draft(ledger, self.customer, [(plan("Business", ("year", 1)), 1)])
             quotes.finalize(ledger, quote)  # answerable past the clock: the live world expires it
+            if at(30):  # unspent welcome credits expire, as the world's clock runs it
+                credits.lapse(ledger, welcome)
         elif number == 5 and at(3):  # the upgrade was sold on a quote, accepted on the day
             quote = quotes.draft(
                 ledger,

@@ -49,7 +49,7 @@ from revenue_assets.sandbox.shapes.payments import (
 )
 from revenue_assets.sandbox.shapes.platform import account, event, webhook_endpoint
 from revenue_assets.sandbox.shapes.radar import early_fraud_warning, review
-from revenue_assets.sandbox.shapes.sales import credit_grant, quote
+from revenue_assets.sandbox.shapes.sales import credit_balance_transaction, credit_grant, quote
 from revenue_assets.sandbox.shapes.templates import (
     ACCOUNT_NAME,
     STATEMENT_DESCRIPTOR,
@@ -75,6 +75,7 @@ __all__ = [
     "checkout_session",
     "clone",
     "coupon",
+    "credit_balance_transaction",
     "credit_grant",
     "credit_note",
     "credit_note_line",

@@ -1,5 +1,6 @@
 """Sales outside the self-serve checkout: quotes a salesperson sends a customer, and the billing
-credits (credit grants) a customer is given or buys to spend on metered usage."""
+credits (credit grants) a customer is given or buys to spend on metered usage, with the credit
+balance transactions that record what each grant adds to or takes from the balance."""
 
 from __future__ import annotations
 
@@ -106,4 +107,38 @@ def credit_grant(
         priority=priority,
         voided_at=None,
         metadata=metadata or {},
+    )
+
+
+def credit_balance_transaction(
+    id: str,
+    created: int,
+    *,
+    credit_grant: str,
+    type: str,
+    reason: str,
+    amount: int,
+    currency: str,
+    effective_at: int,
+) -> Obj:
+    """One movement of a customer's credit balance: a `credit` (`reason`: `credits_granted`)
+    or a `debit` (`credits_expired`, `credits_voided`) of `amount` minor units. The details
+    of invoice applications stay null: the sandbox's invoices never draw on credits."""
+    value = {"monetary": {"currency": currency, "value": amount}, "type": "monetary"}
+    if type == "credit":
+        credit = {"amount": value, "credits_application_invoice_voided": None, "type": reason}
+        debit = None
+    else:
+        credit = None
+        debit = {"amount": value, "credits_applied": None, "type": reason}
+    return from_template(
+        "billing.credit_balance_transaction",
+        id=id,
+        created=created,
+        credit_grant=credit_grant,
+        type=type,
+        credit=credit,
+        debit=debit,
+        effective_at=effective_at,
+        test_clock=None,
     )
