@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
+from rich.console import Console
 
 from revenue_assets.settings import ConfigError, Settings
 
@@ -53,3 +55,13 @@ def dagster_instance():
             err=True,
         )
     return instance
+
+
+def output_console(**options: Any) -> Console:
+    """A console for progress and summaries. Written to a file or a pipe (CI logs), it is 120
+    columns wide rather than the 80 assumed there, so the summary's figures stay whole; a
+    terminal gets its own width."""
+    console = Console(**options)
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
+    return console

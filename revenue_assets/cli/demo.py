@@ -33,6 +33,7 @@ import click
 from rich.console import Console
 
 from revenue_assets.catalog.months import month_key
+from revenue_assets.cli.common import output_console
 from revenue_assets.demo.company_life import write_clock_file
 
 DEFAULT_DIR = Path("data/demo")
@@ -388,7 +389,7 @@ def dagster_output_to(log: Path) -> Iterator[Console]:
     writes progress to the terminal."""
     terminal: TextIO = sys.stdout
     with log.open("w") as file, contextlib.redirect_stdout(file), contextlib.redirect_stderr(file):
-        yield Console(file=terminal, highlight=False)
+        yield output_console(file=terminal, highlight=False)
 
 
 def full_sync(console: Console) -> bool:

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from revenue_assets.cli.common import dagster_instance, load_settings
+from revenue_assets.cli.common import dagster_instance, load_settings, output_console
 from revenue_assets.stripe_api.errors import StripeAccessError
 
 # Dagster's console logger shows every event at DEBUG, and a failure as a traceback of a hundred
@@ -126,7 +126,7 @@ def sync(
         chosen,
         skip_children=frozenset(skipped),
         downstream=not no_downstream,
-        console=Console(stderr=True),
+        console=output_console(stderr=True),
         verbose=verbose,
     )
     sys.exit(0 if ok else 1)

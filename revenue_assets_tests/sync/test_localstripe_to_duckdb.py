@@ -10,6 +10,7 @@ import dagster as dg
 
 from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.definitions import WEBHOOK_SENSORS, stripe_tables
+from revenue_assets.defs.stripe.specs import table_key
 from revenue_assets.state.store import StateStore
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver
@@ -58,13 +59,15 @@ def test_localstripe_webhooks_in_an_older_shape_reach_duckdb(localstripe, tmp_pa
             "product",
             "event",
         }
+        # localstripe serves no customer's payment methods (a 404): that table is left out.
+        unserved = table_key("payment_method")
         for request in requests:
             assert dg.materialize(
                 [stripe_tables],
                 instance=instance,
                 resources=resources,
                 partition_key=request.partition_key,
-                selection=request.asset_selection,
+                selection=[key for key in request.asset_selection if key != unserved],
                 run_config=request.run_config,
             ).success
 
