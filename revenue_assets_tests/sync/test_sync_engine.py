@@ -145,6 +145,9 @@ def test_faults_and_429_storms_lose_and_duplicate_nothing(sandbox, tmp_path: Pat
     access = access_for(sandbox, rate_limit=400.0)  # ten times the server's limit: 429 storm
     outcomes = sync_sandbox(sandbox, noisy, access=access)
     assert all(o.ok for o in outcomes.values()), {n: o.error for n, o in outcomes.items()}
+    assert not any(o.child_errors for o in outcomes.values()), [
+        o.child_errors for o in outcomes.values()
+    ]
     rate_limited = sum(o.stats.rate_limited for o in outcomes.values())
     retried = sum(o.stats.retries for o in outcomes.values())
     assert rate_limited > 10
