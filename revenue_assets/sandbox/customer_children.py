@@ -114,9 +114,12 @@ def adjust_balance(
     return txn
 
 
-def applied_to_invoice(ledger: Ledger, customer: Obj, invoice: Obj, before: int) -> None:
-    """An invoice's finalization moved the balance (credit spent, or a debt added to the
-    invoice): the transaction that says so."""
+def balance_moved_by_invoice(
+    ledger: Ledger, customer: Obj, invoice: Obj, before: int, type: str
+) -> None:
+    """An invoice moved the customer's balance: its finalization spent credit or added a debt
+    (`applied_to_invoice`), or its voiding gave back what it had consumed
+    (`unapplied_from_invoice`). The transaction that says so, if the balance moved."""
     after = customer.get("balance") or 0
     if after != before:
         record_balance(
@@ -124,28 +127,10 @@ def applied_to_invoice(ledger: Ledger, customer: Obj, invoice: Obj, before: int)
             customer,
             after - before,
             invoice["currency"],
-            type="applied_to_invoice",
+            type=type,
             ending_balance=after,
             invoice=invoice["id"],
         )
-
-
-def unapplied_from_invoice(ledger: Ledger, customer: Obj, invoice: Obj, before: int) -> None:
-    """A voided invoice gave back the balance it had consumed."""
-    after = customer.get("balance") or 0
-    if after != before:
-        record_balance(
-            ledger,
-            customer,
-            after - before,
-            invoice["currency"],
-            type="unapplied_from_invoice",
-            ending_balance=after,
-            invoice=invoice["id"],
-        )
-
-
-# -- payment methods ---------------------------------------------------------------------------
 
 
 def card_hash(customer_id: str | None, number: int = 0) -> Obj:

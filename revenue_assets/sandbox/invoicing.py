@@ -384,7 +384,9 @@ def finalize(ledger: Ledger, invoice: Obj, *, recompute: bool = True) -> Obj:
     invoice["amount_remaining"] = invoice["amount_due"]
     invoice["ending_balance"] = min(0, after)
     customer["balance"] = min(0, after)
-    customer_children.applied_to_invoice(ledger, customer, invoice, starting)
+    customer_children.balance_moved_by_invoice(
+        ledger, customer, invoice, starting, "applied_to_invoice"
+    )
     ledger.put(customer)
     invoice["status"] = "open"
     invoice["status_transitions"] = dict(invoice["status_transitions"], finalized_at=now)
@@ -563,7 +565,9 @@ def _release_balance(ledger: Ledger, invoice: Obj) -> None:
         if customer is not None and not customer.get("deleted"):
             before = customer.get("balance") or 0
             customer["balance"] = before - consumed
-            customer_children.unapplied_from_invoice(ledger, customer, invoice, before)
+            customer_children.balance_moved_by_invoice(
+                ledger, customer, invoice, before, "unapplied_from_invoice"
+            )
             ledger.put(customer)
 
 
