@@ -174,7 +174,10 @@ def run_sync(
     selection = dg.AssetSelection.assets(*keys)
     rebuilt = set()
     if downstream:
-        below = selection.downstream(include_self=False)
+        # A child table is downstream of its parent: a skipped one stays out.
+        below = selection.downstream(include_self=False) - dg.AssetSelection.assets(
+            *(table_key(name) for name in skip_children)
+        )
         rebuilt = below.resolve(defs.resolve_asset_graph())
         selection = selection | below
     if rebuilt:

@@ -185,9 +185,8 @@ def test_sync_skips_a_child_table_listed_per_parent(sandbox_session, tmp_path: P
     customer's payment methods are asked for; a table embedded in its parent cannot be
     skipped alone (it comes with the parent's pages)."""
     env = cli_env(sandbox_session, tmp_path)
-    result = run_cli(
-        "sync", "--no-downstream", "--table", "customer", "--skip", "payment_method", env=env
-    )
+    # With the rebuild downstream: a child table is downstream of its parent.
+    result = run_cli("sync", "--skip", "payment_method", env=env)
     assert result.returncode == 0, result.stderr[-2000:]
     database = tmp_path / "warehouse.duckdb"
     assert warehouse_rows(database, "customer")
