@@ -101,12 +101,15 @@ def test_demo_runs_everything_offline_and_a_second_run_reuses_it(tmp_path: Path)
     assert dashboard.is_file()
 
 
-def company_at(path: Path, seconds_ago: int, customers: int) -> int:
+def company_at(path: Path, seconds_ago: int, customers: int, connected_accounts: int = 1) -> int:
     """A company file whose clock was left `seconds_ago`; returns that clock."""
     from revenue_assets.sandbox.world import CompanySpec, World
 
     clock = int(time.time()) - seconds_ago
-    World.generate(CompanySpec(seed=5, customers=customers, months=2, now=clock), path=path).close()
+    spec = CompanySpec(
+        seed=5, customers=customers, months=2, now=clock, connected_accounts=connected_accounts
+    )
+    World.generate(spec, path=path).close()
     return clock
 
 
@@ -119,12 +122,14 @@ def test_a_company_left_behind_catches_up_and_is_resynced_only_if_it_changed(
     from revenue_assets.sandbox.world import CompanySpec
 
     quiet = Console(file=io.StringIO())
-    spec = CompanySpec(seed=5, customers=0, months=2)
+    spec = CompanySpec(seed=5, customers=0, months=2, connected_accounts=0)
 
     # An empty company an hour behind: it catches up without any event, nothing to re-list.
     idle = DemoPaths(tmp_path / "idle")
     idle.root.mkdir()
-    clock = company_at(idle.company, 3600, customers=0)
+    # No connected account either: its customers' balance is paid out at midnight UTC, an
+    # event whenever the test runs in the first hour of a day.
+    clock = company_at(idle.company, 3600, customers=0, connected_accounts=0)
     idle.warehouse.write_bytes(b"")
     sandbox, unchanged_since = start_sandbox(idle, spec, 0, quiet)
     try:
