@@ -10,7 +10,8 @@ single objects (event payloads, retrieves).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import msgspec
@@ -80,12 +81,17 @@ class PageMeta:
     has_more: bool
     children: dict[str, list[list[str]]]  # child field -> embedded child ids, per parent
     children_more: dict[str, list[int]]  # child field -> positions of parents with has_more
-    # Per object: the fields of `PARENT_FIELDS` (by dotted path) that say whether it may have
-    # children listed per parent, and what their endpoint is asked with.
-    parent_fields: list[dict[str, Any]]
+    _entries: list[_Entry] = field(repr=False)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @cached_property
+    def parent_fields(self) -> list[dict[str, Any]]:
+        """Per object: the fields of `PARENT_FIELDS` (by dotted path) that say whether it may
+        have children listed per parent, and what their endpoint is asked with. Built only
+        when asked: most tables have no such children, and this would double the page's CPU."""
+        return [entry.parent_fields() for entry in self._entries]
 
 
 def read_page(body: bytes | memoryview) -> PageMeta:
@@ -99,20 +105,20 @@ def read_page(body: bytes | memoryview) -> PageMeta:
     children: dict[str, list[list[str]]] = {}
     children_more: dict[str, list[int]] = {}
     for position, entry in enumerate(page.data):
-        for field in EMBEDDED_FIELDS:
-            embedded = getattr(entry, field)
+        for name in EMBEDDED_FIELDS:
+            embedded = getattr(entry, name)
             if embedded is None:
                 continue
-            children.setdefault(field, [[] for _ in page.data])[position] = [
+            children.setdefault(name, [[] for _ in page.data])[position] = [
                 child.id for child in embedded.data
             ]
             if embedded.has_more:
-                children_more.setdefault(field, []).append(position)
+                children_more.setdefault(name, []).append(position)
     return PageMeta(
         ids=[entry.id for entry in page.data],
         created=[entry.created if entry.created is not None else entry.date for entry in page.data],
         has_more=page.has_more,
         children=children,
         children_more=children_more,
-        parent_fields=[entry.parent_fields() for entry in page.data],
+        _entries=page.data,
     )

@@ -143,11 +143,7 @@ def served(client: Any) -> Iterator[tuple[str, dict[str, Any]]]:
                 path = f"/v1/accounts/{obj['id']}"
             else:
                 path = f"/v1/{resource}/{obj['id']}"
-            yield f"GET {resource}/:id", client.raw_request("get", path).data
-            fields = expandable(obj)
-            if fields:
-                expanded = client.raw_request("get", path, expand=fields).data
-                yield f"GET {resource}/:id?expand[]={','.join(fields)}", expanded
+            yield from _retrieved(client, f"GET {resource}/:id", path, obj)
         child = CHILD_LISTS.get(resource)
         if child:
             for obj in objects:
@@ -176,6 +172,17 @@ def served(client: Any) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "GET /v1/account", client.raw_request("get", "/v1/account").data
 
 
+def _retrieved(
+    client: Any, label: str, path: str, obj: dict[str, Any]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One object retrieved as it is, and with every field it lets `expand[]` reach."""
+    yield label, client.raw_request("get", path).data
+    fields = expandable(obj)
+    if fields:
+        expanded = client.raw_request("get", path, expand=fields).data
+        yield f"{label}?expand[]={','.join(fields)}", expanded
+
+
 def _customer_children(client: Any, customers: list[str]) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every customer's nested lists, and a retrieve (plain and expanded) of a few of each."""
     retrieved: dict[str, int] = {}
@@ -188,12 +195,8 @@ def _customer_children(client: Any, customers: list[str]) -> Iterator[tuple[str,
                     if retrieved.get(child, 0) >= SAMPLE:
                         continue
                     retrieved[child] = retrieved.get(child, 0) + 1
-                    path = f"{base}/{obj['id']}"
-                    yield f"GET customers/:id/{child}/:id", client.raw_request("get", path).data
-                    fields = expandable(obj)
-                    if fields:
-                        expanded = client.raw_request("get", path, expand=fields).data
-                        yield f"GET customers/:id/{child}/:id?expand[]={','.join(fields)}", expanded
+                    label = f"GET customers/:id/{child}/:id"
+                    yield from _retrieved(client, label, f"{base}/{obj['id']}", obj)
 
 
 def _per_customer(
