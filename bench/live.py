@@ -225,15 +225,15 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
     import stripe
 
     from bench.revenue import generate
-    from bench.sync import company_span, months
+    from bench.sync import company_span, months_of
     from revenue_assets.catalog.tables import TABLES
+    from revenue_assets.demo.live import free_port, start_dagster_dev, wait_for_receiver
     from revenue_assets.demo.processes import ChildProcess
     from revenue_assets.ingest.sync import SyncTarget, month_partitions, sync_tables
     from revenue_assets.sandbox.runner import SandboxProcess
     from revenue_assets.sandbox.world import CompanySpec
     from revenue_assets.stripe_api.client import StripeAccess
     from revenue_assets.warehouse.connection import warehouse_connection
-    from revenue_assets.webhooks.sockets import bind
 
     work = Path(tempfile.mkdtemp(prefix="bench-live-"))
     if not args.keep:
@@ -250,7 +250,7 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
     children: list[ChildProcess] = []
     try:
         access = StripeAccess(sandbox.secret_key, api_base=sandbox.base_url, rate_limit=100.0)
-        keys = months(*company_span(work / "company.sqlite", sandbox.account_id))
+        keys = months_of(*company_span(work / "company.sqlite", sandbox.account_id))
         sync_tables(access, SyncTarget(database), list(TABLES), month_partitions(keys))
         with warehouse_connection(database) as connection:
             customers = [
@@ -263,9 +263,7 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
         client = stripe.StripeClient(
             sandbox.secret_key, base_addresses={"api": sandbox.base_url}, max_network_retries=2
         )
-        sock = bind("127.0.0.1", 0)
-        port = sock.getsockname()[1]
-        sock.close()
+        port = free_port(0)
         endpoint = client.v1.webhook_endpoints.create(
             {"url": f"http://127.0.0.1:{port}/stripe/webhooks", "enabled_events": ["*"]}
         )
@@ -296,13 +294,13 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
                 cwd=REPO,
             )
         )
-        ui_sock = bind("127.0.0.1", 0)
-        ui_port = ui_sock.getsockname()[1]
-        ui_sock.close()
-        dagster_bin = Path(sys.executable).with_name("dagster")
-        dagster = ChildProcess.start(
-            "dagster dev",
-            [str(dagster_bin), "dev", "-w", "workspace.yaml", "-p", str(ui_port)],
+        wait_for_receiver(port, children[-1])
+        # The instance is opened only once the UI answers: dagster dev creates (migrates) the
+        # fresh instance's SQLite storage as it starts, and a second process doing it at the
+        # same moment makes both fail.
+        dagster, _ = start_dagster_dev(
+            ["-w", "workspace.yaml"],
+            port=free_port(0),
             env=env,
             log=work / "dagster_dev.log",
             cwd=REPO,

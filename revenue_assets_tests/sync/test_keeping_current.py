@@ -15,6 +15,7 @@ import dagster as dg
 import pytest
 import stripe
 
+from revenue_assets.catalog.months import key_of_timestamp
 from revenue_assets.catalog.tables import TABLES_BY_NAME
 from revenue_assets.definitions import defs
 from revenue_assets.defs.stripe import sensors
@@ -392,33 +393,63 @@ def test_webhook_health_check_fails_when_deliveries_do_not_verify(live: Live) ->
     assert "STRIPE_WEBHOOK_SECRET" in evaluation.metadata["problems"].value
 
 
-def test_events_arriving_while_a_run_is_queued_go_in_one_run(
+def test_events_for_a_partition_whose_run_has_not_started_go_in_that_run(
     live: Live, receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Under a steady stream, one run per tick queues faster than runs start: while a table's
-    webhook run waits in the queue, newer events wait too, then go in one run together."""
-    customers = store_objects(live.world, "customer")[:3]
+    """Under a steady stream, a run per partition per tick would be launched faster than runs
+    start (each is a process that takes seconds to boot). A partition whose webhook run is
+    queued or still starting gets no second run: that run applies what is pending when its
+    step starts, newer events included. Other partitions of the table are requested at once."""
+    by_partition: dict[str, list[dict[str, Any]]] = {}
+    for customer in store_objects(live.world, "customer"):
+        by_partition.setdefault(key_of_timestamp(customer["created"]), []).append(customer)
+    crowded = next(group for group in by_partition.values() if len(group) >= 2)
+    held, joining = crowded[:2]
+    elsewhere = next(g for k, g in by_partition.items() if k != key_of_timestamp(held["created"]))
+    other = elsewhere[0]
     customer_webhooks = [s for s in WEBHOOK_SENSORS if s.name == "customer_webhooks"]
-    live.world.update("customers", customers[0]["id"], {"metadata": {"batch": "first"}})
+    live.world.update("customers", held["id"], {"metadata": {"batch": "first"}})
     assert live.sandbox.wait_for_deliveries(timeout=30)
-    first = live.tick(customer_webhooks)
-    assert len(first) == 1
+    [first] = live.tick(customer_webhooks)
     monkeypatch.setenv("STRIPE_API_KEY", live.sandbox.secret_key)  # the job's resources
     job = defs.resolve_implicit_global_asset_job_def()
-    queued = live.instance.create_run_for_job(
+    starting = live.instance.create_run_for_job(
         job,
-        asset_selection=frozenset(first[0].asset_selection),
-        tags={**first[0].tags, "dagster/partition": first[0].partition_key},
-        status=dg.DagsterRunStatus.NOT_STARTED,  # created, not launched yet
+        asset_selection=frozenset(first.asset_selection),
+        tags={**first.tags, "dagster/partition": first.partition_key},
+        status=dg.DagsterRunStatus.STARTING,  # launched, its process still booting
     )
-    for customer in customers[1:]:
+    for customer in (joining, other):
         live.world.update("customers", customer["id"], {"metadata": {"batch": "second"}})
     assert live.sandbox.wait_for_deliveries(timeout=30)
-    assert live.tick(customer_webhooks) == []  # held back while the first run waits
-    live.instance.report_run_canceled(queued)  # the run left the queue
-    second = live.tick(customer_webhooks)
-    # both changes in the next run (one per partition touched)
-    assert second and len({r.partition_key for r in second}) == len(second)
-    live.run([*first, *second])
-    for customer, batch in zip(customers, ("first", "second", "second"), strict=True):
+    [second] = live.tick(customer_webhooks)  # only the partition without a run on its way
+    assert second.partition_key == key_of_timestamp(other["created"]) != first.partition_key
+    live.instance.report_run_canceled(starting)  # (stands in for it below)
+    live.run([first, second])  # the first partition's run applies the later change too
+    for customer, batch in ((held, "first"), (joining, "second"), (other, "second")):
         assert live.row("customer", customer["id"])["_raw"]["metadata"]["batch"] == batch
+    assert live.tick(customer_webhooks) == []  # and nothing is requested twice
+
+
+def test_event_history_waits_for_its_starting_run(
+    live: Live, receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The event table's runs append a fixed range of the inbox: while one is queued or
+    starting, newer events wait for the next tick after it, then go in one run."""
+    [customer] = store_objects(live.world, "customer")[:1]
+    event_webhooks = [s for s in WEBHOOK_SENSORS if s.name == "event_webhooks"]
+    live.world.update("customers", customer["id"], {"metadata": {"batch": "first"}})
+    assert live.sandbox.wait_for_deliveries(timeout=30)
+    [first] = live.tick(event_webhooks)
+    monkeypatch.setenv("STRIPE_API_KEY", live.sandbox.secret_key)  # the job's resources
+    starting = live.instance.create_run_for_job(
+        defs.resolve_implicit_global_asset_job_def(),
+        asset_selection=frozenset(first.asset_selection),
+        tags={**first.tags, "dagster/partition": first.partition_key},
+        status=dg.DagsterRunStatus.STARTING,
+    )
+    live.world.update("customers", customer["id"], {"metadata": {"batch": "second"}})
+    assert live.sandbox.wait_for_deliveries(timeout=30)
+    assert live.tick(event_webhooks) == []
+    live.instance.report_run_canceled(starting)
+    assert len(live.tick(event_webhooks)) == 1

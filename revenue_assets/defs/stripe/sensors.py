@@ -277,12 +277,16 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(context: dg.SensorEvaluationContext, state: StateResource) -> dg.SensorResult:
-        if _run_waiting_to_start(context.instance, table):
-            # Under a steady stream, one run per tick would queue faster than runs start (each
-            # is a process): events arriving meanwhile wait, then go in one run together.
+        # Under a steady stream, a run per partition per tick would be launched faster than
+        # runs start (each is a process that boots for seconds) and cost a boot per event.
+        # A partition whose run is on its way gets no second one: that run applies whatever
+        # is pending when its step starts. The event table's runs append a fixed range of the
+        # inbox instead, so while one of them is on its way, newer events wait for the next.
+        on_their_way = _partitions_with_a_run_on_its_way(context.instance, table)
+        if history and on_their_way:
             return dg.SensorResult(
-                skip_reason=f"A {table.name} webhook run is still queued: newer events wait "
-                "for it to start, then go in one run."
+                skip_reason="An event webhook run is still queued or starting: newer events "
+                "wait for it to start, then go in one run."
             )
         cursor = int(context.cursor or 0)
         valid = _valid_partitions(table)
@@ -307,10 +311,11 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
         requests = [
             _events_run(table, partition, cursor, seq, f"webhook:{table.name}:{partition}:{seq}")
             for partition, seq in sorted(newest_seq.items(), key=lambda item: item[0] or "")
+            if partition not in on_their_way
         ]
         period = int(time.time() // RETRY_AFTER_S)
         for pending in stalled:
-            if pending.partition_key not in newest_seq:
+            if pending.partition_key not in newest_seq.keys() | on_their_way:
                 context.log.warning(
                     f"{pending.events} {table.name} event(s) of {pending.partition_key} are "
                     f"still unapplied {RETRY_AFTER_S} s after they arrived: requesting their run "
@@ -328,16 +333,25 @@ def webhook_sensor(table: StripeTable) -> dg.SensorDefinition:
     return _sensor
 
 
-def _run_waiting_to_start(instance: dg.DagsterInstance, table: StripeTable) -> bool:
-    """True while a webhook run of `table` is queued or not started yet."""
-    waiting = instance.get_run_ids(
+# A run in these states has not started its step yet: it will read the inbox after now.
+_ON_ITS_WAY = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+]
+
+
+def _partitions_with_a_run_on_its_way(
+    instance: dg.DagsterInstance, table: StripeTable
+) -> set[str | None]:
+    """Partitions (None: an unpartitioned table's) with a webhook run of `table` queued or
+    starting."""
+    records = instance.get_run_records(
         dg.RunsFilter(
-            statuses=[dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED],
-            tags={"trigger": "stripe_webhook", "stripe_table": table.name},
-        ),
-        limit=1,
+            statuses=_ON_ITS_WAY, tags={"trigger": "stripe_webhook", "stripe_table": table.name}
+        )
     )
-    return bool(waiting)
+    return {record.dagster_run.tags.get("dagster/partition") for record in records}
 
 
 def _stalled_partitions(
