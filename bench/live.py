@@ -22,6 +22,7 @@ count as missing. Prints the machine's load average beside the figures.
 
     .venv/bin/python bench/live.py                         # 250k and 1M lines, 10 minutes
     .venv/bin/python bench/live.py --lines 250000 --minutes 2
+    .venv/bin/python bench/live.py --baseline   # each size on Dagster's default run queue first
 """
 
 from __future__ import annotations
@@ -135,8 +136,8 @@ def run_kind(tags: dict[str, str]) -> str:
 
 def run_profile(instance, since: float) -> list[dict]:
     """Where each run created after `since` spent its time, from the instance's event log:
-    queued (created -> dequeued), launch (dequeued -> RUN_START: a fresh process importing the
-    definitions), steps (each step's start -> end), finish (last step -> run end)."""
+    queued (created -> dequeued, when the queue hands it to the launcher: PIPELINE_STARTING),
+    launch (dequeued -> RUN_START: a fresh process importing the definitions), steps (each step's start -> end), finish (last step -> run end)."""
     import dagster as dg
 
     found = []
@@ -150,7 +151,7 @@ def run_profile(instance, since: float) -> list[dict]:
                 continue
             kind = event.event_type_value
             if kind in (
-                "PIPELINE_DEQUEUED",
+                "PIPELINE_STARTING",
                 "PIPELINE_START",
                 "PIPELINE_SUCCESS",
                 "PIPELINE_FAILURE",
@@ -159,7 +160,7 @@ def run_profile(instance, since: float) -> list[dict]:
             elif kind in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE") and event.step_key:
                 steps.setdefault(event.step_key, []).append(entry.timestamp)
         created = record.create_timestamp.timestamp()
-        dequeued = times.get("PIPELINE_DEQUEUED", created)
+        dequeued = times.get("PIPELINE_STARTING", created)
         started = times.get("PIPELINE_START")
         ended = times.get("PIPELINE_SUCCESS") or times.get("PIPELINE_FAILURE")
         step_s = {key: max(ts) - min(ts) for key, ts in steps.items()}
@@ -220,7 +221,7 @@ def print_profile(profile: list[dict]) -> None:
         )
 
 
-def run_size(args: argparse.Namespace, lines: int) -> dict:
+def run_size(args: argparse.Namespace, lines: int, queue: str) -> dict:
     import dagster as dg
     import stripe
 
@@ -230,6 +231,11 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
     from revenue_assets.demo.live import free_port, start_dagster_dev, wait_for_receiver
     from revenue_assets.demo.processes import ChildProcess
     from revenue_assets.ingest.sync import SyncTarget, month_partitions, sync_tables
+    from revenue_assets.instance.config import (
+        ensure_batched_storage,
+        ensure_pool_limit,
+        ensure_quick_run_queue,
+    )
     from revenue_assets.sandbox.runner import SandboxProcess
     from revenue_assets.sandbox.world import CompanySpec
     from revenue_assets.stripe_api.client import StripeAccess
@@ -241,7 +247,12 @@ def run_size(args: argparse.Namespace, lines: int) -> dict:
     database, state, home = work / "w.duckdb", work / "state.sqlite", work / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    print(f"\n== {lines:,} invoice lines (files in {work}) ==", flush=True)
+    # the instance as the CLI sets it up for `dagster dev` (the baseline: Dagster's run queue)
+    ensure_batched_storage(home)
+    ensure_pool_limit(home)
+    if queue == "quick":
+        ensure_quick_run_queue(home)
+    print(f"\n== {lines:,} invoice lines, {queue} run queue (files in {work}) ==", flush=True)
     generated = generate(database, lines)
     print(f"raw tables generated in {generated:.0f} s", flush=True)
 
@@ -499,11 +510,18 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200, help="of the sandbox company")
     parser.add_argument("--keep", action="store_true", help="keep the warehouse and instance")
     parser.add_argument("--drain", type=float, default=180.0, help="seconds after the stream")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="first the same stream on Dagster's default run queue (5 s, one launch at a time)",
+    )
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()}")
+    queues = ["dagster default", "quick"] if args.baseline else ["quick"]
     for lines in args.lines:
-        run_size(args, lines)
+        for queue in queues:
+            run_size(args, lines, queue)
 
 
 if __name__ == "__main__":
