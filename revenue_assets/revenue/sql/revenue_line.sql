@@ -160,10 +160,18 @@ FROM (
     FROM rl_weighted
 );
 
+-- The charges with the invoice each paid, computed once: the `charge` view links them through
+-- four aggregations over the invoices and their payments, and three statements below read it.
+CREATE OR REPLACE TEMP TABLE rl_charge AS
+SELECT
+    id, customer_id, invoice_id, timestamp, status, original_currency, original_amount,
+    balance_transaction_id
+FROM {revenue}.charge;
+
 -- The balance transaction of the charge that paid each invoice (the last one that succeeded).
 CREATE OR REPLACE TEMP TABLE rl_invoice_settlement AS
 SELECT invoice_id, arg_max(balance_transaction_id, timestamp) AS balance_transaction
-FROM {revenue}.charge
+FROM rl_charge
 WHERE invoice_id IS NOT NULL AND status = 'succeeded' AND balance_transaction_id IS NOT NULL
 GROUP BY ALL;
 
@@ -250,7 +258,7 @@ charges AS (
         NULL AS full_period_amount,
         c.timestamp AS booked_at,
         c.balance_transaction_id AS settled_by
-    FROM {revenue}.charge AS c
+    FROM rl_charge AS c
     WHERE getvariable('include_charges_without_invoice')
         AND c.invoice_id IS NULL AND c.status = 'succeeded' AND c.original_amount > 0
 ),
@@ -295,7 +303,7 @@ refunds AS (
         r.created AS booked_at,
         r.balance_transaction AS settled_by
     FROM {stripe}.refund AS r
-    JOIN {revenue}.charge AS c ON c.id = r.charge
+    JOIN rl_charge AS c ON c.id = r.charge
     LEFT JOIN paid_invoices AS pi ON pi.id = c.invoice_id
     WHERE NOT coalesce(r._deleted, false)
         AND r.status = 'succeeded'
