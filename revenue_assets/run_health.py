@@ -27,7 +27,7 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[tuple[str, int]]:
         return []
     failed = []
     for run in instance.get_runs(filters=dg.RunsFilter(statuses=RUNNING)):
-        process = _run_process(instance, run.run_id)
+        process = run_process(instance, run.run_id)
         if process is None or _alive(*process):
             continue
         # The run may have ended between the listing and now, its process exiting after its
@@ -35,22 +35,26 @@ def fail_dead_runs(instance: dg.DagsterInstance) -> list[tuple[str, int]]:
         run = instance.get_run_by_id(run.run_id)
         if run is None or run.status not in RUNNING:
             continue
-        pid = process[0]
-        instance.report_run_failed(
-            run,
-            f"The process that ran this run (pid {pid}) is gone: it was killed or crashed "
-            "before it could report its end. What it merged into the warehouse is kept; "
-            "materialize the same assets again to finish.",
-        )
-        # Dagster frees a run's pool slots when the run ends by itself; a dead one's slots
-        # would stay claimed and stall every later step of the pool.
-        if instance.event_log_storage.supports_global_concurrency_limits:
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        failed.append((run.run_id, pid))
+        report_dead_run(instance, run, process[0])
+        failed.append((run.run_id, process[0]))
     return failed
 
 
-def _run_process(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
+def report_dead_run(instance: dg.DagsterInstance, run: dg.DagsterRun, pid: int) -> None:
+    """Mark `run`, whose process `pid` died before reporting its end, failed."""
+    instance.report_run_failed(
+        run,
+        f"The process that ran this run (pid {pid}) is gone: it was killed or crashed "
+        "before it could report its end. What it merged into the warehouse is kept; "
+        "materialize the same assets again to finish.",
+    )
+    # Dagster frees a run's pool slots when the run ends by itself; a dead one's slots
+    # would stay claimed and stall every later step of the pool.
+    if instance.event_log_storage.supports_global_concurrency_limits:
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+
+
+def run_process(instance: dg.DagsterInstance, run_id: str) -> tuple[int, float] | None:
     """The pid that executes the run and when it said so (its first engine event with one)."""
     for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT):
         event = entry.dagster_event

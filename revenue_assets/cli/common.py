@@ -27,20 +27,14 @@ def load_settings(*, require_key: bool = True) -> Settings:
 def dagster_home() -> Path:
     """DAGSTER_HOME, defaulting to ./.dagster_home so runs and materializations persist and
     `dagster dev` started with the same DAGSTER_HOME shows them. Its dagster.yaml selects the
-    storage that writes Dagster's events in batches, limits the warehouse writers' pool and
-    launches queued runs at once, unless it chooses a storage, concurrency limits or a run
-    queue already."""
-    from revenue_assets.instance.config import (
-        ensure_batched_storage,
-        ensure_pool_limit,
-        ensure_quick_run_queue,
-    )
+    storage that writes Dagster's events in batches, limits the warehouse writers' pool,
+    launches queued runs at once and starts them as forks of a process with Dagster imported,
+    unless it decides any of these itself."""
+    from revenue_assets.instance.config import ensure_instance_config
 
     home = Path(os.environ.get("DAGSTER_HOME") or Path.cwd() / ".dagster_home").resolve()
     home.mkdir(parents=True, exist_ok=True)
-    ensure_batched_storage(home)
-    ensure_pool_limit(home)
-    ensure_quick_run_queue(home)
+    ensure_instance_config(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -1,5 +1,6 @@
 """The sections revenue_assets adds to the instance's dagster.yaml: the batched event log, the
-limit of the warehouse writers' pool and a run queue that launches runs as soon as they come.
+limit of the warehouse writers' pool, a run queue that launches runs as soon as they come and a
+run launcher whose runs skip re-importing Dagster.
 
 Written into DAGSTER_HOME/dagster.yaml, so that the CLI and `dagster dev` on the same
 DAGSTER_HOME (its webserver, daemon and the run workers they launch) all use it. Only when the
@@ -56,6 +57,16 @@ run_queue:
 """
 
 
+# Each run's process imports Dagster and the libraries the code uses before its first step: 2 s
+# of CPU per run, most of what a webhook run costs (see `revenue_assets.instance.launcher`).
+RUN_LAUNCHER_SECTION = """
+# revenue_assets: runs start as forks of a process that has imported Dagster once.
+run_launcher:
+  module: revenue_assets.instance.launcher
+  class: ForkserverRunLauncher
+"""
+
+
 def ensure_batched_storage(home: Path) -> bool:
     """Create `home`/dagster.yaml if needed and add the storage section unless the file already
     chooses a storage. True if the section was added."""
@@ -79,6 +90,20 @@ def ensure_quick_run_queue(home: Path) -> bool:
     return _append_unless_chosen(
         home / "dagster.yaml", ("run_queue", "run_coordinator"), RUN_QUEUE_SECTION
     )
+
+
+def ensure_forkserver_launcher(home: Path) -> bool:
+    """Add the run-launcher section to `home`/dagster.yaml unless the file chooses a launcher
+    itself. True if the section was added."""
+    return _append_unless_chosen(home / "dagster.yaml", ("run_launcher",), RUN_LAUNCHER_SECTION)
+
+
+def ensure_instance_config(home: Path) -> None:
+    """Every section above, each unless the file already decides that part itself."""
+    ensure_batched_storage(home)
+    ensure_pool_limit(home)
+    ensure_quick_run_queue(home)
+    ensure_forkserver_launcher(home)
 
 
 def _append_unless_chosen(config: Path, keys: tuple[str, ...], section: str) -> bool:
