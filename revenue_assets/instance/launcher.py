@@ -33,7 +33,10 @@ from typing import Any
 import dagster as dg
 from dagster._core.errors import DagsterLaunchFailedError
 from dagster._core.launcher import LaunchRunContext, RunLauncher
-from dagster._core.remote_origin import ManagedGrpcPythonEnvCodeLocationOrigin
+from dagster._core.remote_origin import (
+    GrpcServerCodeLocationOrigin,
+    ManagedGrpcPythonEnvCodeLocationOrigin,
+)
 from dagster._grpc.impl import IPCErrorMessage, StartRunInSubprocessSuccessful, _run_in_subprocess
 from dagster._grpc.types import ExecuteExternalJobArgs
 from dagster._serdes import (
@@ -57,6 +60,10 @@ PRELOADED_MODULES = [
     "pandas",
     "stripe",
 ]
+
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+# Set on the runs this launcher forks, so the UI (and a test) can tell how a run was started.
+FORKED_TAG = "revenue_assets/run_process"
 
 # How long a launch waits for the run's process to load the run before calling it failed.
 START_TIMEOUT_S = 120.0
@@ -142,6 +149,7 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
             args=(serialize_value(args), recon_job_from_origin(run.job_code_origin), sender),
             name=f"dagster-run-{run.run_id[:8]}",
         )
+        self._instance.add_run_tags(run.run_id, {FORKED_TAG: "forked from the fork server"})
         process.start()
         sender.close()
         try:
@@ -205,8 +213,8 @@ class ForkserverRunLauncher(RunLauncher, ConfigurableClass):
 
 
 def _forkable(run: dg.DagsterRun) -> bool:
-    """Runs whose code this interpreter can load: from a code server the workspace manages,
-    on this very Python, where there is a fork server (not on Windows)."""
+    """Runs whose code this interpreter can load: from a code server on this machine, on this
+    very Python, where there is a fork server (not on Windows)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return False
     code_origin = run.job_code_origin
@@ -214,7 +222,12 @@ def _forkable(run: dg.DagsterRun) -> bool:
     if code_origin is None or remote_origin is None:
         return False
     location_origin = remote_origin.repository_origin.code_location_origin
-    if not isinstance(location_origin, ManagedGrpcPythonEnvCodeLocationOrigin):
+    # `dagster dev` starts the code server itself and hands the webserver and the daemon its
+    # local address; a workspace file's Python entries are started by whoever loads them
+    local_server = isinstance(location_origin, GrpcServerCodeLocationOrigin) and (
+        location_origin.socket is not None or location_origin.host in LOCAL_HOSTS
+    )
+    if not (local_server or isinstance(location_origin, ManagedGrpcPythonEnvCodeLocationOrigin)):
         return False
     executable = code_origin.executable_path
     return bool(executable) and os.path.realpath(executable) == os.path.realpath(sys.executable)

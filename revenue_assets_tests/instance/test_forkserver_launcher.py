@@ -26,7 +26,7 @@ from revenue_assets.instance.config import (
     ensure_forkserver_launcher,
     ensure_instance_config,
 )
-from revenue_assets.instance.launcher import ForkserverRunLauncher
+from revenue_assets.instance.launcher import FORKED_TAG, ForkserverRunLauncher
 from revenue_assets.run_health import run_process
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,7 +120,9 @@ def test_runs_are_forks_of_the_fork_server_and_succeed(workspace) -> None:
     pids = []
     for _ in range(2):  # the second reuses the fork server the first started
         run_id = launch(instance, context, WHERE)
-        assert wait_for(instance, run_id).status == dg.DagsterRunStatus.SUCCESS
+        run = wait_for(instance, run_id)
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        assert FORKED_TAG in run.tags
         metadata = instance.get_latest_materialization_event(WHERE).asset_materialization.metadata
         assert "multiprocessing.forkserver" in metadata["parent_command"].value
         # the pid the run worker recorded (what the dead-run check reads) is the run's process
