@@ -20,6 +20,7 @@ from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from revenue_assets.dashboard.build import FILE_NAME
 from revenue_assets.definitions import defs
+from revenue_assets.instance.launcher import FORKED_TAG, ForkserverRunLauncher
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets_tests.e2e.changes import (
     INVOICE_CENTS,
@@ -272,6 +273,23 @@ def failed_ticks(instance: dg.DagsterInstance) -> tuple[dict[str, int], list[str
     return ticks, failures
 
 
+DASHBOARD_STEP, CHECKS_STEP = "revenue_dashboard", "revenue_checks"
+
+
+def step_orders(instance: dg.DagsterInstance) -> list[list[str]]:
+    """Each run's steps, in the order they started."""
+    return [
+        [
+            entry.step_key
+            for entry in instance.all_logs(
+                record.dagster_run.run_id, of_type=dg.DagsterEventType.STEP_START
+            )
+            if entry.step_key
+        ]
+        for record in instance.get_run_records()
+    ]
+
+
 ASSET_GRAPH = """{ assetNodes { assetKey { path } dependencyKeys { path }
   assetMaterializations(limit: 1) { timestamp } } }"""
 
@@ -365,6 +383,19 @@ def test_stripe_changes_reach_every_layer_under_the_daemon(tmp_path: Path) -> No
         with dg.DagsterInstance.from_config(str(stack.dagster_home)) as instance:
             statuses = [r.dagster_run.status for r in instance.get_run_records()]
             ticks, failures = failed_ticks(instance)
+            # the runs were started by the launcher the CLI set up, and a rebuild's run built
+            # the page before it ran the finance checks
+            assert isinstance(instance.run_launcher, ForkserverRunLauncher)
+            # (the command's own run executes in its process: it has no code server origin)
+            launched = [
+                r.dagster_run for r in instance.get_run_records() if r.dagster_run.remote_job_origin
+            ]
+            assert launched and all(FORKED_TAG in run.tags for run in launched)
+            orders = step_orders(instance)
+        assert any({DASHBOARD_STEP, CHECKS_STEP} <= set(steps) for steps in orders), orders
+        for steps in orders:
+            if {DASHBOARD_STEP, CHECKS_STEP} <= set(steps):
+                assert steps.index(DASHBOARD_STEP) < steps.index(CHECKS_STEP), steps
         assert dg.DagsterRunStatus.FAILURE not in statuses, stack.logs()
         assert statuses.count(dg.DagsterRunStatus.SUCCESS) >= 3
         assert not failures, failures
