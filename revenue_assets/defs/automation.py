@@ -17,7 +17,10 @@ revenue_automation = dg.AutomationConditionSensorDefinition(
     name=AUTOMATION_SENSOR_NAME,
     target=dg.AssetSelection.all(include_sources=False),
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=15,
+    # As often as Dagster's automation daemon looks (its loop is 5 s). An evaluation of this
+    # graph costs 0.13-0.27 s of CPU; at 15 s, a change waited 7.5 s on average for the tick
+    # that requests its rebuild, and as long again when a rebuild in progress held it back.
+    minimum_interval_seconds=5,
     # First in the run queue: under a stream of changes the Stripe tables' sensors keep
     # requesting raw-table runs, and the revenue layer and the dashboard would otherwise wait
     # behind all of them.
@@ -25,7 +28,7 @@ revenue_automation = dg.AutomationConditionSensorDefinition(
     description=(
         "Running by default: rebuilds the revenue tables, their finance checks and the dashboard "
         "whenever a Stripe table partition (however old) or a persons/groups file changes. "
-        "Evaluated every 15 s; a rebuild already in progress holds the next one back, so changes "
+        "Evaluated every 5 s; a rebuild already in progress holds the next one back, so changes "
         "arriving during a run are batched into the following one."
     ),
 )
