@@ -9,6 +9,7 @@ from typing import Any
 import dagster as dg
 
 from revenue_assets.definitions import defs
+from revenue_assets.defs.revenue.checks import CHECKS
 from revenue_assets.revenue.tables import TABLES, revenue_key, stripe_key
 
 
@@ -200,3 +201,50 @@ def test_a_change_during_a_rebuild_gets_a_rebuild_of_its_own() -> None:
             rebuilt(instance, requested(result))
         assert requested(result) == set()
         assert {revenue_key("revenue_metrics"), revenue_key("mrr_history")} <= reached
+
+
+def test_nothing_more_is_requested_while_a_rebuild_runs() -> None:
+    """A rebuild's run holds the revenue tables, their finance checks and the page. Its tables
+    are recorded one by one while it runs; the next evaluation must not request the checks
+    again in a run of their own (they would wait for the warehouse behind the run that is about
+    to run them anyway), nor anything else."""
+    revenue_keys = {table.key for table in TABLES}
+    check_keys = {check.key for check in CHECKS}
+    selection = dg.AssetSelection.all()
+
+    def evaluate(instance, cursor):
+        return dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=selection, cursor=cursor
+        )
+
+    with dg.instance_for_test() as instance:
+        cursor = evaluate(instance, None).cursor
+        everything = revenue_keys | {dg.AssetKey("revenue_dashboard")}
+        for key in everything:
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+        for _ in range(3):  # until quiet
+            result = evaluate(instance, cursor)
+            cursor = result.cursor
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=stripe_key("invoice"), partition="2019-03-01")
+        )
+        tick = evaluate(instance, cursor)
+        assert revenue_key("revenue_line") in requested(tick)
+        # the rebuild's run starts and records its first table
+        job = defs.resolve_implicit_global_asset_job_def()
+        run = instance.create_run_for_job(
+            job,
+            asset_selection=frozenset(everything),
+            status=dg.DagsterRunStatus.STARTED,
+        )
+        cursor = tick.cursor
+        for key in sorted(revenue_keys, key=lambda k: k.to_user_string()):
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+            during = evaluate(instance, cursor)
+            cursor = during.cursor
+            again = {r.key for r in during.results if r.true_subset.size > 0}
+            assert again == set(), (key, again)
+        # had that run built the tables without their checks, they come once it ends
+        instance.report_run_failed(run)
+        after = evaluate(instance, cursor)
+        assert check_keys <= {r.key for r in after.results if r.true_subset.size > 0}
