@@ -79,11 +79,16 @@ REBUILD_ON_UPSTREAM_CHANGE: dg.AutomationCondition = (
         # same tick as the request, but made after it, still count)
         .since(dg.AutomationCondition.newly_requested())
         .with_label("any Stripe partition updated since the last request")
-        # revenue tables upstream are written by the same run, before this one reads them
+        # Revenue tables upstream: requested on this tick (so built first in the same run), or
+        # updated by a run that did not build this asset (Dagster's `any_deps_updated` leaves
+        # out updates by runs that also targeted it, so a rebuild does not request itself).
+        # Counted until the next request: until the next update, this asset's own update by
+        # the previous rebuild, seen on the tick a new change requests the tables, cancelled
+        # the request, and the page came a run later.
         | dg.AutomationCondition.any_deps_updated()
         .ignore(_PARTITIONED_AND_SOURCES)
-        .since_last_handled()
-        .with_label("any upstream revenue table updated")
+        .since(dg.AutomationCondition.newly_requested())
+        .with_label("any upstream revenue table updated since the last request")
     )
     & ~dg.AutomationCondition.any_deps_missing().ignore(_PARTITIONED_AND_SOURCES)
     & ~dg.AutomationCondition.any_deps_in_progress().ignore(_PARTITIONED_AND_SOURCES)
@@ -223,7 +228,7 @@ def revenue_spec(table: RevenueTable) -> dg.AssetSpec:
         tags={"layer": "managed_view" if table.name in MANAGED_VIEWS else "revenue_table"},
         deps=list(table.deps),
         automation_condition=REBUILD_ON_UPSTREAM_CHANGE,
-        # requested alone (by the automation or the UI), the others are not built
+        # a table that failed is not recorded, nor what reads it (see `revenue_tables`)
         skippable=True,
         metadata={
             "dagster/column_schema": table.column_schema(),
@@ -253,28 +258,29 @@ def build_order(tables: tuple[RevenueTable, ...]) -> list[RevenueTable]:
 BUILD_ORDER = build_order(TABLES)
 
 
-# One step builds whichever revenue tables a run selects, in dependency order, on one
-# connection: each table its own step cost ~0.2 s apiece in opening and preparing the
-# warehouse and in Dagster's step bookkeeping, a quarter of a first sync's rebuild. A table
-# that fails does not stop the ones that do not read it; the step fails after them, with the
-# first error, and what read the failed table is not built (nor recorded).
+# One step builds every revenue table, in dependency order, on one connection: each table its
+# own step cost ~0.2 s apiece in opening and preparing the warehouse and in Dagster's step
+# bookkeeping, a quarter of a first sync's rebuild. Always all of them, in one run: built
+# apart, under a stream of changes, the automation requested the tables a change reached
+# first, then the ones below them in later runs as each finished (22 runs in 3 minutes at 1M
+# invoice lines, each waiting for the warehouse behind the others), and the page, which waits
+# for every table it reads, starved. A table that fails does not stop the ones that do not
+# read it; the step fails after them, with the first error, and what read the failed table is
+# not built (nor recorded).
 @dg.multi_asset(
     name="revenue_tables",
     specs=[revenue_spec(table) for table in TABLES],
-    can_subset=True,
+    can_subset=False,
     pool=WAREHOUSE_POOL,
 )
 def revenue_tables(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, revenue: RevenueResource
 ):
     settings = revenue_context(warehouse, revenue)
-    selected = context.selected_asset_keys
     broken: set[dg.AssetKey] = set()
     first_error: BaseException | None = None
     with revenue_connection(settings) as connection:
         for table in BUILD_ORDER:
-            if table.key not in selected:
-                continue
             upstream_broken = broken.intersection(table.deps)
             if upstream_broken:
                 context.log.error(

@@ -128,7 +128,9 @@ def evaluate(
 # that very run (at 1M invoice lines, nearly one extra run per rebuild, 2 s of the warehouse
 # each). A run that builds the asset without its checks still gets them once it ends.
 CHECK_AFTER_REBUILD = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    # since the last request, not the last run, for the reason the revenue tables' own
+    # condition gives (`REBUILD_ON_UPSTREAM_CHANGE`)
+    dg.AutomationCondition.any_deps_updated().since(dg.AutomationCondition.newly_requested())
     & ~dg.AutomationCondition.any_deps_in_progress()
 ).with_label("after each rebuild")
 
