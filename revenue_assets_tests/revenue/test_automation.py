@@ -9,6 +9,8 @@ from typing import Any
 import dagster as dg
 
 from revenue_assets.definitions import defs
+from revenue_assets.defs.resources import RevenueResource, WarehouseResource
+from revenue_assets.defs.revenue.assets import REVENUE_ASSETS
 from revenue_assets.defs.revenue.checks import CHECKS
 from revenue_assets.revenue.tables import TABLES, revenue_key, stripe_key
 
@@ -248,3 +250,27 @@ def test_nothing_more_is_requested_while_a_rebuild_runs() -> None:
         instance.report_run_failed(run)
         after = evaluate(instance, cursor)
         assert check_keys <= {r.key for r in after.results if r.true_subset.size > 0}
+
+
+def test_the_revenue_tables_are_recorded_only_once_all_are_built(tmp_path: Path) -> None:
+    """Dagster takes an unpartitioned asset as no longer in progress once its run has recorded
+    it: a table recorded while the others are still being built lets the automation request
+    the whole layer again at once. So the step records every table after the last is built."""
+    resources = {
+        "warehouse": WarehouseResource(database=str(tmp_path / "empty.duckdb")),
+        "revenue": RevenueResource(as_of="2025-06-01T00:00:00+00:00"),
+    }
+    with dg.instance_for_test() as instance:
+        result = dg.materialize(REVENUE_ASSETS, resources=resources, instance=instance)
+        assert result.success
+        log = instance.all_logs(result.run_id)
+    built = next(
+        i for i, e in enumerate(log) if "revenue tables built in" in (e.user_message or "")
+    )
+    recorded = [
+        i
+        for i, e in enumerate(log)
+        if e.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+    ]
+    assert len(recorded) == len(TABLES)
+    assert min(recorded) > built
