@@ -21,6 +21,7 @@ from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 from revenue_assets.dashboard.build import FILE_NAME
 from revenue_assets.definitions import defs
 from revenue_assets.instance.launcher import FORKED_TAG, ForkserverRunLauncher
+from revenue_assets.revenue.tables import TABLES
 from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets_tests.e2e.changes import (
     INVOICE_CENTS,
@@ -392,6 +393,16 @@ def test_stripe_changes_reach_every_layer_under_the_daemon(tmp_path: Path) -> No
             ]
             assert launched and all(FORKED_TAG in run.tags for run in launched)
             orders = step_orders(instance)
+            # every run that rebuilt revenue tables rebuilt all of them (one unit, never a
+            # part followed by the rest in later runs)
+            revenue_keys = {table.key for table in TABLES}
+            partial = [
+                sorted(k.to_user_string() for k in run.asset_selection or ())
+                for run in launched
+                if revenue_keys & set(run.asset_selection or ())
+                and not revenue_keys <= set(run.asset_selection or ())
+            ]
+        assert not partial, partial
         assert any({DASHBOARD_STEP, CHECKS_STEP} <= set(steps) for steps in orders), orders
         for steps in orders:
             if {DASHBOARD_STEP, CHECKS_STEP} <= set(steps):
