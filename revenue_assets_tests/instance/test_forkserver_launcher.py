@@ -16,14 +16,11 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-import yaml
 from dagster._core.definitions.selector import JobSubsetSelector
 from dagster._core.workspace.context import WorkspaceProcessContext, WorkspaceRequestContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 
 from revenue_assets.instance.config import (
-    RUN_LAUNCHER_SECTION,
-    ensure_forkserver_launcher,
     ensure_instance_config,
 )
 from revenue_assets.instance.launcher import FORKED_TAG, ForkserverRunLauncher
@@ -150,16 +147,3 @@ def test_terminating_a_run_cancels_it(workspace) -> None:
     assert instance.run_launcher.terminate(run_id)
     assert wait_for(instance, run_id, timeout_s=30).status == dg.DagsterRunStatus.CANCELED
     assert not instance.run_launcher.terminate(run_id)  # already over
-
-
-def test_the_launcher_section_is_added_once_and_never_over_the_users(tmp_path: Path) -> None:
-    config = tmp_path / "dagster.yaml"
-    assert ensure_forkserver_launcher(tmp_path)
-    assert not ensure_forkserver_launcher(tmp_path)
-    assert yaml.safe_load(config.read_text()) == yaml.safe_load(RUN_LAUNCHER_SECTION)
-
-    theirs = "run_launcher:\n  module: dagster\n  class: DefaultRunLauncher\n"
-    config.write_text(theirs)
-    assert not ensure_forkserver_launcher(tmp_path)
-    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
-        assert type(instance.run_launcher) is dg.DefaultRunLauncher

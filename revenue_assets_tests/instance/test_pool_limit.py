@@ -1,6 +1,5 @@
 """The warehouse writers' pool on a real instance: the dagster.yaml the CLI sets up lets one
-step of the pool run at a time (a second run's step waits for the slot, as the UI shows), and
-the user's own concurrency settings are left alone."""
+step of the pool run at a time (a second run's step waits for the slot, as the UI shows)."""
 
 from __future__ import annotations
 
@@ -10,10 +9,9 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-import yaml
 
 from revenue_assets.defs.resources import WAREHOUSE_POOL
-from revenue_assets.instance.config import POOL_SECTION, ensure_pool_limit
+from revenue_assets.instance.config import ensure_pool_limit
 
 # One run of a step in the warehouse pool that holds it for HOLD_S and prints when it ran.
 RUN = """
@@ -64,15 +62,3 @@ def test_the_cli_instance_runs_one_warehouse_step_at_a_time(tmp_path: Path) -> N
     # The same two runs on Dagster's defaults overlap: the limit is what serialized them.
     (first, second) = windows_of_two_concurrent_runs(unlimited)
     assert second[0] < first[1]
-
-
-def test_the_pool_section_is_added_once_and_never_over_the_users_limits(tmp_path: Path) -> None:
-    config = tmp_path / "dagster.yaml"
-    assert ensure_pool_limit(tmp_path)
-    assert not ensure_pool_limit(tmp_path)
-    assert yaml.safe_load(config.read_text()) == yaml.safe_load(POOL_SECTION)
-
-    theirs = "concurrency:\n  runs:\n    max_concurrent_runs: 4\n"
-    config.write_text(theirs)
-    assert not ensure_pool_limit(tmp_path)
-    assert config.read_text() == theirs

@@ -1,18 +1,14 @@
 """The run queue the CLI sets up for `dagster dev`: queued runs are looked at every second and
 launched in parallel threads (Dagster's default looks every 5 s and launches one at a time,
-each launch waiting for the run's process to boot), and the user's own queue settings are
-left alone."""
+each launch waiting for the run's process to boot)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import dagster as dg
-import pytest
-import yaml
 
 from revenue_assets.instance.config import (
-    RUN_QUEUE_SECTION,
     ensure_batched_storage,
     ensure_pool_limit,
     ensure_quick_run_queue,
@@ -38,24 +34,3 @@ def test_the_cli_instance_launches_queued_runs_at_once_and_in_parallel(tmp_path:
     with dg.DagsterInstance.from_config(str(default)) as instance:
         assert instance.run_coordinator.dequeue_interval_seconds == 5
         assert not instance.run_coordinator.dequeue_use_threads
-
-
-@pytest.mark.parametrize(
-    "theirs",
-    [
-        "run_queue:\n  max_concurrent_runs: 2\n",
-        "run_coordinator:\n  module: dagster.core.run_coordinator\n"
-        "  class: DefaultRunCoordinator\n",
-    ],
-)
-def test_the_run_queue_section_is_added_once_and_never_over_the_users(
-    tmp_path: Path, theirs: str
-) -> None:
-    config = tmp_path / "dagster.yaml"
-    assert ensure_quick_run_queue(tmp_path)
-    assert not ensure_quick_run_queue(tmp_path)
-    assert yaml.safe_load(config.read_text()) == yaml.safe_load(RUN_QUEUE_SECTION)
-
-    config.write_text(theirs)
-    assert not ensure_quick_run_queue(tmp_path)
-    assert config.read_text() == theirs
