@@ -29,7 +29,7 @@ ALLOWED: dict[str, set[str]] = {
     "revenue": {"catalog", "warehouse"},
     "dashboard": {"catalog", "revenue", "state", "warehouse"},
     "run_health": set(),
-    "instance": set(),
+    "instance": {"run_health"},  # the run launcher marks runs whose process died failed
     "demo": {"catalog", "dashboard", "settings", "state", "webhooks"},
 }
 LIBRARIES = set(ALLOWED)
