@@ -238,12 +238,7 @@ def run_size(args: argparse.Namespace, lines: int, setup: str) -> dict:
     from revenue_assets.demo.live import free_port, start_dagster_dev, wait_for_receiver
     from revenue_assets.demo.processes import ChildProcess
     from revenue_assets.ingest.sync import SyncTarget, month_partitions, sync_tables
-    from revenue_assets.instance.config import (
-        ensure_batched_storage,
-        ensure_instance_config,
-        ensure_pool_limit,
-        ensure_quick_run_queue,
-    )
+    from revenue_assets.instance.config import ensure_instance_config
     from revenue_assets.sandbox.runner import SandboxProcess
     from revenue_assets.sandbox.world import CompanySpec
     from revenue_assets.stripe_api.client import StripeAccess
@@ -255,14 +250,12 @@ def run_size(args: argparse.Namespace, lines: int, setup: str) -> dict:
     database, state, home = work / "w.duckdb", work / "state.sqlite", work / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    # the instance as the CLI sets it up for `dagster dev`; the baseline is the setup before
-    # the fork-server launcher (the quick run queue, Dagster's launcher)
-    if setup == CLI_SETUP:
-        ensure_instance_config(home)
-    else:
-        ensure_batched_storage(home)
-        ensure_pool_limit(home)
-        ensure_quick_run_queue(home)
+    # the instance as the CLI sets it up for `dagster dev`; the baseline chooses Dagster's own
+    # run launcher first, which the CLI's setup then leaves as it is
+    if setup == BASELINE_SETUP:
+        with (home / "dagster.yaml").open("a") as config:
+            config.write("run_launcher:\n  module: dagster\n  class: DefaultRunLauncher\n")
+    ensure_instance_config(home)
     print(f"\n== {lines:,} invoice lines, {setup} (files in {work}) ==", flush=True)
     generated = generate(database, lines)
     print(f"raw tables generated in {generated:.0f} s", flush=True)

@@ -2,8 +2,8 @@
 
 Dagster's default launcher asks the code server to start a run, and the code server starts a
 fresh interpreter for it (multiprocessing's `spawn`, fixed in Dagster): every run imports
-Dagster, DuckDB, pandas and the Stripe SDK again before its first step, 2 s of CPU and 2-3 s
-of wall time. Under a stream of webhooks that import is most of what a run costs: with one
+Dagster, DuckDB, pandas and the Stripe SDK again before its first step, 2.5 s of CPU and 3-4
+s of wall time. Under a stream of webhooks that import is most of what a run costs: with one
 Stripe change a second, the runs' imports alone kept about one of two cores busy and delayed
 the revenue rebuild running beside them.
 

@@ -123,10 +123,10 @@ def evaluate(
 
 
 # Run whenever the asset is rebuilt, whoever rebuilt it, but not while a run that builds it is
-# in progress: a rebuild's run records its tables one by one and runs these checks after them,
-# and a check requested meanwhile made a run of its own that waited for the warehouse behind
-# that very run (at 1M invoice lines, nearly one extra run per rebuild, 2 s of the warehouse
-# each). A run that builds the asset without its checks still gets them once it ends.
+# in progress: that run runs these checks after the tables, and a check requested meanwhile
+# made a run of its own that waited for the warehouse behind it (at 1M invoice lines, nearly
+# one extra run per rebuild, 2 s of the warehouse each). A run that builds the asset without
+# its checks (a materialization from the UI) still gets them once it ends.
 CHECK_AFTER_REBUILD = (
     # since the last request, not the last run, for the reason the revenue tables' own
     # condition gives (`REBUILD_ON_UPSTREAM_CHANGE`)
