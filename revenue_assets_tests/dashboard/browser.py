@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 CHROMIUM = "/usr/bin/chromium"
 # No first-run UI, no background traffic of its own: any request seen is the page's.
 CHROMIUM_ARGS = [
@@ -101,10 +103,12 @@ def asset_graph_screenshot(
     # every click may wait as long as the first paint, not Playwright's default 30 s.
     page.set_default_timeout(120_000)
     try:
+        # A fresh DAGSTER_HOME makes the UI open its community dialog a second after the first
+        # paint, over whatever is clicked then; telling the instance it was seen prevents it.
+        httpx.post(
+            f"{ui_url}/graphql", json={"query": "mutation { setNuxSeen }"}, timeout=60
+        ).raise_for_status()
         page.goto(f"{ui_url}/asset-groups", wait_until="networkidle", timeout=120_000)
-        skip = page.get_by_role("button", name="Skip")  # the UI's first-visit community dialog
-        if skip.count():
-            skip.click()
         page.wait_for_selector("text=revenue_analytics", timeout=60_000)
         page.locator("body").press("Alt+e")  # the graph's "Expand all groups"
         page.get_by_text("Hide navigation").click()
