@@ -4,7 +4,8 @@ DuckDB lets one process hold a database file, read or write. Every access (a syn
 check, a revenue rebuild, the dashboard, `revenue-assets sql`) therefore takes an exclusive
 file lock next to the database first and holds it only for the SQL itself: nobody keeps the file
 while waiting on the network, and concurrent runs queue for a few seconds instead of failing.
-The lock is released by the kernel if the process dies (kill -9 included).
+The lock is released by the kernel if the process dies (kill -9 included), and waiters are
+served in the order they came (`turns.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import duckdb
-from filelock import FileLock
+
+from revenue_assets.warehouse.turns import lock_in_turn
 
 # Bounded memory: merges stream spool files; DuckDB spills beyond this.
 CONNECTION_CONFIG = {
@@ -42,9 +44,7 @@ def warehouse_connection(
     in_memory = str(database) == ":memory:"
     if not in_memory:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    lock = (
-        nullcontext() if in_memory else FileLock(str(lock_path(Path(database))), timeout=timeout_s)
-    )
+    lock = nullcontext() if in_memory else lock_in_turn(lock_path(Path(database)), timeout_s)
     with lock:
         connection = duckdb.connect(str(database), config={**CONNECTION_CONFIG, **(config or {})})
         # A library writes no progress bars to other programs' terminals.
