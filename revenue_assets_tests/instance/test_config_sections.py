@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 
@@ -13,9 +14,11 @@ from revenue_assets.instance.config import (
     POOL_SECTION,
     RUN_LAUNCHER_SECTION,
     RUN_QUEUE_SECTION,
+    SENSORS_SECTION,
     ensure_forkserver_launcher,
     ensure_pool_limit,
     ensure_quick_run_queue,
+    ensure_threaded_sensors,
 )
 
 
@@ -30,6 +33,7 @@ from revenue_assets.instance.config import (
             "run_coordinator:\n  module: dagster.core.run_coordinator\n"
             "  class: DefaultRunCoordinator\n",
         ),
+        (ensure_threaded_sensors, SENSORS_SECTION, "sensors:\n  use_threads: false\n"),
         (
             ensure_forkserver_launcher,
             RUN_LAUNCHER_SECTION,
@@ -48,3 +52,15 @@ def test_a_section_is_added_once_and_never_over_the_users(
     config.write_text(theirs)
     assert not ensure(tmp_path)
     assert config.read_text() == theirs
+
+
+def test_the_cli_instance_evaluates_sensors_side_by_side(tmp_path: Path) -> None:
+    """The daemon's sensor settings as Dagster reads them: in threads (its default evaluates
+    one sensor after another, so that one waiting for the warehouse held up every other)."""
+    assert ensure_threaded_sensors(tmp_path)
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.get_settings("sensors") == {"use_threads": True, "num_workers": 4}
+    default = tmp_path / "default"
+    default.mkdir()
+    with dg.DagsterInstance.from_config(str(default)) as instance:
+        assert not instance.get_settings("sensors").get("use_threads")
