@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from revenue_assets.warehouse.turns import lock_in_turn
+from revenue_assets.warehouse.turns import lock_in_turn, others_waiting
 
 # Bounded memory: merges stream spool files; DuckDB spills beyond this.
 CONNECTION_CONFIG = {
@@ -53,3 +53,8 @@ def warehouse_connection(
             yield connection
         finally:
             connection.close()
+
+
+def others_waiting_for(database: str | Path) -> bool:
+    """Whether another process waits for the warehouse its caller holds (never for `:memory:`)."""
+    return str(database) != ":memory:" and others_waiting(lock_path(Path(database)))

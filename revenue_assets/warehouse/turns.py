@@ -55,6 +55,29 @@ def lock_in_turn(lock: Path, timeout_s: float) -> Iterator[None]:
         os.close(descriptor)
 
 
+def others_waiting(lock: Path) -> bool:
+    """Whether a process other than the holder waits for `lock` in turn (the holder's own ticket
+    is the oldest live one). For a long holder that can let them in between two units of work."""
+    queue = queue_path(lock)
+    if not queue.exists():
+        return False
+    return sum(1 for name in sorted(os.listdir(queue)) if _is_live(queue / name)) > 1
+
+
+def _is_live(ticket: Path) -> bool:
+    try:
+        descriptor = os.open(ticket, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)
+
+
 def _take_ticket(queue: Path) -> tuple[Path, int]:
     """A new ticket, held: its name sorts after every ticket taken before it."""
     while True:
