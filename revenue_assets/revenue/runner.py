@@ -11,7 +11,7 @@ the session: those take `{base_currency}` and `{source_label}` as literals.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ import duckdb
 
 from revenue_assets.catalog.currencies import THREE_DECIMAL, ZERO_DECIMAL, sql_list
 from revenue_assets.catalog.tables import ALL_TABLE_NAMES
-from revenue_assets.warehouse.connection import warehouse_connection
+from revenue_assets.warehouse.connection import others_waiting_for, warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables
 from revenue_assets.warehouse.sql_files import SqlFiles, fill
 
@@ -123,6 +123,32 @@ def revenue_connection(context: RevenueContext) -> Iterator[duckdb.DuckDBPyConne
     ) as connection:
         prepare(connection, context)
         yield connection
+
+
+class TakingTurns:
+    """The warehouse, prepared, for a long piece of work made of independent units (tables,
+    checks): between two of them `let_others_in` hands the file to whoever waits for it and
+    takes it back after them. What comes after a hand-off sees what the others wrote, so a
+    caller hands over only where what is left reads nothing they write, or may see it."""
+
+    def __init__(self, context: RevenueContext) -> None:
+        self._context = context
+        self._held = ExitStack()
+        self.connection: duckdb.DuckDBPyConnection  # from `__enter__` on
+        self.handoffs = 0
+
+    def __enter__(self) -> TakingTurns:
+        self.connection = self._held.enter_context(revenue_connection(self._context))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._held.close()
+
+    def let_others_in(self) -> None:
+        if others_waiting_for(self._context.database):
+            self._held.close()  # their turn; ours comes right after them
+            self.connection = self._held.enter_context(revenue_connection(self._context))
+            self.handoffs += 1
 
 
 def run(

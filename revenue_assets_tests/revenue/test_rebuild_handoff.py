@@ -1,5 +1,5 @@
 """A revenue rebuild lets a waiting process use the warehouse in between its tables, once every
-table that reads Stripe is built, and only then.
+table that reads Stripe is built, and only then; the finance checks in between two checks.
 
 A rebuild held the file for 11-16 s at 1M invoice lines: a webhook's merge arriving during it
 waited for all of it. The tables after the ones reading Stripe read only what this rebuild
@@ -20,20 +20,23 @@ import dagster as dg
 
 from revenue_assets.catalog.tables import ALL_TABLE_NAMES
 from revenue_assets.defs.revenue.assets import BUILD_ORDER, READING_STRIPE, REVENUE_ASSETS
+from revenue_assets.defs.revenue.checks import CHECKS, REVENUE_CHECKS
 from revenue_assets.revenue.tables import GROUP, TABLES_BY_NAME
 from revenue_assets.warehouse.connection import lock_path, warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables
 from revenue_assets.warehouse.turns import queue_path
 from revenue_assets_tests.revenue.scenario import Warehouse
 
-# A webhook's merge, as far as the lock is concerned: it notes which revenue tables exist.
+# A webhook's merge, as far as the lock is concerned: it notes when it went in and which
+# revenue tables existed then.
 MERGE = """
-import sys
+import sys, time
 from revenue_assets.warehouse.connection import warehouse_connection
 with warehouse_connection(sys.argv[1]) as connection:
     connection.execute(
-        "CREATE TABLE merged AS SELECT table_name FROM information_schema.tables "
-        "WHERE table_schema = 'revenue_analytics'"
+        "CREATE TABLE merged AS SELECT table_name, ? AS merged_at FROM information_schema.tables "
+        "WHERE table_schema = 'revenue_analytics'",
+        [time.time()],
     )
 """
 
@@ -95,3 +98,42 @@ def test_a_merge_waiting_during_a_rebuild_goes_in_before_the_rebuild_ends(tmp_pa
         if "letting others use the warehouse 1 time(s)" in entry.user_message
     ]
     assert handed_off, "the rebuild's log says it let the merge in between its tables"
+
+
+def test_a_merge_waiting_during_the_checks_goes_in_between_two_of_them(tmp_path: Path) -> None:
+    database = tmp_path / "w.duckdb"
+    with warehouse_connection(database) as connection:
+        ensure_tables(connection, "stripe", list(ALL_TABLE_NAMES))
+    warehouse = Warehouse(database, datetime(2025, 6, 1, tzinfo=UTC))
+    assert dg.materialize(REVENUE_ASSETS, resources=warehouse.resources()).success
+    instance = dg.DagsterInstance.ephemeral()
+    outcome: list[dg.ExecuteInProcessResult] = []
+    with warehouse_connection(database):
+        checks = threading.Thread(
+            target=lambda: outcome.append(
+                dg.materialize(
+                    [*REVENUE_ASSETS, *REVENUE_CHECKS],
+                    resources=warehouse.resources(),
+                    instance=instance,
+                    selection=dg.AssetSelection.checks(*(check.key for check in CHECKS)),
+                )
+            )
+        )
+        checks.start()
+        _wait_for_tickets(database, 2)
+        merge = subprocess.Popen([sys.executable, "-c", MERGE, str(database)])
+        _wait_for_tickets(database, 3)
+    checks.join(timeout=300)
+    assert merge.wait(timeout=60) == 0
+    (result,) = outcome
+    assert result.success
+    evaluations = [e for e in result.get_asset_check_evaluations() if e.passed]
+    assert len(evaluations) == len(CHECKS)
+    evaluated_at = sorted(
+        entry.timestamp
+        for entry in instance.all_logs(result.run_id)
+        if entry.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    )
+    (merged_at,) = warehouse.rows("SELECT DISTINCT merged_at FROM merged")[0]
+    # (without the hand-off it went in after the last)
+    assert evaluated_at[0] < merged_at < evaluated_at[-1]

@@ -12,7 +12,6 @@ writing them would cost a third of the rebuild. Everything else is a table: comp
 rebuild, read many times (dashboard, users), and all of them built from the same raw state.
 """
 
-import contextlib
 import hashlib
 import tempfile
 import time
@@ -34,8 +33,8 @@ from revenue_assets.defs.resources import (
 from revenue_assets.revenue.fx import extract_ecb_history, write_pegs
 from revenue_assets.revenue.runner import (
     RevenueContext,
+    TakingTurns,
     load_people_files,
-    revenue_connection,
     run,
 )
 from revenue_assets.revenue.tables import (
@@ -46,7 +45,6 @@ from revenue_assets.revenue.tables import (
     RevenueTable,
     revenue_key,
 )
-from revenue_assets.warehouse.connection import others_waiting_for
 
 # `eager()` adapted to unpartitioned assets over partitioned Stripe tables. eager() waits until
 # no dependency is missing, and a monthly partitioned Stripe table always has partitions never
@@ -311,14 +309,10 @@ def revenue_tables(
     first_error: BaseException | None = None
     built: list[dg.MaterializeResult] = []
     started = time.perf_counter()
-    handoffs = 0
-    with contextlib.ExitStack() as held:
-        connection = held.enter_context(revenue_connection(settings))
+    with TakingTurns(settings) as warehouse_turns:
         for position, table in enumerate(BUILD_ORDER):
-            if position >= READING_STRIPE and others_waiting_for(settings.database):
-                held.close()  # their turn; this step's comes right after them
-                connection = held.enter_context(revenue_connection(settings))
-                handoffs += 1
+            if position >= READING_STRIPE:
+                warehouse_turns.let_others_in()
             upstream_broken = broken.intersection(table.deps)
             if upstream_broken:
                 context.log.error(
@@ -329,7 +323,7 @@ def revenue_tables(
                 broken.add(table.key)
                 continue
             try:
-                metadata = build_table(connection, table, settings)
+                metadata = build_table(warehouse_turns.connection, table, settings)
             except Exception as error:  # the others still build; the step fails after them
                 context.log.error(f"{table.key.to_user_string()} failed: {error}")
                 broken.add(table.key)
@@ -343,7 +337,7 @@ def revenue_tables(
     # while the rest were still being built (overlapping rebuilds, every 15 s at 1M lines).
     context.log.info(
         f"{len(built)} revenue tables built in {time.perf_counter() - started:.1f} s, letting "
-        f"others use the warehouse {handoffs} time(s) in between: recording"
+        f"others use the warehouse {warehouse_turns.handoffs} time(s) in between: recording"
     )
     yield from built
     if first_error is not None:
