@@ -99,7 +99,7 @@ def test_a_sync_at_its_default_share_leaves_the_app_its_requests(sandbox, tmp_pa
 
 
 # An account limited to 30 req/s (scaled down so the small company's sync lasts seconds).
-@pytest.mark.sandbox(rate_limit=30, latency_ms=(10, 30), app_traffic=20)
+@pytest.mark.sandbox(rate_limit=30, latency_ms=(10, 30), app_traffic=20, customers=200)
 def test_a_sync_taking_the_whole_budget_yields_to_a_busy_app(sandbox, tmp_path: Path) -> None:
     access = access_for(sandbox, sandbox.live_key, rate_limit=30.0, operation_limits="off")
     outcomes = sync_sandbox(sandbox, tmp_path / "w.duckdb", access=access)
@@ -111,7 +111,7 @@ def test_a_sync_taking_the_whole_budget_yields_to_a_busy_app(sandbox, tmp_path: 
     assert sandbox.counters()["app_traffic"]["rate_limited"] > 0  # why a share is the default
 
 
-@pytest.mark.sandbox(rate_limit=30, endpoint_limit=6)
+@pytest.mark.sandbox(rate_limit=30, endpoint_limit=6, customers=200)
 def test_a_storm_of_429s_of_both_kinds_loses_nothing(sandbox, tmp_path: Path) -> None:
     # We believe in limits far above the server's: every limiter answers 429 many times.
     noisy = access_for(sandbox, rate_limit=300.0, operation_limits="off")
