@@ -1,5 +1,6 @@
 """A revenue rebuild lets a waiting process use the warehouse in between its tables, once every
-table that reads Stripe is built, and only then; the finance checks in between two checks.
+table that reads Stripe is built, and only then; the finance checks in between two checks. Each
+after a minimum turn (`MIN_TURN_S`, none in these tests unless said).
 
 A rebuild held the file for 11-16 s at 1M invoice lines: a webhook's merge arriving during it
 waited for all of it. The tables after the ones reading Stripe read only what this rebuild
@@ -15,12 +16,15 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+import pytest
 
 from revenue_assets.catalog.tables import ALL_TABLE_NAMES
 from revenue_assets.defs.revenue.assets import BUILD_ORDER, READING_STRIPE, REVENUE_ASSETS
 from revenue_assets.defs.revenue.checks import CHECKS, REVENUE_CHECKS
+from revenue_assets.revenue import runner
 from revenue_assets.revenue.tables import GROUP, TABLES_BY_NAME
 from revenue_assets.warehouse.connection import lock_path, warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables
@@ -65,68 +69,71 @@ def _wait_for_tickets(database: Path, count: int) -> None:
         time.sleep(0.01)
 
 
-def test_a_merge_waiting_during_a_rebuild_goes_in_before_the_rebuild_ends(tmp_path: Path) -> None:
+def _empty_layer(tmp_path: Path) -> Warehouse:
     database = tmp_path / "w.duckdb"
     with warehouse_connection(database) as connection:
         ensure_tables(connection, "stripe", list(ALL_TABLE_NAMES))
-    warehouse = Warehouse(database, datetime(2025, 6, 1, tzinfo=UTC))
-    instance = dg.DagsterInstance.ephemeral()
+    return Warehouse(database, datetime(2025, 6, 1, tzinfo=UTC))
+
+
+def _merge_queued_during(
+    warehouse: Warehouse, instance: dg.DagsterInstance, **options: Any
+) -> dg.ExecuteInProcessResult:
+    """Run `dg.materialize(**options)` in a thread while a merge process queues behind it: both
+    wait while the test holds the warehouse, the run first."""
     outcome: list[dg.ExecuteInProcessResult] = []
-    with warehouse_connection(database):  # holding the file: the rebuild and the merge queue
-        rebuild = threading.Thread(
+    with warehouse_connection(warehouse.database):
+        run = threading.Thread(
             target=lambda: outcome.append(
-                dg.materialize(REVENUE_ASSETS, resources=warehouse.resources(), instance=instance)
+                dg.materialize(resources=warehouse.resources(), instance=instance, **options)
             )
         )
-        rebuild.start()
-        _wait_for_tickets(database, 2)
-        merge = subprocess.Popen([sys.executable, "-c", MERGE, str(database)])
-        _wait_for_tickets(database, 3)
-    rebuild.join(timeout=300)
+        run.start()
+        _wait_for_tickets(warehouse.database, 2)
+        merge = subprocess.Popen([sys.executable, "-c", MERGE, str(warehouse.database)])
+        _wait_for_tickets(warehouse.database, 3)
+    run.join(timeout=300)
     assert merge.wait(timeout=60) == 0
     (result,) = outcome
     assert result.success
-    # In between the rebuild's tables: after those reading Stripe, before the last. (Without
-    # the hand-off it went in after all of them.)
+    return result
+
+
+@pytest.mark.parametrize("turn_s", [0.0, 3600.0])
+def test_a_merge_waiting_during_a_rebuild_goes_in_once_the_stripe_readers_are_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, turn_s: float
+) -> None:
+    """... if the rebuild has held the file for its minimum turn (none here, or an hour)."""
+    monkeypatch.setattr(runner, "MIN_TURN_S", turn_s)
+    warehouse = _empty_layer(tmp_path)
+    instance = dg.DagsterInstance.ephemeral()
+    result = _merge_queued_during(warehouse, instance, assets=REVENUE_ASSETS)
     seen = {row[0] for row in warehouse.rows("SELECT table_name FROM merged")}
-    assert {t.name for t in BUILD_ORDER[:READING_STRIPE]} <= seen
-    assert BUILD_ORDER[-1].name not in seen
-    logs = instance.all_logs(result.run_id)
-    handed_off = [
-        entry.user_message
-        for entry in logs
-        if "letting others use the warehouse 1 time(s)" in entry.user_message
-    ]
-    assert handed_off, "the rebuild's log says it let the merge in between its tables"
+    handoffs = 1 if turn_s == 0 else 0
+    if handoffs:  # after the tables reading Stripe, before the last
+        assert {t.name for t in BUILD_ORDER[:READING_STRIPE]} <= seen
+        assert BUILD_ORDER[-1].name not in seen
+    else:  # after all of them
+        assert {t.name for t in BUILD_ORDER} <= seen
+    assert any(
+        f"letting others use the warehouse {handoffs} time(s)" in entry.user_message
+        for entry in instance.all_logs(result.run_id)
+    )
 
 
-def test_a_merge_waiting_during_the_checks_goes_in_between_two_of_them(tmp_path: Path) -> None:
-    database = tmp_path / "w.duckdb"
-    with warehouse_connection(database) as connection:
-        ensure_tables(connection, "stripe", list(ALL_TABLE_NAMES))
-    warehouse = Warehouse(database, datetime(2025, 6, 1, tzinfo=UTC))
+def test_a_merge_waiting_during_the_checks_goes_in_between_two_of_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner, "MIN_TURN_S", 0.0)
+    warehouse = _empty_layer(tmp_path)
     assert dg.materialize(REVENUE_ASSETS, resources=warehouse.resources()).success
     instance = dg.DagsterInstance.ephemeral()
-    outcome: list[dg.ExecuteInProcessResult] = []
-    with warehouse_connection(database):
-        checks = threading.Thread(
-            target=lambda: outcome.append(
-                dg.materialize(
-                    [*REVENUE_ASSETS, *REVENUE_CHECKS],
-                    resources=warehouse.resources(),
-                    instance=instance,
-                    selection=dg.AssetSelection.checks(*(check.key for check in CHECKS)),
-                )
-            )
-        )
-        checks.start()
-        _wait_for_tickets(database, 2)
-        merge = subprocess.Popen([sys.executable, "-c", MERGE, str(database)])
-        _wait_for_tickets(database, 3)
-    checks.join(timeout=300)
-    assert merge.wait(timeout=60) == 0
-    (result,) = outcome
-    assert result.success
+    result = _merge_queued_during(
+        warehouse,
+        instance,
+        assets=[*REVENUE_ASSETS, *REVENUE_CHECKS],
+        selection=dg.AssetSelection.checks(*(check.key for check in CHECKS)),
+    )
     evaluations = [e for e in result.get_asset_check_evaluations() if e.passed]
     assert len(evaluations) == len(CHECKS)
     evaluated_at = sorted(
