@@ -11,7 +11,8 @@ A ticket is a file in a directory beside the lock, named by the time it was take
 open under an exclusive `flock` by its owner; an older ticket whose `flock` can be taken has no
 live owner (the kernel releases it when a process dies, kill -9 included) and is removed by
 whoever finds it. The file lock itself still guarantees exclusion: a process that takes it
-without a ticket (an older version, a test, another tool) is only not served in turn.
+without a ticket (an older version, a test, another tool), or whose ticket sorts wrong because
+the wall clock stepped back, is only not served in turn.
 """
 
 from __future__ import annotations
@@ -59,23 +60,7 @@ def others_waiting(lock: Path) -> bool:
     """Whether a process other than the holder waits for `lock` in turn (the holder's own ticket
     is the oldest live one). For a long holder that can let them in between two units of work."""
     queue = queue_path(lock)
-    if not queue.exists():
-        return False
-    return sum(1 for name in sorted(os.listdir(queue)) if _is_live(queue / name)) > 1
-
-
-def _is_live(ticket: Path) -> bool:
-    try:
-        descriptor = os.open(ticket, os.O_RDONLY)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(descriptor)
+    return queue.exists() and sum(map(_alive, queue.iterdir())) > 1
 
 
 def _take_ticket(queue: Path) -> tuple[Path, int]:
@@ -98,21 +83,25 @@ def _take_ticket(queue: Path) -> tuple[Path, int]:
 
 
 def _oldest_live_ticket(queue: Path) -> str | None:
-    """The name of the oldest ticket whose owner is alive, removing dead owners' tickets."""
-    for name in sorted(os.listdir(queue)):
-        path = queue / name
-        try:
-            descriptor = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            continue  # its owner is done with it
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            # Nobody holds it: its owner died (or has only just created it, and sees it gone
-            # once this lock is released). Removed while locked, so that no owner can take it
-            # in between and keep a ticket nobody else sees.
-            path.unlink(missing_ok=True)
-        except BlockingIOError:
-            return name
-        finally:
-            os.close(descriptor)
-    return None
+    """The name of the oldest ticket whose owner is alive."""
+    return next((name for name in sorted(os.listdir(queue)) if _alive(queue / name)), None)
+
+
+def _alive(ticket: Path) -> bool:
+    """Whether the ticket's owner holds it; a dead owner's ticket is removed."""
+    try:
+        descriptor = os.open(ticket, os.O_RDONLY)
+    except FileNotFoundError:
+        return False  # its owner is done with it
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    else:
+        # Nobody holds it: its owner died (or has only just created it, and sees it gone once
+        # this lock is released). Removed while locked, so that no owner can take it in
+        # between and keep a ticket nobody else sees.
+        ticket.unlink(missing_ok=True)
+        return False
+    finally:
+        os.close(descriptor)
