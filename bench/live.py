@@ -421,13 +421,14 @@ def run_size(args: argparse.Namespace, lines: int, setup: str) -> dict:
         # drain: let the last changes land
         deadline = time.monotonic() + args.drain
         while time.monotonic() < deadline:
-            revenue = materializations(instance, ["revenue_analytics", "revenue_metrics"])
-            if (
-                all(c.raw_at for c in changes)
-                and revenue
-                and revenue[-1][0] > max(c.raw_at for c in changes)
+            last = [
+                materializations(instance, key)
+                for key in (["revenue_analytics", "revenue_metrics"], ["revenue_dashboard"])
+            ]
+            if all(c.raw_at for c in changes) and all(
+                found and found[-1][0] > max(c.raw_at for c in changes) for found in last
             ):
-                break
+                break  # the page too: it may come a rebuild after the tables
             time.sleep(5)
         stop.set()
         for thread in threads:

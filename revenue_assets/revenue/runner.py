@@ -132,8 +132,8 @@ MIN_TURN_S = 3.0
 
 
 class TakingTurns:
-    """The warehouse, prepared, for a long piece of work made of independent units (tables,
-    checks): between two of them `let_others_in` hands the file to whoever waits for it and
+    """The warehouse, prepared, for a long piece of work made of units (the rebuild's tables):
+    between two of them `let_others_in` hands the file to whoever waits for it and
     takes it back after them. What comes after a hand-off sees what the others wrote, so a
     caller hands over only where what is left reads nothing they write, or may see it."""
 

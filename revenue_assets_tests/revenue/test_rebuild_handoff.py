@@ -1,6 +1,5 @@
 """A revenue rebuild lets a waiting process use the warehouse in between its tables, once every
-table that reads Stripe is built, and only then; the finance checks in between two checks. Each
-after a minimum turn (`MIN_TURN_S`, none in these tests unless said).
+table that reads Stripe is built, and only then, after a minimum turn (`MIN_TURN_S`).
 
 A rebuild held the file for 11-16 s at 1M invoice lines: a webhook's merge arriving during it
 waited for all of it. The tables after the ones reading Stripe read only what this rebuild
@@ -23,7 +22,6 @@ import pytest
 
 from revenue_assets.catalog.tables import ALL_TABLE_NAMES
 from revenue_assets.defs.revenue.assets import BUILD_ORDER, READING_STRIPE, REVENUE_ASSETS
-from revenue_assets.defs.revenue.checks import CHECKS, REVENUE_CHECKS
 from revenue_assets.revenue import runner
 from revenue_assets.revenue.tables import GROUP, TABLES_BY_NAME
 from revenue_assets.warehouse.connection import lock_path, warehouse_connection
@@ -119,28 +117,3 @@ def test_a_merge_waiting_during_a_rebuild_goes_in_once_the_stripe_readers_are_bu
         f"letting others use the warehouse {handoffs} time(s)" in entry.user_message
         for entry in instance.all_logs(result.run_id)
     )
-
-
-def test_a_merge_waiting_during_the_checks_goes_in_between_two_of_them(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(runner, "MIN_TURN_S", 0.0)
-    warehouse = _empty_layer(tmp_path)
-    assert dg.materialize(REVENUE_ASSETS, resources=warehouse.resources()).success
-    instance = dg.DagsterInstance.ephemeral()
-    result = _merge_queued_during(
-        warehouse,
-        instance,
-        assets=[*REVENUE_ASSETS, *REVENUE_CHECKS],
-        selection=dg.AssetSelection.checks(*(check.key for check in CHECKS)),
-    )
-    evaluations = [e for e in result.get_asset_check_evaluations() if e.passed]
-    assert len(evaluations) == len(CHECKS)
-    evaluated_at = sorted(
-        entry.timestamp
-        for entry in instance.all_logs(result.run_id)
-        if entry.dagster_event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION
-    )
-    (merged_at,) = warehouse.rows("SELECT DISTINCT merged_at FROM merged")[0]
-    # (without the hand-off it went in after the last)
-    assert evaluated_at[0] < merged_at < evaluated_at[-1]

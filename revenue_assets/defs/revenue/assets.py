@@ -292,9 +292,9 @@ BUILD_ORDER, READING_STRIPE = build_order(TABLES)
 # read it; the step fails after them, with the first error, and what read the failed table is
 # not built (nor recorded).
 # Once every table reading Stripe is built, the step lets whoever waits for the warehouse in
-# between two tables, every few seconds at most (`TakingTurns`): at 1M invoice lines the whole build held the
-# file for 11-16 s, and under a change a second rebuilds ran nearly back to back, so a
-# webhook's merge of milliseconds waited most of a rebuild for its row.
+# between two tables, every few seconds at most (`TakingTurns`): at 1M invoice lines the whole
+# build held the file for 11-16 s, and under a change a second rebuilds ran nearly back to
+# back, so a webhook's merge of milliseconds waited most of a rebuild for its row.
 @dg.multi_asset(
     name="revenue_tables",
     specs=[revenue_spec(table) for table in TABLES],
