@@ -274,9 +274,8 @@ def build_order(tables: tuple[RevenueTable, ...]) -> tuple[list[RevenueTable], i
             first.add(key)
             pending.extend(graph[key])
     ordered = [by_key[key] for key in TopologicalSorter(graph).static_order()]
-    return [t for t in ordered if t.key in first] + [t for t in ordered if t.key not in first], len(
-        first
-    )
+    reading_stripe = [t for t in ordered if t.key in first]
+    return reading_stripe + [t for t in ordered if t.key not in first], len(reading_stripe)
 
 
 BUILD_ORDER, READING_STRIPE = build_order(TABLES)
