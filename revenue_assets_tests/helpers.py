@@ -7,6 +7,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ from revenue_assets.ingest.sync import (
 )
 from revenue_assets.sandbox import shapes
 from revenue_assets.stripe_api.client import RetryPolicy, StripeAccess
+from revenue_assets.warehouse.connection import lock_path
+from revenue_assets.warehouse.turns import queue_path
 from revenue_assets.webhooks.receiver import ReceiverConfig
 from revenue_assets.webhooks.server import BackgroundReceiver
 from revenue_assets.webhooks.sockets import bind
@@ -234,3 +237,21 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def warehouse_tickets(database: Path) -> list[str]:
+    """The tickets in the warehouse lock's queue: its holder's and its waiters'."""
+    queue = queue_path(lock_path(database))
+    return sorted(os.listdir(queue)) if queue.exists() else []
+
+
+def wait_for_warehouse_tickets(
+    database: Path, count: int, process: subprocess.Popen | None = None
+) -> None:
+    """Until `count` processes (or threads) hold or wait for the warehouse; `process` is one of
+    them, which must not end before it queued."""
+    deadline = time.monotonic() + 120
+    while len(warehouse_tickets(database)) < count:
+        assert process is None or process.poll() is None, "the waiting process ended early"
+        assert time.monotonic() < deadline, f"{len(warehouse_tickets(database))} of {count} queued"
+        time.sleep(0.01)

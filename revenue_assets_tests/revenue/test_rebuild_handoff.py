@@ -8,11 +8,9 @@ wrote, so a raw write in between changes none of its figures.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,9 +22,9 @@ from revenue_assets.catalog.tables import ALL_TABLE_NAMES
 from revenue_assets.defs.revenue.assets import BUILD_ORDER, READING_STRIPE, REVENUE_ASSETS
 from revenue_assets.revenue import runner
 from revenue_assets.revenue.tables import GROUP, TABLES_BY_NAME
-from revenue_assets.warehouse.connection import lock_path, warehouse_connection
+from revenue_assets.warehouse.connection import warehouse_connection
 from revenue_assets.warehouse.merge import ensure_tables
-from revenue_assets.warehouse.turns import queue_path
+from revenue_assets_tests.helpers import wait_for_warehouse_tickets
 from revenue_assets_tests.revenue.scenario import Warehouse
 
 # A webhook's merge, as far as the lock is concerned: it notes when it went in and which
@@ -55,18 +53,6 @@ def test_the_tables_built_after_a_hand_off_read_nothing_outside_the_layer() -> N
             assert BUILD_ORDER.index(upstream) < BUILD_ORDER.index(table)
 
 
-def _tickets(database: Path) -> int:
-    queue = queue_path(lock_path(database))
-    return len(os.listdir(queue)) if queue.exists() else 0
-
-
-def _wait_for_tickets(database: Path, count: int) -> None:
-    deadline = time.monotonic() + 120
-    while _tickets(database) < count:
-        assert time.monotonic() < deadline, f"{_tickets(database)} of {count} waiting"
-        time.sleep(0.01)
-
-
 def _empty_layer(tmp_path: Path) -> Warehouse:
     database = tmp_path / "w.duckdb"
     with warehouse_connection(database) as connection:
@@ -87,9 +73,9 @@ def _merge_queued_during(
             )
         )
         run.start()
-        _wait_for_tickets(warehouse.database, 2)
+        wait_for_warehouse_tickets(warehouse.database, 2)
         merge = subprocess.Popen([sys.executable, "-c", MERGE, str(warehouse.database)])
-        _wait_for_tickets(warehouse.database, 3)
+        wait_for_warehouse_tickets(warehouse.database, 3)
     run.join(timeout=300)
     assert merge.wait(timeout=60) == 0
     (result,) = outcome
