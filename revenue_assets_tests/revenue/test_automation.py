@@ -252,6 +252,58 @@ def test_nothing_more_is_requested_while_a_rebuild_runs() -> None:
         assert check_keys <= {r.key for r in after.results if r.true_subset.size > 0}
 
 
+def recorded(instance: dg.DagsterInstance, run: dg.DagsterRun, key: dg.AssetKey) -> None:
+    """`key` materialized by `run` (a runless event would leave it in progress in that run)."""
+    from dagster._core.events import DagsterEvent, StepMaterializationData
+
+    event = DagsterEvent(
+        event_type_value=dg.DagsterEventType.ASSET_MATERIALIZATION.value,
+        job_name=run.job_name,
+        event_specific_data=StepMaterializationData(dg.AssetMaterialization(asset_key=key)),
+    )
+    instance.report_dagster_event(event, run_id=run.run_id)
+
+
+def test_a_change_while_the_page_is_built_rebuilds_the_page_too() -> None:
+    """A rebuild's run records its tables, then builds the page. A change seen by the tick
+    in between requests the next rebuild: the page must be in it (it waits there for the new
+    tables), not left for the rebuild after, a whole rebuild later."""
+    revenue_keys = {table.key for table in TABLES}
+    page = dg.AssetKey("revenue_dashboard")
+    everything = revenue_keys | {page}
+
+    def evaluate(instance, cursor):
+        return dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, asset_selection=dg.AssetSelection.all(), cursor=cursor
+        )
+
+    with dg.instance_for_test() as instance:
+        cursor = evaluate(instance, None).cursor
+        for key in everything:
+            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+        for _ in range(3):  # until quiet
+            cursor = evaluate(instance, cursor).cursor
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=stripe_key("invoice"), partition="2019-03-01")
+        )
+        tick = evaluate(instance, cursor)
+        assert {revenue_key("revenue_line"), page} <= requested(tick)
+        # the rebuild's run (one step for all tables) records them; its page is being built
+        job = defs.resolve_implicit_global_asset_job_def()
+        run = instance.create_run_for_job(
+            job, asset_selection=frozenset(everything), status=dg.DagsterRunStatus.STARTED
+        )
+        for key in revenue_keys:
+            recorded(instance, run, key)
+        cursor = evaluate(instance, tick.cursor).cursor
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key=stripe_key("customer"), partition="2019-04-01")
+        )
+        during = evaluate(instance, cursor)
+        assert revenue_key("customer") in requested(during)
+        assert page in requested(during)
+
+
 def test_the_revenue_tables_are_recorded_only_once_all_are_built(tmp_path: Path) -> None:
     """Dagster takes an unpartitioned asset as no longer in progress once its run has recorded
     it: a table recorded while the others are still being built lets the automation request

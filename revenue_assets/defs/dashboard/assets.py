@@ -1,7 +1,7 @@
 """`revenue_dashboard`: the self-contained HTML page over the revenue layer, as an asset.
 
 It depends on the revenue tables it reads and follows them with the revenue layer's own
-automation condition, so a change to any Stripe partition rebuilds the tables and then the page.
+automation triggers, so a change to any Stripe partition rebuilds the tables and then the page.
 The materialization's metadata carries the page's path and the latest month's headline figures,
 so the UI shows what the page says without opening it.
 """
@@ -19,7 +19,7 @@ from revenue_assets.defs.resources import (
     StateResource,
     WarehouseResource,
 )
-from revenue_assets.defs.revenue.assets import REBUILD_ON_UPSTREAM_CHANGE
+from revenue_assets.defs.revenue.assets import REBUILD_WITH_THE_TABLES
 from revenue_assets.revenue.runner import revenue_schema
 from revenue_assets.revenue.tables import revenue_key
 
@@ -69,7 +69,7 @@ def summary(page: DashboardPage) -> dict[str, Any]:
     owners=["team:data"],
     tags={"layer": "dashboard"},
     deps=[revenue_key(name) for name in READS],
-    automation_condition=REBUILD_ON_UPSTREAM_CHANGE,
+    automation_condition=REBUILD_WITH_THE_TABLES,
     # A rebuild's run holds the page and the finance checks, both ready once the revenue
     # tables are built; the page goes first (the checks took 2.3 s at 1M invoice lines, the
     # page waited for them).
