@@ -356,6 +356,23 @@ def test_cursor_sensor_syncs_only_new_records(live: Live) -> None:
     assert set(after) - set(before) == {created["id"]}
 
 
+def test_an_object_created_in_the_watermarks_second_is_synced(live: Live) -> None:
+    """Stripe's `created` counts seconds: an object created in the second of the newest one a
+    tick saw, after that tick, is new though not later, and must be synced by the next tick."""
+    sensor = [new_records_sensor(TABLES_BY_NAME["customer"])]
+    assert live.tick(sensor) == []
+    live.world.advance(5)
+    first = live.world.create("customers", {"email": "first@example.com"})
+    live.run(live.tick(sensor))
+    second = live.world.create("customers", {"email": "second@example.com"})  # same second
+    assert second["created"] == first["created"]
+    requests = live.tick(sensor)
+    assert len(requests) == 1
+    live.run(requests)
+    assert {first["id"], second["id"]} <= set(warehouse_rows(live.database, "customer"))
+    assert live.tick(sensor) == []  # both seen: nothing more
+
+
 def test_webhook_health_check_fails_when_deliveries_do_not_verify(live: Live) -> None:
     sock = bind("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/stripe/webhooks"

@@ -369,7 +369,7 @@ def test_new_records_sensor_requests_the_new_objects_partition(
     noted = "Noted the newest" if table.unpartitioned else "Watermark set"
     assert not first.run_requests and noted in (first.skip_message or "")
 
-    world.advance(5)  # a later second than every existing object: `created[gt]` sees it
+    world.advance(5)  # a later second than every existing object
     made_at = world.now
     object_id = MAKERS[table.name](world)
     if history is not None:

@@ -14,11 +14,12 @@ when no webhook is set up. If it was stopped
 longer than Stripe keeps events (30 days), changes may be lost: it warns and requests a full
 re-list of every table instead of pretending nothing happened.
 
-`<table>_new_records` (cursor sensor): a cheap probe per tick, `created[gt]=watermark, limit=1`.
-When Stripe has newer objects it requests one run per partition they fall in, fetching only
-objects created after the watermark (minus an overlap for objects that become visible late;
-upserts make the overlap harmless). Run keys carry the new watermark, so a repeated tick
-requests nothing twice. The first tick only sets the watermark: history is the backfill's job
+`<table>_new_records` (cursor sensor): a cheap probe per tick, `created[gte]=watermark`: the
+objects of the watermark's second and after, the ones seen in that second kept in the cursor.
+When Stripe lists objects the cursor has not seen it requests one run per partition they fall
+in, fetching only objects created since the watermark (minus an overlap for objects that become
+visible late; upserts make the overlap harmless). Run keys carry the new watermark and the new
+ids, so a repeated tick requests nothing twice. The first tick only sets the watermark: history is the backfill's job
 (`revenue-assets sync` or the UI).
 
 Full-refresh tables (Stripe's list takes no `created` filter, e.g. billing meters) have no
@@ -58,6 +59,13 @@ from revenue_assets.warehouse.merge import ensure_tables
 
 # Objects become visible in lists a little after their `created` second: re-fetch this much.
 OVERLAP_S = 120
+# The probe lists from the watermark's second itself (`created[gte]`), not after it: Stripe's
+# `created` counts seconds, and an object created in the second of the newest one seen, after
+# the tick that saw it, is newer without being later. A strict `gt` left it unsynced until an
+# object of a later second came, which on a quiet account (or a table that gets one object per
+# change, like balance transactions) could be never. The ids seen in that second are kept in
+# the cursor; a page of them is enough, as many as can share a second between two ticks.
+PROBE_LIMIT = 100
 NEW_RECORDS_INTERVAL_S = 60
 WEBHOOK_INTERVAL_S = 5
 EVENTS_PULL_INTERVAL_S = 30
@@ -108,30 +116,41 @@ def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
     def _sensor(context: dg.SensorEvaluationContext, stripe: StripeResource) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else {}
         watermark = cursor.get("watermark")
-        params = {"limit": 1, **table.list_params}
+        seen = set(cursor.get("seen", ()))
+        params = {"limit": PROBE_LIMIT, **table.list_params}
         if watermark is not None:
-            params["created"] = {"gt": watermark}
+            params["created"] = {"gte": watermark}
         try:
             page = stripe.access(quick=True).get(table.path, params, expect_list=True)
         except (StripeAccessError, dg.Failure) as error:
             return dg.SensorResult(skip_reason=f"Could not probe Stripe: {error}")
-        if not page["data"]:
+        unseen = [obj.get("id") for obj in page["data"] if obj.get("id") not in seen]
+        if not unseen:
             return dg.SensorResult(skip_reason=f"No {table.name} created after {watermark}.")
         newest = table.created_of(page["data"][0])
         if newest is None:
             return dg.SensorResult(
                 skip_reason=f"The newest {table.name} Stripe listed has no `{table.created_field}`."
             )
+        next_cursor = json.dumps(
+            {
+                "watermark": newest,
+                "seen": [o.get("id") for o in page["data"] if table.created_of(o) == newest],
+            }
+        )
         if watermark is None:
             return dg.SensorResult(
                 skip_reason=f"Watermark set to the newest {table.name} ({newest}); "
                 "older objects are the backfill's job.",
-                cursor=json.dumps({"watermark": newest}),
+                cursor=next_cursor,
             )
         since = watermark - OVERLAP_S
+        # the new ids in the key: an object created in the watermark's second is new, though
+        # its run's newest second is the last run's
+        batch = hashlib.sha256(",".join(sorted(map(str, unseen))).encode()).hexdigest()[:12]
         requests = [
             dg.RunRequest(
-                run_key=f"new:{table.name}:{partition}:{newest}",
+                run_key=f"new:{table.name}:{partition}:{newest}:{batch}",
                 partition_key=partition,
                 asset_selection=table_selection(table),
                 run_config=sync_run_config(StripeSyncConfig(mode="new", since=since)),
@@ -139,7 +158,7 @@ def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
             )
             for partition in partition_keys_between(since, newest)
         ]
-        return dg.SensorResult(run_requests=requests, cursor=json.dumps({"watermark": newest}))
+        return dg.SensorResult(run_requests=requests, cursor=next_cursor)
 
     return _sensor
 
