@@ -35,6 +35,8 @@ from revenue_assets.state.store import StateStore
 from revenue_assets_tests.dashboard.browser import chromium, screenshot, visit
 from revenue_assets_tests.helpers import clean_env, company_range, run_cli
 
+pytestmark = pytest.mark.long
+
 WEBHOOK_AT = 1_790_000_000.0  # when the receiver "stored" the webhook event added below
 
 # Per tile: a drawn plotly chart, traces holding numbers, and marks (paths) in its SVG.

@@ -28,6 +28,8 @@ from revenue_assets.demo.processes import descendants
 from revenue_assets.warehouse.connection import lock_path, warehouse_connection
 from revenue_assets_tests.dashboard.browser import asset_graph_screenshot, chromium
 
+pytestmark = pytest.mark.long
+
 REPO = Path(__file__).resolve().parents[2]
 COMPANY = ("--customers", "40", "--months", "2", "--seed", "11")
 FOLLOW_TIMEOUT_S = 240

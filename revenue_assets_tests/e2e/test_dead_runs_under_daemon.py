@@ -22,6 +22,8 @@ from revenue_assets.defs.run_health import RUN_HEALTH_INTERVAL_S, RUN_HEALTH_SEN
 from revenue_assets_tests.e2e.stack import Stack, poll
 from revenue_assets_tests.e2e.test_live_under_daemon import failed_ticks
 
+pytestmark = pytest.mark.long
+
 # From kill -9 to FAILURE: one sensor interval, plus the daemon's loop over every sensor of the
 # code location on a CPU shared with the rest of the suite.
 CLI_RUN_BOUND_S = RUN_HEALTH_INTERVAL_S + 45.0

@@ -34,6 +34,8 @@ from revenue_assets_tests.e2e.changes import (
 )
 from revenue_assets_tests.e2e.stack import Stack
 
+pytestmark = pytest.mark.long
+
 # Seconds from a change in Stripe to its raw rows, to the revenue tables and to the dashboard.
 # The README's live figures are a few times lower; the bounds leave room for a CI machine whose
 # two cores also run the rest of the suite. Raw: 90 s since the 31 tables' sensors request more

@@ -112,6 +112,7 @@ def test_a_sync_taking_the_whole_budget_yields_to_a_busy_app(sandbox, tmp_path: 
 
 
 @pytest.mark.sandbox(rate_limit=30, endpoint_limit=6, customers=200)
+@pytest.mark.long
 def test_a_storm_of_429s_of_both_kinds_loses_nothing(sandbox, tmp_path: Path) -> None:
     # We believe in limits far above the server's: every limiter answers 429 many times.
     noisy = access_for(sandbox, rate_limit=300.0, operation_limits="off")

@@ -70,6 +70,7 @@ def test_a_new_spool_removes_what_a_killed_process_left_not_a_live_ones(tmp_path
 
 
 @pytest.mark.sandbox(latency_ms=(40, 80), customers=200)
+@pytest.mark.long
 def test_kill_9_of_a_cli_sync_mid_backfill_then_rerun_leaves_nothing_behind(
     sandbox, tmp_path: Path
 ) -> None:

@@ -50,6 +50,7 @@ def range_tags(first: str, last: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.long
 def test_materialize_every_table_with_metadata_and_passing_checks(sandbox_session, tmp_path):
     database = tmp_path / "w.duckdb"
     first, last = company_range(sandbox_session)
@@ -90,6 +91,7 @@ def test_materialize_every_table_with_metadata_and_passing_checks(sandbox_sessio
         assert failed == []
 
 
+@pytest.mark.long
 def test_restricted_key_fails_only_that_table_naming_the_permission(sandbox_session, tmp_path):
     database = tmp_path / "w.duckdb"
     key = sandbox_session.restricted_key(sorted(set(PERMISSIONS) - {"rak_credit_note_read"}))
@@ -208,6 +210,7 @@ def _materialize_script(
 
 
 @pytest.mark.sandbox(latency_ms=(20, 40))
+@pytest.mark.long
 def test_two_concurrent_runs_on_one_duckdb_file_both_succeed(sandbox, tmp_path):
     database = tmp_path / "w.duckdb"
     first, last = company_range(sandbox)
@@ -232,6 +235,7 @@ def test_two_concurrent_runs_on_one_duckdb_file_both_succeed(sandbox, tmp_path):
 
 
 @pytest.mark.sandbox(latency_ms=(40, 80), customers=200)
+@pytest.mark.long
 def test_kill_9_mid_backfill_then_rerun_equals_a_clean_sync(sandbox, tmp_path):
     database = tmp_path / "w.duckdb"
     first, last = company_range(sandbox)
@@ -255,6 +259,7 @@ def test_kill_9_mid_backfill_then_rerun_equals_a_clean_sync(sandbox, tmp_path):
     assert warehouse_snapshot(database, ALL_TABLES) == warehouse_snapshot(clean, ALL_TABLES)
 
 
+@pytest.mark.long
 def test_the_checks_fail_on_broken_data(sandbox_session, tmp_path, monkeypatch):
     """Each check fails when what it guards is broken (they are only useful if they can)."""
     from revenue_assets.defs.stripe import checks

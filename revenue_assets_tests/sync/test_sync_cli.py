@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 import stripe
 
 from revenue_assets.catalog.tables import PERMISSIONS, TABLES
@@ -40,6 +41,7 @@ def cli_env(sandbox, tmp_path: Path, **extra: str) -> dict[str, str]:
     )
 
 
+@pytest.mark.long
 def test_sync_fills_the_warehouse_like_the_dagster_cli_does(
     sandbox_session, tmp_path: Path
 ) -> None:

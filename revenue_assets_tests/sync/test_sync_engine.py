@@ -139,6 +139,7 @@ def test_windows_are_listed_concurrently_without_duplicates(synced) -> None:
 
 
 @pytest.mark.sandbox(faults="500:0.08,503:0.08,reset:0.08,truncate:0.08", rate_limit=40)
+@pytest.mark.long
 def test_faults_and_429_storms_lose_and_duplicate_nothing(sandbox, tmp_path: Path) -> None:
     clean = tmp_path / "clean.duckdb"
     noisy = tmp_path / "noisy.duckdb"
