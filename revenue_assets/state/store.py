@@ -335,6 +335,21 @@ class StateStore:
         with self._lock:
             return [PendingPartition(*row) for row in self._connection.execute(sql, params)]
 
+    def received(self, ids: Sequence[str], *, events: bool = False) -> set[str]:
+        """Which of these object ids (event ids with `events`) the inbox holds an event of:
+        the receiver or the Events API pull brought them in, and their table's inbox sensor
+        applies them (or has)."""
+        if not ids:
+            return set()
+        column = "event_id" if events else "object_id"
+        marks = ", ".join("?" * len(ids))
+        with self._lock:
+            rows = self._connection.execute(
+                f"SELECT DISTINCT {column} FROM inbox_event WHERE {column} IN ({marks})",
+                tuple(ids),
+            )
+            return {row[0] for row in rows}
+
     def get(self, event_id: str) -> InboxEvent | None:
         """The row of one event id, if we have it."""
         columns = _COLUMNS.format(payload="payload")

@@ -373,6 +373,28 @@ def test_an_object_created_in_the_watermarks_second_is_synced(live: Live) -> Non
     assert live.tick(sensor) == []  # both seen: nothing more
 
 
+def test_new_objects_already_received_as_events_are_left_to_the_inbox(live: Live, receiver) -> None:
+    """Webhooks bring a new customer and a new charge before the minute's probe: the cursor
+    sensors move on without a run (the inbox sensors apply them). A charge's balance
+    transaction has no event of its own: its cursor sensor still lists it."""
+    names = ("customer", "charge", "balance_transaction")
+    probes = {name: new_records_sensor(TABLES_BY_NAME[name]) for name in names}
+    assert live.tick(list(probes.values())) == []  # watermarks set
+    live.world.advance(5)
+    customer = live.world.create("customers", {"email": "webhooked@example.com"})
+    charge = live.world.create(
+        "charges", {"amount": "4200", "currency": "usd", "customer": customer["id"]}
+    )
+    assert live.sandbox.wait_for_deliveries(timeout=30)
+    assert live.tick([probes["customer"], probes["charge"]]) == []
+    [listing] = live.tick([probes["balance_transaction"]])
+    live.run([listing, *live.tick(WEBHOOK_SENSORS)])
+    assert customer["id"] in warehouse_rows(live.database, "customer")
+    assert charge["id"] in warehouse_rows(live.database, "charge")
+    assert charge["balance_transaction"] in warehouse_rows(live.database, "balance_transaction")
+    assert live.tick(list(probes.values())) == []
+
+
 def test_webhook_health_check_fails_when_deliveries_do_not_verify(live: Live) -> None:
     sock = bind("127.0.0.1", 0)
     url = f"http://127.0.0.1:{sock.getsockname()[1]}/stripe/webhooks"

@@ -19,6 +19,7 @@ CREATE TABLE IF NOT EXISTS inbox_event (
 CREATE INDEX IF NOT EXISTS inbox_event_pending
     ON inbox_event (table_name, partition_key, created, seq) WHERE applied_at IS NULL;
 CREATE INDEX IF NOT EXISTS inbox_event_table_seq ON inbox_event (table_name, seq);
+CREATE INDEX IF NOT EXISTS inbox_event_object ON inbox_event (object_id);
 CREATE TABLE IF NOT EXISTS kv (
     key        TEXT PRIMARY KEY,
     value      TEXT NOT NULL,
