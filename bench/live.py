@@ -5,8 +5,8 @@ For each warehouse size, raw Stripe tables of N invoice lines are generated dire
 the same warehouse, and then, as a user runs it: the sandbox (Stripe, its own process), our
 webhook receiver (`revenue-assets webhooks serve`) and `dagster dev -w workspace.yaml`. Once the
 daemon has built the revenue layer and the dashboard, one change a second goes to Stripe for
-`--minutes` (alternately a customer update and a new one-off charge), and the script measures,
-per change:
+`--minutes` (alternately a customer update and a new one-off charge; the sandbox's clock keeps
+up with the wall clock), and the script measures, per change:
 
 - raw: from the API call's return to the change's row in its raw table (polled every second
   under the warehouse lock, as every reader does: an upper bound by up to a second);
@@ -389,8 +389,16 @@ def run_size(args: argparse.Namespace, lines: int, setup: str) -> dict:
         load_before = os.getloadavg()
         total = int(args.minutes * 60 * args.rate)
         t0, stream_started = time.monotonic(), time.time()
+        advanced = 0
         for n in range(total):
             time.sleep(max(0.0, t0 + n / args.rate - time.monotonic()))
+            # Stripe's clock runs: each change is created in its own second, as on a live
+            # account (a frozen sandbox clock put every object of the stream in one second,
+            # and every cursor sensor's listing since its watermark re-read all of them).
+            elapsed = int(time.monotonic() - t0)
+            if elapsed > advanced:
+                sandbox.advance(elapsed - advanced)
+                advanced = elapsed
             if n % 2 == 0:
                 customer = customers[n % len(customers)]
                 marker = f"bench-{n}"
