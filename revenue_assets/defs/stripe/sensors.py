@@ -149,7 +149,7 @@ def new_records_sensor(table: StripeTable) -> dg.SensorDefinition:
             )
         # New objects whose events the inbox already holds (webhooks, the Events API pull) are
         # the inbox sensor's: listing them again cost a run per table a minute under a stream
-        # of changes (at 1M invoice lines, 29 runs in 10 minutes, each a process and a turn at
+        # of changes (at 1M invoice lines, 20 runs in 10 minutes, each a process and a turn at
         # the warehouse). Objects Stripe sends no event of (balance transactions) are listed.
         with state.store() as inbox:
             received = inbox.received(unseen, events=table.name == "event")
