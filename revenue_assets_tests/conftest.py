@@ -10,9 +10,7 @@ pytest_plugins = ["revenue_assets_tests.sandbox_fixtures"]
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers",
-        "long(group=None): takes half a minute or more; started first, spread over the "
-        "workers (tests of one group run one after the other, on one worker)",
+        "markers", "long: takes a minute or more; started first, one per worker at a time"
     )
 
 
@@ -21,24 +19,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     xdist's work-stealing scheduler hands each worker a contiguous slice of the collection and
     later lets an idle worker take the tail of a busy one's queue. A test of a minute or two
-    that comes last keeps one worker busy while the others have nothing left: in collection
+    that comes last keeps one worker busy while the other has nothing left: in collection
     order, the suite ran its last minutes on one core. So the long tests are dealt out first,
-    a slice each, and the short ones fill in and are stolen at the end. (Every worker
+    one slice each, and the short ones fill in and are stolen at the end. (Every worker
     collects and orders the same way, which the scheduler checks.)
     """
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers < 2:
         return
-    # A module marked long as a whole shares a module fixture: its tests stay together. So do
-    # the tests of a named group: those that mostly wait on a `dagster dev` of their own run
-    # one after the other, beside workers that keep the cores busy.
+    # A module marked long as a whole shares a module fixture: its tests stay together.
     groups: dict[str, list[pytest.Item]] = {}
     for item in items:
-        mark = item.get_closest_marker("long")
-        if mark is not None:
-            whole_module = not any(own.name == "long" for own in item.own_markers)
-            module = item.module.__name__ if whole_module and item.module else item.nodeid
-            groups.setdefault(mark.kwargs.get("group") or module, []).append(item)
+        if item.get_closest_marker("long"):
+            whole_module = not any(mark.name == "long" for mark in item.own_markers)
+            key = item.module.__name__ if whole_module and item.module else item.nodeid
+            groups.setdefault(key, []).append(item)
     long = list(groups.values())
     short = [item for item in items if not item.get_closest_marker("long")]
     ordered: list[pytest.Item] = []

@@ -28,8 +28,7 @@ from revenue_assets.demo.processes import descendants
 from revenue_assets.warehouse.connection import lock_path, warehouse_connection
 from revenue_assets_tests.dashboard.browser import asset_graph_screenshot, chromium
 
-# mostly waiting on its own `dagster dev`: one such test at a time, beside the busy workers
-pytestmark = pytest.mark.long(group="dagster_dev")
+pytestmark = pytest.mark.long
 
 REPO = Path(__file__).resolve().parents[2]
 COMPANY = ("--customers", "40", "--months", "2", "--seed", "11")

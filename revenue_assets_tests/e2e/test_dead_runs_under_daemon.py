@@ -22,8 +22,7 @@ from revenue_assets.defs.run_health import RUN_HEALTH_INTERVAL_S, RUN_HEALTH_SEN
 from revenue_assets_tests.e2e.stack import Stack, poll
 from revenue_assets_tests.e2e.test_live_under_daemon import failed_ticks
 
-# mostly waiting on its own `dagster dev`: one such test at a time, beside the busy workers
-pytestmark = pytest.mark.long(group="dagster_dev")
+pytestmark = pytest.mark.long
 
 # From kill -9 to FAILURE: one sensor interval, plus the daemon's loop over every sensor of the
 # code location on a CPU shared with the rest of the suite.

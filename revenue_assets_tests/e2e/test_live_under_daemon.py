@@ -34,8 +34,7 @@ from revenue_assets_tests.e2e.changes import (
 )
 from revenue_assets_tests.e2e.stack import Stack
 
-# mostly waiting on its own `dagster dev`: one such test at a time, beside the busy workers
-pytestmark = pytest.mark.long(group="dagster_dev")
+pytestmark = pytest.mark.long
 
 # Seconds from a change in Stripe to its raw rows, to the revenue tables and to the dashboard.
 # The README's live figures are a few times lower; the bounds leave room for a CI machine whose
