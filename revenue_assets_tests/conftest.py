@@ -10,7 +10,7 @@ pytest_plugins = ["revenue_assets_tests.sandbox_fixtures"]
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "long: takes a minute or more; started first, one per worker at a time"
+        "markers", "long: takes half a minute or more; started first, dealt out over the workers"
     )
 
 
