@@ -37,7 +37,7 @@ from revenue_assets.webhooks.sockets import bind
 from revenue_assets_tests.helpers import company_range, sandbox_receiver, warehouse_rows
 from revenue_assets_tests.sync.daemon import run_request, sync_resources
 
-# A small company over a few months: every scenario first syncs it through Dagster.
+# A small company over a few months, synced once through Dagster: every scenario starts from it.
 COMPANY = {"customers": 150, "months": 2}
 pytestmark = pytest.mark.sandbox(**COMPANY)
 
