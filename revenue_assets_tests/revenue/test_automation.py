@@ -205,6 +205,25 @@ def test_a_change_during_a_rebuild_gets_a_rebuild_of_its_own() -> None:
         assert {revenue_key("revenue_metrics"), revenue_key("mrr_history")} <= reached
 
 
+PAGE = dg.AssetKey("revenue_dashboard")
+
+
+def evaluate_everything(instance: dg.DagsterInstance, cursor: Any) -> Any:
+    return dg.evaluate_automation_conditions(
+        defs=defs, instance=instance, asset_selection=dg.AssetSelection.all(), cursor=cursor
+    )
+
+
+def settled(instance: dg.DagsterInstance) -> Any:
+    """The cursor once the revenue tables and the page were built and nothing is requested."""
+    cursor = evaluate_everything(instance, None).cursor
+    for key in {table.key for table in TABLES} | {PAGE}:
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
+    for _ in range(3):  # until quiet
+        cursor = evaluate_everything(instance, cursor).cursor
+    return cursor
+
+
 def test_nothing_more_is_requested_while_a_rebuild_runs() -> None:
     """A rebuild's run holds the revenue tables, their finance checks and the page. Its tables
     are recorded one by one while it runs; the next evaluation must not request the checks
@@ -212,25 +231,14 @@ def test_nothing_more_is_requested_while_a_rebuild_runs() -> None:
     to run them anyway), nor anything else."""
     revenue_keys = {table.key for table in TABLES}
     check_keys = {check.key for check in CHECKS}
-    selection = dg.AssetSelection.all()
-
-    def evaluate(instance, cursor):
-        return dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, asset_selection=selection, cursor=cursor
-        )
+    everything = revenue_keys | {PAGE}
 
     with dg.instance_for_test() as instance:
-        cursor = evaluate(instance, None).cursor
-        everything = revenue_keys | {dg.AssetKey("revenue_dashboard")}
-        for key in everything:
-            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
-        for _ in range(3):  # until quiet
-            result = evaluate(instance, cursor)
-            cursor = result.cursor
+        cursor = settled(instance)
         instance.report_runless_asset_event(
             dg.AssetMaterialization(asset_key=stripe_key("invoice"), partition="2019-03-01")
         )
-        tick = evaluate(instance, cursor)
+        tick = evaluate_everything(instance, cursor)
         assert revenue_key("revenue_line") in requested(tick)
         # the rebuild's run starts and records its first table
         job = defs.resolve_implicit_global_asset_job_def()
@@ -242,13 +250,13 @@ def test_nothing_more_is_requested_while_a_rebuild_runs() -> None:
         cursor = tick.cursor
         for key in sorted(revenue_keys, key=lambda k: k.to_user_string()):
             instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
-            during = evaluate(instance, cursor)
+            during = evaluate_everything(instance, cursor)
             cursor = during.cursor
             again = {r.key for r in during.results if r.true_subset.size > 0}
             assert again == set(), (key, again)
         # had that run built the tables without their checks, they come once it ends
         instance.report_run_failed(run)
-        after = evaluate(instance, cursor)
+        after = evaluate_everything(instance, cursor)
         assert check_keys <= {r.key for r in after.results if r.true_subset.size > 0}
 
 
@@ -269,25 +277,15 @@ def test_a_change_while_the_page_is_built_rebuilds_the_page_too() -> None:
     in between requests the next rebuild: the page must be in it (it waits there for the new
     tables), not left for the rebuild after, a whole rebuild later."""
     revenue_keys = {table.key for table in TABLES}
-    page = dg.AssetKey("revenue_dashboard")
-    everything = revenue_keys | {page}
-
-    def evaluate(instance, cursor):
-        return dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, asset_selection=dg.AssetSelection.all(), cursor=cursor
-        )
+    everything = revenue_keys | {PAGE}
 
     with dg.instance_for_test() as instance:
-        cursor = evaluate(instance, None).cursor
-        for key in everything:
-            instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=key))
-        for _ in range(3):  # until quiet
-            cursor = evaluate(instance, cursor).cursor
+        cursor = settled(instance)
         instance.report_runless_asset_event(
             dg.AssetMaterialization(asset_key=stripe_key("invoice"), partition="2019-03-01")
         )
-        tick = evaluate(instance, cursor)
-        assert {revenue_key("revenue_line"), page} <= requested(tick)
+        tick = evaluate_everything(instance, cursor)
+        assert {revenue_key("revenue_line"), PAGE} <= requested(tick)
         # the rebuild's run (one step for all tables) records them; its page is being built
         job = defs.resolve_implicit_global_asset_job_def()
         run = instance.create_run_for_job(
@@ -295,13 +293,15 @@ def test_a_change_while_the_page_is_built_rebuilds_the_page_too() -> None:
         )
         for key in revenue_keys:
             recorded(instance, run, key)
-        cursor = evaluate(instance, tick.cursor).cursor
+        building = evaluate_everything(instance, tick.cursor)
+        assert requested(building) == set()  # nothing new: the page does not request itself
+        cursor = building.cursor
         instance.report_runless_asset_event(
             dg.AssetMaterialization(asset_key=stripe_key("customer"), partition="2019-04-01")
         )
-        during = evaluate(instance, cursor)
+        during = evaluate_everything(instance, cursor)
         assert revenue_key("customer") in requested(during)
-        assert page in requested(during)
+        assert PAGE in requested(during)
 
 
 def test_the_revenue_tables_are_recorded_only_once_all_are_built(tmp_path: Path) -> None:
