@@ -39,6 +39,8 @@ from dagster._serdes import ConfigurableClassData
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 
+from revenue_assets.instance.slot_claims import ExclusiveSlotClaims
+
 # Events per batch. Dagster reads it from the environment only, in the process that runs the
 # steps: a run worker that `dagster dev` launches builds this storage from the instance's
 # dagster.yaml, so setting it here (unless the user chose a size) batches those runs too.
@@ -56,8 +58,9 @@ def _relaxed_sync(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA synchronous=NORMAL")
 
 
-class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
-    """`SqliteEventLogStorage` whose `store_event_batch` commits once per file (see module)."""
+class BatchedSqliteEventLogStorage(ExclusiveSlotClaims, SqliteEventLogStorage):
+    """`SqliteEventLogStorage` whose `store_event_batch` commits once per file (see module),
+    and whose pools' slots go to one step each (`ExclusiveSlotClaims`)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self._batch = threading.local()  # the parent's constructor connects already
