@@ -290,9 +290,14 @@ class LiveDemo:
 
     def stop(self) -> None:
         dagster = next((c for c in self.children if c.name == "dagster dev"), None)
+        # each phase says what it waits for: on a loaded machine stopping takes a while, and
+        # the last line printed tells where it is
         if dagster is not None:
             cancel_queued_runs(self.paths.dagster_home)
+            self.out.print(f"  Runs in progress: given up to {RUNS_GRACE_S} s to finish …")
             wait_for_runs(self.paths.dagster_home, RUNS_GRACE_S)
+        names = ", ".join(child.name for child in self.children)
+        self.out.print(f"  Stopping {names} …")
         # together: each may take its grace period, and one after the other they added up
         # to minutes on a loaded machine
         with ThreadPoolExecutor(max_workers=max(len(self.children), 1)) as pool:

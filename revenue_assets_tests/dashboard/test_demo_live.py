@@ -33,6 +33,7 @@ pytestmark = pytest.mark.long
 REPO = Path(__file__).resolve().parents[2]
 COMPANY = ("--customers", "40", "--months", "2", "--seed", "11")
 FOLLOW_TIMEOUT_S = 240
+STOP_TIMEOUT_S = 120
 UNFINISHED = {
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -84,7 +85,12 @@ class LiveRun:
 
     def interrupt(self) -> int:
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=120)
+        try:
+            return self.process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:  # what it printed since Ctrl-C says where it hangs
+            raise AssertionError(
+                f"the demo still runs {STOP_TIMEOUT_S} s after Ctrl-C:\n{self.output()[-4000:]}"
+            ) from None
 
     def kill(self) -> None:
         if self.process.poll() is None:
