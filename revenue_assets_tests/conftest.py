@@ -5,7 +5,13 @@ import os
 
 import pytest
 
-pytest_plugins = ["revenue_assets_tests.sandbox_fixtures"]
+pytest_plugins = [
+    "revenue_assets_tests.sandbox_fixtures",
+    "revenue_assets_tests.synced_fixtures",
+]
+
+# Session fixtures that take half a minute or more to set up (see `pytest_collection_modifyitems`).
+LONG_SESSION_FIXTURES = ("synced_session_company",)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -27,12 +33,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if workers < 2:
         return
-    # A module marked long as a whole shares a module fixture: its tests stay together.
+    # A module marked long as a whole shares a module fixture, and the users of a long session
+    # fixture share it: each group stays together, on one worker, so its setup runs once.
     groups: dict[str, list[pytest.Item]] = {}
     for item in items:
         if item.get_closest_marker("long"):
             whole_module = not any(mark.name == "long" for mark in item.own_markers)
-            key = item.module.__name__ if whole_module and item.module else item.nodeid
+            shared = [name for name in LONG_SESSION_FIXTURES if name in item.fixturenames]
+            if shared:
+                key = shared[0]
+            else:
+                key = item.module.__name__ if whole_module and item.module else item.nodeid
             groups.setdefault(key, []).append(item)
     long = list(groups.values())
     short = [item for item in items if not item.get_closest_marker("long")]

@@ -1,7 +1,8 @@
 """The dashboard page in a real browser, on a warehouse built by a real sync from the sandbox.
 
 The whole graph runs through Dagster as `revenue-assets sync` runs it: the Stripe tables over
-the company's partitions, then every downstream asset, the dashboard included. The page the
+the company's partitions (the suite's shared sync, copied), then every downstream asset, the
+dashboard included. The page the
 asset wrote is then opened from disk in headless Chromium.
 """
 
@@ -33,7 +34,8 @@ from revenue_assets.defs.resources import (
 )
 from revenue_assets.state.store import StateStore
 from revenue_assets_tests.dashboard.browser import chromium, screenshot, visit
-from revenue_assets_tests.helpers import clean_env, company_range, run_cli
+from revenue_assets_tests.helpers import clean_env, run_cli
+from revenue_assets_tests.synced_fixtures import SyncedCompany
 
 pytestmark = pytest.mark.long
 
@@ -85,10 +87,13 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(sandbox_session, tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """Sync the sandbox company through Dagster, then build every downstream asset."""
-    directory = tmp_path_factory.mktemp("dashboard")
-    database, state = directory / "warehouse.duckdb", directory / "state.sqlite"
+def built(
+    synced_session_company: SyncedCompany,
+    sandbox_session,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Built:
+    """The sandbox company synced through Dagster, then every downstream asset built."""
+    database, state = synced_session_company.copy_to(tmp_path_factory.mktemp("dashboard"))
     as_of = datetime.fromtimestamp(sandbox_session.world.now, UTC).isoformat()
     resources = {
         "stripe": StripeResource(
@@ -99,36 +104,23 @@ def built(sandbox_session, tmp_path_factory: pytest.TempPathFactory) -> Built:
         "revenue": RevenueResource(as_of=as_of),
     }
     assets = [*defs.assets, *defs.asset_checks]
-    first, last = company_range(sandbox_session)
-    stripe = dg.AssetSelection.key_prefixes(["stripe"])
+    # The receiver stored one event (the newest of the account) after the sync.
+    page = httpx.get(
+        f"{sandbox_session.base_url}/v1/events",
+        params={"limit": 1},
+        auth=(sandbox_session.secret_key, ""),
+    ).json()
+    inbox = StateStore(state)
+    try:
+        inbox.add(orjson.dumps(page["data"][0]), "webhook", received_at=WEBHOOK_AT)
+    finally:
+        inbox.close()
     with dg.instance_for_test() as instance:
-        synced = dg.materialize(
-            assets,
-            instance=instance,
-            resources=resources,
-            selection=stripe,
-            tags={
-                "dagster/asset_partition_range_start": first,
-                "dagster/asset_partition_range_end": last,
-            },
-        )
-        assert synced.success
-        # The receiver stored one event (the newest of the account) after the sync.
-        page = httpx.get(
-            f"{sandbox_session.base_url}/v1/events",
-            params={"limit": 1},
-            auth=(sandbox_session.secret_key, ""),
-        ).json()
-        inbox = StateStore(state)
-        try:
-            inbox.add(orjson.dumps(page["data"][0]), "webhook", received_at=WEBHOOK_AT)
-        finally:
-            inbox.close()
         downstream = dg.materialize(
             assets,
             instance=instance,
             resources=resources,
-            selection=stripe.downstream(include_self=False),
+            selection=dg.AssetSelection.key_prefixes(["stripe"]).downstream(include_self=False),
         )
         assert downstream.success
         events = [e for e in downstream.get_asset_materialization_events() if e.asset_key == KEY]

@@ -16,7 +16,7 @@ import pytest
 
 from revenue_assets.catalog.months import keys_between
 from revenue_assets.catalog.tables import CHILD_TABLES, PERMISSIONS, TABLES, TABLES_BY_NAME
-from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
+from revenue_assets.defs.resources import WarehouseResource
 from revenue_assets.defs.stripe.definitions import stripe_table_checks, stripe_tables
 from revenue_assets.warehouse.connection import lock_path, warehouse_connection
 from revenue_assets.warehouse.schema import table_schema
@@ -25,70 +25,40 @@ from revenue_assets_tests.helpers import (
     warehouse_rows,
     warehouse_snapshot,
 )
+from revenue_assets_tests.synced_fixtures import SyncedCompany, range_tags, raw_resources
 
 ALL_TABLES = [name for t in TABLES for name in (t.name, *t.child_names)]
 REPO = Path(__file__).resolve().parents[2]
 
 
-def resources_for(sandbox, database: Path, key: str | None = None, **stripe_options) -> dict:
-    return {
-        "stripe": StripeResource(
-            api_key=key or sandbox.secret_key,
-            api_base=sandbox.base_url,
-            rate_limit=stripe_options.pop("rate_limit", 1000.0),
-            **stripe_options,
-        ),
-        "warehouse": WarehouseResource(database=str(database)),
-        "state": StateResource(path=str(database.with_suffix(".sqlite"))),
-    }
-
-
-def range_tags(first: str, last: str) -> dict[str, str]:
-    return {
-        "dagster/asset_partition_range_start": first,
-        "dagster/asset_partition_range_end": last,
-    }
-
-
-@pytest.mark.long
-def test_materialize_every_table_with_metadata_and_passing_checks(sandbox_session, tmp_path):
-    database = tmp_path / "w.duckdb"
+@pytest.mark.long  # the shared sync
+def test_materialize_every_table_with_metadata_and_passing_checks(
+    synced_session_company: SyncedCompany, sandbox_session
+):
+    synced = synced_session_company
     first, last = company_range(sandbox_session)
-    with dg.instance_for_test() as instance:
-        result = dg.materialize(
-            [stripe_tables, stripe_table_checks],
-            resources=resources_for(sandbox_session, database),
-            instance=instance,
-            tags=range_tags(first, last),
-        )
-        assert result.success
-        materialized = {}
-        for event in result.get_asset_materialization_events():
-            m = event.event_specific_data.materialization
-            materialized.setdefault(m.asset_key.path[-1], []).append(m)
-        assert set(materialized) == set(ALL_TABLES)
-        # One materialization per partition of the range (single-run backfill).
-        months = len(keys_between(datetime.fromisoformat(first), datetime.fromisoformat(last)))
-        # Full-refresh and events-only tables are unpartitioned, and so are their children:
-        # one materialization, of no partition.
-        for name, ms in materialized.items():
-            table = TABLES_BY_NAME[name] if name in TABLES_BY_NAME else CHILD_TABLES[name][0]
-            if table.unpartitioned:
-                assert [m.partition for m in ms] == [None], name
-            else:
-                assert len(ms) == months, name
-        charge = materialized["charge"][0].metadata
-        assert charge["dagster/row_count"].value == len(warehouse_rows(database, "charge"))
-        for key in ("api_calls", "pages", "rate_limited_429", "duration_s", "objects_fetched"):
-            assert key in charge
-        evaluations = [
-            e.event_specific_data
-            for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        ]
-        assert len(evaluations) == len(list(stripe_table_checks.check_keys))
-        failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
-        assert failed == []
+    materialized: dict[str, list[dg.AssetMaterialization]] = {}
+    for m in synced.materializations:
+        materialized.setdefault(m.asset_key.path[-1], []).append(m)
+    assert set(materialized) == set(ALL_TABLES)
+    # One materialization per partition of the range (single-run backfill).
+    months = len(keys_between(datetime.fromisoformat(first), datetime.fromisoformat(last)))
+    # Full-refresh and events-only tables are unpartitioned, and so are their children:
+    # one materialization, of no partition.
+    for name, ms in materialized.items():
+        table = TABLES_BY_NAME[name] if name in TABLES_BY_NAME else CHILD_TABLES[name][0]
+        if table.unpartitioned:
+            assert [m.partition for m in ms] == [None], name
+        else:
+            assert len(ms) == months, name
+    charge = materialized["charge"][0].metadata
+    assert charge["dagster/row_count"].value == len(warehouse_rows(synced.database, "charge"))
+    for key in ("api_calls", "pages", "rate_limited_429", "duration_s", "objects_fetched"):
+        assert key in charge
+    evaluations = synced.check_evaluations
+    assert len(evaluations) == len(list(stripe_table_checks.check_keys))
+    failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
+    assert failed == []
 
 
 @pytest.mark.long
@@ -98,7 +68,7 @@ def test_restricted_key_fails_only_that_table_naming_the_permission(sandbox_sess
     first, last = company_range(sandbox_session)
     result = dg.materialize(
         [stripe_tables],
-        resources=resources_for(sandbox_session, database, key=key),
+        resources=raw_resources(sandbox_session, database, key=key),
         tags=range_tags(first, last),
         raise_on_error=False,
     )
@@ -131,7 +101,7 @@ def test_the_warehouse_lock_timeout_reaches_the_raw_writes(sandbox_session, tmp_
     )
     try:
         assert holder.stdout.readline().strip() == "held"
-        resources = resources_for(sandbox_session, database)
+        resources = raw_resources(sandbox_session, database)
         resources["warehouse"] = WarehouseResource(database=str(database), lock_timeout_s=2.0)
         started = time.monotonic()
         result = dg.materialize(
@@ -156,7 +126,7 @@ def test_wrong_key_fails_fast_without_leaking_it(sandbox_session, tmp_path):
     started = time.monotonic()
     result = dg.materialize(
         [stripe_tables],
-        resources=resources_for(
+        resources=raw_resources(
             sandbox_session, tmp_path / "w.duckdb", key="sk_test_wrongwrongwrong9876"
         ),
         tags=range_tags(first, last),
@@ -229,7 +199,7 @@ def test_two_concurrent_runs_on_one_duckdb_file_both_succeed(sandbox, tmp_path):
     assert [p.returncode for p in processes] == [0, 0], outputs
     clean = tmp_path / "clean.duckdb"
     dg.materialize(
-        [stripe_tables], resources=resources_for(sandbox, clean), tags=range_tags(first, last)
+        [stripe_tables], resources=raw_resources(sandbox, clean), tags=range_tags(first, last)
     )
     assert warehouse_snapshot(database, ALL_TABLES) == warehouse_snapshot(clean, ALL_TABLES)
 
@@ -254,22 +224,21 @@ def test_kill_9_mid_backfill_then_rerun_equals_a_clean_sync(sandbox, tmp_path):
     assert subprocess.run([sys.executable, "-c", rerun], cwd=REPO).returncode == 0
     clean = tmp_path / "clean.duckdb"
     dg.materialize(
-        [stripe_tables], resources=resources_for(sandbox, clean), tags=range_tags(first, last)
+        [stripe_tables], resources=raw_resources(sandbox, clean), tags=range_tags(first, last)
     )
     assert warehouse_snapshot(database, ALL_TABLES) == warehouse_snapshot(clean, ALL_TABLES)
 
 
 @pytest.mark.long
-def test_the_checks_fail_on_broken_data(sandbox_session, tmp_path, monkeypatch):
+def test_the_checks_fail_on_broken_data(
+    synced_session_company: SyncedCompany, sandbox_session, tmp_path, monkeypatch
+):
     """Each check fails when what it guards is broken (they are only useful if they can)."""
     from revenue_assets.defs.stripe import checks
 
-    database = tmp_path / "w.duckdb"
-    resources = resources_for(sandbox_session, database)
-    first, last = company_range(sandbox_session)
-    assert dg.materialize(
-        [stripe_tables], resources=resources, tags=range_tags(first, last)
-    ).success
+    database, _ = synced_session_company.copy_to(tmp_path)
+    resources = raw_resources(sandbox_session, database)
+    _, last = company_range(sandbox_session)
     columns = ", ".join(table_schema("invoice_line_item").all_column_names)
     with warehouse_connection(database) as connection:
         # A line listed under two invoices (one of them unknown), and an invoice whose
