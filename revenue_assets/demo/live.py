@@ -289,6 +289,7 @@ class LiveDemo:
     # -- stop ------------------------------------------------------------------------------------
 
     def stop(self) -> None:
+        started = time.monotonic()
         dagster = next((c for c in self.children if c.name == "dagster dev"), None)
         # each phase says what it waits for: on a loaded machine stopping takes a while, and
         # the last line printed tells where it is
@@ -309,7 +310,9 @@ class LiveDemo:
         self.live_state.write_text(
             json.dumps({"receiver_port": self._saved().get("receiver_port")}, indent=2) + "\n"
         )
-        self.out.print("Stopped: no process of the demo is left running.")
+        self.out.print(
+            f"Stopped in {time.monotonic() - started:.0f} s: no process of the demo is left running."
+        )
 
 
 def _instance(dagster_home: Path) -> Any:
