@@ -113,17 +113,22 @@ def start_dagster_dev(
 
 
 @contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the demo like Ctrl-C (same clean-up)."""
+def stop_signals_interrupt() -> Iterator[None]:
+    """Ctrl-C (SIGINT) and SIGTERM both stop the demo, with the same clean-up.
+
+    SIGINT too, explicitly: a process started in the background of a non-interactive shell (a
+    script's `demo --live &`, a CI step) inherits SIGINT ignored, and Python leaves it ignored,
+    so Ctrl-C or `kill -INT` would never reach the demo."""
 
     def interrupt(_signum: int, _frame: Any) -> None:
         raise KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class LiveDemo:
@@ -228,7 +233,7 @@ class LiveDemo:
         )
         self.life = life
         try:
-            with sigterm_as_interrupt():
+            with stop_signals_interrupt():
                 self.out.print("Starting the webhook receiver and the Dagster UI (dagster dev) …")
                 self.start_receiver()
                 self.start_dagster()
@@ -245,7 +250,7 @@ class LiveDemo:
         except KeyboardInterrupt:
             self.out.print("\nStopping: the company's clock, Dagster's runs, dagster dev, …")
         finally:
-            with sigterm_as_interrupt():
+            with stop_signals_interrupt():
                 self.stop()
 
     def describe(self) -> dict[str, Any]:

@@ -16,8 +16,9 @@ import pytest
 from revenue_assets.defs.stripe.definitions import stripe_tables
 from revenue_assets.warehouse.spool import Spool, spool_root
 from revenue_assets_tests.helpers import REPO, company_range, run_cli, warehouse_snapshot
-from revenue_assets_tests.sync.test_stripe_assets import ALL_TABLES, range_tags, resources_for
+from revenue_assets_tests.sync.test_stripe_assets import ALL_TABLES
 from revenue_assets_tests.sync.test_sync_cli import cli_env
+from revenue_assets_tests.synced_fixtures import range_tags, raw_resources
 
 HOLD = textwrap.dedent(
     """
@@ -104,7 +105,7 @@ def test_kill_9_of_a_cli_sync_mid_backfill_then_rerun_leaves_nothing_behind(
     clean = tmp_path / "clean.duckdb"
     first, last = company_range(sandbox)
     dg.materialize(
-        [stripe_tables], resources=resources_for(sandbox, clean), tags=range_tags(first, last)
+        [stripe_tables], resources=raw_resources(sandbox, clean), tags=range_tags(first, last)
     )
     database = tmp_path / "warehouse.duckdb"
     assert warehouse_snapshot(database, ALL_TABLES) == warehouse_snapshot(clean, ALL_TABLES)
