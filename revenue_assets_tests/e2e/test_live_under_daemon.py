@@ -389,9 +389,12 @@ def test_stripe_changes_reach_every_layer_under_the_daemon(tmp_path: Path) -> No
             # the runs were started by the launcher the CLI set up, and a rebuild's run built
             # the page before it ran the finance checks
             assert isinstance(instance.run_launcher, ForkserverRunLauncher)
-            # (the command's own run executes in its process: it has no code server origin)
+            # (the command's own run executes in its process: it has no code server origin; a
+            # run a sensor just requested may still be queued, not launched yet)
             launched = [
-                r.dagster_run for r in instance.get_run_records() if r.dagster_run.remote_job_origin
+                r.dagster_run
+                for r in instance.get_run_records()
+                if r.dagster_run.remote_job_origin and r.start_time is not None
             ]
             assert launched and all(FORKED_TAG in run.tags for run in launched)
             orders = step_orders(instance)
