@@ -21,8 +21,15 @@ from revenue_assets.defs.stripe.definitions import stripe_table_checks, stripe_t
 from revenue_assets_tests.helpers import company_range
 
 
-def raw_resources(sandbox: Any, database: Path, key: str | None = None, **stripe_options) -> dict:
-    """The resources of a raw sync of `sandbox` into `database` (its state file beside it)."""
+def raw_resources(
+    sandbox: Any,
+    database: Path,
+    key: str | None = None,
+    state: Path | None = None,
+    **stripe_options: Any,
+) -> dict[str, Any]:
+    """The resources of a raw sync of `sandbox` into `database` (its state file beside it
+    unless given), at the sandbox's rate limit unless `rate_limit` says otherwise."""
     return {
         "stripe": StripeResource(
             api_key=key or sandbox.secret_key,
@@ -31,7 +38,7 @@ def raw_resources(sandbox: Any, database: Path, key: str | None = None, **stripe
             **stripe_options,
         ),
         "warehouse": WarehouseResource(database=str(database)),
-        "state": StateResource(path=str(database.with_suffix(".sqlite"))),
+        "state": StateResource(path=str(state or database.with_suffix(".sqlite"))),
     }
 
 

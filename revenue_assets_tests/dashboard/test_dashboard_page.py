@@ -2,8 +2,7 @@
 
 The whole graph runs through Dagster as `revenue-assets sync` runs it: the Stripe tables over
 the company's partitions (the suite's shared sync, copied), then every downstream asset, the
-dashboard included. The page the
-asset wrote is then opened from disk in headless Chromium.
+dashboard included. The page the asset wrote is then opened from disk in headless Chromium.
 """
 
 from __future__ import annotations
@@ -28,14 +27,11 @@ from revenue_assets.definitions import defs
 from revenue_assets.defs.dashboard.assets import KEY
 from revenue_assets.defs.resources import (
     RevenueResource,
-    StateResource,
-    StripeResource,
-    WarehouseResource,
 )
 from revenue_assets.state.store import StateStore
 from revenue_assets_tests.dashboard.browser import chromium, screenshot, visit
 from revenue_assets_tests.helpers import clean_env, run_cli
-from revenue_assets_tests.synced_fixtures import SyncedCompany
+from revenue_assets_tests.synced_fixtures import SyncedCompany, raw_resources
 
 pytestmark = pytest.mark.long
 
@@ -96,11 +92,7 @@ def built(
     database, state = synced_session_company.copy_to(tmp_path_factory.mktemp("dashboard"))
     as_of = datetime.fromtimestamp(sandbox_session.world.now, UTC).isoformat()
     resources = {
-        "stripe": StripeResource(
-            api_key=sandbox_session.secret_key, api_base=sandbox_session.base_url, rate_limit=1000
-        ),
-        "warehouse": WarehouseResource(database=str(database)),
-        "state": StateResource(path=str(state)),
+        **raw_resources(sandbox_session, database, state=state),
         "revenue": RevenueResource(as_of=as_of),
     }
     assets = [*defs.assets, *defs.asset_checks]

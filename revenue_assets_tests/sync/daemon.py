@@ -7,24 +7,15 @@ from typing import Any
 
 import dagster as dg
 
-from revenue_assets.defs.resources import StateResource, StripeResource, WarehouseResource
 from revenue_assets.defs.stripe.definitions import stripe_tables
+from revenue_assets_tests.synced_fixtures import raw_resources
 
 
 def sync_resources(sandbox: Any, database: Path, state: Path) -> dict[str, Any]:
     """The sync's resources pointed at a sandbox, a warehouse file and a state file; the rate
     limits are the sandbox's (far above a real account's, no per-endpoint limit unless a test
     sets one), so tests do not wait on pacing."""
-    return {
-        "stripe": StripeResource(
-            api_key=sandbox.secret_key,
-            api_base=sandbox.base_url,
-            rate_limit=1000.0,
-            endpoint_rate_limit="off",
-        ),
-        "warehouse": WarehouseResource(database=str(database)),
-        "state": StateResource(path=str(state)),
-    }
+    return raw_resources(sandbox, database, state=state, endpoint_rate_limit="off")
 
 
 def run_request(
